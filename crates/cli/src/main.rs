@@ -1,0 +1,272 @@
+//! `stackwright`: the command line. Parses arguments, sets up logging, and
+//! hands off to the stack model, storage and server crates.
+
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use stackwright_server::{Application, Settings};
+use stackwright_stack::{LoadError, Stack};
+use stackwright_storage::DatabaseUrl;
+
+use output::Output;
+
+#[derive(Parser)]
+#[command(
+    name = "stackwright",
+    version,
+    about = "One stack file to a running, production-shaped web stack",
+    long_about = "Stackwright turns a stackwright.toml (tables, seed data, routes) into a running \
+HTTP API. `stackwright up DIR` serves it locally on an embedded SQLite file: no Docker, no \
+cloud account, no server to install.",
+    after_help = "Logs go to stderr; set STACKWRIGHT_LOG (e.g. `debug`, `stackwright=trace`) to change \
+the level. NO_COLOR turns colours off."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Format of log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "STACKWRIGHT_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the stack locally: migrate and seed the database, then answer HTTP requests.
+    Up(UpArgs),
+    /// Validate the stack file and its seed files without touching anything.
+    Check(CheckArgs),
+    /// Apply schema changes and new seed rows to the database, then exit.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// Database to use instead of the embedded default (DIR/.stackwright/local.db),
+    /// e.g. sqlite:///var/lib/app.db.
+    #[arg(long, env = "STACKWRIGHT_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Apply schema changes that lose data (dropping tables, columns or indexes; changing types).
+    #[arg(long)]
+    allow_destructive: bool,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, short, default_value_t = 8080, env = "STACKWRIGHT_PORT")]
+    port: u16,
+
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// Print the serving address as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    /// Print the result (or every problem) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// Print what was applied as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_logging(matches!(cli.log_format, LogFormat::Json));
+    let out = Output::new();
+    let result = match cli.command {
+        Command::Check(args) => check(&args, &out),
+        Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate(&args, &out))),
+        Command::Up(args) => runtime().and_then(|rt| rt.block_on(up(args, &out))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Load the stack, printing its problems; None when it is invalid.
+fn load_stack(dir: &Path, out: &Output, json: bool) -> anyhow::Result<Option<Stack>> {
+    match stackwright_stack::load(dir) {
+        Ok(stack) => Ok(Some(stack)),
+        Err(LoadError::Invalid(diags)) => {
+            if json {
+                out.json(&json!({ "ok": false, "errors": diags }));
+            } else {
+                out.diagnostics(&diags);
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check(args: &CheckArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, args.json)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let seeds = match stackwright_storage::seed::load_all(&stack) {
+        Ok(seeds) => seeds,
+        Err(diags) => {
+            if args.json {
+                out.json(&json!({ "ok": false, "errors": diags }));
+            } else {
+                out.diagnostics(&diags);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let seed_rows: usize = seeds.iter().map(|(_, rows)| rows.len()).sum();
+    if args.json {
+        out.json(&json!({
+            "ok": true,
+            "stack": stack.name,
+            "tables": stack.tables.len(),
+            "routes": stack.routes.len(),
+            "seed_rows": seed_rows,
+        }));
+    } else {
+        out.line(&format!(
+            "ok: stack `{}`: {} table(s), {} route(s), {} seed row(s)",
+            stack.name,
+            stack.tables.len(),
+            stack.routes.len(),
+            seed_rows
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
+    match &args.database_url {
+        Some(url) => Ok(url.parse()?),
+        None => {
+            let dir = stack.dir.join(".stackwright");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            // Local state never belongs in version control.
+            let ignore = dir.join(".gitignore");
+            if !ignore.exists() {
+                std::fs::write(&ignore, "*\n")
+                    .with_context(|| format!("cannot write {}", ignore.display()))?;
+            }
+            Ok(DatabaseUrl::local_default(&stack.dir))
+        }
+    }
+}
+
+async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, args.json)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let url = database_url(&stack, &args.database)?;
+    let engine = stackwright_storage::open(&url)?;
+    let report =
+        stackwright_storage::prepare(engine.as_ref(), &stack, args.database.allow_destructive)
+            .await?;
+    if args.json {
+        out.json(&json!({ "ok": true, "database": url.to_string(), "report": report }));
+    } else {
+        out.prepare_report(&stack.name, &url, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, false)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let name = stack.name.clone();
+    let settings = Settings {
+        host: args.host.clone(),
+        port: args.port,
+        database: database_url(&stack, &args.database)?,
+        allow_destructive: args.database.allow_destructive,
+    };
+    let app = Application::build(stack, &settings).await?;
+    out.log_prepare(app.prepared());
+    if args.json {
+        out.json(
+            &json!({ "stack": name, "url": app.url(), "database": settings.database.to_string() }),
+        );
+    } else {
+        out.line(&format!("serving `{name}` at {}", app.url()));
+    }
+    tracing::info!(url = %app.url(), database = %settings.database, "serving");
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,120 @@
+//! HTTP: the stack's routes as an axum router.
+//!
+//! Each `[[routes]]` entry becomes one handler bound to its operation; paths
+//! with several methods share a method router whose fallback answers 405.
+
+mod decode;
+mod operations;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, Method as HttpMethod};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use stackwright_stack::{Method, Route, Stack};
+use stackwright_storage::Engine;
+
+use crate::error::ApiError;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub stack: Arc<Stack>,
+    pub engine: Arc<dyn Engine>,
+}
+
+/// The router serving every route of the stack.
+pub fn router(ctx: ApiContext) -> Router {
+    let mut by_path: BTreeMap<&str, Vec<&Route>> = BTreeMap::new();
+    for route in &ctx.stack.routes {
+        by_path.entry(route.path.as_str()).or_default().push(route);
+    }
+    let mut router = Router::new();
+    for (path, routes) in by_path {
+        let allow = routes
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut methods: MethodRouter<ApiContext> = MethodRouter::new();
+        for route in routes {
+            let route = Arc::new(route.clone());
+            let filter = method_filter(route.method);
+            let handler = move |State(ctx): State<ApiContext>,
+                                path: Result<
+                Path<Vec<(String, String)>>,
+                axum::extract::rejection::PathRejection,
+            >,
+                                RawQuery(query): RawQuery,
+                                headers: HeaderMap,
+                                body: Body| {
+                let route = route.clone();
+                async move {
+                    let params = match path {
+                        Ok(Path(p)) => p,
+                        Err(e) => {
+                            return ApiError::BadRequest(format!("invalid path: {e}"))
+                                .into_response()
+                        }
+                    };
+                    let request = operations::Request {
+                        params,
+                        query,
+                        headers,
+                        body,
+                    };
+                    match operations::handle(&ctx, &route, request).await {
+                        Ok(response) => response,
+                        Err(e) => e.into_response(),
+                    }
+                }
+            };
+            methods = methods.merge(on(filter, handler));
+        }
+        methods = methods.fallback(move || {
+            let allow = allow.clone();
+            async move { ApiError::MethodNotAllowed { allow }.into_response() }
+        });
+        router = router.route(path, methods);
+    }
+    router
+        .fallback(|method: HttpMethod, uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("no route for {method} {}", uri.path())).into_response()
+        })
+        .layer(middleware::from_fn(log_requests))
+        .with_state(ctx)
+}
+
+fn method_filter(m: Method) -> MethodFilter {
+    match m {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Patch => MethodFilter::PATCH,
+        Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+/// One structured log line per request. The query string is left out: it
+/// may carry values that do not belong in logs.
+async fn log_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "stackwright::http",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}

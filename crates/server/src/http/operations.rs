@@ -1,0 +1,421 @@
+//! The declarative operations: get, list, create, update, delete, health.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json};
+use stackwright_stack::validate::PAGINATION_PARAMS;
+use stackwright_stack::{Auth, Change, Field, KeySource, ListOperation, Operation, Route, Table};
+use stackwright_storage::{Assignment, ListQuery, Row};
+
+use super::decode::{body_value, clip, text_value};
+use super::ApiContext;
+use crate::error::ApiError;
+
+pub struct Request {
+    pub params: Vec<(String, String)>,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Response, ApiError> {
+    if route.auth == Auth::User {
+        // Sign-in arrives with the user pool; until then nobody is signed in.
+        return Err(ApiError::Unauthorized(
+            "this route needs a signed-in user".into(),
+        ));
+    }
+    let max_body = ctx.stack.server.max_body_bytes;
+    match &route.operation {
+        Operation::Health => match ctx.engine.ping().await {
+            Ok(()) => Ok(respond(route, None)),
+            Err(e) => Err(ApiError::Unavailable(e.to_string())),
+        },
+        Operation::Get { table, key } => {
+            let table = ctx.stack.table(table);
+            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let key = key_value(table, route, key, &req.params, &query)?;
+            match ctx.engine.get(table, &key).await? {
+                Some(row) => Ok(respond(route, Some(shape(&route.response.fields, &row)))),
+                None => Err(not_found(table, route, &key)),
+            }
+        }
+        Operation::List(list) => self::list(ctx, route, list, req.query.as_deref()).await,
+        Operation::Create { table, input } => {
+            let table = ctx.stack.table(table);
+            parse_query(req.query.as_deref(), &[])?;
+            let body = read_object(req.headers, req.body, max_body).await?;
+            let row = new_row(table, input, body)?;
+            let row = ctx.engine.insert(table, row).await?;
+            Ok(respond(route, Some(shape(&route.response.fields, &row))))
+        }
+        Operation::Update {
+            table,
+            key,
+            changes,
+            input,
+        } => {
+            let table = ctx.stack.table(table);
+            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let key_value = key_value(table, route, key, &req.params, &query)?;
+            let mut assignments: Vec<Assignment> = changes
+                .iter()
+                .map(|c| match c {
+                    Change::Set { column, value } => Assignment::Set(column.clone(), value.clone()),
+                    Change::Increment { column, by } => Assignment::Increment(column.clone(), *by),
+                })
+                .collect();
+            if !input.is_empty() {
+                let body = read_object(req.headers, req.body, max_body).await?;
+                assignments.extend(body_changes(table, input, body)?);
+            }
+            match ctx.engine.update(table, &key_value, &assignments).await? {
+                Some(row) => Ok(respond(route, Some(shape(&route.response.fields, &row)))),
+                None => Err(not_found(table, route, &key_value)),
+            }
+        }
+        Operation::Delete { table, key } => {
+            let table = ctx.stack.table(table);
+            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let key_value = key_value(table, route, key, &req.params, &query)?;
+            if ctx.engine.delete(table, &key_value).await? {
+                Ok(respond(route, None))
+            } else {
+                Err(not_found(table, route, &key_value))
+            }
+        }
+    }
+}
+
+async fn list(
+    ctx: &ApiContext,
+    route: &Route,
+    list: &ListOperation,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let table = ctx.stack.table(&list.table);
+    let mut accepted: Vec<&str> = list.filters.iter().map(|f| f.param.as_str()).collect();
+    if let Some(nf) = &list.named_filter {
+        accepted.extend([nf.param.as_str(), nf.value_param.as_str()]);
+    }
+    accepted.extend(PAGINATION_PARAMS);
+    let params = parse_query(query, &accepted)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+
+    let mut filters = Vec::new();
+    for f in &list.filters {
+        if let Some(raw) = get(&f.param) {
+            let value = text_value(
+                &table.columns[&f.column],
+                raw,
+                &format!("query parameter `{}`", f.param),
+            )?;
+            filters.push((f.column.as_str(), value));
+        }
+    }
+    if let Some(nf) = &list.named_filter {
+        match (get(&nf.param), get(&nf.value_param)) {
+            (None, None) => {}
+            (Some(choice), Some(raw)) => {
+                let Some(column) = nf.choices.get(choice) else {
+                    let names: Vec<&str> = nf.choices.keys().map(String::as_str).collect();
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown {} `{}`; expected one of {}",
+                        nf.param,
+                        clip(choice),
+                        names.join(", ")
+                    )));
+                };
+                let value = text_value(
+                    &table.columns[column],
+                    raw,
+                    &format!("query parameter `{}`", nf.value_param),
+                )?;
+                filters.push((column.as_str(), value));
+            }
+            (Some(_), None) => {
+                return Err(ApiError::BadRequest(format!(
+                    "`{}` needs `{}`",
+                    nf.param, nf.value_param
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "`{}` needs `{}`",
+                    nf.value_param, nf.param
+                )))
+            }
+        }
+    }
+    let limit = match get("limit") {
+        None => list.page_size,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=list.max_page_size).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter `limit`: must be an integer from 1 to {}",
+                    list.max_page_size
+                )))
+            }
+        },
+    };
+    let page = ctx
+        .engine
+        .list(
+            table,
+            &ListQuery {
+                filters,
+                order_by: &list.order_by,
+                limit,
+                cursor: get("cursor"),
+            },
+        )
+        .await?;
+    let items: Vec<Json> = page
+        .rows
+        .iter()
+        .map(|r| shape(&route.response.fields, r))
+        .collect();
+    let mut response = respond(route, Some(Json::Array(items)));
+    if let Some(next) = page
+        .next_cursor
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        response.headers_mut().insert("x-next-cursor", next);
+    }
+    Ok(response)
+}
+
+fn allowed_key_params(key: &KeySource) -> Vec<&str> {
+    match key {
+        KeySource::Query(name) => vec![name.as_str()],
+        KeySource::Path(_) => vec![],
+    }
+}
+
+/// Query parameters, rejecting unknown and repeated ones.
+fn parse_query(query: Option<&str>, accepted: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| ApiError::BadRequest("the query string is not valid URL encoding".into()))?;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if !accepted.contains(&name.as_str()) {
+            let hint = if accepted.is_empty() {
+                "this route takes no query parameters".to_string()
+            } else {
+                format!("accepted: {}", accepted.join(", "))
+            };
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter `{}`; {hint}",
+                clip(name)
+            )));
+        }
+        if pairs[..i].iter().any(|(n, _)| n == name) {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter `{name}` is given more than once"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn key_value(
+    table: &Table,
+    route: &Route,
+    key: &KeySource,
+    params: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<Json, ApiError> {
+    let column = table.key_column();
+    match key {
+        KeySource::Path(name) => {
+            let raw = params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .ok_or_else(|| {
+                    ApiError::Internal(format!("{}: path parameter {name} missing", route.label()))
+                })?;
+            text_value(column, raw, &format!("path parameter `{name}`"))
+        }
+        KeySource::Query(name) => match query.iter().find(|(n, _)| n == name) {
+            Some((_, raw)) => text_value(column, raw, &format!("query parameter `{name}`")),
+            None => Err(ApiError::BadRequest(format!(
+                "query parameter `{name}` is required"
+            ))),
+        },
+    }
+}
+
+fn not_found(table: &Table, route: &Route, key: &Json) -> ApiError {
+    let _ = route;
+    let shown = match key {
+        Json::String(s) => clip(s),
+        other => other.to_string(),
+    };
+    ApiError::NotFound(format!("no {} with key `{shown}`", table.name))
+}
+
+async fn read_object(
+    headers: HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Map<String, Json>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let ct = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !(ct == "application/json"
+            || ct.ends_with("+json")
+            || ct == "text/plain"
+            || ct.is_empty()
+            || ct == "application/x-www-form-urlencoded")
+        {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported content type `{}`; send JSON",
+                clip(&ct)
+            )));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // to_bytes reports an over-long body and a broken stream alike.
+        if is_length_limit(&e) {
+            ApiError::PayloadTooLarge(limit)
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the request body is empty; send a JSON object".into(),
+        ));
+    }
+    match serde_json::from_slice::<Json>(&bytes) {
+        Ok(Json::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest(
+            "the request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// A new row from a create request: only `input` fields, defaults filled,
+/// every value checked against its column.
+fn new_row(table: &Table, input: &[Field], mut body: Map<String, Json>) -> Result<Row, ApiError> {
+    reject_unknown(&body, input)?;
+    let mut row = Row::new();
+    for (name, column) in &table.columns {
+        let field = input.iter().find(|f| &f.column == name);
+        let value = match field.and_then(|f| body.remove(&f.api)) {
+            Some(v) => body_value(column, v, &field.expect("found").api)?,
+            None if column.generated => continue,
+            None => match &column.default {
+                Some(d) => d.clone(),
+                None if column.nullable => Json::Null,
+                None => {
+                    let api = field.map_or(name.as_str(), |f| f.api.as_str());
+                    return Err(ApiError::BadRequest(format!("missing field `{api}`")));
+                }
+            },
+        };
+        row.insert(name.clone(), value);
+    }
+    Ok(row)
+}
+
+fn body_changes(
+    table: &Table,
+    input: &[Field],
+    body: Map<String, Json>,
+) -> Result<Vec<Assignment>, ApiError> {
+    reject_unknown(&body, input)?;
+    let mut out = Vec::new();
+    for (api, value) in body {
+        let field = input.iter().find(|f| f.api == api).expect("checked above");
+        let value = body_value(&table.columns[&field.column], value, &api)?;
+        out.push(Assignment::Set(field.column.clone(), value));
+    }
+    if out.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the request body sets no field".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn reject_unknown(body: &Map<String, Json>, input: &[Field]) -> Result<(), ApiError> {
+    if let Some(unknown) = body.keys().find(|k| !input.iter().any(|f| &f.api == *k)) {
+        let names: Vec<&str> = input.iter().map(|f| f.api.as_str()).collect();
+        return Err(ApiError::BadRequest(format!(
+            "unknown field `{}`; accepted: {}",
+            clip(unknown),
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A row as the route presents it: selected fields under their API names.
+fn shape(fields: &[Field], row: &Row) -> Json {
+    let mut out = Map::with_capacity(fields.len());
+    for f in fields {
+        out.insert(
+            f.api.clone(),
+            row.get(&f.column).cloned().unwrap_or(Json::Null),
+        );
+    }
+    Json::Object(out)
+}
+
+/// The success response: fixed body, wrapped or plain result, or no body.
+fn respond(route: &Route, result: Option<Json>) -> Response {
+    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
+    let body = match (&route.response.body, &route.response.wrap, result) {
+        (Some(fixed), _, _) => fixed.clone(),
+        (None, Some(key), Some(result)) => {
+            let mut m = Map::new();
+            m.insert(key.clone(), result);
+            Json::Object(m)
+        }
+        (None, None, Some(result)) => result,
+        (None, _, None) => Json::Object(Map::new()),
+    };
+    (status, axum::Json(body)).into_response()
+}

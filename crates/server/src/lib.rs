@@ -1,0 +1,110 @@
+//! The local runtime: serves a stack's routes over HTTP from a storage engine.
+//!
+//! [`Application::build`] opens the database, migrates and seeds it, and binds
+//! the listener (port 0 picks a free port, which is how tests start the real
+//! server); [`Application::run_until_stopped`] serves until the shutdown
+//! future completes, then finishes in-flight requests.
+
+mod error;
+pub mod http;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use error::ApiError;
+pub use http::ApiContext;
+
+use stackwright_stack::Stack;
+use stackwright_storage::{DatabaseUrl, PrepareReport, StorageError};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub database: DatabaseUrl,
+    /// Apply schema changes that lose data (drops, type changes).
+    pub allow_destructive: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+    prepared: PrepareReport,
+}
+
+impl Application {
+    pub async fn build(stack: Stack, settings: &Settings) -> Result<Self, StartError> {
+        let engine = stackwright_storage::open(&settings.database)?;
+        let prepared =
+            stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
+                .await?;
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let router = http::router(ApiContext {
+            stack: Arc::new(stack),
+            engine,
+        });
+        Ok(Application {
+            listener,
+            router,
+            address,
+            prepared,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The base URL clients use, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        let host = match self.address.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", self.address.port())
+    }
+
+    /// What migrating and seeding did at start.
+    pub fn prepared(&self) -> &PrepareReport {
+        &self.prepared
+    }
+
+    /// Serve until `shutdown` completes; then stop accepting and let
+    /// in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

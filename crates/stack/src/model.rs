@@ -1,0 +1,355 @@
+//! The validated stack: what the runtime and the cloud synthesizer consume.
+//!
+//! Nothing here carries source spans; every reference (table, column, index)
+//! has already been resolved and checked by [`crate::validate`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub name: String,
+    /// Folder holding the stack file; seed paths are relative to it.
+    pub dir: PathBuf,
+    pub database: Database,
+    pub tables: IndexMap<String, Table>,
+    pub routes: Vec<Route>,
+    pub server: ServerSettings,
+}
+
+impl Stack {
+    pub fn table(&self, name: &str) -> &Table {
+        &self.tables[name]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Database {
+    /// The engine the stack runs on in the cloud. Locally the default is SQLite.
+    pub engine: CloudEngine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudEngine {
+    Postgres,
+    AuroraPostgres,
+    AuroraMysql,
+    Mysql,
+    Dynamodb,
+    Redshift,
+}
+
+impl CloudEngine {
+    pub const ALL: [(&'static str, CloudEngine); 6] = [
+        ("postgres", CloudEngine::Postgres),
+        ("aurora-postgres", CloudEngine::AuroraPostgres),
+        ("aurora-mysql", CloudEngine::AuroraMysql),
+        ("mysql", CloudEngine::Mysql),
+        ("dynamodb", CloudEngine::Dynamodb),
+        ("redshift", CloudEngine::Redshift),
+    ];
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSettings {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub name: String,
+    /// Name of the key column (always present in `columns`).
+    pub key: String,
+    pub columns: IndexMap<String, Column>,
+    pub indexes: IndexMap<String, Index>,
+    pub seed: Option<SeedSource>,
+}
+
+impl Table {
+    pub fn key_column(&self) -> &Column {
+        &self.columns[&self.key]
+    }
+    /// True when `column` can be looked up without a full scan: the key or
+    /// the first column of a secondary index.
+    pub fn is_indexed(&self, column: &str) -> bool {
+        column == self.key
+            || self
+                .indexes
+                .values()
+                .any(|i| i.columns.first().map(String::as_str) == Some(column))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    pub nullable: bool,
+    /// Value used when a create request or seed row leaves the column out.
+    pub default: Option<Json>,
+    /// When set, the only values the column accepts.
+    pub allowed: Option<Vec<Json>>,
+    /// The database generates the value (auto-increment for integers, a UUID
+    /// for strings). Only the key column can be generated.
+    pub generated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnType {
+    String { max_length: u32 },
+    Text,
+    Integer,
+    BigInt,
+    Float,
+    Boolean,
+    Timestamp,
+    Json,
+}
+
+impl ColumnType {
+    pub const NAMES: [&'static str; 8] = [
+        "string",
+        "text",
+        "integer",
+        "bigint",
+        "float",
+        "boolean",
+        "timestamp",
+        "json",
+    ];
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::BigInt)
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnType::String { max_length } => write!(f, "string({max_length})"),
+            ColumnType::Text => f.write_str("text"),
+            ColumnType::Integer => f.write_str("integer"),
+            ColumnType::BigInt => f.write_str("bigint"),
+            ColumnType::Float => f.write_str("float"),
+            ColumnType::Boolean => f.write_str("boolean"),
+            ColumnType::Timestamp => f.write_str("timestamp"),
+            ColumnType::Json => f.write_str("json"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedSource {
+    /// As written in the stack file, relative to the stack folder.
+    pub path: PathBuf,
+    pub format: SeedFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub const ALL: [(&'static str, Method); 5] = [
+        ("GET", Method::Get),
+        ("POST", Method::Post),
+        ("PUT", Method::Put),
+        ("PATCH", Method::Patch),
+        ("DELETE", Method::Delete),
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// Anyone may call the route.
+    None,
+    /// Only a signed-in user may call the route.
+    User,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub method: Method,
+    /// Path template, e.g. `/api/pet/{name}`.
+    pub path: String,
+    pub auth: Auth,
+    pub operation: Operation,
+    pub response: Response,
+}
+
+impl Route {
+    pub fn label(&self) -> String {
+        format!("{} {}", self.method.as_str(), self.path)
+    }
+}
+
+/// How an API field maps onto a table column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Name in requests and responses.
+    pub api: String,
+    /// Column in the table.
+    pub column: String,
+}
+
+/// How a route shapes its successful answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    /// The success status code.
+    pub status: u16,
+    /// Fields of each returned row, in order (API name and column).
+    pub fields: Vec<Field>,
+    /// Wrap the result in an object under this key: `{"mysfits": [...]}`.
+    pub wrap: Option<String>,
+    /// A fixed body returned instead of the row(s): `{"Update":"Success"}`.
+    pub body: Option<Json>,
+}
+
+/// Where a route finds the key of the row it works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", content = "name", rename_all = "lowercase")]
+pub enum KeySource {
+    /// A path parameter, e.g. `{name}` in `/api/pet/{name}`.
+    Path(String),
+    /// A query parameter, e.g. `client_id` in `/getClient?client_id=1`.
+    Query(String),
+}
+
+impl KeySource {
+    pub fn param(&self) -> &str {
+        match self {
+            KeySource::Path(p) | KeySource::Query(p) => p,
+        }
+    }
+}
+
+/// The declarative operation a route performs. Each maps onto a single
+/// key-addressed or index-addressed call, so it fits SQL and DynamoDB alike.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Operation {
+    Get {
+        table: String,
+        key: KeySource,
+    },
+    List(ListOperation),
+    Create {
+        table: String,
+        /// Fields a request body may set.
+        input: Vec<Field>,
+    },
+    Update {
+        table: String,
+        key: KeySource,
+        changes: Vec<Change>,
+        /// Fields a request body may set (empty: the body is ignored).
+        input: Vec<Field>,
+    },
+    Delete {
+        table: String,
+        key: KeySource,
+    },
+    /// Answers 200 when the database answers, 503 when it does not.
+    Health,
+}
+
+impl Operation {
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Operation::Get { table, .. }
+            | Operation::Create { table, .. }
+            | Operation::Update { table, .. }
+            | Operation::Delete { table, .. } => Some(table),
+            Operation::List(l) => Some(&l.table),
+            Operation::Health => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOperation {
+    pub table: String,
+    /// `?param=value` equality filters on indexed columns.
+    pub filters: Vec<Filter>,
+    /// `?filter=Name&value=V`: one parameter picks the column, another gives the value.
+    pub named_filter: Option<NamedFilter>,
+    pub order_by: Vec<Order>,
+    pub page_size: u32,
+    pub max_page_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Filter {
+    pub param: String,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedFilter {
+    pub param: String,
+    pub value_param: String,
+    /// Choice (as sent by clients) -> column.
+    pub choices: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    pub column: String,
+    pub descending: bool,
+}
+
+/// A change an update route applies, besides fields from the request body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Change {
+    /// Set the column to a fixed value.
+    Set { column: String, value: Json },
+    /// Atomically add to a numeric column.
+    Increment { column: String, by: i64 },
+}

@@ -1,0 +1,100 @@
+//! The stack file exactly as written: serde structures that keep source
+//! spans, so validation can point at the offending text.
+//!
+//! `deny_unknown_fields` everywhere: a typo'd key is an error, never ignored.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    pub name: S<String>,
+    pub database: Option<S<RawDatabase>>,
+    #[serde(default)]
+    pub server: Option<RawServer>,
+    #[serde(default)]
+    pub tables: IndexMap<String, S<RawTable>>,
+    #[serde(default)]
+    pub routes: Vec<S<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub engine: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub max_body_bytes: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub key: S<String>,
+    pub columns: IndexMap<String, S<RawColumn>>,
+    #[serde(default)]
+    pub indexes: IndexMap<String, S<RawIndex>>,
+    pub seed: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    #[serde(rename = "type")]
+    pub ty: S<String>,
+    pub max_length: Option<S<i64>>,
+    pub nullable: Option<S<bool>>,
+    pub default: Option<S<toml::Value>>,
+    pub allowed: Option<S<Vec<S<toml::Value>>>>,
+    pub generated: Option<S<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIndex {
+    pub columns: S<Vec<S<String>>>,
+    pub unique: Option<S<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub method: S<String>,
+    pub path: S<String>,
+    pub op: S<String>,
+    pub table: Option<S<String>>,
+    pub auth: Option<S<String>>,
+    // Response shaping.
+    pub fields: Option<S<Vec<S<String>>>>,
+    pub rename: Option<IndexMap<String, S<String>>>,
+    pub wrap: Option<S<String>>,
+    pub body: Option<S<toml::Value>>,
+    pub status: Option<S<i64>>,
+    // Key addressing (get, update, delete).
+    pub key_query: Option<S<String>>,
+    // List.
+    pub filters: Option<S<Vec<S<String>>>>,
+    pub named_filter: Option<S<RawNamedFilter>>,
+    pub order_by: Option<S<Vec<S<String>>>>,
+    pub page_size: Option<S<i64>>,
+    pub max_page_size: Option<S<i64>>,
+    // Create and update.
+    pub input: Option<S<Vec<S<String>>>>,
+    pub set: Option<IndexMap<String, S<toml::Value>>>,
+    pub increment: Option<IndexMap<String, S<i64>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedFilter {
+    pub param: S<String>,
+    pub value_param: S<String>,
+    pub choices: IndexMap<String, S<String>>,
+}

@@ -1,0 +1,1092 @@
+//! Raw stack file -> validated [`Stack`], collecting every problem with its place.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
+use crate::model::*;
+use crate::raw::*;
+use crate::values::{check_type, toml_to_json};
+
+/// Query parameters the runtime itself reads on list routes.
+pub const PAGINATION_PARAMS: [&str; 2] = ["limit", "cursor"];
+
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const DEFAULT_MAX_PAGE_SIZE: u32 = 1000;
+const MAX_PAGE_SIZE_LIMIT: u32 = 10_000;
+
+/// Parse and validate a stack file's text. `file` is only used to name places.
+pub fn parse(file: &Path, source: &str) -> Result<Stack, Diagnostics> {
+    let raw: RawStack = match toml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let hint = unknown_key_hint(&message);
+            let mut all = Diagnostics::default();
+            all.push(Diagnostic::at(file, source, span, message).with_optional_hint(hint));
+            return Err(all);
+        }
+    };
+    let mut v = Validator {
+        file,
+        source,
+        errors: Diagnostics::default(),
+    };
+    let stack = v.stack(raw);
+    if v.errors.is_empty() {
+        Ok(stack)
+    } else {
+        v.errors.sort();
+        Err(v.errors)
+    }
+}
+
+/// serde says "unknown field `tabels`, expected one of `name`, `tables`"; turn that into a hint.
+fn unknown_key_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (word, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    if expected.is_empty() {
+        return None;
+    }
+    Some(suggest(word, expected.iter().copied()))
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    source: &'a str,
+    errors: Diagnostics,
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 63
+        && !s.to_ascii_lowercase().starts_with("_stackwright")
+}
+
+/// Column -> API name lookups for one route, after `rename`.
+struct ApiFields {
+    fields: Vec<Field>,
+}
+
+impl ApiFields {
+    fn column_of(&self, api: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.api == api)
+            .map(|f| f.column.as_str())
+    }
+    fn api_of(&self, column: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.column == column)
+            .map(|f| f.api.as_str())
+    }
+    fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.fields.iter().map(|f| f.api.as_str())
+    }
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.errors
+            .push(Diagnostic::at(self.file, self.source, span, message));
+        self.errors.0.last_mut().expect("just pushed")
+    }
+
+    fn stack(&mut self, raw: RawStack) -> Stack {
+        let name = raw.name.get_ref().clone();
+        let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && name.len() <= 40;
+        if !name_ok {
+            self.error(raw.name.span(), format!("invalid stack name `{name}`"))
+                .hint = Some(
+                "use 1-40 letters, digits and dashes, starting with a letter (it names cloud stacks)"
+                    .into(),
+            );
+        }
+
+        let engine = match &raw.database {
+            None => CloudEngine::Postgres,
+            Some(db) => {
+                let e = &db.get_ref().engine;
+                match CloudEngine::ALL.iter().find(|(n, _)| *n == e.get_ref()) {
+                    Some((_, engine)) => *engine,
+                    None => {
+                        let hint = suggest(e.get_ref(), CloudEngine::ALL.iter().map(|(n, _)| *n));
+                        self.error(
+                            e.span(),
+                            format!("unknown database engine `{}`", e.get_ref()),
+                        )
+                        .hint = Some(hint);
+                        CloudEngine::Postgres
+                    }
+                }
+            }
+        };
+
+        let mut server = ServerSettings::default();
+        if let Some(max) = raw.server.as_ref().and_then(|s| s.max_body_bytes.as_ref()) {
+            match usize::try_from(*max.get_ref()) {
+                Ok(n) if (1024..=1024 * 1024 * 1024).contains(&n) => server.max_body_bytes = n,
+                _ => {
+                    self.error(
+                        max.span(),
+                        "max_body_bytes must be between 1024 and 1073741824",
+                    );
+                }
+            }
+        }
+
+        let dir = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut tables = IndexMap::new();
+        for (name, raw_table) in &raw.tables {
+            if let Some(t) = self.table(name, raw_table, &dir) {
+                tables.insert(name.clone(), t);
+            }
+        }
+
+        let mut routes = Vec::new();
+        for raw_route in &raw.routes {
+            if let Some(r) = self.route(raw_route, &tables, &raw.tables) {
+                routes.push(r);
+            }
+        }
+        self.route_conflicts(&raw.routes, &routes);
+
+        Stack {
+            name,
+            dir,
+            database: Database { engine },
+            tables,
+            routes,
+            server,
+        }
+    }
+
+    fn table(&mut self, name: &str, raw: &S<RawTable>, dir: &Path) -> Option<Table> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let mut ok = true;
+        if !is_identifier(name) {
+            self.error(span.clone(), format!("invalid table name `{name}`")).hint = Some(
+                "use letters, digits and underscores, starting with a letter; names starting with `_stackwright` are reserved".into(),
+            );
+            ok = false;
+        }
+        if raw.columns.is_empty() {
+            self.error(span.clone(), format!("table `{name}` has no columns"));
+            ok = false;
+        }
+        let key = raw.key.get_ref().clone();
+        let mut columns = IndexMap::new();
+        for (col_name, raw_col) in &raw.columns {
+            if let Some(c) = self.column(name, col_name, raw_col, col_name == &key) {
+                columns.insert(col_name.clone(), c);
+            } else {
+                ok = false;
+            }
+        }
+        if !raw.columns.contains_key(&key) {
+            let hint = suggest(&key, raw.columns.keys().map(String::as_str));
+            self.error(
+                raw.key.span(),
+                format!("key `{key}` is not a column of table `{name}`"),
+            )
+            .hint = Some(hint);
+            ok = false;
+        }
+
+        let mut indexes = IndexMap::new();
+        for (index_name, raw_index) in &raw.indexes {
+            let ispan = raw_index.span();
+            let ri = raw_index.get_ref();
+            if !is_identifier(index_name) {
+                self.error(ispan.clone(), format!("invalid index name `{index_name}`"));
+                ok = false;
+            }
+            let mut cols = Vec::new();
+            if ri.columns.get_ref().is_empty() {
+                self.error(
+                    ri.columns.span(),
+                    format!("index `{index_name}` names no columns"),
+                );
+                ok = false;
+            }
+            for c in ri.columns.get_ref() {
+                if !raw.columns.contains_key(c.get_ref()) {
+                    let hint = suggest(c.get_ref(), raw.columns.keys().map(String::as_str));
+                    self.error(
+                        c.span(),
+                        format!(
+                            "index `{index_name}` names unknown column `{}`",
+                            c.get_ref()
+                        ),
+                    )
+                    .hint = Some(hint);
+                    ok = false;
+                } else if cols.contains(c.get_ref()) {
+                    self.error(c.span(), format!("column `{}` appears twice", c.get_ref()));
+                    ok = false;
+                } else {
+                    cols.push(c.get_ref().clone());
+                }
+            }
+            indexes.insert(
+                index_name.clone(),
+                Index {
+                    name: index_name.clone(),
+                    columns: cols,
+                    unique: ri.unique.as_ref().is_some_and(|u| *u.get_ref()),
+                },
+            );
+        }
+
+        let seed = raw.seed.as_ref().and_then(|s| {
+            let path = Path::new(s.get_ref());
+            let format = match path.extension().and_then(|e| e.to_str()) {
+                Some("csv") => SeedFormat::Csv,
+                Some("json") => SeedFormat::Json,
+                _ => {
+                    self.error(s.span(), "seed file must end in .csv or .json");
+                    return None;
+                }
+            };
+            if path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
+                self.error(s.span(), "seed path must stay inside the stack folder");
+                return None;
+            }
+            if !dir.join(path).is_file() {
+                self.error(
+                    s.span(),
+                    format!("seed file `{}` not found", path.display()),
+                )
+                .hint = Some(format!("the path is relative to {}", display_dir(dir)));
+                return None;
+            }
+            Some(SeedSource {
+                path: path.to_path_buf(),
+                format,
+            })
+        });
+        if raw.seed.is_some() && seed.is_none() {
+            ok = false;
+        }
+
+        ok.then(|| Table {
+            name: name.to_string(),
+            key,
+            columns,
+            indexes,
+            seed,
+        })
+    }
+
+    fn column(
+        &mut self,
+        table: &str,
+        name: &str,
+        raw: &S<RawColumn>,
+        is_key: bool,
+    ) -> Option<Column> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let mut ok = true;
+        if !is_identifier(name) {
+            self.error(
+                span.clone(),
+                format!("invalid column name `{name}` in table `{table}`"),
+            )
+            .hint = Some("use letters, digits and underscores, starting with a letter".into());
+            ok = false;
+        }
+        let ty_name = raw.ty.get_ref().as_str();
+        let ty = match ty_name {
+            "string" => match &raw.max_length {
+                Some(m) if (1..=65_535).contains(m.get_ref()) => ColumnType::String {
+                    max_length: *m.get_ref() as u32,
+                },
+                Some(m) => {
+                    self.error(m.span(), "max_length must be between 1 and 65535");
+                    return None;
+                }
+                None => {
+                    self.error(
+                        raw.ty.span(),
+                        format!("string column `{name}` needs max_length"),
+                    )
+                    .hint = Some(
+                        "add max_length = N, or use type = \"text\" for unbounded text".into(),
+                    );
+                    return None;
+                }
+            },
+            "text" => ColumnType::Text,
+            "integer" => ColumnType::Integer,
+            "bigint" => ColumnType::BigInt,
+            "float" => ColumnType::Float,
+            "boolean" => ColumnType::Boolean,
+            "timestamp" => ColumnType::Timestamp,
+            "json" => ColumnType::Json,
+            other => {
+                let hint = suggest(other, ColumnType::NAMES);
+                self.error(raw.ty.span(), format!("unknown column type `{other}`"))
+                    .hint = Some(hint);
+                return None;
+            }
+        };
+        if ty_name != "string" {
+            if let Some(m) = &raw.max_length {
+                self.error(
+                    m.span(),
+                    format!("max_length only applies to type \"string\", not \"{ty_name}\""),
+                );
+                ok = false;
+            }
+        }
+        let nullable = raw.nullable.as_ref().is_some_and(|n| *n.get_ref());
+        if is_key && nullable {
+            self.error(
+                raw.nullable.as_ref().expect("set").span(),
+                "the key column cannot be nullable",
+            );
+            ok = false;
+        }
+        let generated = raw.generated.as_ref().is_some_and(|g| *g.get_ref());
+        if let Some(g) = raw.generated.as_ref().filter(|g| *g.get_ref()) {
+            if !is_key {
+                self.error(g.span(), "only the key column can be generated");
+                ok = false;
+            } else if !matches!(
+                ty,
+                ColumnType::Integer | ColumnType::BigInt | ColumnType::String { .. }
+            ) {
+                self.error(
+                    g.span(),
+                    "a generated key must be integer, bigint or string (a UUID)",
+                );
+                ok = false;
+            } else if matches!(ty, ColumnType::String { max_length } if max_length < 36) {
+                self.error(
+                    g.span(),
+                    "a generated string key is a UUID: it needs max_length >= 36",
+                );
+                ok = false;
+            }
+        }
+        if matches!(ty, ColumnType::Float | ColumnType::Json | ColumnType::Text) && is_key {
+            self.error(
+                raw.ty.span(),
+                format!("a key column cannot be of type {ty_name}"),
+            )
+            .hint = Some("use string (with max_length), integer or bigint".into());
+            ok = false;
+        }
+
+        let mut allowed = None;
+        if let Some(list) = &raw.allowed {
+            if list.get_ref().is_empty() {
+                self.error(list.span(), "allowed must list at least one value");
+                ok = false;
+            }
+            let mut values = Vec::new();
+            for v in list.get_ref() {
+                let json = toml_to_json(v.get_ref());
+                match check_type(ty, &json) {
+                    Ok(()) => values.push(json),
+                    Err(why) => {
+                        self.error(v.span(), format!("allowed value for `{name}`: {why}"));
+                        ok = false;
+                    }
+                }
+            }
+            allowed = Some(values);
+        }
+
+        let column = Column {
+            name: name.to_string(),
+            ty,
+            nullable,
+            default: None,
+            allowed,
+            generated,
+        };
+        let default = raw.default.as_ref().and_then(|d| {
+            let json = toml_to_json(d.get_ref());
+            match crate::values::check_value(&column, &json) {
+                Ok(()) => Some(json),
+                Err(why) => {
+                    self.error(d.span(), format!("default for `{name}`: {why}"));
+                    None
+                }
+            }
+        });
+        if raw.default.is_some() && default.is_none() {
+            ok = false;
+        }
+        ok.then_some(Column { default, ..column })
+    }
+
+    fn route(
+        &mut self,
+        raw: &S<RawRoute>,
+        tables: &IndexMap<String, Table>,
+        raw_tables: &IndexMap<String, S<RawTable>>,
+    ) -> Option<Route> {
+        let route_span = raw.span();
+        let r = raw.get_ref();
+        let errors_before = self.errors.len();
+
+        let method_text = r.method.get_ref().to_ascii_uppercase();
+        let method = match Method::ALL.iter().find(|(n, _)| *n == method_text) {
+            Some((_, m)) => *m,
+            None => {
+                let hint = suggest(&method_text, Method::ALL.iter().map(|(n, _)| *n));
+                self.error(
+                    r.method.span(),
+                    format!("unknown method `{}`", r.method.get_ref()),
+                )
+                .hint = Some(hint);
+                Method::Get
+            }
+        };
+        let params = self.path_params(&r.path);
+
+        const OPS: [&str; 6] = ["get", "list", "create", "update", "delete", "health"];
+        let op = r.op.get_ref().as_str();
+        if !OPS.contains(&op) {
+            let hint = suggest(op, OPS);
+            self.error(r.op.span(), format!("unknown op `{op}`")).hint = Some(hint);
+            return None;
+        }
+
+        let auth = match r.auth.as_ref().map(|a| a.get_ref().as_str()) {
+            None | Some("none") => Auth::None,
+            Some("user") => Auth::User,
+            Some(other) => {
+                let span = r.auth.as_ref().expect("set").span();
+                self.error(span, format!("unknown auth `{other}`")).hint =
+                    Some("expected `none` or `user` (a signed-in user)".into());
+                Auth::None
+            }
+        };
+
+        // Keys that only make sense for some operations.
+        let scoped: [(&str, Option<Range<usize>>, &[&str]); 10] = [
+            ("filters", r.filters.as_ref().map(|x| x.span()), &["list"]),
+            (
+                "named_filter",
+                r.named_filter.as_ref().map(|x| x.span()),
+                &["list"],
+            ),
+            ("order_by", r.order_by.as_ref().map(|x| x.span()), &["list"]),
+            (
+                "page_size",
+                r.page_size.as_ref().map(|x| x.span()),
+                &["list"],
+            ),
+            (
+                "max_page_size",
+                r.max_page_size.as_ref().map(|x| x.span()),
+                &["list"],
+            ),
+            (
+                "key_query",
+                r.key_query.as_ref().map(|x| x.span()),
+                &["get", "update", "delete"],
+            ),
+            (
+                "input",
+                r.input.as_ref().map(|x| x.span()),
+                &["create", "update"],
+            ),
+            (
+                "set",
+                r.set
+                    .as_ref()
+                    .and_then(|m| m.values().next())
+                    .map(|x| x.span()),
+                &["update"],
+            ),
+            (
+                "increment",
+                r.increment
+                    .as_ref()
+                    .and_then(|m| m.values().next())
+                    .map(|x| x.span()),
+                &["update"],
+            ),
+            (
+                "wrap",
+                r.wrap.as_ref().map(|x| x.span()),
+                &["get", "list", "create", "update"],
+            ),
+        ];
+        for (key, span, ops) in scoped {
+            if let Some(span) = span {
+                if !ops.contains(&op) {
+                    self.error(span, format!("`{key}` does not apply to op = \"{op}\""))
+                        .hint = Some(format!("`{key}` is for op = {}", ops.join(" | ")));
+                }
+            }
+        }
+
+        let status = match &r.status {
+            Some(s) if (200..=299).contains(s.get_ref()) => *s.get_ref() as u16,
+            Some(s) => {
+                self.error(s.span(), "status must be a success code (200-299)");
+                200
+            }
+            None => match op {
+                "create" => 201,
+                "delete" => 204,
+                _ => 200,
+            },
+        };
+        let body = r.body.as_ref().map(|b| toml_to_json(b.get_ref()));
+        if status == 204 && (body.is_some() || r.wrap.is_some()) {
+            self.error(route_span.clone(), "a 204 response has no body")
+                .hint = Some("remove `body`/`wrap`, or set status = 200".into());
+        }
+
+        if op == "health" {
+            if let Some(t) = &r.table {
+                self.error(t.span(), "op = \"health\" takes no table");
+            }
+            for (name, span) in &params {
+                self.error(
+                    span.clone(),
+                    format!("path parameter `{{{name}}}` is not used by op = \"health\""),
+                );
+            }
+            if let Some(f) = &r.fields {
+                self.error(
+                    f.span(),
+                    "op = \"health\" returns no rows: use `body` for its answer",
+                );
+            }
+            return (self.errors.len() == errors_before).then(|| Route {
+                method,
+                path: r.path.get_ref().clone(),
+                auth,
+                operation: Operation::Health,
+                response: Response {
+                    status,
+                    fields: Vec::new(),
+                    wrap: None,
+                    body: Some(body.unwrap_or_else(|| serde_json::json!({"status": "ok"}))),
+                },
+            });
+        }
+
+        let Some(table_name) = &r.table else {
+            self.error(route_span, format!("op = \"{op}\" needs `table`"));
+            return None;
+        };
+        let Some(table) = tables.get(table_name.get_ref()) else {
+            if !raw_tables.contains_key(table_name.get_ref()) {
+                let hint = suggest(table_name.get_ref(), raw_tables.keys().map(String::as_str));
+                self.error(
+                    table_name.span(),
+                    format!("unknown table `{}`", table_name.get_ref()),
+                )
+                .hint = Some(hint);
+            }
+            // An invalid table was already reported where it is defined.
+            return None;
+        };
+
+        // API names: every column under its own name unless renamed.
+        let mut renamed: HashMap<&str, &str> = HashMap::new();
+        for (api, column) in r.rename.iter().flatten() {
+            if !table.columns.contains_key(column.get_ref()) {
+                let hint = suggest(column.get_ref(), table.columns.keys().map(String::as_str));
+                self.error(
+                    column.span(),
+                    format!(
+                        "rename `{api}`: unknown column `{}` in table `{}`",
+                        column.get_ref(),
+                        table.name
+                    ),
+                )
+                .hint = Some(hint);
+            } else if !is_identifier(api) {
+                self.error(column.span(), format!("invalid API field name `{api}`"));
+            } else if renamed
+                .insert(column.get_ref().as_str(), api.as_str())
+                .is_some()
+            {
+                self.error(
+                    column.span(),
+                    format!("column `{}` is renamed twice", column.get_ref()),
+                );
+            }
+        }
+        let api = ApiFields {
+            fields: table
+                .columns
+                .keys()
+                .map(|c| Field {
+                    api: renamed.get(c.as_str()).map_or(c.clone(), |a| a.to_string()),
+                    column: c.clone(),
+                })
+                .collect(),
+        };
+        {
+            let mut seen = HashSet::new();
+            for f in &api.fields {
+                if !seen.insert(f.api.as_str()) {
+                    self.error(
+                        route_span.clone(),
+                        format!("two fields are named `{}`", f.api),
+                    )
+                    .hint = Some("a rename collides with a column name".into());
+                }
+            }
+        }
+        let key_api = api.api_of(&table.key).unwrap_or(&table.key).to_string();
+
+        let fields = match &r.fields {
+            None => api.fields.clone(),
+            Some(list) => {
+                let fields = self.field_list(list, &api, &table.name);
+                if fields.is_empty() && !list.get_ref().is_empty() {
+                    return None;
+                }
+                fields
+            }
+        };
+
+        let key_source = |v: &mut Self| -> Option<KeySource> {
+            if let Some(q) = &r.key_query {
+                for (name, span) in &params {
+                    v.error(span.clone(), format!("path parameter `{{{name}}}` is not used (the key comes from `key_query`)"));
+                }
+                return Some(KeySource::Query(q.get_ref().clone()));
+            }
+            let mut found = None;
+            for (name, span) in &params {
+                if *name == key_api {
+                    found = Some(KeySource::Path(name.clone()));
+                } else {
+                    let hint = format!("the key of table `{}` is `{key_api}`", table.name);
+                    v.error(
+                        span.clone(),
+                        format!("path parameter `{{{name}}}` is not the table's key"),
+                    )
+                    .hint = Some(hint);
+                }
+            }
+            if found.is_none() && params.is_empty() {
+                v.error(r.path.span(), format!("op = \"{op}\" needs the key: add `{{{key_api}}}` to the path, or set key_query"));
+            }
+            found
+        };
+
+        let operation = match op {
+            "get" => Operation::Get {
+                table: table.name.clone(),
+                key: key_source(self)?,
+            },
+            "delete" => Operation::Delete {
+                table: table.name.clone(),
+                key: key_source(self)?,
+            },
+            "list" => {
+                for (name, span) in &params {
+                    self.error(
+                        span.clone(),
+                        format!("path parameter `{{{name}}}` is not used by op = \"list\""),
+                    )
+                    .hint = Some("use `filters` for query parameters".into());
+                }
+                Operation::List(self.list(r, table, &api)?)
+            }
+            "create" => {
+                for (name, span) in &params {
+                    self.error(
+                        span.clone(),
+                        format!("path parameter `{{{name}}}` is not used by op = \"create\""),
+                    );
+                }
+                let input = self.input(r, table, &api, true);
+                Operation::Create {
+                    table: table.name.clone(),
+                    input,
+                }
+            }
+            "update" => {
+                let key = key_source(self)?;
+                let mut changes = Vec::new();
+                for (field, value) in r.set.iter().flatten() {
+                    let Some(col) = self.api_column(field, value.span(), &api, table) else {
+                        continue;
+                    };
+                    let column = &table.columns[col];
+                    let json = toml_to_json(value.get_ref());
+                    if col == table.key {
+                        self.error(value.span(), "an update cannot change the key");
+                    } else if let Err(why) = crate::values::check_value(column, &json) {
+                        self.error(value.span(), format!("set `{field}`: {why}"));
+                    } else {
+                        changes.push(Change::Set {
+                            column: col.to_string(),
+                            value: json,
+                        });
+                    }
+                }
+                for (field, by) in r.increment.iter().flatten() {
+                    let Some(col) = self.api_column(field, by.span(), &api, table) else {
+                        continue;
+                    };
+                    if !table.columns[col].ty.is_integer() || col == table.key {
+                        self.error(
+                            by.span(),
+                            format!(
+                                "increment needs an integer column; `{field}` is {}",
+                                table.columns[col].ty
+                            ),
+                        );
+                    } else {
+                        changes.push(Change::Increment {
+                            column: col.to_string(),
+                            by: *by.get_ref(),
+                        });
+                    }
+                }
+                let input = if r.input.is_some() {
+                    self.input(r, table, &api, false)
+                } else {
+                    Vec::new()
+                };
+                if changes.is_empty() && input.is_empty() && self.errors.len() == errors_before {
+                    self.error(route_span.clone(), "op = \"update\" changes nothing")
+                        .hint = Some("add `set = { field = value }`, `increment = { field = 1 }` or `input = [fields from the body]`".into());
+                }
+                Operation::Update {
+                    table: table.name.clone(),
+                    key,
+                    changes,
+                    input,
+                }
+            }
+            _ => unreachable!("checked above"),
+        };
+
+        let wrap = r.wrap.as_ref().and_then(|w| {
+            if w.get_ref().is_empty() {
+                self.error(w.span(), "wrap needs a key name");
+                None
+            } else {
+                Some(w.get_ref().clone())
+            }
+        });
+
+        (self.errors.len() == errors_before).then(|| Route {
+            method,
+            path: r.path.get_ref().clone(),
+            auth,
+            operation,
+            response: Response {
+                status,
+                fields,
+                wrap,
+                body,
+            },
+        })
+    }
+
+    /// Resolve an API field name to its column, reporting unknown names.
+    fn api_column<'t>(
+        &mut self,
+        field: &str,
+        span: Range<usize>,
+        api: &ApiFields,
+        table: &'t Table,
+    ) -> Option<&'t str> {
+        match api.column_of(field) {
+            Some(col) => table.columns.get_key_value(col).map(|(k, _)| k.as_str()),
+            None => {
+                let hint = suggest(field, api.names());
+                self.error(
+                    span,
+                    format!("unknown field `{field}` of table `{}`", table.name),
+                )
+                .hint = Some(hint);
+                None
+            }
+        }
+    }
+
+    fn field_list(&mut self, list: &S<Vec<S<String>>>, api: &ApiFields, table: &str) -> Vec<Field> {
+        let mut out: Vec<Field> = Vec::new();
+        for f in list.get_ref() {
+            let name = f.get_ref();
+            match api.column_of(name) {
+                Some(col) if !out.iter().any(|o| &o.api == name) => out.push(Field {
+                    api: name.clone(),
+                    column: col.to_string(),
+                }),
+                Some(_) => {
+                    self.error(f.span(), format!("field `{name}` appears twice"));
+                }
+                None => {
+                    let hint = match api.api_of(name) {
+                        Some(renamed) if renamed != name => {
+                            format!("column `{name}` is renamed to `{renamed}` on this route")
+                        }
+                        _ => suggest(name, api.names()),
+                    };
+                    self.error(
+                        f.span(),
+                        format!("unknown field `{name}` of table `{table}`"),
+                    )
+                    .hint = Some(hint);
+                }
+            }
+        }
+        out
+    }
+
+    fn input(&mut self, r: &RawRoute, table: &Table, api: &ApiFields, create: bool) -> Vec<Field> {
+        match &r.input {
+            None => api
+                .fields
+                .iter()
+                .filter(|f| !(f.column == table.key && table.key_column().generated))
+                .cloned()
+                .collect(),
+            Some(list) => {
+                let fields = self.field_list(list, api, &table.name);
+                for (f, raw) in fields.iter().zip(list.get_ref()) {
+                    if f.column == table.key && (!create || table.key_column().generated) {
+                        let why = if create {
+                            "is generated"
+                        } else {
+                            "cannot change on update"
+                        };
+                        self.error(raw.span(), format!("input `{}`: the key {why}", f.api));
+                    }
+                }
+                fields
+            }
+        }
+    }
+
+    fn list(&mut self, r: &RawRoute, table: &Table, api: &ApiFields) -> Option<ListOperation> {
+        let mut filters = Vec::new();
+        let mut params_seen: HashSet<String> = HashSet::new();
+        let mut check_param = |v: &mut Self, name: &str, span: Range<usize>| {
+            if PAGINATION_PARAMS.contains(&name) {
+                v.error(
+                    span,
+                    format!("query parameter `{name}` is reserved for pagination"),
+                );
+            } else if !params_seen.insert(name.to_string()) {
+                v.error(span, format!("query parameter `{name}` is used twice"));
+            }
+        };
+        for f in r.filters.iter().flat_map(|l| l.get_ref()) {
+            let Some(col) = self.api_column(f.get_ref(), f.span(), api, table) else {
+                continue;
+            };
+            if !table.is_indexed(col) {
+                self.error(
+                    f.span(),
+                    format!(
+                        "filter `{}` is on column `{col}`, which has no index",
+                        f.get_ref()
+                    ),
+                )
+                .hint = Some(format!(
+                    "add [tables.{}.indexes] {col} = {{ columns = [\"{col}\"] }}",
+                    table.name
+                ));
+                continue;
+            }
+            check_param(self, f.get_ref(), f.span());
+            filters.push(Filter {
+                param: f.get_ref().clone(),
+                column: col.to_string(),
+            });
+        }
+        let named_filter = r.named_filter.as_ref().map(|nf| {
+            let n = nf.get_ref();
+            check_param(self, n.param.get_ref(), n.param.span());
+            check_param(self, n.value_param.get_ref(), n.value_param.span());
+            if n.choices.is_empty() {
+                self.error(nf.span(), "named_filter needs at least one choice");
+            }
+            let mut choices = IndexMap::new();
+            for (choice, field) in &n.choices {
+                let Some(col) = self.api_column(field.get_ref(), field.span(), api, table) else {
+                    continue;
+                };
+                if !table.is_indexed(col) {
+                    self.error(
+                        field.span(),
+                        format!("choice `{choice}` filters on column `{col}`, which has no index"),
+                    )
+                    .hint = Some(format!(
+                        "add [tables.{}.indexes] {col} = {{ columns = [\"{col}\"] }}",
+                        table.name
+                    ));
+                    continue;
+                }
+                choices.insert(choice.clone(), col.to_string());
+            }
+            NamedFilter {
+                param: n.param.get_ref().clone(),
+                value_param: n.value_param.get_ref().clone(),
+                choices,
+            }
+        });
+        let mut order_by = Vec::new();
+        for o in r.order_by.iter().flat_map(|l| l.get_ref()) {
+            let (descending, name) = match o.get_ref().strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, o.get_ref().as_str()),
+            };
+            let Some(col) = self.api_column(name, o.span(), api, table) else {
+                continue;
+            };
+            order_by.push(Order {
+                column: col.to_string(),
+                descending,
+            });
+        }
+        if !order_by.iter().any(|o| o.column == table.key) {
+            // The key last keeps pages stable when other columns tie.
+            order_by.push(Order {
+                column: table.key.clone(),
+                descending: false,
+            });
+        }
+        let size = |v: &mut Self, s: &Option<S<i64>>, default: u32| -> u32 {
+            match s {
+                None => default,
+                Some(n) if (1..=MAX_PAGE_SIZE_LIMIT as i64).contains(n.get_ref()) => {
+                    *n.get_ref() as u32
+                }
+                Some(n) => {
+                    v.error(
+                        n.span(),
+                        format!("page sizes must be between 1 and {MAX_PAGE_SIZE_LIMIT}"),
+                    );
+                    default
+                }
+            }
+        };
+        let max_page_size = size(self, &r.max_page_size, DEFAULT_MAX_PAGE_SIZE);
+        let page_size = size(self, &r.page_size, DEFAULT_PAGE_SIZE.min(max_page_size));
+        if page_size > max_page_size {
+            let span = r.page_size.as_ref().expect("only when explicit").span();
+            self.error(span, "page_size is larger than max_page_size");
+        }
+        Some(ListOperation {
+            table: table.name.clone(),
+            filters,
+            named_filter,
+            order_by,
+            page_size,
+            max_page_size,
+        })
+    }
+
+    /// `{name}` parameters of a path template, with their spans in the file.
+    fn path_params(&mut self, path: &S<String>) -> Vec<(String, Range<usize>)> {
+        let text = path.get_ref();
+        // +1 skips the opening quote of a basic string.
+        let base = path.span().start + 1;
+        let mut params = Vec::new();
+        if !text.starts_with('/') {
+            self.error(path.span(), "a route path must start with `/`");
+            return params;
+        }
+        let mut offset = 0;
+        for segment in text.split('/') {
+            let seg_span = base + offset..base + offset + segment.len().max(1);
+            offset += segment.len() + 1;
+            if segment.contains(['{', '}']) {
+                let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+                match inner {
+                    Some(name) if is_identifier(name) => {
+                        if params.iter().any(|(n, _)| n == name) {
+                            self.error(
+                                seg_span,
+                                format!("path parameter `{{{name}}}` appears twice"),
+                            );
+                        } else {
+                            params.push((name.to_string(), seg_span));
+                        }
+                    }
+                    _ => {
+                        self.error(seg_span, format!("invalid path segment `{segment}`"))
+                            .hint = Some("a parameter is a whole segment: `/items/{id}`".into());
+                    }
+                }
+            } else if segment.contains(['*', '?', '#', ' ', ':']) {
+                self.error(seg_span, format!("invalid path segment `{segment}`"));
+            }
+        }
+        params
+    }
+
+    /// Two routes on the same method and path, or paths that differ only in
+    /// parameter names (which the router cannot tell apart).
+    fn route_conflicts(&mut self, raw: &[S<RawRoute>], routes: &[Route]) {
+        let _ = routes;
+        let mut seen: HashMap<(String, String), &S<RawRoute>> = HashMap::new();
+        let mut shapes: HashMap<String, &str> = HashMap::new();
+        for r in raw {
+            let path = r.get_ref().path.get_ref();
+            let shape: String = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "{}" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = r.get_ref().method.get_ref().to_ascii_uppercase();
+            if let Some(first) = shapes.get(&shape) {
+                if *first != path.as_str() {
+                    let first = first.to_string();
+                    self.error(
+                        r.get_ref().path.span(),
+                        format!("path `{path}` conflicts with `{first}`"),
+                    )
+                    .hint = Some("use the same parameter names in both paths".into());
+                    continue;
+                }
+            } else {
+                shapes.insert(shape.clone(), path);
+            }
+            if seen.insert((method.clone(), shape), r).is_some() {
+                self.error(r.span(), format!("route {method} {path} is defined twice"));
+            }
+        }
+    }
+}
+
+fn display_dir(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        "the current folder".into()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+/// Used by the runtime to explain a value problem the same way `check` does.
+pub fn describe_json_type(v: &Json) -> &'static str {
+    crate::values::json_type_name(v)
+}

@@ -1,0 +1,144 @@
+//! The interface every storage engine implements.
+//!
+//! Operations are key- or index-addressed so they map onto SQL dialects and
+//! DynamoDB alike; values travel as JSON and each engine converts them using
+//! the column types of the [`Table`].
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value as Json;
+use stackwright_stack::{Diagnostics, Order, Table};
+
+use crate::migrate::SchemaSnapshot;
+
+/// One row: column name -> value, in the table's column order.
+pub type Row = IndexMap<String, Json>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database did not answer (connection refused, timed out, locked).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A row with the same key (or unique index value) exists.
+    #[error("a row with this key already exists")]
+    Conflict,
+    #[error("invalid page cursor")]
+    BadCursor,
+    /// The stack asks for changes that would lose data.
+    #[error("{}", describe_destructive(.0))]
+    Destructive(Vec<String>),
+    /// A schema change that cannot be applied as asked.
+    #[error("cannot migrate: {0}")]
+    Migration(String),
+    #[error("invalid seed data:\n{0}")]
+    Seed(Diagnostics),
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+    /// Anything else; the message is for logs, not for API clients.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+fn describe_destructive(changes: &[String]) -> String {
+    let mut s = String::from("refusing destructive schema changes (they would lose data):");
+    for c in changes {
+        s.push_str("\n  - ");
+        s.push_str(c);
+    }
+    s.push_str("\nre-run with --allow-destructive to apply them");
+    s
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A list request: equality filters, order and one page.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    /// column = value, all of which must hold.
+    pub filters: Vec<(&'a str, Json)>,
+    pub order_by: &'a [Order],
+    pub limit: u32,
+    /// Opaque position from a previous page's `next_cursor`.
+    pub cursor: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rows: Vec<Row>,
+    /// Present when more rows follow.
+    pub next_cursor: Option<String>,
+}
+
+/// A change computed for one update request, with concrete values.
+#[derive(Debug, Clone)]
+pub enum Assignment {
+    Set(String, Json),
+    Increment(String, i64),
+}
+
+/// A seed row and the identity under which its application is recorded.
+#[derive(Debug, Clone)]
+pub struct SeedRow {
+    pub identity: String,
+    pub row: Row,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MigrationOutcome {
+    /// Version recorded for this run's changes, when there were any.
+    pub version: Option<i64>,
+    /// What was changed, one line a step.
+    pub applied: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SeedOutcome {
+    pub table: String,
+    pub inserted: usize,
+    /// Rows applied by an earlier run (and never re-applied).
+    pub already_applied: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Sqlite,
+}
+
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    fn kind(&self) -> EngineKind;
+
+    /// Cheap round trip proving the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Bring the schema to `target`, atomically and safe against concurrent
+    /// migrators; refuse destructive steps unless `allow_destructive`.
+    async fn migrate(
+        &self,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome>;
+
+    /// Insert the seed rows not applied before; never touch rows otherwise.
+    async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome>;
+
+    async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>>;
+
+    async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page>;
+
+    /// Insert a row (generated key filled in by the engine) and return it whole.
+    async fn insert(&self, table: &Table, row: Row) -> Result<Row>;
+
+    /// Apply the assignments to the row with `key`; `None` when there is no such row.
+    async fn update(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+    ) -> Result<Option<Row>>;
+
+    /// Delete the row with `key`; false when there was none.
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool>;
+}

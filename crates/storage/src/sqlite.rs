@@ -1,0 +1,741 @@
+//! The embedded default: a SQLite file, no server to install.
+//!
+//! rusqlite behind a small pool of connections used from tokio's blocking
+//! threads. WAL mode lets readers proceed while one writer commits; every
+//! statement is built from validated stack-file identifiers (always quoted)
+//! and every request value is a bound parameter.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{
+    params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
+};
+use serde_json::Value as Json;
+use stackwright_stack::{Column, ColumnType, Table};
+use time::format_description::well_known::Rfc3339;
+
+use crate::engine::*;
+use crate::migrate::{self, SchemaSnapshot, Step, TableSchema};
+
+/// How long a request waits for a free connection before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits on a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SqliteEngine {
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl SqliteEngine {
+    /// Open (creating if needed) the database file at `path` with up to `size` connections.
+    pub fn open(path: &Path, size: usize) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StorageError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let first = open_connection(path)?;
+        Ok(SqliteEngine {
+            pool: Arc::new(Pool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(vec![first]),
+                permits: tokio::sync::Semaphore::new(size.max(1)),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.pool.path
+    }
+
+    /// Run `f` on a pooled connection on a blocking thread.
+    async fn run<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let _permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.pool.permits.acquire())
+            .await
+            .map_err(|_| StorageError::Unavailable("timed out waiting for a connection".into()))?
+            .map_err(|_| StorageError::Unavailable("connection pool closed".into()))?;
+        let conn = self.pool.idle.lock().expect("pool lock").pop();
+        let path = self.pool.path.clone();
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => open_connection(&path)?,
+            };
+            let result = f(&mut conn);
+            Ok::<_, StorageError>((conn, result))
+        })
+        .await
+        .map_err(|e| StorageError::Internal(format!("database task failed: {e}")))??;
+        self.pool.idle.lock().expect("pool lock").push(conn);
+        result
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StorageError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(map_err)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+fn map_err(e: rusqlite::Error) -> StorageError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::ConstraintViolation
+                if matches!(
+                    f.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                ) =>
+            {
+                StorageError::Conflict
+            }
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull => StorageError::Unavailable(e.to_string()),
+            _ => StorageError::Internal(e.to_string()),
+        },
+        _ => StorageError::Internal(e.to_string()),
+    }
+}
+
+/// `"name"`, with embedded quotes doubled (names are validated identifiers anyway).
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn index_name(table: &str, index: &str) -> String {
+    quote(&format!("{table}__{index}"))
+}
+
+fn storage_class(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer | ColumnType::BigInt | ColumnType::Boolean => "INTEGER",
+        ColumnType::Float => "REAL",
+        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp | ColumnType::Json => {
+            "TEXT"
+        }
+    }
+}
+
+/// A literal for a DEFAULT clause. Values come from the stack file only.
+fn literal(ty: ColumnType, v: &Json) -> String {
+    match to_sql(ty, v) {
+        Ok(SqlValue::Integer(i)) => i.to_string(),
+        Ok(SqlValue::Real(f)) => format!("{f:?}"),
+        Ok(SqlValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
+        _ => "NULL".into(),
+    }
+}
+
+fn column_decl(c: &Column, is_key: bool, with_default: bool) -> String {
+    let mut s = format!("{} {}", quote(&c.name), storage_class(c.ty));
+    if is_key {
+        s.push_str(" PRIMARY KEY");
+        if c.generated && c.ty.is_integer() {
+            s.push_str(" AUTOINCREMENT");
+        }
+    }
+    if !c.nullable {
+        s.push_str(" NOT NULL");
+    }
+    if let (true, Some(d)) = (with_default, &c.default) {
+        s.push_str(" DEFAULT ");
+        s.push_str(&literal(c.ty, d));
+    }
+    s
+}
+
+fn create_table_sql(t: &TableSchema, name: &str) -> String {
+    let cols: Vec<String> = t
+        .columns
+        .values()
+        .map(|c| column_decl(c, c.name == t.key, true))
+        .collect();
+    format!("CREATE TABLE {} ({}) STRICT", quote(name), cols.join(", "))
+}
+
+fn create_index_sql(t: &TableSchema, index: &str) -> String {
+    let i = &t.indexes[index];
+    let cols: Vec<String> = i.columns.iter().map(|c| quote(c)).collect();
+    format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if i.unique { "UNIQUE " } else { "" },
+        index_name(&t.name, index),
+        quote(&t.name),
+        cols.join(", ")
+    )
+}
+
+/// JSON (already checked against the column) -> a SQLite value.
+fn to_sql(ty: ColumnType, v: &Json) -> Result<SqlValue> {
+    let bad = || StorageError::Internal(format!("value {v} does not fit a {ty} column"));
+    Ok(match (ty, v) {
+        (_, Json::Null) => SqlValue::Null,
+        (ColumnType::Integer | ColumnType::BigInt, v) => {
+            SqlValue::Integer(v.as_i64().ok_or_else(bad)?)
+        }
+        (ColumnType::Float, v) => SqlValue::Real(v.as_f64().ok_or_else(bad)?),
+        (ColumnType::Boolean, Json::Bool(b)) => SqlValue::Integer(i64::from(*b)),
+        (ColumnType::Timestamp, Json::String(s)) => {
+            // Stored in UTC so text order is time order.
+            let t = time::OffsetDateTime::parse(s, &Rfc3339).map_err(|_| bad())?;
+            SqlValue::Text(
+                t.to_offset(time::UtcOffset::UTC)
+                    .format(&Rfc3339)
+                    .map_err(|_| bad())?,
+            )
+        }
+        (ColumnType::String { .. } | ColumnType::Text, Json::String(s)) => {
+            SqlValue::Text(s.clone())
+        }
+        (ColumnType::Json, v) => SqlValue::Text(v.to_string()),
+        _ => return Err(bad()),
+    })
+}
+
+fn from_sql(ty: ColumnType, v: ValueRef<'_>) -> Json {
+    match (ty, v) {
+        (_, ValueRef::Null) => Json::Null,
+        (ColumnType::Boolean, ValueRef::Integer(i)) => Json::Bool(i != 0),
+        (_, ValueRef::Integer(i)) if ty == ColumnType::Float => Json::from(i as f64),
+        (_, ValueRef::Integer(i)) => Json::from(i),
+        (_, ValueRef::Real(f)) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        (ColumnType::Json, ValueRef::Text(t)) => serde_json::from_slice(t)
+            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(t).into())),
+        (_, ValueRef::Text(t)) => Json::String(String::from_utf8_lossy(t).into_owned()),
+        (_, ValueRef::Blob(_)) => Json::Null,
+    }
+}
+
+/// Column names and types of a table, owned, for use on a blocking thread.
+#[derive(Clone)]
+struct Shape {
+    table: String,
+    key: String,
+    key_ty: ColumnType,
+    generated_key: bool,
+    columns: Vec<(String, ColumnType)>,
+}
+
+impl Shape {
+    fn of(t: &Table) -> Self {
+        Shape {
+            table: t.name.clone(),
+            key: t.key.clone(),
+            key_ty: t.key_column().ty,
+            generated_key: t.key_column().generated,
+            columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
+        }
+    }
+    fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|(c, _)| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    fn read(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let mut out = Row::with_capacity(self.columns.len());
+        for (i, (name, ty)) in self.columns.iter().enumerate() {
+            out.insert(name.clone(), from_sql(*ty, row.get_ref(i)?));
+        }
+        Ok(out)
+    }
+    fn ty(&self, column: &str) -> Result<ColumnType> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
+    }
+    /// The INSERT for `row`, generating a UUID key when the key is a generated string.
+    fn insert_sql(&self, row: &Row, on_conflict_ignore: bool) -> Result<(String, Vec<SqlValue>)> {
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        if self.generated_key && !row.contains_key(&self.key) && !self.key_ty.is_integer() {
+            names.push(quote(&self.key));
+            values.push(SqlValue::Text(uuid::Uuid::new_v4().to_string()));
+        }
+        for (name, v) in row {
+            names.push(quote(name));
+            values.push(to_sql(self.ty(name)?, v)?);
+        }
+        let marks = vec!["?"; names.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({}){} RETURNING {}",
+            quote(&self.table),
+            names.join(", "),
+            marks,
+            if on_conflict_ignore {
+                " ON CONFLICT DO NOTHING"
+            } else {
+                ""
+            },
+            self.select_list()
+        );
+        Ok((sql, values))
+    }
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+const INTERNAL_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS _stackwright_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    schema TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS _stackwright_seed_rows (
+    table_name TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (table_name, identity)
+) STRICT;
+";
+
+fn apply_migration(
+    conn: &mut Connection,
+    target: &SchemaSnapshot,
+    allow_destructive: bool,
+) -> Result<MigrationOutcome> {
+    // IMMEDIATE takes the write lock first, so concurrent migrators queue up
+    // and each plans against what the previous one committed.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute_batch(INTERNAL_TABLES).map_err(map_err)?;
+    let current: Option<SchemaSnapshot> = tx
+        .query_row(
+            "SELECT schema FROM _stackwright_migrations ORDER BY version DESC LIMIT 1",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(map_err)?
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| StorageError::Migration(format!("recorded schema is unreadable: {e}")))?;
+    let plan = migrate::plan(current.as_ref(), target).map_err(StorageError::Migration)?;
+    if plan.is_empty() {
+        return Ok(MigrationOutcome::default());
+    }
+    let destructive = plan.destructive();
+    if !destructive.is_empty() && !allow_destructive {
+        return Err(StorageError::Destructive(destructive));
+    }
+    let empty = SchemaSnapshot::default();
+    let current = current.as_ref().unwrap_or(&empty);
+
+    // Changes SQLite cannot make in place are done by rebuilding the table.
+    let mut rebuild = BTreeSet::new();
+    for step in &plan.steps {
+        match step {
+            Step::ChangeKey { table, .. } | Step::DropColumn { table, .. } => {
+                rebuild.insert(table.clone());
+            }
+            Step::ChangeColumn { table, column, .. } => {
+                let have = &current.tables[table].columns[column];
+                let want = &target.tables[table].columns[column];
+                let key = &target.tables[table].key;
+                if column_decl(have, column == key, false)
+                    != column_decl(want, column == key, false)
+                {
+                    rebuild.insert(table.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    for step in &plan.steps {
+        let sql = match step {
+            Step::CreateTable { table } => {
+                let t = &target.tables[table];
+                let mut sql = vec![create_table_sql(t, table)];
+                sql.extend(t.indexes.keys().map(|i| create_index_sql(t, i)));
+                sql
+            }
+            Step::AddColumn { table, column } if !rebuild.contains(table) => {
+                let t = &target.tables[table];
+                vec![format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    quote(table),
+                    column_decl(&t.columns[column], false, true)
+                )]
+            }
+            Step::CreateIndex { table, index } if !rebuild.contains(table) => {
+                vec![create_index_sql(&target.tables[table], index)]
+            }
+            Step::DropIndex { table, index } => {
+                vec![format!("DROP INDEX IF EXISTS {}", index_name(table, index))]
+            }
+            Step::DropTable { table } => {
+                tx.execute(
+                    "DELETE FROM _stackwright_seed_rows WHERE table_name = ?",
+                    [table],
+                )
+                .map_err(map_err)?;
+                vec![format!("DROP TABLE {}", quote(table))]
+            }
+            _ => vec![],
+        };
+        for s in sql {
+            tx.execute_batch(&s)
+                .map_err(|e| StorageError::Migration(format!("{}: {e}", step.describe())))?;
+        }
+    }
+    for table in &rebuild {
+        rebuild_table(&tx, &current.tables[table], &target.tables[table])?;
+    }
+    let summary: Vec<String> = plan.steps.iter().map(Step::describe).collect();
+    let version: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM _stackwright_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    tx.execute(
+        "INSERT INTO _stackwright_migrations (version, applied_at, summary, schema) VALUES (?, ?, ?, ?)",
+        rusqlite::params![
+            version,
+            now(),
+            summary.join("\n"),
+            serde_json::to_string(target).expect("schema serializes")
+        ],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(MigrationOutcome {
+        version: Some(version),
+        applied: summary,
+    })
+}
+
+/// Copy a table into a new definition: the way SQLite changes types,
+/// constraints and keys. Values convert with CAST; NULLs in a column that
+/// became NOT NULL take its default.
+fn rebuild_table(
+    tx: &rusqlite::Transaction<'_>,
+    have: &TableSchema,
+    want: &TableSchema,
+) -> Result<()> {
+    let temp = format!("{}__stackwright_new", want.name);
+    let mut into = Vec::new();
+    let mut select = Vec::new();
+    for (name, col) in &want.columns {
+        let Some(old) = have.columns.get(name) else {
+            continue;
+        };
+        let mut expr = quote(name);
+        if storage_class(old.ty) != storage_class(col.ty) {
+            expr = format!("CAST({expr} AS {})", storage_class(col.ty));
+        }
+        if let (false, Some(d)) = (col.nullable, &col.default) {
+            expr = format!("COALESCE({expr}, {})", literal(col.ty, d));
+        }
+        into.push(quote(name));
+        select.push(expr);
+    }
+    let mut sql = vec![
+        create_table_sql(want, &temp),
+        format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {}",
+            quote(&temp),
+            into.join(", "),
+            select.join(", "),
+            quote(&have.name)
+        ),
+        format!("DROP TABLE {}", quote(&have.name)),
+        format!(
+            "ALTER TABLE {} RENAME TO {}",
+            quote(&temp),
+            quote(&want.name)
+        ),
+    ];
+    sql.extend(want.indexes.keys().map(|i| create_index_sql(want, i)));
+    for s in sql {
+        tx.execute_batch(&s).map_err(|e| {
+            StorageError::Migration(format!("rebuilding table `{}`: {e}", want.name))
+        })?;
+    }
+    Ok(())
+}
+
+fn decode_cursor(cursor: &str) -> Result<u64> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StorageError::BadCursor)?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.strip_prefix("o:"))
+        .and_then(|n| n.parse().ok())
+        .ok_or(StorageError::BadCursor)
+}
+
+fn encode_cursor(offset: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+#[async_trait]
+impl Engine for SqliteEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Sqlite
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+            .await
+    }
+
+    async fn migrate(
+        &self,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome> {
+        let target = target.clone();
+        self.run(move |c| apply_migration(c, &target, allow_destructive))
+            .await
+    }
+
+    async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
+        let shape = Shape::of(table);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let mut outcome = SeedOutcome {
+                table: shape.table.clone(),
+                ..Default::default()
+            };
+            for seed in rows {
+                let done = tx
+                    .prepare_cached("SELECT 1 FROM _stackwright_seed_rows WHERE table_name = ? AND identity = ?")
+                    .and_then(|mut s| s.exists([&shape.table, &seed.identity]))
+                    .map_err(map_err)?;
+                if done {
+                    outcome.already_applied += 1;
+                    continue;
+                }
+                // A row a user created with the same key wins over the seed.
+                let (sql, values) = shape.insert_sql(&seed.row, true)?;
+                let inserted = tx
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query(params_from_iter(values))?.next().map(|r| r.is_some()))
+                    .map_err(map_err)?;
+                outcome.inserted += usize::from(inserted);
+                tx.execute(
+                    "INSERT INTO _stackwright_seed_rows (table_name, identity, applied_at) VALUES (?, ?, ?)",
+                    rusqlite::params![shape.table, seed.identity, now()],
+                )
+                .map_err(map_err)?;
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let key = to_sql(shape.key_ty, key)?;
+        self.run(move |c| {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} = ?",
+                shape.select_list(),
+                quote(&shape.table),
+                quote(&shape.key)
+            );
+            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+            stmt.query_row([key], |r| shape.read(r))
+                .optional()
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
+        let shape = Shape::of(table);
+        let offset = query.cursor.map(decode_cursor).transpose()?.unwrap_or(0);
+        let mut values = Vec::new();
+        let mut wheres = Vec::new();
+        for (column, v) in &query.filters {
+            wheres.push(format!("{} = ?", quote(column)));
+            values.push(to_sql(shape.ty(column)?, v)?);
+        }
+        let order: Vec<String> = query
+            .order_by
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    quote(&o.column),
+                    if o.descending { "DESC" } else { "ASC" }
+                )
+            })
+            .collect();
+        let limit = query.limit;
+        let sql = format!(
+            "SELECT {} FROM {}{}{} LIMIT ? OFFSET ?",
+            shape.select_list(),
+            quote(&shape.table),
+            if wheres.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", wheres.join(" AND "))
+            },
+            if order.is_empty() {
+                String::new()
+            } else {
+                format!(" ORDER BY {}", order.join(", "))
+            },
+        );
+        // One extra row tells whether another page follows.
+        values.push(SqlValue::Integer(i64::from(limit) + 1));
+        values.push(SqlValue::Integer(offset as i64));
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+            let mut rows = stmt
+                .query_map(params_from_iter(values), |r| shape.read(r))
+                .map_err(map_err)?
+                .collect::<rusqlite::Result<Vec<Row>>>()
+                .map_err(map_err)?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            Ok(Page {
+                next_cursor: more.then(|| encode_cursor(offset + u64::from(limit))),
+                rows,
+            })
+        })
+        .await
+    }
+
+    async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
+        let shape = Shape::of(table);
+        let (sql, values) = shape.insert_sql(&row, false)?;
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+            stmt.query_row(params_from_iter(values), |r| shape.read(r))
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+    ) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        for change in changes {
+            match change {
+                Assignment::Set(column, v) => {
+                    sets.push(format!("{} = ?", quote(column)));
+                    values.push(to_sql(shape.ty(column)?, v)?);
+                }
+                Assignment::Increment(column, by) => {
+                    // One statement: concurrent increments never lose an update.
+                    sets.push(format!("{c} = {c} + ?", c = quote(column)));
+                    values.push(SqlValue::Integer(*by));
+                }
+            }
+        }
+        values.push(to_sql(shape.key_ty, key)?);
+        let sql = if sets.is_empty() {
+            format!(
+                "SELECT {} FROM {} WHERE {} = ?",
+                shape.select_list(),
+                quote(&shape.table),
+                quote(&shape.key)
+            )
+        } else {
+            format!(
+                "UPDATE {} SET {} WHERE {} = ? RETURNING {}",
+                quote(&shape.table),
+                sets.join(", "),
+                quote(&shape.key),
+                shape.select_list()
+            )
+        };
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+            stmt.query_row(params_from_iter(values), |r| shape.read(r))
+                .optional()
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+        let shape = Shape::of(table);
+        let key = to_sql(shape.key_ty, key)?;
+        self.run(move |c| {
+            let sql = format!(
+                "DELETE FROM {} WHERE {} = ?",
+                quote(&shape.table),
+                quote(&shape.key)
+            );
+            let n = c
+                .prepare_cached(&sql)
+                .map_err(map_err)?
+                .execute([key])
+                .map_err(map_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert!(decode_cursor("not a cursor!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:1")).is_err());
+    }
+
+    #[test]
+    fn literals_escape_quotes() {
+        let ty = ColumnType::Text;
+        assert_eq!(literal(ty, &Json::String("it's".into())), "'it''s'");
+        assert_eq!(literal(ColumnType::Boolean, &Json::Bool(true)), "1");
+    }
+}
