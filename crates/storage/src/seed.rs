@@ -106,9 +106,13 @@ fn from_csv(path: &Path, text: &str, table: &Table) -> Result<Vec<SeedRow>, Diag
         let line = record.position().map_or(1, |p| p.line() as usize);
         let mut row = Row::new();
         let mut column_no = 1;
+        let errors_before = errors.len();
         for (header, cell) in headers.iter().zip(record.iter()) {
             let column = &table.columns[header];
-            match csv_cell(column, cell) {
+            match csv_cell(column, cell).and_then(|v| match v {
+                Some(v) => check_value(column, &v).map(|()| Some(v)),
+                None => Ok(None),
+            }) {
                 Ok(Some(v)) => {
                     row.insert(header.clone(), v);
                 }
@@ -121,6 +125,9 @@ fn from_csv(path: &Path, text: &str, table: &Table) -> Result<Vec<SeedRow>, Diag
                 )),
             }
             column_no += cell.chars().count() + 1;
+        }
+        if errors.len() > errors_before {
+            continue;
         }
         match complete_row(table, row) {
             Ok(row) => rows.push(row),

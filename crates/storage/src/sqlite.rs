@@ -28,6 +28,8 @@ use crate::migrate::{self, SchemaSnapshot, Step, TableSchema};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on a lock held by another connection or process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The health check's shorter wait for the same locks.
+const PING_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct SqliteEngine {
     pool: Arc<Pool>,
@@ -516,8 +518,19 @@ impl Engine for SqliteEngine {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
-            .await
+        self.run(|c| {
+            // Healthy means the file reads and the write lock can be had: a
+            // writer stuck elsewhere (or a broken file) shows here. The wait
+            // is shorter than a request's so a health check answers in time.
+            c.busy_timeout(PING_BUSY_TIMEOUT).map_err(map_err)?;
+            let result = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .and_then(|tx| tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+                .map_err(map_err);
+            c.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+            result
+        })
+        .await
     }
 
     async fn migrate(

@@ -1,1 +1,13 @@
+//! The one integration-test binary (one link step for all tests).
 
+mod harness;
+
+mod check;
+mod cli;
+mod clients;
+mod http_errors;
+mod migrations;
+mod mysfits;
+mod pets;
+mod restart;
+mod todo;

@@ -1,0 +1,266 @@
+//! `stackwright check`: every problem names file:line:column with a hint,
+//! exits non-zero, and changes nothing.
+
+use crate::harness::{example, stackwright, text, TempStack};
+
+#[test]
+fn every_example_passes() {
+    for name in ["pets", "todo", "mysfits", "clients"] {
+        let out = stackwright(&["check", example(name).to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with(&format!("ok: stack `{name}`")));
+    }
+}
+
+/// Run check on a stack text; return (success, stderr) and prove nothing was written.
+fn check(stack_toml: &str) -> (bool, String) {
+    let stack = TempStack::new(stack_toml);
+    let before = std::fs::read_dir(stack.path()).unwrap().count();
+    let out = stackwright(&["check", stack.path().to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_dir(stack.path()).unwrap().count(),
+        before,
+        "check wrote nothing"
+    );
+    (out.status.success(), text(&out.stderr))
+}
+
+const GOOD: &str = r#"name = "pets"
+
+[tables.pet]
+key = "name"
+
+[tables.pet.columns]
+name = { type = "string", max_length = 20 }
+owner = { type = "string", max_length = 20 }
+
+[[routes]]
+method = "GET"
+path = "/api/pet/{name}"
+op = "get"
+table = "pet"
+fields = ["name", "owner"]
+"#;
+
+#[track_caller]
+fn assert_points_at(stderr: &str, line: usize, column: usize, words: &[&str]) {
+    let place = format!("stackwright.toml:{line}:{column}: error:");
+    assert!(stderr.contains(&place), "expected `{place}` in:\n{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "expected `{w}` in:\n{stderr}");
+    }
+}
+
+#[test]
+fn the_good_stack_passes() {
+    let (ok, err) = check(GOOD);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn typo_in_a_key_names_line_column_and_suggestion() {
+    let (ok, err) = check(&GOOD.replace("[tables.pet.columns]", "[tables.pet.colums]"));
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        6,
+        13,
+        &["unknown field `colums`", "did you mean `columns`?"],
+    );
+    let (ok, err) = check(&GOOD.replace("name = \"pets\"", "nmae = \"pets\""));
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        1,
+        1,
+        &["unknown field `nmae`", "did you mean `name`?"],
+    );
+    let (ok, err) = check(&GOOD.replace("op = \"get\"", "op = \"get\"\ntabel = \"pet\""));
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        14,
+        1,
+        &["unknown field `tabel`", "did you mean `table`?"],
+    );
+}
+
+#[test]
+fn route_naming_an_unknown_column_is_pointed_at() {
+    let (ok, err) = check(&GOOD.replace(
+        r#"fields = ["name", "owner"]"#,
+        r#"fields = ["name", "ownr"]"#,
+    ));
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        15,
+        19,
+        &["unknown field `ownr`", "did you mean `owner`?"],
+    );
+    // The caret underlines the value.
+    assert!(err.contains("^^^^^^"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+}
+
+#[test]
+fn semantic_errors_are_all_reported_with_places() {
+    let broken = r#"name = "bad stack!"
+
+[database]
+engine = "postgress"
+
+[tables.t]
+key = "idd"
+seed = "missing.csv"
+
+[tables.t.columns]
+id = { type = "bigint" }
+label = { type = "string" }
+kind = { type = "strng", max_length = 3 }
+note = { type = "text", default = 5 }
+
+[[routes]]
+method = "GET"
+path = "/t"
+op = "list"
+table = "t"
+filters = ["note"]
+
+[[routes]]
+method = "FETCH"
+path = "/x"
+op = "get"
+table = "nope"
+"#;
+    let (ok, err) = check(broken);
+    assert!(!ok);
+    assert_points_at(&err, 1, 8, &["invalid stack name"]);
+    assert_points_at(
+        &err,
+        4,
+        10,
+        &[
+            "unknown database engine `postgress`",
+            "did you mean `postgres`?",
+        ],
+    );
+    assert_points_at(
+        &err,
+        7,
+        7,
+        &["key `idd` is not a column", "did you mean `id`?"],
+    );
+    assert_points_at(&err, 8, 8, &["seed file `missing.csv` not found"]);
+    assert_points_at(&err, 12, 18, &["needs max_length"]);
+    assert_points_at(
+        &err,
+        13,
+        17,
+        &["unknown column type `strng`", "did you mean `string`?"],
+    );
+    assert_points_at(
+        &err,
+        14,
+        35,
+        &["default for `note`: expected a string, got an integer"],
+    );
+    assert_points_at(&err, 24, 10, &["unknown method `FETCH`"]);
+    assert_points_at(&err, 27, 9, &["unknown table `nope`"]);
+}
+
+#[test]
+fn filters_need_an_index() {
+    let stack = GOOD.to_string()
+        + r#"
+[[routes]]
+method = "GET"
+path = "/api/pets"
+op = "list"
+table = "pet"
+filters = ["owner"]
+"#;
+    let (ok, err) = check(&stack);
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        22,
+        12,
+        &[
+            "filter `owner` is on column `owner`, which has no index",
+            "indexes",
+        ],
+    );
+    let indexed = stack.replacen(
+        "[[routes]]",
+        "[tables.pet.indexes]\nby_owner = { columns = [\"owner\"] }\n\n[[routes]]",
+        1,
+    );
+    let (ok, err) = check(&indexed);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn toml_syntax_errors_name_the_place() {
+    let (ok, err) = check("name = \"x\"\n[tables.t\n");
+    assert!(!ok);
+    assert!(err.contains("stackwright.toml:2:"), "{err}");
+}
+
+#[test]
+fn bad_seed_rows_name_the_seed_file_line() {
+    let stack =
+        TempStack::new(&GOOD.replace("key = \"name\"", "key = \"name\"\nseed = \"pets.csv\""));
+    stack.write(
+        "pets.csv",
+        "name,owner\nFluffy,Harold\nClaws,ThisOwnerNameIsFarTooLong\n",
+    );
+    let out = stackwright(&["check", stack.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pets.csv:3:7: error: column `owner`: is 25 characters long"),
+        "{err}"
+    );
+
+    stack.write("pets.csv", "name,ownr\nFluffy,Harold\n");
+    let out = stackwright(&["check", stack.path().to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pets.csv:1:6: error: unknown column `ownr`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_output_lists_problems() {
+    let stack = TempStack::new(&GOOD.replace("op = \"get\"", "op = \"gets\""));
+    let out = stackwright(&["check", stack.path().to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["errors"][0]["line"], 13);
+    assert_eq!(report["errors"][0]["column"], 6);
+    assert_eq!(report["errors"][0]["hint"], "did you mean `get`?");
+}
+
+#[test]
+fn up_and_migrate_refuse_a_broken_stack_without_touching_anything() {
+    let stack = TempStack::new(&GOOD.replace("[tables.pet.columns]", "[tables.pet.colums]"));
+    for cmd in ["up", "migrate"] {
+        let out = stackwright(
+            &[cmd, stack.path().to_str().unwrap(), "--port", "0"].map(|s| s)
+                [..if cmd == "up" { 4 } else { 2 }],
+        );
+        assert!(!out.status.success(), "{cmd}");
+        assert!(
+            text(&out.stderr).contains("stackwright.toml:6:13"),
+            "{cmd}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !stack.path().join(".stackwright").exists(),
+            "{cmd} created local state"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Error answers of the runtime: always JSON, never a 500 for bad input.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{example, TempStack, TestApp};
+
+#[tokio::test]
+async fn unknown_paths_are_404_json() {
+    let app = TestApp::spawn(&example("todo")).await;
+    app.get("/nope").await.assert_error(404, "not_found");
+    app.get("/api/task").await.assert_error(404, "not_found");
+    app.request(Method::DELETE, "/", None)
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let app = TestApp::spawn(&example("todo")).await;
+    let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    app.post("/api/task/", &big)
+        .await
+        .assert_error(413, "payload_too_large");
+    // Without a Content-Length (chunked), the limit still holds.
+    let stream = futures_stream(big.into_bytes());
+    let r = app
+        .client
+        .post(format!("{}/api/task/", app.url))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(
+        app.get("/api/task/").await.body.as_array().unwrap().len(),
+        3
+    );
+}
+
+fn futures_stream(
+    bytes: Vec<u8>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct Chunks(Vec<Vec<u8>>);
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(if self.0.is_empty() {
+                None
+            } else {
+                Some(Ok(self.0.remove(0)))
+            })
+        }
+    }
+    Chunks(bytes.chunks(64 * 1024).map(<[u8]>::to_vec).collect())
+}
+
+#[tokio::test]
+async fn lists_paginate_with_a_bounded_limit_and_cursor() {
+    let app = TestApp::spawn(&example("mysfits")).await;
+    let first = app.get("/mysfits?limit=5").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body["mysfits"].as_array().unwrap().len(), 5);
+    let mut seen: Vec<String> = first.body["mysfits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["mysfitId"].as_str().unwrap().to_string())
+        .collect();
+    let mut cursor = first.headers["x-next-cursor"].to_str().unwrap().to_string();
+    loop {
+        let page = app.get(&format!("/mysfits?limit=5&cursor={cursor}")).await;
+        assert_eq!(page.status, 200);
+        seen.extend(
+            page.body["mysfits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["mysfitId"].as_str().unwrap().to_string()),
+        );
+        match page.headers.get("x-next-cursor") {
+            Some(c) => cursor = c.to_str().unwrap().to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 12, "no row twice across pages");
+    assert!(app
+        .get("/mysfits")
+        .await
+        .headers
+        .get("x-next-cursor")
+        .is_none());
+
+    app.get("/mysfits?limit=0")
+        .await
+        .assert_error(400, "bad_request");
+    app.get("/mysfits?limit=1001")
+        .await
+        .assert_error(400, "bad_request");
+    app.get("/mysfits?limit=ten")
+        .await
+        .assert_error(400, "bad_request");
+    app.get("/mysfits?cursor=garbage!")
+        .await
+        .assert_error(400, "bad_request");
+}
+
+const COUNTERS: &str = r#"
+name = "counters"
+
+[tables.counter]
+key = "name"
+
+[tables.counter.columns]
+name = { type = "string", max_length = 20 }
+hits = { type = "integer", default = 0 }
+label = { type = "text", nullable = true }
+kind = { type = "string", max_length = 10, default = "plain", allowed = ["plain", "fancy"] }
+seen_at = { type = "timestamp", nullable = true }
+meta = { type = "json", nullable = true }
+ratio = { type = "float", default = 0.5 }
+
+[[routes]]
+method = "POST"
+path = "/counters"
+op = "create"
+table = "counter"
+
+[[routes]]
+method = "GET"
+path = "/counters/{name}"
+op = "get"
+table = "counter"
+
+[[routes]]
+method = "POST"
+path = "/counters/{name}/hit"
+op = "update"
+table = "counter"
+increment = { hits = 1 }
+
+[[routes]]
+method = "PATCH"
+path = "/counters/{name}"
+op = "update"
+table = "counter"
+input = ["label", "kind", "seen_at", "meta"]
+"#;
+
+#[tokio::test]
+async fn creates_updates_and_increments_with_every_column_type() {
+    let stack = TempStack::new(COUNTERS);
+    let app = TestApp::spawn(stack.path()).await;
+    let created = app
+        .post(
+            "/counters",
+            r#"{"name":"a","label":"first","seen_at":"2024-05-01T14:00:00+02:00","meta":{"tags":["x"]},"ratio":2}"#,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.body,
+        json!({"name":"a","hits":0,"label":"first","kind":"plain","seen_at":"2024-05-01T12:00:00Z","meta":{"tags":["x"]},"ratio":2.0})
+    );
+    app.post("/counters", r#"{"name":"a"}"#)
+        .await
+        .assert_error(409, "conflict");
+    app.post("/counters", r#"{"name":"b","kind":"weird"}"#)
+        .await
+        .assert_error(400, "bad_request");
+    app.post("/counters", r#"{"name":"b","seen_at":"yesterday"}"#)
+        .await
+        .assert_error(400, "bad_request");
+
+    for _ in 0..3 {
+        let hit = app.post("/counters/a/hit", "").await;
+        assert_eq!(hit.status, 200);
+    }
+    assert_eq!(app.get("/counters/a").await.body["hits"], 3);
+    app.post("/counters/zzz/hit", "")
+        .await
+        .assert_error(404, "not_found");
+
+    let patched = app
+        .request(
+            Method::PATCH,
+            "/counters/a",
+            Some(r#"{"kind":"fancy","label":null}"#),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["kind"], "fancy");
+    assert_eq!(patched.body["label"], serde_json::Value::Null);
+    assert_eq!(patched.body["hits"], 3, "other fields are kept");
+    app.request(Method::PATCH, "/counters/a", Some(r#"{"hits":10}"#))
+        .await
+        .assert_error(400, "bad_request");
+    app.request(Method::PATCH, "/counters/a", Some(r#"{}"#))
+        .await
+        .assert_error(400, "bad_request");
+    app.request(Method::PATCH, "/counters/nope", Some(r#"{"kind":"fancy"}"#))
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn concurrent_increments_are_never_lost() {
+    let stack = TempStack::new(COUNTERS);
+    let app = TestApp::spawn(stack.path()).await;
+    assert_eq!(app.post("/counters", r#"{"name":"c"}"#).await.status, 201);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = app.client.clone();
+        let url = format!("{}/counters/c/hit", app.url);
+        tasks.push(tokio::spawn(async move {
+            client.post(url).send().await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(app.get("/counters/c").await.body["hits"], 50);
+}
