@@ -57,6 +57,9 @@ fn unknown_key_hint(message: &str) -> Option<String> {
     Some(suggest(word, expected.iter().copied()))
 }
 
+/// A route key, where it was written, and the ops it applies to.
+type ScopedKey<'k> = (&'k str, Option<Range<usize>>, &'k [&'k str]);
+
 struct Validator<'a> {
     file: &'a Path,
     source: &'a str,
@@ -484,7 +487,7 @@ impl Validator<'_> {
         };
 
         // Keys that only make sense for some operations.
-        let scoped: [(&str, Option<Range<usize>>, &[&str]); 10] = [
+        let scoped: [ScopedKey; 10] = [
             ("filters", r.filters.as_ref().map(|x| x.span()), &["list"]),
             (
                 "named_filter",

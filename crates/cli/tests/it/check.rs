@@ -247,20 +247,18 @@ fn json_output_lists_problems() {
 #[test]
 fn up_and_migrate_refuse_a_broken_stack_without_touching_anything() {
     let stack = TempStack::new(&GOOD.replace("[tables.pet.columns]", "[tables.pet.colums]"));
-    for cmd in ["up", "migrate"] {
-        let out = stackwright(
-            &[cmd, stack.path().to_str().unwrap(), "--port", "0"].map(|s| s)
-                [..if cmd == "up" { 4 } else { 2 }],
-        );
-        assert!(!out.status.success(), "{cmd}");
+    let dir = stack.path().to_str().unwrap();
+    for args in [vec!["up", dir, "--port", "0"], vec!["migrate", dir]] {
+        let out = stackwright(&args);
+        assert!(!out.status.success(), "{args:?}");
         assert!(
             text(&out.stderr).contains("stackwright.toml:6:13"),
-            "{cmd}: {}",
+            "{args:?}: {}",
             text(&out.stderr)
         );
         assert!(
             !stack.path().join(".stackwright").exists(),
-            "{cmd} created local state"
+            "{args:?} created local state"
         );
     }
 }
