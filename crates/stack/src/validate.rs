@@ -185,7 +185,7 @@ impl Validator<'_> {
         let mut ok = true;
         if !is_identifier(name) {
             self.error(span.clone(), format!("invalid table name `{name}`")).hint = Some(
-                "use letters, digits and underscores, starting with a letter; names starting with `_stackwright` are reserved".into(),
+                "use letters, digits and underscores, starting with a letter or underscore; names starting with `_stackwright` are reserved".into(),
             );
             ok = false;
         }
@@ -312,7 +312,9 @@ impl Validator<'_> {
                 span.clone(),
                 format!("invalid column name `{name}` in table `{table}`"),
             )
-            .hint = Some("use letters, digits and underscores, starting with a letter".into());
+            .hint = Some(
+                "use letters, digits and underscores, starting with a letter or underscore".into(),
+            );
             ok = false;
         }
         let ty_name = raw.ty.get_ref().as_str();
@@ -487,7 +489,7 @@ impl Validator<'_> {
         };
 
         // Keys that only make sense for some operations.
-        let scoped: [ScopedKey; 10] = [
+        let scoped: [ScopedKey; 11] = [
             ("filters", r.filters.as_ref().map(|x| x.span()), &["list"]),
             (
                 "named_filter",
@@ -519,22 +521,27 @@ impl Validator<'_> {
                 "set",
                 r.set
                     .as_ref()
-                    .and_then(|m| m.values().next())
-                    .map(|x| x.span()),
+                    .map(|m| m.values().next().map_or(route_span.clone(), |x| x.span())),
                 &["update"],
             ),
             (
                 "increment",
                 r.increment
                     .as_ref()
-                    .and_then(|m| m.values().next())
-                    .map(|x| x.span()),
+                    .map(|m| m.values().next().map_or(route_span.clone(), |x| x.span())),
                 &["update"],
             ),
             (
                 "wrap",
                 r.wrap.as_ref().map(|x| x.span()),
                 &["get", "list", "create", "update"],
+            ),
+            (
+                "rename",
+                r.rename
+                    .as_ref()
+                    .map(|m| m.values().next().map_or(route_span.clone(), |x| x.span())),
+                &["get", "list", "create", "update", "delete"],
             ),
         ];
         for (key, span, ops) in scoped {
@@ -725,6 +732,17 @@ impl Validator<'_> {
                     );
                 }
                 let input = self.input(r, table, &api, true);
+                // A required column the body may not set makes every create fail.
+                for column in table.columns.values() {
+                    let required =
+                        !column.nullable && column.default.is_none() && !column.generated;
+                    if required && !input.iter().any(|f| f.column == column.name) {
+                        let span = r.input.as_ref().map_or(route_span.clone(), |i| i.span());
+                        let name = api.api_of(&column.name).unwrap_or(&column.name).to_string();
+                        self.error(span, format!("`input` leaves out `{name}`, which is required (not nullable, no default)"))
+                            .hint = Some(format!("add `{name}` to input, or give the column a default"));
+                    }
+                }
                 Operation::Create {
                     table: table.name.clone(),
                     input,

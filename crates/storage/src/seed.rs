@@ -273,6 +273,10 @@ fn element_offsets(text: &str) -> Vec<usize> {
 /// Fill defaults, check every value, and give the row its identity: its key
 /// when present, else its whole content (for generated keys).
 fn complete_row(table: &Table, mut row: Row) -> Result<SeedRow, String> {
+    // A keyless row is identified by its content as written in the file, not
+    // after defaults: changing a default or adding a column must not make
+    // old seed rows look new.
+    let as_written = serde_json::to_string(&row).expect("JSON values serialize");
     let mut full = Row::new();
     for (name, column) in &table.columns {
         let value = match row.shift_remove(name) {
@@ -289,10 +293,7 @@ fn complete_row(table: &Table, mut row: Row) -> Result<SeedRow, String> {
     }
     let identity = match full.get(&table.key) {
         Some(key) => format!("key:{key}"),
-        None => format!(
-            "row:{}",
-            serde_json::to_string(&full).expect("JSON values serialize")
-        ),
+        None => format!("row:{as_written}"),
     };
     Ok(SeedRow {
         identity,

@@ -262,3 +262,55 @@ fn up_and_migrate_refuse_a_broken_stack_without_touching_anything() {
         );
     }
 }
+
+#[test]
+fn create_routes_must_accept_every_required_field() {
+    let stack = GOOD.to_string()
+        + r#"
+[[routes]]
+method = "POST"
+path = "/api/pets"
+op = "create"
+table = "pet"
+input = ["name"]
+"#;
+    let (ok, err) = check(&stack);
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        22,
+        9,
+        &["`input` leaves out `owner`, which is required"],
+    );
+}
+
+#[test]
+fn keys_that_do_not_apply_to_the_op_are_errors() {
+    let stack = GOOD.to_string()
+        + r#"
+[[routes]]
+method = "GET"
+path = "/health"
+op = "health"
+rename = { x = "nope" }
+
+[[routes]]
+method = "GET"
+path = "/api/pets"
+op = "list"
+table = "pet"
+set = {}
+"#;
+    let (ok, err) = check(&stack);
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        21,
+        16,
+        &["`rename` does not apply to op = \"health\""],
+    );
+    assert!(
+        err.contains("`set` does not apply to op = \"list\""),
+        "{err}"
+    );
+}

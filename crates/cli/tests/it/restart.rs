@@ -75,3 +75,39 @@ async fn keyed_seed_rows_are_applied_once() {
         .unwrap();
     assert_eq!(likes, 7);
 }
+
+#[tokio::test]
+async fn adding_a_column_with_a_default_does_not_reseed() {
+    // A copy of the todo example, so the test can evolve its stack file.
+    let toml = std::fs::read_to_string(example("todo").join("stackwright.toml")).unwrap();
+    let stack = crate::harness::TempStack::new(&toml);
+    stack.write(
+        "seed/tasks.json",
+        &std::fs::read_to_string(example("todo").join("seed/tasks.json")).unwrap(),
+    );
+    let mut app = TestApp::start_on(stack.path(), &stack.db(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/task/").await.body.as_array().unwrap().len(),
+        3
+    );
+    app.stop().await;
+
+    let evolved = toml.replace(
+        "completed = { type = \"boolean\", default = false }",
+        "completed = { type = \"boolean\", default = false }\nnote = { type = \"text\", default = \"\" }",
+    );
+    let evolved = evolved.replace(
+        "priority = { type = \"integer\", default = 0 }",
+        "priority = { type = \"integer\", default = 1 }",
+    );
+    assert_ne!(evolved, toml);
+    stack.write("stackwright.toml", &evolved);
+    let mut app = TestApp::start_on(stack.path(), &stack.db(), false)
+        .await
+        .unwrap();
+    let list = app.get("/api/task/").await;
+    assert_eq!(titles(&list.body), ["1st Task", "2nd Task", "3rd Task"]);
+    app.stop().await;
+}
