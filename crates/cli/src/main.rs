@@ -210,7 +210,7 @@ async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let url = database_url(&stack, &args.database)?;
-    let engine = stackwright_storage::open(&url)?;
+    let engine = stackwright_storage::open(&url).await?;
     let report =
         stackwright_storage::prepare(engine.as_ref(), &stack, args.database.allow_destructive)
             .await?;

@@ -48,7 +48,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(stack: Stack, settings: &Settings) -> Result<Self, StartError> {
-        let engine = stackwright_storage::open(&settings.database)?;
+        let engine = stackwright_storage::open(&settings.database).await?;
         let prepared =
             stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
                 .await?;

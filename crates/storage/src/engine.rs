@@ -104,6 +104,8 @@ pub struct SeedOutcome {
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     Sqlite,
+    Postgres,
+    Mysql,
 }
 
 #[async_trait]

@@ -3,14 +3,19 @@
 
 pub mod engine;
 pub mod migrate;
+pub mod mysql;
+pub mod postgres;
 pub mod seed;
+mod server;
+pub mod sql;
 pub mod sqlite;
 mod url;
 
 use std::sync::Arc;
 
 pub use engine::*;
-pub use url::DatabaseUrl;
+pub use server::PoolSettings;
+pub use url::{redact, DatabaseUrl, ServerUrl};
 
 use serde::Serialize;
 use stackwright_stack::Stack;
@@ -18,13 +23,33 @@ use stackwright_stack::Stack;
 /// Connections per pool for the embedded SQLite engine.
 const SQLITE_POOL_SIZE: usize = 8;
 
-/// Open the engine a database URL names.
-pub fn open(url: &DatabaseUrl) -> Result<Arc<dyn Engine>> {
-    match url {
-        DatabaseUrl::Sqlite { path } => Ok(Arc::new(sqlite::SqliteEngine::open(
-            path,
-            SQLITE_POOL_SIZE,
-        )?)),
+/// Open the engine a database URL names (connecting to a server engine).
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Engine>> {
+    let pool = PoolSettings::default();
+    Ok(match url {
+        DatabaseUrl::Sqlite { path } => {
+            Arc::new(sqlite::SqliteEngine::open(path, SQLITE_POOL_SIZE)?)
+        }
+        DatabaseUrl::Postgres(u) => Arc::new(
+            postgres::PostgresEngine::connect(u, &pool)
+                .await
+                .map_err(|e| connect_error(url, e))?,
+        ),
+        DatabaseUrl::Mysql(u) => Arc::new(
+            mysql::MysqlEngine::connect(u, &pool)
+                .await
+                .map_err(|e| connect_error(url, e))?,
+        ),
+    })
+}
+
+/// Name the (redacted) server in a failure to connect to it.
+fn connect_error(url: &DatabaseUrl, e: StorageError) -> StorageError {
+    match e {
+        StorageError::Unavailable(why) | StorageError::Internal(why) => {
+            StorageError::Unavailable(format!("cannot connect to {url}: {why}"))
+        }
+        other => other,
     }
 }
 

@@ -20,12 +20,16 @@ pub struct TableSchema {
 /// Every table of a stack, as recorded with each applied migration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchemaSnapshot {
+    /// Migrations are recorded per stack, so stacks can share a database.
+    #[serde(default)]
+    pub stack: String,
     pub tables: IndexMap<String, TableSchema>,
 }
 
 impl SchemaSnapshot {
     pub fn of(stack: &Stack) -> Self {
         SchemaSnapshot {
+            stack: stack.name.clone(),
             tables: stack
                 .tables
                 .values()

@@ -292,13 +292,22 @@ fn complete_row(table: &Table, mut row: Row) -> Result<SeedRow, String> {
         full.insert(name.clone(), value);
     }
     let identity = match full.get(&table.key) {
-        Some(key) => format!("key:{key}"),
-        None => format!("row:{as_written}"),
+        Some(key) => digest(&format!("key:{key}")),
+        None => digest(&format!("row:{as_written}")),
     };
     Ok(SeedRow {
         identity,
         row: full,
     })
+}
+
+/// A fixed-length identity (SHA-256, hex), whatever the size of the row.
+fn digest(identity: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(identity.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

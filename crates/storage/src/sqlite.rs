@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{
     params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
@@ -315,10 +313,12 @@ fn now() -> String {
 
 const INTERNAL_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS _stackwright_migrations (
-    version INTEGER PRIMARY KEY,
+    stack TEXT NOT NULL,
+    version INTEGER NOT NULL,
     applied_at TEXT NOT NULL,
     summary TEXT NOT NULL,
-    schema TEXT NOT NULL
+    schema TEXT NOT NULL,
+    PRIMARY KEY (stack, version)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS _stackwright_seed_rows (
     table_name TEXT NOT NULL,
@@ -341,8 +341,8 @@ fn apply_migration(
     tx.execute_batch(INTERNAL_TABLES).map_err(map_err)?;
     let current: Option<SchemaSnapshot> = tx
         .query_row(
-            "SELECT schema FROM _stackwright_migrations ORDER BY version DESC LIMIT 1",
-            [],
+            "SELECT schema FROM _stackwright_migrations WHERE stack = ? ORDER BY version DESC LIMIT 1",
+            [&target.stack],
             |r| r.get::<_, String>(0),
         )
         .optional()
@@ -424,14 +424,15 @@ fn apply_migration(
     let summary: Vec<String> = plan.steps.iter().map(Step::describe).collect();
     let version: i64 = tx
         .query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM _stackwright_migrations",
-            [],
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM _stackwright_migrations WHERE stack = ?",
+            [&target.stack],
             |r| r.get(0),
         )
         .map_err(map_err)?;
     tx.execute(
-        "INSERT INTO _stackwright_migrations (version, applied_at, summary, schema) VALUES (?, ?, ?, ?)",
+        "INSERT INTO _stackwright_migrations (stack, version, applied_at, summary, schema) VALUES (?, ?, ?, ?, ?)",
         rusqlite::params![
+            target.stack,
             version,
             now(),
             summary.join("\n"),
@@ -496,20 +497,7 @@ fn rebuild_table(
     Ok(())
 }
 
-fn decode_cursor(cursor: &str) -> Result<u64> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StorageError::BadCursor)?;
-    std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|s| s.strip_prefix("o:"))
-        .and_then(|n| n.parse().ok())
-        .ok_or(StorageError::BadCursor)
-}
-
-fn encode_cursor(offset: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
-}
+use crate::server::{decode_cursor, encode_cursor};
 
 #[async_trait]
 impl Engine for SqliteEngine {
@@ -742,7 +730,7 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
         assert!(decode_cursor("not a cursor!").is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:1")).is_err());
+        assert!(decode_cursor("eDox").is_err());
     }
 
     #[test]

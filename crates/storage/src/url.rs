@@ -1,4 +1,5 @@
-//! Database URLs: which engine, and where.
+//! Database URLs: which engine, and where. Passwords never leave this type
+//! except into a driver's connect options: Display and Debug redact them.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,27 @@ use crate::engine::StorageError;
 pub enum DatabaseUrl {
     /// `sqlite:relative/path.db`, `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
     Sqlite { path: PathBuf },
+    /// `postgres://user[:password]@host[:port]/database[?options]`.
+    Postgres(ServerUrl),
+    /// `mysql://user[:password]@host[:port]/database` (MySQL and MariaDB).
+    Mysql(ServerUrl),
+}
+
+/// A server URL whose password may come from elsewhere (environment, file).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    raw: String,
+    password: Option<String>,
+}
+
+impl ServerUrl {
+    /// The URL with any password given separately, for the driver only.
+    pub fn connect_string(&self) -> &str {
+        &self.raw
+    }
+    pub fn password_override(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
 }
 
 impl DatabaseUrl {
@@ -19,6 +41,32 @@ impl DatabaseUrl {
             path: stack_dir.join(".stackwright").join("local.db"),
         }
     }
+
+    /// Use `password` instead of any password in the URL (from an
+    /// environment variable or a file, so it is not on the command line).
+    pub fn with_password(self, password: String) -> Result<Self, StorageError> {
+        match self {
+            DatabaseUrl::Postgres(u) => Ok(DatabaseUrl::Postgres(ServerUrl {
+                password: Some(password),
+                ..u
+            })),
+            DatabaseUrl::Mysql(u) => Ok(DatabaseUrl::Mysql(ServerUrl {
+                password: Some(password),
+                ..u
+            })),
+            DatabaseUrl::Sqlite { .. } => Err(StorageError::UnsupportedUrl(
+                "a SQLite database takes no password".into(),
+            )),
+        }
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite { .. } => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+            DatabaseUrl::Mysql(_) => "mysql",
+        }
+    }
 }
 
 impl FromStr for DatabaseUrl {
@@ -26,6 +74,10 @@ impl FromStr for DatabaseUrl {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let scheme = s.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+        let server = || ServerUrl {
+            raw: s.to_string(),
+            password: None,
+        };
         match scheme {
             "sqlite" => {
                 let rest = &s["sqlite:".len()..];
@@ -40,13 +92,16 @@ impl FromStr for DatabaseUrl {
                     path: PathBuf::from(path),
                 })
             }
-            "postgres" | "postgresql" | "mysql" | "mariadb" | "dynamodb" => {
-                Err(StorageError::UnsupportedUrl(format!(
-                    "the {scheme} engine is not available in this version; use a sqlite: URL or leave --database-url out for the embedded default"
-                )))
-            }
+            "postgres" | "postgresql" => Ok(DatabaseUrl::Postgres(server())),
+            "mysql" | "mariadb" => Ok(DatabaseUrl::Mysql(ServerUrl {
+                raw: s.replacen("mariadb:", "mysql:", 1),
+                password: None,
+            })),
+            "dynamodb" => Err(StorageError::UnsupportedUrl(
+                "the dynamodb engine is not available in this version".into(),
+            )),
             _ => Err(StorageError::UnsupportedUrl(format!(
-                "`{}` is not a database URL; expected sqlite:PATH",
+                "`{}` is not a database URL; expected sqlite:PATH, postgres://... or mysql://...",
                 redact(s)
             ))),
         }
@@ -56,18 +111,40 @@ impl FromStr for DatabaseUrl {
 /// A URL with any password replaced, safe for logs and errors.
 pub fn redact(s: &str) -> String {
     if let Some((scheme, rest)) = s.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
+        let (authority, tail) = match rest.find(['/', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
             let user = userinfo.split(':').next().unwrap_or("");
-            return format!("{scheme}://{user}:***@{host}");
+            let tail = redact_query(tail);
+            return format!("{scheme}://{user}:***@{host}{tail}");
         }
+        return format!("{scheme}://{authority}{}", redact_query(tail));
     }
     s.to_string()
+}
+
+/// `?password=...` in a query string is a password too.
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => f.write_str(&redact(&u.raw)),
         }
     }
 }
@@ -101,16 +178,27 @@ mod tests {
     }
 
     #[test]
-    fn never_echoes_passwords() {
+    fn never_shows_passwords() {
         let e = "foo://u:hunter2@h/db"
             .parse::<DatabaseUrl>()
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2"), "{e}");
-        let e = "postgres://u:hunter2@h/db"
+        for url in [
+            "postgres://u:hunter2@h:5432/db",
+            "postgres://u@h/db?password=hunter2&sslmode=disable",
+            "mysql://root:hunter2@127.0.0.1/test",
+            "postgres://u:p%40ss:hunter2@h/db",
+        ] {
+            let parsed: DatabaseUrl = url.parse().unwrap();
+            let shown = format!("{parsed} {parsed:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        let with = "postgres://u@h/db"
             .parse::<DatabaseUrl>()
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("hunter2"), "{e}");
+            .unwrap()
+            .with_password("hunter2".into())
+            .unwrap();
+        assert!(!format!("{with} {with:?}").contains("hunter2"));
     }
 }

@@ -1,0 +1,363 @@
+//! MySQL and MariaDB (Aurora MySQL in the cloud) through sqlx.
+//!
+//! MySQL commits DDL implicitly, so a migration is not one transaction:
+//! a named lock (GET_LOCK) serialises migrators, and the migration record is
+//! written after its statements succeed.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{AssertSqlSafe, Row as _};
+use stackwright_stack::{ColumnType, Table};
+use time::PrimitiveDateTime;
+
+use crate::engine::*;
+use crate::migrate::{self, SchemaSnapshot};
+use crate::server::{self, Shape};
+use crate::sql::{self, Dialect, MigrationSql, Param, Statement};
+use crate::url::ServerUrl;
+
+const D: Dialect = Dialect::Mysql;
+/// How long a migrator waits for another one to finish.
+const MIGRATION_LOCK_WAIT_SECS: i64 = 120;
+
+pub struct MysqlEngine {
+    pool: MySqlPool,
+}
+
+type MyQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
+
+impl MysqlEngine {
+    pub async fn connect(url: &ServerUrl, pool: &server::PoolSettings) -> Result<Self> {
+        let mut options = MySqlConnectOptions::from_str(url.connect_string())
+            .map_err(|_| StorageError::UnsupportedUrl("invalid mysql:// URL".into()))?
+            .charset("utf8mb4")
+            .timezone(Some(String::from("+00:00")));
+        if let Some(p) = url.password_override() {
+            options = options.password(p);
+        }
+        let statement_ms = pool.statement_timeout.as_millis();
+        let pool = MySqlPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // MariaDB names it max_statement_time (seconds), MySQL max_execution_time (ms).
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "SET SESSION max_statement_time = {}",
+                        statement_ms as f64 / 1000.0
+                    )))
+                    .execute(&mut *conn)
+                    .await;
+                    sqlx::query("SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE')")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(MysqlEngine { pool })
+    }
+
+    async fn select_by_key(
+        conn: &mut MySqlConnection,
+        shape: &Shape,
+        key: Param,
+    ) -> Result<Option<Row>> {
+        let st = D.get(&shape.sql(), key);
+        let row = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .fetch_optional(conn)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| read(&r, shape)).transpose()
+    }
+
+    async fn apply_migration(
+        conn: &mut MySqlConnection,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome> {
+        for ddl in D.internal_tables() {
+            sqlx::query(ddl)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+        }
+        let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(D.latest_schema()))
+            .bind(&target.stack)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let current = server::parse_snapshot(current)?;
+        let Some((plan, statements)) =
+            server::plan(D, current.as_ref(), target, allow_destructive)?
+        else {
+            return Ok(MigrationOutcome::default());
+        };
+        for st in statements {
+            let result = match &st {
+                MigrationSql::Ddl(ddl) => {
+                    sqlx::query(AssertSqlSafe(ddl.clone()))
+                        .execute(&mut *conn)
+                        .await
+                }
+                MigrationSql::ForgetSeeds(table) => {
+                    sqlx::query(D.forget_seeds())
+                        .bind(table)
+                        .execute(&mut *conn)
+                        .await
+                }
+            };
+            result.map_err(|e| server::migration_error(&st, e))?;
+        }
+        let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
+            .bind(&target.stack)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let summary: Vec<String> = plan.steps.iter().map(migrate::Step::describe).collect();
+        sqlx::query(AssertSqlSafe(D.record_migration()))
+            .bind(&target.stack)
+            .bind(version)
+            .bind(summary.join("\n"))
+            .bind(serde_json::to_string(target).expect("schema serializes"))
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        Ok(MigrationOutcome {
+            version: Some(version),
+            applied: summary,
+        })
+    }
+}
+
+fn bind(q: MyQuery<'_>, p: Param) -> MyQuery<'_> {
+    match p {
+        Param::Null(_) => q.bind(None::<String>),
+        Param::Bool(b) => q.bind(b),
+        Param::Int(i) => q.bind(i),
+        Param::Float(f) => q.bind(f),
+        Param::Text(s) => q.bind(s),
+        Param::Json(j) => q.bind(j.to_string()),
+        Param::Timestamp(t) => q.bind(PrimitiveDateTime::new(t.date(), t.time())),
+    }
+}
+
+fn bind_all(mut q: MyQuery<'_>, params: Vec<Param>) -> MyQuery<'_> {
+    for p in params {
+        q = bind(q, p);
+    }
+    q
+}
+
+fn read(row: &MySqlRow, shape: &Shape) -> Result<Row> {
+    let mut out = Row::with_capacity(shape.columns.len());
+    for (i, (name, ty)) in shape.columns.iter().enumerate() {
+        let v = match ty {
+            ColumnType::Integer | ColumnType::BigInt => {
+                row.try_get::<Option<i64>, _>(i).map(|v| v.map(Json::from))
+            }
+            ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Json::from)),
+            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Json::Bool)),
+            ColumnType::String { .. } | ColumnType::Text => row
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(Json::String)),
+            ColumnType::Timestamp => row
+                .try_get::<Option<PrimitiveDateTime>, _>(i)
+                .map(|v| v.map(|t| sql::timestamp_json(t.assume_utc()))),
+            // MariaDB's JSON is LONGTEXT: read the text and parse it.
+            ColumnType::Json => row
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(|s| serde_json::from_str(&s).unwrap_or(Json::String(s)))),
+        }
+        .map_err(map_err)?;
+        out.insert(name.clone(), v.unwrap_or(Json::Null));
+    }
+    Ok(out)
+}
+
+pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        // 1062 duplicate entry; 2006/2013 server gone / lost connection;
+        // 1969 (MariaDB) and 3024 (MySQL) statement time limit.
+        match db.code().as_deref() {
+            Some("23000") if db.message().contains("Duplicate") => return StorageError::Conflict,
+            _ => {}
+        }
+        let m = db.message();
+        if m.contains("max_statement_time") || m.contains("maximum statement execution time") {
+            return StorageError::Unavailable("statement timed out".into());
+        }
+    }
+    server::map_common(e)
+}
+
+#[async_trait]
+impl Engine for MysqlEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Mysql
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn migrate(
+        &self,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let got: Option<i64> =
+            sqlx::query_scalar("SELECT GET_LOCK(CONCAT('stackwright:migrate:', DATABASE()), ?)")
+                .bind(MIGRATION_LOCK_WAIT_SECS)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err)?;
+        if got != Some(1) {
+            return Err(StorageError::Unavailable(
+                "another migration holds the lock; try again when it has finished".into(),
+            ));
+        }
+        let result = Self::apply_migration(&mut conn, target, allow_destructive).await;
+        let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('stackwright:migrate:', DATABASE()))")
+            .execute(&mut *conn)
+            .await;
+        result
+    }
+
+    async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
+        let shape = Shape::of(table);
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut outcome = SeedOutcome {
+            table: table.name.clone(),
+            ..Default::default()
+        };
+        for seed in rows {
+            let done = sqlx::query(D.seed_applied())
+                .bind(&table.name)
+                .bind(&seed.identity)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
+            if done {
+                outcome.already_applied += 1;
+                continue;
+            }
+            // A row a user created with the same key wins over the seed.
+            let st = D.insert(&shape.sql(), shape.insert_values(&seed.row)?, true);
+            let result = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            // ON DUPLICATE KEY UPDATE k = k reports 0 rows for an existing key.
+            outcome.inserted += usize::from(result.rows_affected() == 1);
+            sqlx::query(D.record_seed())
+                .bind(&table.name)
+                .bind(&seed.identity)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+
+    async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        Self::select_by_key(&mut conn, &shape, shape.key_param(key)?).await
+    }
+
+    async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
+        let shape = Shape::of(table);
+        let offset = query
+            .cursor
+            .map(server::decode_cursor)
+            .transpose()?
+            .unwrap_or(0);
+        let st: Statement = D.list(
+            &shape.sql(),
+            &query.filters,
+            query.order_by,
+            query.limit + 1,
+            offset,
+        )?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let rows = rows
+            .iter()
+            .map(|r| read(r, &shape))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(server::page(rows, query.limit, offset))
+    }
+
+    async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
+        let shape = Shape::of(table);
+        let values = shape.insert_values(&row)?;
+        let key = values
+            .iter()
+            .find(|(c, _)| *c == shape.key)
+            .map(|(_, p)| p.clone());
+        let generated = shape.database_generates_key(&row);
+        let st = D.insert(&shape.sql(), values, false);
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let key = match (generated, key) {
+            (true, _) => Param::Int(done.last_insert_id() as i64),
+            (false, Some(k)) => k,
+            (false, None) => return Err(StorageError::Internal("insert without a key".into())),
+        };
+        Self::select_by_key(&mut conn, &shape, key)
+            .await?
+            .ok_or_else(|| StorageError::Internal("inserted row not found".into()))
+    }
+
+    async fn update(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+    ) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let (sets, increments) = shape.assignments(changes)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        if !sets.is_empty() || !increments.is_empty() {
+            let st = D.update(&shape.sql(), sets, &increments, shape.key_param(key)?);
+            bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        // MySQL has no UPDATE ... RETURNING; read the row in the same transaction.
+        let row = Self::select_by_key(&mut tx, &shape, shape.key_param(key)?).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(row)
+    }
+
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+        let shape = Shape::of(table);
+        let st = D.delete(&shape.sql(), shape.key_param(key)?);
+        let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+}

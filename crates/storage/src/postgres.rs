@@ -1,0 +1,306 @@
+//! PostgreSQL (RDS, Aurora PostgreSQL, or any server) through sqlx.
+//!
+//! Migrations run in one transaction under an advisory lock, so replicas
+//! starting together apply them once and DDL is all-or-nothing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Row as _};
+use stackwright_stack::{ColumnType, Table};
+use time::OffsetDateTime;
+
+use crate::engine::*;
+use crate::migrate::{self, SchemaSnapshot};
+use crate::server::{self, Shape};
+use crate::sql::{self, Dialect, MigrationSql, Param, Statement};
+use crate::url::ServerUrl;
+
+const D: Dialect = Dialect::Postgres;
+
+pub struct PostgresEngine {
+    pool: PgPool,
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl PostgresEngine {
+    pub async fn connect(url: &ServerUrl, pool: &server::PoolSettings) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url.connect_string())
+            .map_err(|_| StorageError::UnsupportedUrl("invalid postgres:// URL".into()))?
+            .application_name("stackwright")
+            .options([(
+                "statement_timeout",
+                format!("{}", pool.statement_timeout.as_millis()),
+            )]);
+        if let Some(p) = url.password_override() {
+            options = options.password(p);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(PostgresEngine { pool })
+    }
+
+    async fn fetch_optional(&self, shape: &Shape, st: Statement) -> Result<Option<Row>> {
+        let row = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| read(&r, shape)).transpose()
+    }
+}
+
+fn bind(q: PgQuery<'_>, p: Param) -> PgQuery<'_> {
+    match p {
+        Param::Null(ty) => match ty {
+            ColumnType::Integer | ColumnType::BigInt => q.bind(None::<i64>),
+            ColumnType::Float => q.bind(None::<f64>),
+            ColumnType::Boolean => q.bind(None::<bool>),
+            ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
+            ColumnType::Json => q.bind(None::<Json>),
+            ColumnType::String { .. } | ColumnType::Text => q.bind(None::<String>),
+        },
+        Param::Bool(b) => q.bind(b),
+        Param::Int(i) => q.bind(i),
+        Param::Float(f) => q.bind(f),
+        Param::Text(s) => q.bind(s),
+        Param::Json(j) => q.bind(j),
+        Param::Timestamp(t) => q.bind(t),
+    }
+}
+
+fn bind_all(mut q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
+    for p in params {
+        q = bind(q, p);
+    }
+    q
+}
+
+fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
+    let mut out = Row::with_capacity(shape.columns.len());
+    for (i, (name, ty)) in shape.columns.iter().enumerate() {
+        let v = match ty {
+            ColumnType::Integer => row.try_get::<Option<i32>, _>(i).map(|v| v.map(Json::from)),
+            ColumnType::BigInt => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Json::from)),
+            ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Json::from)),
+            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Json::Bool)),
+            ColumnType::String { .. } | ColumnType::Text => row
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(Json::String)),
+            ColumnType::Timestamp => row
+                .try_get::<Option<OffsetDateTime>, _>(i)
+                .map(|v| v.map(sql::timestamp_json)),
+            ColumnType::Json => row.try_get::<Option<Json>, _>(i),
+        }
+        .map_err(map_err)?;
+        out.insert(name.clone(), v.unwrap_or(Json::Null));
+    }
+    Ok(out)
+}
+
+pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StorageError::Conflict;
+        }
+        // Class 08: connection exceptions; 57P0x: the server is shutting down.
+        if db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+        {
+            return StorageError::Unavailable(db.message().to_string());
+        }
+        // 57014: statement timeout.
+        if db.code().as_deref() == Some("57014") {
+            return StorageError::Unavailable("statement timed out".into());
+        }
+    }
+    server::map_common(e)
+}
+
+#[async_trait]
+impl Engine for PostgresEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Postgres
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn migrate(
+        &self,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Held until commit: concurrent migrators run one after another.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('stackwright:migrate'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for ddl in D.internal_tables() {
+            sqlx::query(ddl).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(D.latest_schema()))
+            .bind(&target.stack)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let current = server::parse_snapshot(current)?;
+        let Some((plan, statements)) =
+            server::plan(D, current.as_ref(), target, allow_destructive)?
+        else {
+            return Ok(MigrationOutcome::default());
+        };
+        for st in statements {
+            let result = match &st {
+                MigrationSql::Ddl(ddl) => {
+                    sqlx::query(AssertSqlSafe(ddl.clone()))
+                        .execute(&mut *tx)
+                        .await
+                }
+                MigrationSql::ForgetSeeds(table) => {
+                    sqlx::query(D.forget_seeds())
+                        .bind(table)
+                        .execute(&mut *tx)
+                        .await
+                }
+            };
+            result.map_err(|e| server::migration_error(&st, e))?;
+        }
+        let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
+            .bind(&target.stack)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let summary: Vec<String> = plan.steps.iter().map(migrate::Step::describe).collect();
+        sqlx::query(AssertSqlSafe(D.record_migration()))
+            .bind(&target.stack)
+            .bind(version)
+            .bind(summary.join("\n"))
+            .bind(serde_json::to_string(target).expect("schema serializes"))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(MigrationOutcome {
+            version: Some(version),
+            applied: summary,
+        })
+    }
+
+    async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
+        let shape = Shape::of(table);
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut outcome = SeedOutcome {
+            table: table.name.clone(),
+            ..Default::default()
+        };
+        for seed in rows {
+            let done = sqlx::query(D.seed_applied())
+                .bind(&table.name)
+                .bind(&seed.identity)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
+            if done {
+                outcome.already_applied += 1;
+                continue;
+            }
+            // A row a user created with the same key wins over the seed.
+            let st = D.insert(&shape.sql(), shape.insert_values(&seed.row)?, true);
+            let inserted = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
+            outcome.inserted += usize::from(inserted);
+            sqlx::query(D.record_seed())
+                .bind(&table.name)
+                .bind(&seed.identity)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+
+    async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let st = D.get(&shape.sql(), shape.key_param(key)?);
+        self.fetch_optional(&shape, st).await
+    }
+
+    async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
+        let shape = Shape::of(table);
+        let offset = query
+            .cursor
+            .map(server::decode_cursor)
+            .transpose()?
+            .unwrap_or(0);
+        let st = D.list(
+            &shape.sql(),
+            &query.filters,
+            query.order_by,
+            query.limit + 1,
+            offset,
+        )?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let rows = rows
+            .iter()
+            .map(|r| read(r, &shape))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(server::page(rows, query.limit, offset))
+    }
+
+    async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
+        let shape = Shape::of(table);
+        let st = D.insert(&shape.sql(), shape.insert_values(&row)?, false);
+        self.fetch_optional(&shape, st)
+            .await?
+            .ok_or_else(|| StorageError::Internal("INSERT returned no row".into()))
+    }
+
+    async fn update(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+    ) -> Result<Option<Row>> {
+        let shape = Shape::of(table);
+        let (sets, increments) = shape.assignments(changes)?;
+        if sets.is_empty() && increments.is_empty() {
+            return self.get(table, key).await;
+        }
+        let st = D.update(&shape.sql(), sets, &increments, shape.key_param(key)?);
+        self.fetch_optional(&shape, st).await
+    }
+
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+        let shape = Shape::of(table);
+        let st = D.delete(&shape.sql(), shape.key_param(key)?);
+        let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,186 @@
+//! What the server engines (PostgreSQL, MySQL/MariaDB) share: pool
+//! settings, row shapes, paging, migration planning and error mapping.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value as Json;
+use stackwright_stack::{ColumnType, Table};
+
+use crate::engine::*;
+use crate::migrate::{self, Plan, SchemaSnapshot};
+use crate::sql::{self, Dialect, MigrationSql, Param};
+
+/// Bounds on a connection pool: a request never waits forever for the database.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// How long one statement may run.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Column values to set, and columns to increment, of one update.
+pub(crate) type Assignments<'a> = (Vec<(&'a str, Param)>, Vec<(&'a str, i64)>);
+
+/// A table's columns, owned.
+pub(crate) struct Shape {
+    pub table: String,
+    pub key: String,
+    pub key_ty: ColumnType,
+    pub generated_key: bool,
+    pub columns: Vec<(String, ColumnType)>,
+}
+
+impl Shape {
+    pub fn of(t: &Table) -> Self {
+        Shape {
+            table: t.name.clone(),
+            key: t.key.clone(),
+            key_ty: t.key_column().ty,
+            generated_key: t.key_column().generated,
+            columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
+        }
+    }
+
+    pub fn sql(&self) -> sql::Shape<'_> {
+        sql::Shape {
+            table: &self.table,
+            key: &self.key,
+            columns: self.columns.iter().map(|(c, t)| (c.as_str(), *t)).collect(),
+        }
+    }
+
+    fn ty(&self, column: &str) -> Result<ColumnType> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
+    }
+
+    pub fn key_param(&self, key: &Json) -> Result<Param> {
+        sql::param(self.key_ty, key)
+    }
+
+    /// Whether the database assigns the key (auto-increment / identity).
+    pub fn database_generates_key(&self, row: &Row) -> bool {
+        self.generated_key && self.key_ty.is_integer() && !row.contains_key(&self.key)
+    }
+
+    /// Column values for an INSERT; a generated string key gets a UUID here.
+    pub fn insert_values<'a>(&'a self, row: &'a Row) -> Result<Vec<(&'a str, Param)>> {
+        let mut values = Vec::with_capacity(row.len() + 1);
+        if self.generated_key && !self.key_ty.is_integer() && !row.contains_key(&self.key) {
+            values.push((
+                self.key.as_str(),
+                Param::Text(uuid::Uuid::new_v4().to_string()),
+            ));
+        }
+        for (name, v) in row {
+            values.push((name.as_str(), sql::param(self.ty(name)?, v)?));
+        }
+        Ok(values)
+    }
+
+    pub fn assignments<'a>(&self, changes: &'a [Assignment]) -> Result<Assignments<'a>> {
+        let mut sets = Vec::new();
+        let mut increments = Vec::new();
+        for c in changes {
+            match c {
+                Assignment::Set(column, v) => {
+                    sets.push((column.as_str(), sql::param(self.ty(column)?, v)?))
+                }
+                Assignment::Increment(column, by) => increments.push((column.as_str(), *by)),
+            }
+        }
+        Ok((sets, increments))
+    }
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<u64> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StorageError::BadCursor)?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.strip_prefix("o:"))
+        .and_then(|n| n.parse().ok())
+        .ok_or(StorageError::BadCursor)
+}
+
+pub fn encode_cursor(offset: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+/// A page from `limit + 1` fetched rows: the extra row only says more follow.
+pub fn page(mut rows: Vec<Row>, limit: u32, offset: u64) -> Page {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Page {
+        next_cursor: more.then(|| encode_cursor(offset + u64::from(limit))),
+        rows,
+    }
+}
+
+pub fn parse_snapshot(text: Option<String>) -> Result<Option<SchemaSnapshot>> {
+    text.map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| StorageError::Migration(format!("recorded schema is unreadable: {e}")))
+}
+
+/// The plan and its statements, None when there is nothing to do.
+pub fn plan(
+    dialect: Dialect,
+    current: Option<&SchemaSnapshot>,
+    target: &SchemaSnapshot,
+    allow_destructive: bool,
+) -> Result<Option<(Plan, Vec<MigrationSql>)>> {
+    let plan = migrate::plan(current, target).map_err(StorageError::Migration)?;
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    let destructive = plan.destructive();
+    if !destructive.is_empty() && !allow_destructive {
+        return Err(StorageError::Destructive(destructive));
+    }
+    let empty = SchemaSnapshot::default();
+    let statements = sql::migration_statements(dialect, &plan, current.unwrap_or(&empty), target)?;
+    Ok(Some((plan, statements)))
+}
+
+pub fn migration_error(st: &MigrationSql, e: sqlx::Error) -> StorageError {
+    match (st, map_common(e)) {
+        (_, StorageError::Unavailable(why)) => StorageError::Unavailable(why),
+        (MigrationSql::Ddl(ddl), other) => StorageError::Migration(format!("{ddl}: {other}")),
+        (MigrationSql::ForgetSeeds(_), other) => other,
+    }
+}
+
+/// Errors every sqlx driver reports alike.
+pub fn map_common(e: sqlx::Error) -> StorageError {
+    match e {
+        sqlx::Error::PoolTimedOut => {
+            StorageError::Unavailable("timed out waiting for a database connection".into())
+        }
+        sqlx::Error::PoolClosed => StorageError::Unavailable("connection pool closed".into()),
+        sqlx::Error::Io(e) => StorageError::Unavailable(format!("database connection: {e}")),
+        sqlx::Error::Tls(e) => StorageError::Unavailable(format!("database TLS: {e}")),
+        sqlx::Error::Protocol(e) => StorageError::Unavailable(format!("database protocol: {e}")),
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict,
+        sqlx::Error::Database(db) => StorageError::Internal(db.message().to_string()),
+        other => StorageError::Internal(other.to_string()),
+    }
+}
