@@ -2,11 +2,10 @@
 
 use serde_json::json;
 
-use crate::harness::{example, TestApp};
+use crate::harness::{example, on_every_engine, TestApp, TestEngine};
 
-#[tokio::test]
-async fn seeded_client_has_all_five_fields() {
-    let app = TestApp::spawn(&example("clients")).await;
+async fn seeded_client_has_all_five_fields(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("clients")).await;
     let r = app.get("/getClient?client_id=2").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -21,9 +20,8 @@ async fn seeded_client_has_all_five_fields() {
     );
 }
 
-#[tokio::test]
-async fn client_id_is_required_numeric_and_known() {
-    let app = TestApp::spawn(&example("clients")).await;
+async fn client_id_is_required_numeric_and_known(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("clients")).await;
     app.get("/getClient").await.assert_error(400, "bad_request");
     app.get("/getClient?client_id=")
         .await
@@ -54,3 +52,8 @@ async fn client_id_is_required_numeric_and_known() {
         "the error names the parameter: {message}"
     );
 }
+
+on_every_engine!(
+    seeded_client_has_all_five_fields,
+    client_id_is_required_numeric_and_known,
+);

@@ -1,11 +1,20 @@
-//! Test harness: the real server on port 0 with a fresh database per test,
-//! and the real `stackwright` binary for command-line tests.
+//! Test harness: the real server on port 0 with a fresh database per test
+//! on each engine, and the real `stackwright` binary for command-line tests.
+//!
+//! PostgreSQL and MariaDB are the machine's own servers (see `.ci/run`); a
+//! missing server fails the test, never skips it. Each test creates its own
+//! database and drops it afterwards, so tests run in parallel and leave
+//! nothing behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
+use sqlx::{AssertSqlSafe, Connection};
 use stackwright_server::{Application, Settings, StartError};
 use stackwright_storage::DatabaseUrl;
 use tempfile::TempDir;
@@ -20,14 +29,258 @@ pub fn example(name: &str) -> PathBuf {
     examples_dir().join(name)
 }
 
-/// A running server and the temporary folder holding its database.
+/// Generate one test per engine for each `async fn NAME(engine: TestEngine)`.
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::harness::TestEngine;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() { super::$name(TestEngine::Sqlite).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() { super::$name(TestEngine::Postgres).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mariadb() { super::$name(TestEngine::Mariadb).await }
+            }
+        )*
+    };
+}
+pub(crate) use on_every_engine;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestEngine {
+    Sqlite,
+    Postgres,
+    Mariadb,
+}
+
+fn admin_url(engine: TestEngine) -> String {
+    match engine {
+        TestEngine::Postgres => std::env::var("STACKWRIGHT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        TestEngine::Mariadb => std::env::var("STACKWRIGHT_TEST_MYSQL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()),
+        TestEngine::Sqlite => unreachable!("SQLite needs no server"),
+    }
+}
+
+/// A database of its own for one test, removed when dropped.
+pub struct TestDatabase {
+    pub engine: TestEngine,
+    /// Server engines: the database's name; SQLite: the file.
+    pub name: String,
+    pub url: DatabaseUrl,
+    _temp: Option<TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(engine: TestEngine) -> TestDatabase {
+        let name = format!("sw_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        match engine {
+            TestEngine::Sqlite => {
+                let temp = TempDir::new().expect("temp dir");
+                let path = temp.path().join(format!("{name}.db"));
+                TestDatabase {
+                    engine,
+                    name: path.display().to_string(),
+                    url: DatabaseUrl::Sqlite { path },
+                    _temp: Some(temp),
+                }
+            }
+            TestEngine::Postgres | TestEngine::Mariadb => {
+                admin_exec(engine, &format!("CREATE DATABASE {name}")).await;
+                TestDatabase {
+                    engine,
+                    url: server_url(engine, None, &name).parse().expect("url"),
+                    name,
+                    _temp: None,
+                }
+            }
+        }
+    }
+
+    /// The same database reached through another port (a proxy).
+    pub fn url_via_port(&self, port: u16) -> DatabaseUrl {
+        server_url(self.engine, Some(port), &self.name)
+            .parse()
+            .expect("url")
+    }
+
+    /// Run one statement on the database.
+    pub async fn exec(&self, sql: &str) {
+        match &self.url {
+            DatabaseUrl::Sqlite { path } => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            url => {
+                let mut conn = connect(url).await;
+                conn.execute(sql).await;
+            }
+        }
+    }
+
+    /// First column of the first row, as text (NULL: None).
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        match &self.url {
+            DatabaseUrl::Sqlite { path } => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(sql, [], |r| {
+                    let v: rusqlite::types::Value = r.get(0)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Null => None,
+                        rusqlite::types::Value::Integer(i) => Some(i.to_string()),
+                        rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                        rusqlite::types::Value::Text(t) => Some(t),
+                        rusqlite::types::Value::Blob(_) => Some("<blob>".into()),
+                    })
+                })
+                .unwrap()
+            }
+            url => connect(url).await.text(sql).await,
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.text(sql)
+            .await
+            .expect("a count")
+            .parse()
+            .expect("an integer")
+    }
+}
+
+fn server_url(engine: TestEngine, port: Option<u16>, db: &str) -> String {
+    let admin = admin_url(engine);
+    let base = admin.trim_end_matches('/');
+    // Replace the database path (and the port when asked).
+    let (scheme_host, _) = match base.split_once("://").and_then(|(s, rest)| {
+        rest.find('/')
+            .map(|i| (format!("{s}://{}", &rest[..i]), &rest[i..]))
+    }) {
+        Some(x) => x,
+        None => (base.to_string(), ""),
+    };
+    let scheme_host = match port {
+        Some(p) => match scheme_host.rsplit_once(':') {
+            Some((h, old)) if old.chars().all(|c| c.is_ascii_digit()) => format!("{h}:{p}"),
+            _ => format!("{scheme_host}:{p}"),
+        },
+        None => scheme_host,
+    };
+    format!("{scheme_host}/{db}")
+}
+
+enum ServerConn {
+    Pg(sqlx::PgConnection),
+    My(sqlx::MySqlConnection),
+}
+
+async fn connect(url: &DatabaseUrl) -> ServerConn {
+    match url {
+        DatabaseUrl::Postgres(u) => ServerConn::Pg(
+            sqlx::PgConnection::connect_with(
+                &sqlx::postgres::PgConnectOptions::from_str(u.connect_string()).unwrap(),
+            )
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432 (start it: see .ci/run)"),
+        ),
+        DatabaseUrl::Mysql(u) => ServerConn::My(
+            sqlx::MySqlConnection::connect_with(
+                &sqlx::mysql::MySqlConnectOptions::from_str(u.connect_string()).unwrap(),
+            )
+            .await
+            .expect("MariaDB at 127.0.0.1:3306 (start it: see .ci/run)"),
+        ),
+        DatabaseUrl::Sqlite { .. } => unreachable!(),
+    }
+}
+
+impl ServerConn {
+    async fn execute(&mut self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_string());
+        match self {
+            ServerConn::Pg(c) => {
+                sqlx::raw_sql(sql).execute(c).await.unwrap();
+            }
+            ServerConn::My(c) => {
+                sqlx::raw_sql(sql).execute(c).await.unwrap();
+            }
+        }
+    }
+
+    async fn text(&mut self, sql: &str) -> Option<String> {
+        match self {
+            ServerConn::Pg(c) => {
+                use sqlx::Row;
+                let row = sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .fetch_one(c)
+                    .await
+                    .unwrap();
+                let raw = row.try_get_raw(0).unwrap();
+                if sqlx::ValueRef::is_null(&raw) {
+                    return None;
+                }
+                row.try_get::<String, _>(0)
+                    .or_else(|_| row.try_get::<i64, _>(0).map(|i| i.to_string()))
+                    .or_else(|_| row.try_get::<i32, _>(0).map(|i| i.to_string()))
+                    .or_else(|_| row.try_get::<bool, _>(0).map(|b| b.to_string()))
+                    .ok()
+            }
+            ServerConn::My(c) => {
+                use sqlx::Row;
+                let row = sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .fetch_one(c)
+                    .await
+                    .unwrap();
+                let raw = row.try_get_raw(0).unwrap();
+                if sqlx::ValueRef::is_null(&raw) {
+                    return None;
+                }
+                row.try_get::<String, _>(0)
+                    .or_else(|_| row.try_get::<i64, _>(0).map(|i| i.to_string()))
+                    .or_else(|_| row.try_get::<bool, _>(0).map(|b| b.to_string()))
+                    .ok()
+            }
+        }
+    }
+}
+
+async fn admin_exec(engine: TestEngine, sql: &str) {
+    let url: DatabaseUrl = admin_url(engine).parse().unwrap();
+    connect(&url).await.execute(sql).await;
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let sql = match self.engine {
+            TestEngine::Sqlite => return,
+            TestEngine::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            TestEngine::Mariadb => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let engine = self.engine;
+        // Drop runs outside async code: use a runtime of its own on a thread.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(admin_exec(engine, &sql));
+        })
+        .join();
+    }
+}
+
+/// A running server on its own database.
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub stack_dir: PathBuf,
-    pub db_path: PathBuf,
+    pub database: DatabaseUrl,
     pub allow_destructive: bool,
-    _temp: Option<TempDir>,
+    db: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -39,21 +292,25 @@ pub struct Reply {
 }
 
 impl TestApp {
-    /// Serve `stack_dir` on a new database in a temporary folder.
+    /// Serve `stack_dir` on a new SQLite database.
     pub async fn spawn(stack_dir: &Path) -> TestApp {
-        let temp = TempDir::new().expect("temp dir");
-        let db_path = temp.path().join("test.db");
-        let mut app = Self::start_on(stack_dir, &db_path, false)
+        Self::spawn_on(TestEngine::Sqlite, stack_dir).await
+    }
+
+    /// Serve `stack_dir` on a new database of `engine`.
+    pub async fn spawn_on(engine: TestEngine, stack_dir: &Path) -> TestApp {
+        let db = TestDatabase::create(engine).await;
+        let mut app = Self::start(stack_dir, &db.url, false)
             .await
             .expect("server starts");
-        app._temp = Some(temp);
+        app.db = Some(db);
         app
     }
 
-    /// Serve `stack_dir` on an existing database file.
-    pub async fn start_on(
+    /// Serve `stack_dir` on an existing database.
+    pub async fn start(
         stack_dir: &Path,
-        db_path: &Path,
+        database: &DatabaseUrl,
         allow_destructive: bool,
     ) -> Result<TestApp, StartError> {
         let stack =
@@ -61,9 +318,7 @@ impl TestApp {
         let settings = Settings {
             host: "127.0.0.1".into(),
             port: 0,
-            database: DatabaseUrl::Sqlite {
-                path: db_path.to_path_buf(),
-            },
+            database: database.clone(),
             allow_destructive,
         };
         let app = Application::build(stack, &settings).await?;
@@ -76,9 +331,9 @@ impl TestApp {
             url,
             client: reqwest::Client::new(),
             stack_dir: stack_dir.to_path_buf(),
-            db_path: db_path.to_path_buf(),
+            database: database.clone(),
             allow_destructive,
-            _temp: None,
+            db: None,
             stop: Some(stop),
             handle: Some(handle),
         })
@@ -87,10 +342,10 @@ impl TestApp {
     /// Stop gracefully and start again on the same database (and stack folder).
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        let mut next = Self::start_on(&self.stack_dir, &self.db_path, self.allow_destructive)
+        let mut next = Self::start(&self.stack_dir, &self.database, self.allow_destructive)
             .await
             .expect("server restarts");
-        next._temp = self._temp.take();
+        next.db = self.db.take();
         next
     }
 
@@ -106,9 +361,13 @@ impl TestApp {
         }
     }
 
-    /// Keep the temporary folder alive past this app (for restarts by hand).
-    pub fn take_temp(&mut self) -> Option<TempDir> {
-        self._temp.take()
+    /// The database, for direct SQL; it outlives a stopped app when taken.
+    pub fn db(&self) -> &TestDatabase {
+        self.db.as_ref().expect("app owns its database")
+    }
+
+    pub fn take_db(&mut self) -> TestDatabase {
+        self.db.take().expect("app owns its database")
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
@@ -144,11 +403,6 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.request(Method::DELETE, path, None).await
-    }
-
-    /// Open the database directly, as a person with a SQL shell would.
-    pub fn sql(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db_path).expect("open test database")
     }
 }
 
@@ -186,6 +440,19 @@ impl TempStack {
         TempStack { dir }
     }
 
+    /// A copy of an example (stack file and seed files), to modify.
+    pub fn copy_of(name: &str, edit: impl FnOnce(String) -> String) -> TempStack {
+        let src = example(name);
+        let toml = std::fs::read_to_string(src.join("stackwright.toml")).unwrap();
+        let stack = TempStack::new(&edit(toml));
+        for entry in std::fs::read_dir(src.join("seed")).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("seed/{}", entry.file_name().to_string_lossy());
+            stack.write(&name, &std::fs::read_to_string(entry.path()).unwrap());
+        }
+        stack
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -201,6 +468,70 @@ impl TempStack {
     }
 }
 
+/// A TCP proxy in front of a database server that can cut and restore every
+/// connection, to simulate an outage without touching the shared server.
+pub struct TcpProxy {
+    pub port: u16,
+    open: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream_port: u16) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (o, c) = (open.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !o.load(Ordering::SeqCst) {
+                    // Cut: refuse by closing at once.
+                    drop(client);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                c.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        TcpProxy {
+            port,
+            open,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drop every open connection and refuse new ones.
+    pub fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
 /// Run the real binary.
 pub fn stackwright(args: &[&str]) -> Output {
     stackwright_env(args, &[])
@@ -212,6 +543,7 @@ pub fn stackwright_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env_remove("STACKWRIGHT_DATABASE_URL")
+        .env_remove("STACKWRIGHT_DATABASE_PASSWORD")
         .output()
         .expect("run stackwright")
 }

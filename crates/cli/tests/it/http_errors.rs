@@ -3,11 +3,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{example, TempStack, TestApp};
+use crate::harness::{example, on_every_engine, TempStack, TestApp, TestEngine};
 
-#[tokio::test]
-async fn unknown_paths_are_404_json() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn unknown_paths_are_404_json(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     app.get("/nope").await.assert_error(404, "not_found");
     app.get("/api/task").await.assert_error(404, "not_found");
     app.request(Method::DELETE, "/", None)
@@ -15,9 +14,8 @@ async fn unknown_paths_are_404_json() {
         .assert_error(404, "not_found");
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_413() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn oversized_bodies_are_413(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
     app.post("/api/task/", &big)
         .await
@@ -60,9 +58,8 @@ fn futures_stream(
     Chunks(bytes.chunks(64 * 1024).map(<[u8]>::to_vec).collect())
 }
 
-#[tokio::test]
-async fn lists_paginate_with_a_bounded_limit_and_cursor() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn lists_paginate_with_a_bounded_limit_and_cursor(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     let first = app.get("/mysfits?limit=5").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body["mysfits"].as_array().unwrap().len(), 5);
@@ -155,10 +152,9 @@ table = "counter"
 input = ["label", "kind", "seen_at", "meta"]
 "#;
 
-#[tokio::test]
-async fn creates_updates_and_increments_with_every_column_type() {
+async fn creates_updates_and_increments_with_every_column_type(engine: TestEngine) {
     let stack = TempStack::new(COUNTERS);
-    let app = TestApp::spawn(stack.path()).await;
+    let app = TestApp::spawn_on(engine, stack.path()).await;
     let created = app
         .post(
             "/counters",
@@ -211,10 +207,9 @@ async fn creates_updates_and_increments_with_every_column_type() {
         .assert_error(404, "not_found");
 }
 
-#[tokio::test]
-async fn concurrent_increments_are_never_lost() {
+async fn concurrent_increments_are_never_lost(engine: TestEngine) {
     let stack = TempStack::new(COUNTERS);
-    let app = TestApp::spawn(stack.path()).await;
+    let app = TestApp::spawn_on(engine, stack.path()).await;
     assert_eq!(app.post("/counters", r#"{"name":"c"}"#).await.status, 201);
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -229,3 +224,11 @@ async fn concurrent_increments_are_never_lost() {
     }
     assert_eq!(app.get("/counters/c").await.body["hits"], 50);
 }
+
+on_every_engine!(
+    unknown_paths_are_404_json,
+    oversized_bodies_are_413,
+    lists_paginate_with_a_bounded_limit_and_cursor,
+    creates_updates_and_increments_with_every_column_type,
+    concurrent_increments_are_never_lost,
+);

@@ -5,7 +5,9 @@ use serde_json::json;
 use stackwright_server::StartError;
 use stackwright_storage::StorageError;
 
-use crate::harness::{stackwright, text, TempStack, TestApp};
+use crate::harness::{
+    on_every_engine, stackwright, text, TempStack, TestApp, TestDatabase, TestEngine,
+};
 
 const V1: &str = r#"
 name = "notes"
@@ -66,21 +68,33 @@ table = "notes"
 filters = ["tag"]
 "#;
 
-fn migrations(app: &TestApp) -> Vec<String> {
-    let conn = app.sql();
-    let mut stmt = conn
-        .prepare("SELECT summary FROM _stackwright_migrations ORDER BY version")
-        .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+async fn migration_count(db: &TestDatabase) -> i64 {
+    db.count("SELECT count(*) FROM _stackwright_migrations WHERE stack = 'notes'")
+        .await
 }
 
-#[tokio::test]
-async fn added_column_index_and_table_keep_rows() {
+async fn migration_summary(db: &TestDatabase, version: i64) -> String {
+    db.text(&format!(
+        "SELECT summary FROM _stackwright_migrations WHERE stack = 'notes' AND version = {version}"
+    ))
+    .await
+    .expect("a recorded migration")
+}
+
+async fn index_exists(db: &TestDatabase, name: &str) -> bool {
+    let sql = match db.engine {
+        TestEngine::Sqlite => format!("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '{name}'"),
+        TestEngine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{name}'"),
+        TestEngine::Mariadb => format!(
+            "SELECT count(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = '{name}'"
+        ),
+    };
+    db.count(&sql).await == 1
+}
+
+async fn added_column_index_and_table_keep_rows(engine: TestEngine) {
     let stack = TempStack::new(V1);
-    let app = TestApp::spawn(stack.path()).await;
+    let app = TestApp::spawn_on(engine, stack.path()).await;
     for body in ["one", "two"] {
         assert_eq!(
             app.post("/notes", &format!(r#"{{"body":"{body}"}}"#))
@@ -105,46 +119,32 @@ async fn added_column_index_and_table_keep_rows() {
         app.get("/notes?tag=x").await.body.as_array().unwrap().len(),
         1
     );
-    let recorded = migrations(&app);
-    assert_eq!(recorded.len(), 2, "{recorded:?}");
-    assert!(
-        recorded[1].contains("add column `notes.pinned`"),
-        "{recorded:?}"
-    );
-    assert!(
-        recorded[1].contains("create index `by_tag`"),
-        "{recorded:?}"
-    );
-    assert!(
-        recorded[1].contains("create table `authors`"),
-        "{recorded:?}"
-    );
-    let index: i64 = app
-        .sql()
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'notes__by_tag'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(index, 1);
+    assert_eq!(migration_count(app.db()).await, 2);
+    let second = migration_summary(app.db(), 2).await;
+    for step in [
+        "add column `notes.pinned`",
+        "create index `by_tag`",
+        "create table `authors`",
+    ] {
+        assert!(second.contains(step), "{step} in {second}");
+    }
+    assert!(index_exists(app.db(), "notes__by_tag").await);
     // Starting again with no change records nothing new.
     let app = app.restart().await;
-    assert_eq!(migrations(&app).len(), 2);
+    assert_eq!(migration_count(app.db()).await, 2);
 }
 
-#[tokio::test]
-async fn destructive_changes_are_refused_unless_allowed() {
+async fn destructive_changes_are_refused_unless_allowed(engine: TestEngine) {
     let stack = TempStack::new(V2);
-    let mut app = TestApp::spawn(stack.path()).await;
+    let mut app = TestApp::spawn_on(engine, stack.path()).await;
     assert_eq!(
         app.post("/notes", r#"{"body":"keep me","tag":"t"}"#)
             .await
             .status,
         201
     );
-    let temp = app.take_temp();
     app.stop().await;
+    let db = app.take_db();
 
     // Drop `tag` (and the index and table that used it), change `body`'s type.
     let v3 = V1.replace(
@@ -152,7 +152,7 @@ async fn destructive_changes_are_refused_unless_allowed() {
         r#"body = { type = "integer", default = 0 }"#,
     );
     stack.write("stackwright.toml", &v3);
-    let refused = TestApp::start_on(stack.path(), &app.db_path, false).await;
+    let refused = TestApp::start(stack.path(), &db.url, false).await;
     let Err(StartError::Storage(StorageError::Destructive(changes))) = refused else {
         panic!("destructive change must be refused");
     };
@@ -168,34 +168,29 @@ async fn destructive_changes_are_refused_unless_allowed() {
     }
     // Nothing changed: the old stack still starts and the row is intact.
     stack.write("stackwright.toml", V2);
-    let mut again = TestApp::start_on(stack.path(), &app.db_path, false)
-        .await
-        .unwrap();
+    let mut again = TestApp::start(stack.path(), &db.url, false).await.unwrap();
     assert_eq!(again.get("/notes").await.body[0]["tag"], "t");
-    assert_eq!(migrations(&again).len(), 1);
+    assert_eq!(migration_count(&db).await, 1);
     again.stop().await;
 
     // Explicitly allowed (drops only this time): applied, remaining data kept.
     let drop_only = V1;
     stack.write("stackwright.toml", drop_only);
-    let mut allowed = TestApp::start_on(stack.path(), &app.db_path, true)
-        .await
-        .unwrap();
+    let mut allowed = TestApp::start(stack.path(), &db.url, true).await.unwrap();
     assert_eq!(
         allowed.get("/notes").await.body,
         json!([{"id": 1, "body": "keep me"}])
     );
-    assert_eq!(migrations(&allowed).len(), 2);
+    assert_eq!(migration_count(&db).await, 2);
+    assert!(!index_exists(&db, "notes__by_tag").await);
     allowed.stop().await;
-    drop(temp);
 }
 
-#[tokio::test]
-async fn new_required_column_without_default_is_refused() {
+async fn new_required_column_without_default_is_refused(engine: TestEngine) {
     let stack = TempStack::new(V1);
-    let mut app = TestApp::spawn(stack.path()).await;
-    let temp = app.take_temp();
+    let mut app = TestApp::spawn_on(engine, stack.path()).await;
     app.stop().await;
+    let db = app.take_db();
     stack.write(
         "stackwright.toml",
         &V1.replace(
@@ -203,7 +198,7 @@ async fn new_required_column_without_default_is_refused() {
             "body = { type = \"text\" }\nrequired = { type = \"text\" }",
         ),
     );
-    let err = TestApp::start_on(stack.path(), &app.db_path, true)
+    let err = TestApp::start(stack.path(), &db.url, true)
         .await
         .err()
         .expect("refused");
@@ -212,7 +207,6 @@ async fn new_required_column_without_default_is_refused() {
         message.contains("`notes.required`") && message.contains("default"),
         "{message}"
     );
-    drop(temp);
 }
 
 #[test]
@@ -254,3 +248,9 @@ fn migrate_command_reports_and_refuses_destructive_changes() {
         text(&allowed.stdout)
     );
 }
+
+on_every_engine!(
+    added_column_index_and_table_keep_rows,
+    destructive_changes_are_refused_unless_allowed,
+    new_required_column_without_default_is_refused,
+);

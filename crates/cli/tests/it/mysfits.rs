@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use crate::harness::{example, TestApp};
+use crate::harness::{example, on_every_engine, TestApp, TestEngine};
 
 const LIST_FIELDS: [&str; 6] = [
     "mysfitId",
@@ -17,9 +17,8 @@ fn items(body: &Json) -> &Vec<Json> {
     body["mysfits"].as_array().expect("{\"mysfits\": [...]}")
 }
 
-#[tokio::test]
-async fn lists_twelve_mysfits_wrapped_with_list_fields() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn lists_twelve_mysfits_wrapped_with_list_fields(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     let r = app.get("/mysfits").await;
     assert_eq!(r.status, 200);
     let all = items(&r.body);
@@ -40,9 +39,8 @@ async fn lists_twelve_mysfits_wrapped_with_list_fields() {
     assert!(names.contains(&"Twilight Glitter"));
 }
 
-#[tokio::test]
-async fn filters_by_goodevil_and_lawchaos() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn filters_by_goodevil_and_lawchaos(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     let good = app.get("/mysfits?filter=GoodEvil&value=Good").await;
     assert_eq!(good.status, 200);
     assert_eq!(items(&good.body).len(), 4);
@@ -56,9 +54,8 @@ async fn filters_by_goodevil_and_lawchaos() {
     assert_eq!(items(&evil.body).len(), 4);
 }
 
-#[tokio::test]
-async fn bad_filters_are_400() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn bad_filters_are_400(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     app.get("/mysfits?filter=Species&value=Dragon")
         .await
         .assert_error(400, "bad_request");
@@ -76,9 +73,8 @@ async fn bad_filters_are_400() {
         .assert_error(400, "bad_request");
 }
 
-#[tokio::test]
-async fn gets_one_full_item_and_404s_unknown_ids() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn gets_one_full_item_and_404s_unknown_ids(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     let list = app.get("/mysfits?filter=LawChaos&value=Lawful").await;
     let first = &items(&list.body)[0];
     let id = first["mysfitId"].as_str().unwrap();
@@ -111,9 +107,8 @@ async fn gets_one_full_item_and_404s_unknown_ids() {
         .assert_error(404, "not_found");
 }
 
-#[tokio::test]
-async fn like_and_adopt_need_a_signed_in_user() {
-    let app = TestApp::spawn(&example("mysfits")).await;
+async fn like_and_adopt_need_a_signed_in_user(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
     let list = app.get("/mysfits").await;
     let id = items(&list.body)[0]["mysfitId"]
         .as_str()
@@ -132,3 +127,11 @@ async fn like_and_adopt_need_a_signed_in_user() {
     assert_eq!(health.status, 200);
     assert!(health.body["message"].is_string());
 }
+
+on_every_engine!(
+    lists_twelve_mysfits_wrapped_with_list_fields,
+    filters_by_goodevil_and_lawchaos,
+    bad_filters_are_400,
+    gets_one_full_item_and_404s_unknown_ids,
+    like_and_adopt_need_a_signed_in_user,
+);

@@ -3,11 +3,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{example, TestApp};
+use crate::harness::{example, on_every_engine, TestApp, TestEngine};
 
-#[tokio::test]
-async fn fluffy_is_served_without_sex() {
-    let app = TestApp::spawn(&example("pets")).await;
+async fn fluffy_is_served_without_sex(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("pets")).await;
     let r = app.get("/api/pet/Fluffy").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -21,9 +20,8 @@ async fn fluffy_is_served_without_sex() {
     );
 }
 
-#[tokio::test]
-async fn every_seed_pet_is_served() {
-    let app = TestApp::spawn(&example("pets")).await;
+async fn every_seed_pet_is_served(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("pets")).await;
     let pets = [
         ("Fluffy", "Harold", "cat"),
         ("Claws", "Gwen", "cat"),
@@ -44,18 +42,15 @@ async fn every_seed_pet_is_served() {
         );
     }
     // Whistler's sex is NULL in the seed (an empty CSV cell).
-    let sex: Option<String> = app
-        .sql()
-        .query_row("SELECT sex FROM pet WHERE name = 'Whistler'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let sex = app
+        .db()
+        .text("SELECT sex FROM pet WHERE name = 'Whistler'")
+        .await;
     assert_eq!(sex, None);
 }
 
-#[tokio::test]
-async fn unknown_and_bad_names_are_client_errors() {
-    let app = TestApp::spawn(&example("pets")).await;
+async fn unknown_and_bad_names_are_client_errors(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("pets")).await;
     app.get("/api/pet/Garfield")
         .await
         .assert_error(404, "not_found");
@@ -81,3 +76,9 @@ async fn unknown_and_bad_names_are_client_errors() {
     assert_eq!(h.status, 200);
     assert_eq!(h.body, json!({"status": "ok"}));
 }
+
+on_every_engine!(
+    fluffy_is_served_without_sex,
+    every_seed_pet_is_served,
+    unknown_and_bad_names_are_client_errors,
+);

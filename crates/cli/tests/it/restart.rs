@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use crate::harness::{example, TestApp};
+use crate::harness::{example, on_every_engine, TempStack, TestApp, TestEngine};
 
 fn titles(body: &Json) -> Vec<String> {
     body.as_array()
@@ -12,9 +12,8 @@ fn titles(body: &Json) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn created_task_survives_and_seeds_are_not_duplicated() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn created_task_survives_and_seeds_are_not_duplicated(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     assert_eq!(
         app.post("/api/task/", r#"{"title":"Mine"}"#).await.status,
         201
@@ -26,28 +25,20 @@ async fn created_task_survives_and_seeds_are_not_duplicated() {
         titles(&list.body),
         ["1st Task", "2nd Task", "3rd Task", "Mine"]
     );
-    let seeds: i64 = app
-        .sql()
-        .query_row(
-            "SELECT count(*) FROM _stackwright_seed_rows WHERE table_name = 'tasks'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let seeds = app
+        .db()
+        .count("SELECT count(*) FROM _stackwright_seed_rows WHERE table_name = 'tasks'")
+        .await;
     assert_eq!(seeds, 3);
 }
 
-#[tokio::test]
-async fn user_changes_to_seed_rows_are_kept() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn user_changes_to_seed_rows_are_kept(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     // A user deletes one seed task and edits another.
     assert_eq!(app.delete("/api/task/2/").await.status, 204);
-    app.sql()
-        .execute(
-            "UPDATE tasks SET title = 'Edited', completed = 1 WHERE id = 1",
-            [],
-        )
-        .unwrap();
+    app.db()
+        .exec("UPDATE tasks SET title = 'Edited', completed = TRUE WHERE id = 1")
+        .await;
     let app = app.restart().await;
     let list = app.get("/api/task/").await;
     assert_eq!(
@@ -58,41 +49,32 @@ async fn user_changes_to_seed_rows_are_kept() {
     assert_eq!(list.body[0]["complete"], true);
 }
 
-#[tokio::test]
-async fn keyed_seed_rows_are_applied_once() {
-    let app = TestApp::spawn(&example("mysfits")).await;
-    app.sql()
-        .execute("UPDATE mysfits SET likes = 7 WHERE name = 'Cole'", [])
-        .unwrap();
+async fn keyed_seed_rows_are_applied_once(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("mysfits")).await;
+    app.db()
+        .exec("UPDATE mysfits SET likes = 7 WHERE name = 'Cole'")
+        .await;
     let app = app.restart().await;
     let list = app.get("/mysfits").await;
     assert_eq!(list.body["mysfits"].as_array().unwrap().len(), 12);
-    let likes: i64 = app
-        .sql()
-        .query_row("SELECT likes FROM mysfits WHERE name = 'Cole'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let likes = app
+        .db()
+        .count("SELECT likes FROM mysfits WHERE name = 'Cole'")
+        .await;
     assert_eq!(likes, 7);
 }
 
-#[tokio::test]
-async fn adding_a_column_with_a_default_does_not_reseed() {
+async fn adding_a_column_with_a_default_does_not_reseed(engine: TestEngine) {
     // A copy of the todo example, so the test can evolve its stack file.
-    let toml = std::fs::read_to_string(example("todo").join("stackwright.toml")).unwrap();
-    let stack = crate::harness::TempStack::new(&toml);
-    stack.write(
-        "seed/tasks.json",
-        &std::fs::read_to_string(example("todo").join("seed/tasks.json")).unwrap(),
-    );
-    let mut app = TestApp::start_on(stack.path(), &stack.db(), false)
-        .await
-        .unwrap();
+    let stack = TempStack::copy_of("todo", |t| t);
+    let toml = std::fs::read_to_string(stack.path().join("stackwright.toml")).unwrap();
+    let mut app = TestApp::spawn_on(engine, stack.path()).await;
     assert_eq!(
         app.get("/api/task/").await.body.as_array().unwrap().len(),
         3
     );
     app.stop().await;
+    let db = app.take_db();
 
     let evolved = toml.replace(
         "completed = { type = \"boolean\", default = false }",
@@ -104,10 +86,15 @@ async fn adding_a_column_with_a_default_does_not_reseed() {
     );
     assert_ne!(evolved, toml);
     stack.write("stackwright.toml", &evolved);
-    let mut app = TestApp::start_on(stack.path(), &stack.db(), false)
-        .await
-        .unwrap();
+    let mut app = TestApp::start(stack.path(), &db.url, false).await.unwrap();
     let list = app.get("/api/task/").await;
     assert_eq!(titles(&list.body), ["1st Task", "2nd Task", "3rd Task"]);
     app.stop().await;
 }
+
+on_every_engine!(
+    created_task_survives_and_seeds_are_not_duplicated,
+    user_changes_to_seed_rows_are_kept,
+    keyed_seed_rows_are_applied_once,
+    adding_a_column_with_a_default_does_not_reseed,
+);

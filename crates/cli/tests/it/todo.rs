@@ -2,12 +2,12 @@
 
 use reqwest::Method;
 use serde_json::json;
+use stackwright_storage::DatabaseUrl;
 
-use crate::harness::{example, TestApp};
+use crate::harness::{example, on_every_engine, TestApp, TestEngine};
 
-#[tokio::test]
-async fn lists_the_three_seed_tasks() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn lists_the_three_seed_tasks(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     let r = app.get("/api/task/").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -20,9 +20,8 @@ async fn lists_the_three_seed_tasks() {
     );
 }
 
-#[tokio::test]
-async fn creates_and_deletes_tasks() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn creates_and_deletes_tasks(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     let created = app
         .post(
             "/api/task/",
@@ -42,11 +41,11 @@ async fn creates_and_deletes_tasks() {
         json!({"id": 5, "priority": 0, "title": "Minimal", "complete": false})
     );
     // The column is `completed`; the API field is `complete`.
-    let stored: bool = app
-        .sql()
-        .query_row("SELECT completed FROM tasks WHERE id = 4", [], |r| r.get(0))
-        .unwrap();
-    assert!(stored);
+    let stored = app
+        .db()
+        .count("SELECT count(*) FROM tasks WHERE id = 4 AND completed = TRUE")
+        .await;
+    assert_eq!(stored, 1);
 
     let list = app.get("/api/task/").await;
     assert_eq!(list.body.as_array().unwrap().len(), 5);
@@ -69,9 +68,8 @@ async fn creates_and_deletes_tasks() {
     );
 }
 
-#[tokio::test]
-async fn empty_list_is_an_empty_array() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn empty_list_is_an_empty_array(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     for id in 1..=3 {
         assert_eq!(app.delete(&format!("/api/task/{id}/")).await.status, 204);
     }
@@ -80,9 +78,8 @@ async fn empty_list_is_an_empty_array() {
     assert_eq!(r.body, json!([]));
 }
 
-#[tokio::test]
-async fn bad_create_bodies_are_400() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn bad_create_bodies_are_400(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     let cases = [
         r#"{"title": "unterminated"#,
         r#"not json"#,
@@ -111,9 +108,8 @@ async fn bad_create_bodies_are_400() {
     );
 }
 
-#[tokio::test]
-async fn wrong_methods_are_405_and_health_is_200() {
-    let app = TestApp::spawn(&example("todo")).await;
+async fn wrong_methods_are_405_and_health_is_200(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("todo")).await;
     let put = app.request(Method::PUT, "/api/task/", Some("{}")).await;
     put.assert_error(405, "method_not_allowed");
     assert_eq!(put.headers["allow"], "GET, POST");
@@ -129,11 +125,14 @@ async fn wrong_methods_are_405_and_health_is_200() {
 }
 
 #[tokio::test]
-async fn health_is_503_while_the_database_is_locked_and_recovers() {
+async fn sqlite_health_is_503_while_the_database_is_locked_and_recovers() {
     let app = TestApp::spawn(&example("todo")).await;
+    let DatabaseUrl::Sqlite { path } = &app.database else {
+        unreachable!()
+    };
     assert_eq!(app.get("/healthcheck/").await.status, 200);
     // Another process holds the write lock and does not let go.
-    let holder = app.sql();
+    let holder = rusqlite::Connection::open(path).unwrap();
     holder
         .execute_batch("BEGIN IMMEDIATE; UPDATE tasks SET priority = priority;")
         .unwrap();
@@ -146,3 +145,11 @@ async fn health_is_503_while_the_database_is_locked_and_recovers() {
     assert_eq!(app.get("/healthcheck/").await.status, 200);
     assert_eq!(app.get("/api/task/").await.status, 200);
 }
+
+on_every_engine!(
+    lists_the_three_seed_tasks,
+    creates_and_deletes_tasks,
+    empty_list_is_an_empty_array,
+    bad_create_bodies_are_400,
+    wrong_methods_are_405_and_health_is_200,
+);
