@@ -58,6 +58,11 @@ struct DatabaseArgs {
     #[arg(long, env = "STACKWRIGHT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
+    /// Read the database password from this file instead of the URL (keeps it out of
+    /// the command line and `ps`). STACKWRIGHT_DATABASE_PASSWORD works the same way.
+    #[arg(long, env = "STACKWRIGHT_DATABASE_PASSWORD_FILE", value_name = "PATH")]
+    database_password_file: Option<PathBuf>,
+
     /// Apply schema changes that lose data (dropping tables, columns or indexes; changing types).
     #[arg(long)]
     allow_destructive: bool,
@@ -189,7 +194,28 @@ fn check(args: &CheckArgs, out: &Output) -> anyhow::Result<ExitCode> {
 
 fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
     match &args.database_url {
-        Some(url) => Ok(url.parse()?),
+        Some(url) => {
+            let url: DatabaseUrl = url.parse()?;
+            let password = match (
+                &args.database_password_file,
+                std::env::var("STACKWRIGHT_DATABASE_PASSWORD"),
+            ) {
+                (Some(path), _) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| {
+                            format!("cannot read the password file {}", path.display())
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                (None, Ok(p)) if !p.is_empty() => Some(p),
+                _ => None,
+            };
+            Ok(match password {
+                Some(p) => url.with_password(p)?,
+                None => url,
+            })
+        }
         None => {
             let dir = stack.dir.join(".stackwright");
             std::fs::create_dir_all(&dir)

@@ -244,14 +244,17 @@ impl Engine for MysqlEngine {
             ..Default::default()
         };
         for seed in rows {
-            let done = sqlx::query(D.seed_applied())
+            // Claim the seed row first: a concurrent seeder blocks on the
+            // claim until this transaction ends, then finds it taken.
+            let claimed = sqlx::query(D.claim_seed())
                 .bind(&table.name)
                 .bind(&seed.identity)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(map_err)?
-                .is_some();
-            if done {
+                .rows_affected()
+                == 1;
+            if !claimed {
                 outcome.already_applied += 1;
                 continue;
             }
@@ -261,14 +264,7 @@ impl Engine for MysqlEngine {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            // ON DUPLICATE KEY UPDATE k = k reports 0 rows for an existing key.
             outcome.inserted += usize::from(result.rows_affected() == 1);
-            sqlx::query(D.record_seed())
-                .bind(&table.name)
-                .bind(&seed.identity)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(outcome)

@@ -204,8 +204,9 @@ impl Dialect {
                 b.push(" ON CONFLICT DO NOTHING");
             }
             (Dialect::Mysql, true) => {
-                let k = self.quote(shape.key);
-                b.push(&format!(" ON DUPLICATE KEY UPDATE {k} = {k}"));
+                // Only seed rows (already checked values) use this: IGNORE
+                // reports 0 rows for an existing key, as it should.
+                b.sql = b.sql.replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
             }
             _ => {}
         }
@@ -528,24 +529,17 @@ impl Dialect {
         )
     }
 
-    pub fn seed_applied(self) -> &'static str {
+    /// Record a seed row as applied unless it already is; binds table, identity.
+    /// One affected row means this caller claimed it.
+    pub fn claim_seed(self) -> &'static str {
         match self {
             Dialect::Postgres => {
-                "SELECT 1 FROM _stackwright_seed_rows WHERE table_name = $1 AND identity = $2"
+                "INSERT INTO _stackwright_seed_rows (table_name, identity) VALUES ($1, $2) ON CONFLICT DO NOTHING"
             }
             Dialect::Mysql => {
-                "SELECT 1 FROM _stackwright_seed_rows WHERE table_name = ? AND identity = ?"
-            }
-        }
-    }
-
-    pub fn record_seed(self) -> &'static str {
-        match self {
-            Dialect::Postgres => {
-                "INSERT INTO _stackwright_seed_rows (table_name, identity) VALUES ($1, $2)"
-            }
-            Dialect::Mysql => {
-                "INSERT INTO _stackwright_seed_rows (table_name, identity) VALUES (?, ?)"
+                // Not ON DUPLICATE KEY UPDATE: with CLIENT_FOUND_ROWS it reports
+                // an existing row as affected.
+                "INSERT IGNORE INTO _stackwright_seed_rows (table_name, identity) VALUES (?, ?)"
             }
         }
     }

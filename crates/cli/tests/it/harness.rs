@@ -54,6 +54,33 @@ pub enum TestEngine {
     Mariadb,
 }
 
+impl TestEngine {
+    /// The server's TCP port, from its admin URL.
+    pub fn server_port(self) -> u16 {
+        let url = admin_url(self);
+        let authority = url
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        authority
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(if self == TestEngine::Postgres {
+                5432
+            } else {
+                3306
+            })
+    }
+
+    /// Run one statement as the server's administrator.
+    pub async fn admin(self, sql: &str) {
+        admin_exec(self, sql).await;
+    }
+}
+
 fn admin_url(engine: TestEngine) -> String {
     match engine {
         TestEngine::Postgres => std::env::var("STACKWRIGHT_TEST_POSTGRES")
@@ -70,6 +97,8 @@ pub struct TestDatabase {
     /// Server engines: the database's name; SQLite: the file.
     pub name: String,
     pub url: DatabaseUrl,
+    /// The URL as text, for the command line (`url` displays redacted).
+    pub raw_url: String,
     _temp: Option<TempDir>,
 }
 
@@ -83,15 +112,18 @@ impl TestDatabase {
                 TestDatabase {
                     engine,
                     name: path.display().to_string(),
+                    raw_url: format!("sqlite://{}", path.display()),
                     url: DatabaseUrl::Sqlite { path },
                     _temp: Some(temp),
                 }
             }
             TestEngine::Postgres | TestEngine::Mariadb => {
                 admin_exec(engine, &format!("CREATE DATABASE {name}")).await;
+                let raw_url = server_url(engine, None, &name);
                 TestDatabase {
                     engine,
-                    url: server_url(engine, None, &name).parse().expect("url"),
+                    url: raw_url.parse().expect("url"),
+                    raw_url,
                     name,
                     _temp: None,
                 }
@@ -540,10 +572,12 @@ pub fn stackwright(args: &[&str]) -> Output {
 pub fn stackwright_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stackwright"))
         .args(args)
-        .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
+        // Clear what the caller's environment may hold, then set what the test asks for.
         .env_remove("STACKWRIGHT_DATABASE_URL")
         .env_remove("STACKWRIGHT_DATABASE_PASSWORD")
+        .env_remove("STACKWRIGHT_DATABASE_PASSWORD_FILE")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("run stackwright")
 }

@@ -5,6 +5,7 @@ mod harness;
 mod check;
 mod cli;
 mod clients;
+mod engines;
 mod http_errors;
 mod migrations;
 mod mysfits;
