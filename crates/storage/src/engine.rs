@@ -106,6 +106,7 @@ pub enum EngineKind {
     Sqlite,
     Postgres,
     Mysql,
+    Dynamodb,
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! Storage for a stack: engines behind one [`Engine`] interface, schema
 //! migrations planned from the stack file, and idempotent seed data.
 
+pub mod dynamodb;
 pub mod engine;
 pub mod migrate;
 pub mod mysql;
@@ -37,6 +38,11 @@ pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Engine>> {
         ),
         DatabaseUrl::Mysql(u) => Arc::new(
             mysql::MysqlEngine::connect(u, &pool)
+                .await
+                .map_err(|e| connect_error(url, e))?,
+        ),
+        DatabaseUrl::Dynamodb(u) => Arc::new(
+            dynamodb::DynamoEngine::connect(u)
                 .await
                 .map_err(|e| connect_error(url, e))?,
         ),

@@ -15,6 +15,8 @@ pub enum DatabaseUrl {
     Postgres(ServerUrl),
     /// `mysql://user[:password]@host[:port]/database` (MySQL and MariaDB).
     Mysql(ServerUrl),
+    /// `dynamodb://[REGION][?endpoint=URL][&prefix=P]`; credentials from the AWS chain.
+    Dynamodb(crate::dynamodb::DynamoUrl),
 }
 
 /// A server URL whose password may come from elsewhere (environment, file).
@@ -54,9 +56,11 @@ impl DatabaseUrl {
                 password: Some(password),
                 ..u
             })),
-            DatabaseUrl::Sqlite { .. } => Err(StorageError::UnsupportedUrl(
-                "a SQLite database takes no password".into(),
-            )),
+            DatabaseUrl::Sqlite { .. } | DatabaseUrl::Dynamodb(_) => {
+                Err(StorageError::UnsupportedUrl(
+                    "this database takes no password (DynamoDB uses AWS credentials)".into(),
+                ))
+            }
         }
     }
 
@@ -65,6 +69,7 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite { .. } => "sqlite",
             DatabaseUrl::Postgres(_) => "postgres",
             DatabaseUrl::Mysql(_) => "mysql",
+            DatabaseUrl::Dynamodb(_) => "dynamodb",
         }
     }
 }
@@ -97,11 +102,11 @@ impl FromStr for DatabaseUrl {
                 raw: s.replacen("mariadb:", "mysql:", 1),
                 password: None,
             })),
-            "dynamodb" => Err(StorageError::UnsupportedUrl(
-                "the dynamodb engine is not available in this version".into(),
-            )),
+            "dynamodb" => crate::dynamodb::DynamoUrl::parse(s)
+                .map(DatabaseUrl::Dynamodb)
+                .map_err(StorageError::UnsupportedUrl),
             _ => Err(StorageError::UnsupportedUrl(format!(
-                "`{}` is not a database URL; expected sqlite:PATH, postgres://... or mysql://...",
+                "`{}` is not a database URL; expected sqlite:PATH, postgres://..., mysql://... or dynamodb://REGION",
                 redact(s)
             ))),
         }
@@ -145,6 +150,18 @@ impl fmt::Display for DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
             DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => f.write_str(&redact(&u.raw)),
+            DatabaseUrl::Dynamodb(u) => {
+                write!(f, "dynamodb://{}", u.region.as_deref().unwrap_or(""))?;
+                let mut sep = '?';
+                if let Some(e) = &u.endpoint {
+                    write!(f, "{sep}endpoint={e}")?;
+                    sep = '&';
+                }
+                if !u.prefix.is_empty() {
+                    write!(f, "{sep}prefix={}", u.prefix)?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -88,17 +88,9 @@ async fn concurrent_migrators_apply_once(engine: TestEngine) {
         let out = h.join().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    assert_eq!(
-        db.count("SELECT count(*) FROM _stackwright_migrations")
-            .await,
-        1
-    );
-    assert_eq!(db.count("SELECT count(*) FROM tasks").await, 3);
-    assert_eq!(
-        db.count("SELECT count(*) FROM _stackwright_seed_rows")
-            .await,
-        3
-    );
+    assert_eq!(db.migration_count("todo").await, 1);
+    assert_eq!(db.count_rows("tasks").await, 3);
+    assert_eq!(db.seed_claims("tasks").await, 3);
 }
 
 on_every_engine!(

@@ -41,6 +41,8 @@ macro_rules! on_every_engine {
                 async fn postgres() { super::$name(TestEngine::Postgres).await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn mariadb() { super::$name(TestEngine::Mariadb).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn dynamodb() { super::$name(TestEngine::Dynamodb).await }
             }
         )*
     };
@@ -52,6 +54,8 @@ pub enum TestEngine {
     Sqlite,
     Postgres,
     Mariadb,
+    /// moto_server on 127.0.0.1 (started on demand from `.tools/moto`).
+    Dynamodb,
 }
 
 impl TestEngine {
@@ -87,6 +91,8 @@ fn admin_url(engine: TestEngine) -> String {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
         TestEngine::Mariadb => std::env::var("STACKWRIGHT_TEST_MYSQL")
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()),
+        TestEngine::Dynamodb => std::env::var("STACKWRIGHT_TEST_DYNAMODB")
+            .unwrap_or_else(|_| "http://127.0.0.1:5055".into()),
         TestEngine::Sqlite => unreachable!("SQLite needs no server"),
     }
 }
@@ -115,6 +121,17 @@ impl TestDatabase {
                     raw_url: format!("sqlite://{}", path.display()),
                     url: DatabaseUrl::Sqlite { path },
                     _temp: Some(temp),
+                }
+            }
+            TestEngine::Dynamodb => {
+                let endpoint = ensure_moto().await;
+                let raw_url = format!("dynamodb://us-east-1?endpoint={endpoint}&prefix={name}_");
+                TestDatabase {
+                    engine,
+                    url: raw_url.parse().expect("url"),
+                    raw_url,
+                    name,
+                    _temp: None,
                 }
             }
             TestEngine::Postgres | TestEngine::Mariadb => {
@@ -226,7 +243,7 @@ async fn connect(url: &DatabaseUrl) -> ServerConn {
             .await
             .expect("MariaDB at 127.0.0.1:3306 (start it: see .ci/run)"),
         ),
-        DatabaseUrl::Sqlite { .. } => unreachable!(),
+        DatabaseUrl::Sqlite { .. } | DatabaseUrl::Dynamodb(_) => unreachable!("not a SQL server"),
     }
 }
 
@@ -289,6 +306,18 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let sql = match self.engine {
             TestEngine::Sqlite => return,
+            TestEngine::Dynamodb => {
+                let prefix = format!("{}_", self.name);
+                let _ = std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(delete_dynamo_tables(&prefix));
+                })
+                .join();
+                return;
+            }
             TestEngine::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
             TestEngine::Mariadb => format!("DROP DATABASE IF EXISTS {}", self.name),
         };
@@ -584,4 +613,301 @@ pub fn stackwright_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+// ---- DynamoDB (moto) -------------------------------------------------------
+
+/// Make sure moto_server answers; start it from `.tools/moto` when it does not.
+/// Several test processes may try at once: only one can bind the port.
+async fn ensure_moto() -> String {
+    let endpoint = admin_url(TestEngine::Dynamodb);
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        return endpoint;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".tools/moto/bin/python");
+    assert!(
+        python.exists(),
+        "moto is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/moto && .tools/moto/bin/pip install 'moto[server]'`",
+        python.display()
+    );
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let _ = Command::new(python)
+        .arg(root.join("tools/moto_serial.py"))
+        .args([host, port])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    for _ in 0..150 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            return endpoint;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("moto_server did not start on {addr}");
+}
+
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = ensure_moto().await;
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+async fn delete_dynamo_tables(prefix: &str) {
+    let client = dynamo_client().await;
+    let Ok(tables) = client.list_tables().send().await else {
+        return;
+    };
+    for t in tables
+        .table_names()
+        .iter()
+        .filter(|t| t.starts_with(prefix))
+    {
+        let _ = client.delete_table().table_name(t).send().await;
+    }
+}
+
+fn dynamo_value(v: &Json) -> aws_sdk_dynamodb::types::AttributeValue {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        Json::Null => A::Null(true),
+        Json::Bool(b) => A::Bool(*b),
+        Json::Number(n) => A::N(n.to_string()),
+        Json::String(s) => A::S(s.clone()),
+        other => A::S(other.to_string()),
+    }
+}
+
+fn dynamo_text(v: &aws_sdk_dynamodb::types::AttributeValue) -> Option<String> {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        A::Null(_) => None,
+        A::Bool(b) => Some(b.to_string()),
+        A::N(n) | A::S(n) => Some(n.clone()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn quote(engine: TestEngine, name: &str) -> String {
+    match engine {
+        TestEngine::Mariadb => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    }
+}
+
+fn sql_literal(v: &Json) -> String {
+    match v {
+        Json::Null => "NULL".into(),
+        Json::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => format!("'{}'", s.replace('\'', "''")),
+        other => format!("'{}'", other.to_string().replace('\'', "''")),
+    }
+}
+
+/// Engine-neutral looks at the stored data, as a person with the
+/// database's own tools would take them.
+impl TestDatabase {
+    fn dynamo_table(&self, table: &str) -> String {
+        format!("{}_{table}", self.name)
+    }
+
+    /// How many rows (items) the table holds.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                let out = dynamo_client()
+                    .await
+                    .scan()
+                    .table_name(self.dynamo_table(table))
+                    .send()
+                    .await
+                    .unwrap();
+                out.count() as i64
+            }
+            _ => self.count(&format!("SELECT count(*) FROM {table}")).await,
+        }
+    }
+
+    /// A stored value as text (booleans as `true`/`false`); None for NULL or no row.
+    pub async fn read_column(
+        &self,
+        table: &str,
+        key_column: &str,
+        key: Json,
+        column: &str,
+    ) -> Option<String> {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                let out = dynamo_client()
+                    .await
+                    .get_item()
+                    .table_name(self.dynamo_table(table))
+                    .key(key_column, dynamo_value(&key))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap();
+                out.item().and_then(|i| i.get(column)).and_then(dynamo_text)
+            }
+            _ => {
+                let v = self
+                    .text(&format!(
+                        "SELECT {} FROM {} WHERE {} = {}",
+                        quote(self.engine, column),
+                        quote(self.engine, table),
+                        quote(self.engine, key_column),
+                        sql_literal(&key)
+                    ))
+                    .await;
+                v
+            }
+        }
+    }
+
+    /// Change a row behind Stackwright's back, as a user with a SQL shell (or the AWS console) would.
+    pub async fn update_row(
+        &self,
+        table: &str,
+        key_column: &str,
+        key: Json,
+        sets: &[(&str, Json)],
+    ) {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                let mut req = dynamo_client()
+                    .await
+                    .update_item()
+                    .table_name(self.dynamo_table(table))
+                    .key(key_column, dynamo_value(&key));
+                let mut expr = Vec::new();
+                for (i, (c, v)) in sets.iter().enumerate() {
+                    req = req
+                        .expression_attribute_names(format!("#c{i}"), *c)
+                        .expression_attribute_values(format!(":v{i}"), dynamo_value(v));
+                    expr.push(format!("#c{i} = :v{i}"));
+                }
+                req.update_expression(format!("SET {}", expr.join(", ")))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                let assignments: Vec<String> = sets
+                    .iter()
+                    .map(|(c, v)| format!("{} = {}", quote(self.engine, c), sql_literal(v)))
+                    .collect();
+                self.exec(&format!(
+                    "UPDATE {} SET {} WHERE {} = {}",
+                    quote(self.engine, table),
+                    assignments.join(", "),
+                    quote(self.engine, key_column),
+                    sql_literal(&key)
+                ))
+                .await;
+            }
+        }
+    }
+
+    async fn meta_ids(
+        &self,
+        prefix: &str,
+    ) -> Vec<(
+        String,
+        std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    )> {
+        let out = dynamo_client()
+            .await
+            .scan()
+            .table_name(format!("{}__stackwright", self.name))
+            .send()
+            .await
+            .unwrap();
+        out.items()
+            .iter()
+            .filter_map(|i| {
+                let id = i.get("id").and_then(dynamo_text)?;
+                id.starts_with(prefix).then(|| (id, i.clone()))
+            })
+            .collect()
+    }
+
+    /// Seed rows recorded as applied for `table`.
+    pub async fn seed_claims(&self, table: &str) -> i64 {
+        match self.engine {
+            TestEngine::Dynamodb => self.meta_ids(&format!("seed#{table}#")).await.len() as i64,
+            _ => {
+                self.count(&format!(
+                    "SELECT count(*) FROM _stackwright_seed_rows WHERE table_name = '{table}'"
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Migrations recorded for `stack`.
+    pub async fn migration_count(&self, stack: &str) -> i64 {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                self.meta_ids(&format!("migration#{stack}#")).await.len() as i64
+            }
+            _ => {
+                self.count(&format!(
+                    "SELECT count(*) FROM _stackwright_migrations WHERE stack = '{stack}'"
+                ))
+                .await
+            }
+        }
+    }
+
+    pub async fn migration_summary(&self, stack: &str, version: i64) -> String {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                let id = format!("migration#{stack}#{version:010}");
+                let items = self.meta_ids(&id).await;
+                items.first().and_then(|(_, i)| i.get("summary")).and_then(dynamo_text).expect("a recorded migration")
+            }
+            _ => self
+                .text(&format!(
+                    "SELECT summary FROM _stackwright_migrations WHERE stack = '{stack}' AND version = {version}"
+                ))
+                .await
+                .expect("a recorded migration"),
+        }
+    }
+
+    /// Whether the secondary index `TABLE__INDEX` exists.
+    pub async fn index_exists(&self, table: &str, index: &str) -> bool {
+        let name = format!("{table}__{index}");
+        let sql = match self.engine {
+            TestEngine::Sqlite => format!("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '{name}'"),
+            TestEngine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{name}'"),
+            TestEngine::Mariadb => format!(
+                "SELECT count(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = '{name}'"
+            ),
+            TestEngine::Dynamodb => {
+                let out = dynamo_client()
+                    .await
+                    .describe_table()
+                    .table_name(self.dynamo_table(table))
+                    .send()
+                    .await
+                    .unwrap();
+                return out
+                    .table()
+                    .map(|t| t.global_secondary_indexes().iter().any(|g| g.index_name() == Some(name.as_str())))
+                    .unwrap_or(false);
+            }
+        };
+        self.count(&sql).await == 1
+    }
 }

@@ -46,6 +46,8 @@ async fn oversized_bodies_are_413(engine: TestEngine) {
     let sent = app
         .client
         .post(format!("{}/api/task/", app.url))
+        // The server closes the connection after a 413: do not pool it.
+        .header("connection", "close")
         .body(reqwest::Body::wrap_stream(futures_stream(big.into_bytes())))
         .send()
         .await;

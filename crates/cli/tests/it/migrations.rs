@@ -69,27 +69,7 @@ filters = ["tag"]
 "#;
 
 async fn migration_count(db: &TestDatabase) -> i64 {
-    db.count("SELECT count(*) FROM _stackwright_migrations WHERE stack = 'notes'")
-        .await
-}
-
-async fn migration_summary(db: &TestDatabase, version: i64) -> String {
-    db.text(&format!(
-        "SELECT summary FROM _stackwright_migrations WHERE stack = 'notes' AND version = {version}"
-    ))
-    .await
-    .expect("a recorded migration")
-}
-
-async fn index_exists(db: &TestDatabase, name: &str) -> bool {
-    let sql = match db.engine {
-        TestEngine::Sqlite => format!("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '{name}'"),
-        TestEngine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{name}'"),
-        TestEngine::Mariadb => format!(
-            "SELECT count(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = '{name}'"
-        ),
-    };
-    db.count(&sql).await == 1
+    db.migration_count("notes").await
 }
 
 async fn added_column_index_and_table_keep_rows(engine: TestEngine) {
@@ -120,7 +100,7 @@ async fn added_column_index_and_table_keep_rows(engine: TestEngine) {
         1
     );
     assert_eq!(migration_count(app.db()).await, 2);
-    let second = migration_summary(app.db(), 2).await;
+    let second = app.db().migration_summary("notes", 2).await;
     for step in [
         "add column `notes.pinned`",
         "create index `by_tag`",
@@ -128,7 +108,7 @@ async fn added_column_index_and_table_keep_rows(engine: TestEngine) {
     ] {
         assert!(second.contains(step), "{step} in {second}");
     }
-    assert!(index_exists(app.db(), "notes__by_tag").await);
+    assert!(app.db().index_exists("notes", "by_tag").await);
     // Starting again with no change records nothing new.
     let app = app.restart().await;
     assert_eq!(migration_count(app.db()).await, 2);
@@ -182,7 +162,7 @@ async fn destructive_changes_are_refused_unless_allowed(engine: TestEngine) {
         json!([{"id": 1, "body": "keep me"}])
     );
     assert_eq!(migration_count(&db).await, 2);
-    assert!(!index_exists(&db, "notes__by_tag").await);
+    assert!(!db.index_exists("notes", "by_tag").await);
     allowed.stop().await;
 }
 

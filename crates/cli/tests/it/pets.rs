@@ -42,9 +42,10 @@ async fn every_seed_pet_is_served(engine: TestEngine) {
         );
     }
     // Whistler's sex is NULL in the seed (an empty CSV cell).
+    assert_eq!(app.db().count_rows("pet").await, 9);
     let sex = app
         .db()
-        .text("SELECT sex FROM pet WHERE name = 'Whistler'")
+        .read_column("pet", "name", json!("Whistler"), "sex")
         .await;
     assert_eq!(sex, None);
 }

@@ -1,6 +1,6 @@
 //! Restarts keep data: seed rows are applied once, user changes survive.
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 use crate::harness::{example, on_every_engine, TempStack, TestApp, TestEngine};
 
@@ -25,10 +25,7 @@ async fn created_task_survives_and_seeds_are_not_duplicated(engine: TestEngine) 
         titles(&list.body),
         ["1st Task", "2nd Task", "3rd Task", "Mine"]
     );
-    let seeds = app
-        .db()
-        .count("SELECT count(*) FROM _stackwright_seed_rows WHERE table_name = 'tasks'")
-        .await;
+    let seeds = app.db().seed_claims("tasks").await;
     assert_eq!(seeds, 3);
 }
 
@@ -37,7 +34,12 @@ async fn user_changes_to_seed_rows_are_kept(engine: TestEngine) {
     // A user deletes one seed task and edits another.
     assert_eq!(app.delete("/api/task/2/").await.status, 204);
     app.db()
-        .exec("UPDATE tasks SET title = 'Edited', completed = TRUE WHERE id = 1")
+        .update_row(
+            "tasks",
+            "id",
+            json!(1),
+            &[("title", json!("Edited")), ("completed", json!(true))],
+        )
         .await;
     let app = app.restart().await;
     let list = app.get("/api/task/").await;
@@ -51,17 +53,23 @@ async fn user_changes_to_seed_rows_are_kept(engine: TestEngine) {
 
 async fn keyed_seed_rows_are_applied_once(engine: TestEngine) {
     let app = TestApp::spawn_on(engine, &example("mysfits")).await;
+    let cole = app.get("/mysfits?filter=LawChaos&value=Chaotic").await.body["mysfits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Cole")
+        .expect("Cole is chaotic")["mysfitId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.db()
-        .exec("UPDATE mysfits SET likes = 7 WHERE name = 'Cole'")
+        .update_row("mysfits", "mysfitId", json!(cole), &[("likes", json!(7))])
         .await;
     let app = app.restart().await;
     let list = app.get("/mysfits").await;
     assert_eq!(list.body["mysfits"].as_array().unwrap().len(), 12);
-    let likes = app
-        .db()
-        .count("SELECT likes FROM mysfits WHERE name = 'Cole'")
-        .await;
-    assert_eq!(likes, 7);
+    assert_eq!(app.get(&format!("/mysfits/{cole}")).await.body["likes"], 7);
+    assert_eq!(app.db().seed_claims("mysfits").await, 12);
 }
 
 async fn adding_a_column_with_a_default_does_not_reseed(engine: TestEngine) {
