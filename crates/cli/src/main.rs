@@ -96,6 +96,11 @@ struct CheckArgs {
     #[arg(default_value = ".")]
     dir: PathBuf,
 
+    /// Check against this engine's rules instead of the stack's `[database] engine`
+    /// (postgres, aurora-postgres, aurora-mysql, mysql, dynamodb, redshift).
+    #[arg(long, value_parser = parse_engine)]
+    engine: Option<stackwright_stack::CloudEngine>,
+
     /// Print the result (or every problem) as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -142,7 +147,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Load the stack, printing its problems; None when it is invalid.
 fn load_stack(dir: &Path, out: &Output, json: bool) -> anyhow::Result<Option<Stack>> {
-    match stackwright_stack::load(dir) {
+    load_stack_for(dir, None, out, json)
+}
+
+fn load_stack_for(
+    dir: &Path,
+    engine: Option<stackwright_stack::CloudEngine>,
+    out: &Output,
+    json: bool,
+) -> anyhow::Result<Option<Stack>> {
+    match stackwright_stack::load_for(dir, engine) {
         Ok(stack) => Ok(Some(stack)),
         Err(LoadError::Invalid(diags)) => {
             if json {
@@ -156,8 +170,22 @@ fn load_stack(dir: &Path, out: &Output, json: bool) -> anyhow::Result<Option<Sta
     }
 }
 
+fn parse_engine(s: &str) -> Result<stackwright_stack::CloudEngine, String> {
+    stackwright_stack::CloudEngine::ALL
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|(_, e)| *e)
+        .ok_or_else(|| {
+            let names: Vec<&str> = stackwright_stack::CloudEngine::ALL
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            format!("expected one of {}", names.join(", "))
+        })
+}
+
 fn check(args: &CheckArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let Some(stack) = load_stack(&args.dir, out, args.json)? else {
+    let Some(stack) = load_stack_for(&args.dir, args.engine, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
     let seeds = match stackwright_storage::seed::load_all(&stack) {

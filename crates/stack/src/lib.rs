@@ -40,10 +40,15 @@ pub fn stack_file_path(dir: &Path) -> PathBuf {
 
 /// Read and validate the stack in `dir` (a folder holding `stackwright.toml`, or the file).
 pub fn load(dir: &Path) -> Result<Stack, LoadError> {
+    load_for(dir, None)
+}
+
+/// Like [`load`], checking the rules of `engine` instead of the stack's own.
+pub fn load_for(dir: &Path, engine: Option<CloudEngine>) -> Result<Stack, LoadError> {
     let file = stack_file_path(dir);
     let source = std::fs::read_to_string(&file).map_err(|source| LoadError::Read {
         path: file.clone(),
         source,
     })?;
-    validate::parse(&file, &source).map_err(LoadError::Invalid)
+    validate::parse_for(&file, &source, engine).map_err(LoadError::Invalid)
 }

@@ -21,6 +21,16 @@ const MAX_PAGE_SIZE_LIMIT: u32 = 10_000;
 
 /// Parse and validate a stack file's text. `file` is only used to name places.
 pub fn parse(file: &Path, source: &str) -> Result<Stack, Diagnostics> {
+    parse_for(file, source, None)
+}
+
+/// Like [`parse`], checking the rules of `engine` instead of the stack's own
+/// `[database] engine` (e.g. `stackwright check --engine dynamodb`).
+pub fn parse_for(
+    file: &Path,
+    source: &str,
+    engine: Option<CloudEngine>,
+) -> Result<Stack, Diagnostics> {
     let raw: RawStack = match toml::from_str(source) {
         Ok(raw) => raw,
         Err(e) => {
@@ -36,6 +46,8 @@ pub fn parse(file: &Path, source: &str) -> Result<Stack, Diagnostics> {
         file,
         source,
         errors: Diagnostics::default(),
+        engine_override: engine,
+        engine: CloudEngine::Postgres,
     };
     let stack = v.stack(raw);
     if v.errors.is_empty() {
@@ -64,6 +76,9 @@ struct Validator<'a> {
     file: &'a Path,
     source: &'a str,
     errors: Diagnostics,
+    engine_override: Option<CloudEngine>,
+    /// The engine whose rules apply (set before tables are read).
+    engine: CloudEngine,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -135,6 +150,8 @@ impl Validator<'_> {
                 }
             }
         };
+
+        self.engine = self.engine_override.unwrap_or(engine);
 
         let mut server = ServerSettings::default();
         if let Some(max) = raw.server.as_ref().and_then(|s| s.max_body_bytes.as_ref()) {
@@ -247,6 +264,9 @@ impl Validator<'_> {
                     cols.push(c.get_ref().clone());
                 }
             }
+            if self.engine == CloudEngine::Dynamodb {
+                ok &= self.dynamodb_index(index_name, ri, raw);
+            }
             indexes.insert(
                 index_name.clone(),
                 Index {
@@ -295,6 +315,38 @@ impl Validator<'_> {
             indexes,
             seed,
         })
+    }
+
+    /// What a DynamoDB global secondary index can be: one or two key
+    /// attributes of string or number type, and never unique.
+    fn dynamodb_index(&mut self, name: &str, index: &RawIndex, table: &RawTable) -> bool {
+        let mut ok = true;
+        let cols = index.columns.get_ref();
+        if cols.len() > 2 {
+            self.error(index.columns.span(), format!("index `{name}` has {} columns; on DynamoDB an index has at most two (partition and sort key)", cols.len()));
+            ok = false;
+        }
+        if let Some(u) = index.unique.as_ref().filter(|u| *u.get_ref()) {
+            self.error(u.span(), "DynamoDB cannot enforce a unique index")
+                .hint = Some("make this column the table's key, or drop `unique`".into());
+            ok = false;
+        }
+        for c in cols {
+            if let Some(col) = table.columns.get(c.get_ref()) {
+                let ty = col.get_ref().ty.get_ref().as_str();
+                if matches!(ty, "boolean" | "json") {
+                    self.error(
+                        c.span(),
+                        format!(
+                            "on DynamoDB an index key must be a string or number; `{}` is {ty}",
+                            c.get_ref()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok
     }
 
     fn column(

@@ -1024,7 +1024,8 @@ impl Engine for DynamoEngine {
                     .await?
                     .ok_or_else(|| StorageError::Internal("inserted item not found".into()));
             }
-            let key_is_generated_here = table.key_column().generated && !row.contains_key(&table.key);
+            let key_is_generated_here =
+                table.key_column().generated && !row.contains_key(&table.key);
             if !key_is_generated_here {
                 return Err(StorageError::Conflict);
             }

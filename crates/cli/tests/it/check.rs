@@ -314,3 +314,55 @@ set = {}
         "{err}"
     );
 }
+
+#[test]
+fn dynamodb_rules_apply_for_that_engine() {
+    let stack = r#"name = "items"
+
+[database]
+engine = "dynamodb"
+
+[tables.item]
+key = "id"
+
+[tables.item.columns]
+id = { type = "string", max_length = 36 }
+a = { type = "string", max_length = 10 }
+b = { type = "string", max_length = 10 }
+c = { type = "string", max_length = 10 }
+flag = { type = "boolean" }
+
+[tables.item.indexes]
+wide = { columns = ["a", "b", "c"] }
+by_flag = { columns = ["flag"] }
+only = { columns = ["a"], unique = true }
+"#;
+    let (ok, err) = check(stack);
+    assert!(!ok);
+    assert_points_at(
+        &err,
+        17,
+        20,
+        &["index `wide` has 3 columns; on DynamoDB an index has at most two"],
+    );
+    assert_points_at(
+        &err,
+        18,
+        24,
+        &["index key must be a string or number; `flag` is boolean"],
+    );
+    assert_points_at(&err, 19, 36, &["DynamoDB cannot enforce a unique index"]);
+
+    // The same tables are fine for PostgreSQL...
+    let (ok, err) = check(&stack.replace("engine = \"dynamodb\"", "engine = \"postgres\""));
+    assert!(ok, "{err}");
+    // ...and `--engine` checks a stack against another engine's rules.
+    let pg = TempStack::new(&stack.replace("engine = \"dynamodb\"", "engine = \"postgres\""));
+    let out = stackwright(&["check", pg.path().to_str().unwrap(), "--engine", "dynamodb"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at most two"),
+        "{}",
+        text(&out.stderr)
+    );
+}
