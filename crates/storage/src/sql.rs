@@ -168,7 +168,13 @@ impl Dialect {
         for (i, o) in order_by.iter().enumerate() {
             b.push(if i == 0 { " ORDER BY " } else { ", " })
                 .push(&self.quote(&o.column))
-                .push(if o.descending { " DESC" } else { " ASC" });
+                .push(match (self, o.descending) {
+                    // NULLs sort as the smallest value on every engine (SQLite's and MySQL's rule).
+                    (Dialect::Postgres, false) => " ASC NULLS FIRST",
+                    (Dialect::Postgres, true) => " DESC NULLS LAST",
+                    (Dialect::Mysql, false) => " ASC",
+                    (Dialect::Mysql, true) => " DESC",
+                });
         }
         b.push(" LIMIT ")
             .bind(Param::Int(i64::from(limit)))

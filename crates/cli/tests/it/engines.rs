@@ -146,6 +146,11 @@ async fn mariadb_outage_answers_503_and_recovers() {
     outage_answers_503_and_recovers(TestEngine::Mariadb).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_outage_answers_503_and_recovers() {
+    outage_answers_503_and_recovers(TestEngine::Dynamodb).await;
+}
+
 const SECRET: &str = "Sw0rdf1sh-never-logged";
 
 /// The password reaches the server but never the logs, errors or help.

@@ -72,10 +72,10 @@ impl TestEngine {
         authority
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or(if self == TestEngine::Postgres {
-                5432
-            } else {
-                3306
+            .unwrap_or(match self {
+                TestEngine::Postgres => 5432,
+                TestEngine::Dynamodb => 5055,
+                _ => 3306,
             })
     }
 
@@ -150,9 +150,14 @@ impl TestDatabase {
 
     /// The same database reached through another port (a proxy).
     pub fn url_via_port(&self, port: u16) -> DatabaseUrl {
-        server_url(self.engine, Some(port), &self.name)
-            .parse()
-            .expect("url")
+        let url = match self.engine {
+            TestEngine::Dynamodb => format!(
+                "dynamodb://us-east-1?endpoint=http://127.0.0.1:{port}&prefix={}_",
+                self.name
+            ),
+            _ => server_url(self.engine, Some(port), &self.name),
+        };
+        url.parse().expect("url")
     }
 
     /// Run one statement on the database.

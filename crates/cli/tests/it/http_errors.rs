@@ -169,6 +169,14 @@ table = "counter"
 increment = { hits = 1 }
 
 [[routes]]
+method = "GET"
+path = "/counters"
+op = "list"
+table = "counter"
+fields = ["name", "label"]
+order_by = ["label", "-name"]
+
+[[routes]]
 method = "PATCH"
 path = "/counters/{name}"
 op = "update"
@@ -231,6 +239,29 @@ async fn creates_updates_and_increments_with_every_column_type(engine: TestEngin
         .assert_error(404, "not_found");
 }
 
+async fn lists_order_nulls_first_on_every_engine(engine: TestEngine) {
+    let stack = TempStack::new(COUNTERS);
+    let app = TestApp::spawn_on(engine, stack.path()).await;
+    for body in [
+        r#"{"name":"a","label":"x"}"#,
+        r#"{"name":"b"}"#,
+        r#"{"name":"c","label":"X"}"#,
+        r#"{"name":"d"}"#,
+    ] {
+        assert_eq!(app.post("/counters", body).await.status, 201);
+    }
+    let list = app.get("/counters").await;
+    let names: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    // NULL labels first (ties by name descending), then bytewise: "X" < "x".
+    assert_eq!(names, ["d", "b", "c", "a"], "{}", list.body);
+}
+
 async fn concurrent_increments_are_never_lost(engine: TestEngine) {
     let stack = TempStack::new(COUNTERS);
     let app = TestApp::spawn_on(engine, stack.path()).await;
@@ -255,4 +286,5 @@ on_every_engine!(
     lists_paginate_with_a_bounded_limit_and_cursor,
     creates_updates_and_increments_with_every_column_type,
     concurrent_increments_are_never_lost,
+    lists_order_nulls_first_on_every_engine,
 );
