@@ -49,6 +49,32 @@ enum Command {
     Check(CheckArgs),
     /// Apply schema changes and new seed rows to the database, then exit.
     Migrate(MigrateArgs),
+    /// Write the stack's CloudFormation templates (network, data, app) for AWS.
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    /// Environment(s) to synthesize: dev, prod, or one declared as [aws.env.NAME]
+    /// (repeatable; default dev).
+    #[arg(long = "env", value_name = "NAME")]
+    envs: Vec<String>,
+
+    /// Synthesize every environment of the stack.
+    #[arg(long, conflicts_with = "envs")]
+    all_envs: bool,
+
+    /// Output folder; templates go to OUT/ENV/LAYER.json (default DIR/.stackwright/synth).
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    /// Print what was written as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -128,6 +154,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(&args, &out),
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate(&args, &out))),
         Command::Up(args) => runtime().and_then(|rt| rt.block_on(up(args, &out))),
+        Command::Synth(args) => synth(&args, &out),
     };
     match result {
         Ok(code) => code,
@@ -216,6 +243,50 @@ fn check(args: &CheckArgs, out: &Output) -> anyhow::Result<ExitCode> {
             stack.routes.len(),
             seed_rows
         ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn synth(args: &SynthArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, args.json)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let envs = if args.all_envs {
+        stackwright_synth::Settings::environments(&stack)
+    } else if args.envs.is_empty() {
+        vec!["dev".to_string()]
+    } else {
+        args.envs.clone()
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| stack.dir.join(".stackwright").join("synth"));
+    let mut report = Vec::new();
+    for env in &envs {
+        let (settings, templates) = stackwright_synth::synth(&stack, env)?;
+        let paths = stackwright_synth::write(&out_dir, env, &templates)?;
+        let prefix = settings.prefix(&stack);
+        for (t, path) in templates.iter().zip(&paths) {
+            report.push(json!({
+                "env": env,
+                "layer": t.layer.as_str(),
+                "stack": stackwright_synth::stack_name(&prefix, t.layer),
+                "resources": t.resources.len(),
+                "path": path.display().to_string(),
+            }));
+            if !args.json {
+                out.line(&format!(
+                    "{}: {} ({} resources)",
+                    stackwright_synth::stack_name(&prefix, t.layer),
+                    path.display(),
+                    t.resources.len()
+                ));
+            }
+        }
+    }
+    if args.json {
+        out.json(&json!({ "ok": true, "templates": report }));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,35 @@ pub struct RawStack {
     pub tables: IndexMap<String, S<RawTable>>,
     #[serde(default)]
     pub routes: Vec<S<RawRoute>>,
+    pub aws: Option<RawAws>,
+}
+
+/// `[aws]`: how the stack runs on AWS; `[aws.env.NAME]` tables take the
+/// same keys (except `env`) and override them for one environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    pub region: Option<S<String>>,
+    pub compute: Option<S<String>>,
+    pub database: Option<S<String>>,
+    pub production: Option<S<bool>>,
+    pub port: Option<S<i64>>,
+    pub azs: Option<S<i64>>,
+    pub cpu: Option<S<i64>>,
+    pub memory: Option<S<i64>>,
+    pub min: Option<S<i64>>,
+    pub max: Option<S<i64>>,
+    pub target_cpu: Option<S<i64>>,
+    pub instance_type: Option<S<String>>,
+    pub db_instance_class: Option<S<String>>,
+    pub db_storage_gb: Option<S<i64>>,
+    pub lambda_memory: Option<S<i64>>,
+    pub multi_az: Option<S<bool>>,
+    pub deletion_protection: Option<S<bool>>,
+    pub log_retention_days: Option<S<i64>>,
+    pub certificate_arn: Option<S<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, S<RawAws>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -186,6 +186,31 @@ impl Validator<'_> {
         }
         self.route_conflicts(&raw.routes, &routes);
 
+        let aws = match &raw.aws {
+            None => Aws::default(),
+            Some(a) => {
+                let base = self.aws_settings(a, false);
+                let mut envs = IndexMap::new();
+                for (env, settings) in &a.env {
+                    let valid_name = !env.is_empty()
+                        && env.len() <= 16
+                        && env.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && env
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    if !valid_name {
+                        self.error(settings.span(), format!("invalid environment name `{env}`"))
+                            .hint = Some(
+                            "use 1-16 lowercase letters, digits and dashes, starting with a letter"
+                                .into(),
+                        );
+                    }
+                    envs.insert(env.clone(), self.aws_settings(settings.get_ref(), true));
+                }
+                Aws { base, envs }
+            }
+        };
+
         Stack {
             name,
             dir,
@@ -193,6 +218,7 @@ impl Validator<'_> {
             tables,
             routes,
             server,
+            aws,
         }
     }
 
@@ -315,6 +341,150 @@ impl Validator<'_> {
             indexes,
             seed,
         })
+    }
+
+    fn aws_settings(&mut self, raw: &RawAws, nested: bool) -> AwsOverrides {
+        if nested {
+            if let Some(inner) = raw.env.values().next() {
+                self.error(inner.span(), "environments cannot be nested");
+            }
+        }
+        let int = |v: &mut Self,
+                   value: &Option<S<i64>>,
+                   range: std::ops::RangeInclusive<i64>,
+                   what: &str|
+         -> Option<i64> {
+            let value = value.as_ref()?;
+            if range.contains(value.get_ref()) {
+                Some(*value.get_ref())
+            } else {
+                v.error(
+                    value.span(),
+                    format!(
+                        "{what} must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+        };
+        let choice = |v: &mut Self,
+                      value: &Option<S<String>>,
+                      names: &[&str],
+                      what: &str|
+         -> Option<usize> {
+            let value = value.as_ref()?;
+            match names.iter().position(|n| n == value.get_ref()) {
+                Some(i) => Some(i),
+                None => {
+                    let hint = suggest(value.get_ref(), names.iter().copied());
+                    v.error(
+                        value.span(),
+                        format!("unknown {what} `{}`", value.get_ref()),
+                    )
+                    .hint = Some(hint);
+                    None
+                }
+            }
+        };
+        let compute_names: Vec<&str> = Compute::ALL.iter().map(|(n, _)| *n).collect();
+        let engine_names: Vec<&str> = CloudEngine::ALL.iter().map(|(n, _)| *n).collect();
+        let region = raw.region.as_ref().and_then(|r| {
+            let parts: Vec<&str> = r.get_ref().split('-').collect();
+            let ok = parts.len() >= 3
+                && parts[0].len() == 2
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                })
+                && parts
+                    .last()
+                    .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            if ok {
+                Some(r.get_ref().clone())
+            } else {
+                self.error(r.span(), format!("`{}` is not an AWS region", r.get_ref()))
+                    .hint = Some("e.g. us-east-1, eu-west-1, ap-southeast-2".into());
+                None
+            }
+        });
+        let cpu = int(self, &raw.cpu, 256..=16384, "cpu (Fargate CPU units)");
+        if let (Some(c), Some(span)) = (cpu, raw.cpu.as_ref()) {
+            if ![256, 512, 1024, 2048, 4096, 8192, 16384].contains(&c) {
+                self.error(
+                    span.span(),
+                    "Fargate cpu is one of 256, 512, 1024, 2048, 4096, 8192, 16384",
+                );
+            }
+        }
+        let min = int(self, &raw.min, 1..=100, "min");
+        let max = int(self, &raw.max, 1..=100, "max");
+        if let (Some(lo), Some(hi), Some(span)) = (min, max, raw.max.as_ref()) {
+            if hi < lo {
+                self.error(span.span(), "max is smaller than min");
+            }
+        }
+        let retention = raw.log_retention_days.as_ref().and_then(|d| {
+            match u32::try_from(*d.get_ref())
+                .ok()
+                .filter(|d| LOG_RETENTION_DAYS.contains(d))
+            {
+                Some(d) => Some(d),
+                None => {
+                    let list: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+                    self.error(d.span(), "CloudWatch Logs does not offer that retention")
+                        .hint = Some(format!("one of {}", list.join(", ")));
+                    None
+                }
+            }
+        });
+        let certificate_arn = raw.certificate_arn.as_ref().and_then(|c| {
+            if c.get_ref().starts_with("arn:aws:acm:")
+                || c.get_ref().starts_with("arn:aws-us-gov:acm:")
+            {
+                Some(c.get_ref().clone())
+            } else {
+                self.error(
+                    c.span(),
+                    "certificate_arn must be an ACM certificate ARN (arn:aws:acm:...)",
+                );
+                None
+            }
+        });
+        let text = |v: &Option<S<String>>| v.as_ref().map(|x| x.get_ref().clone());
+        AwsOverrides {
+            region,
+            compute: choice(self, &raw.compute, &compute_names, "compute")
+                .map(|i| Compute::ALL[i].1),
+            database: choice(self, &raw.database, &engine_names, "database engine")
+                .map(|i| CloudEngine::ALL[i].1),
+            production: raw.production.as_ref().map(|b| *b.get_ref()),
+            port: int(self, &raw.port, 1..=65535, "port").map(|p| p as u16),
+            azs: int(self, &raw.azs, 2..=3, "azs").map(|a| a as u8),
+            cpu: cpu.map(|c| c as u32),
+            memory: int(self, &raw.memory, 512..=122_880, "memory (MiB)").map(|m| m as u32),
+            min: min.map(|m| m as u32),
+            max: max.map(|m| m as u32),
+            target_cpu: int(self, &raw.target_cpu, 10..=90, "target_cpu (percent)")
+                .map(|t| t as u32),
+            instance_type: text(&raw.instance_type),
+            db_instance_class: text(&raw.db_instance_class),
+            db_storage_gb: int(self, &raw.db_storage_gb, 20..=65_536, "db_storage_gb")
+                .map(|g| g as u32),
+            lambda_memory: int(
+                self,
+                &raw.lambda_memory,
+                128..=10_240,
+                "lambda_memory (MiB)",
+            )
+            .map(|m| m as u32),
+            multi_az: raw.multi_az.as_ref().map(|b| *b.get_ref()),
+            deletion_protection: raw.deletion_protection.as_ref().map(|b| *b.get_ref()),
+            log_retention_days: retention,
+            certificate_arn,
+        }
     }
 
     /// What a DynamoDB global secondary index can be: one or two key

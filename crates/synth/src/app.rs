@@ -1,0 +1,672 @@
+//! The app layer: the stackwright runtime on Lambda (behind an HTTP API),
+//! Fargate or EC2 (behind an application load balancer), its roles and logs,
+//! and the migration that runs once per deploy before traffic shifts.
+
+use serde_json::{json, Value as Json};
+use stackwright_stack::{CloudEngine, Compute, Operation, Stack};
+
+use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
+use crate::data::{DB_NAME, DB_USER};
+use crate::network::assume;
+use crate::{db_port, export, Settings};
+
+/// Where the runtime finds the stack inside its artifact or image.
+const STACK_DIR: &str = "/opt/stackwright/stack";
+
+pub fn template(stack: &Stack, s: &Settings) -> Template {
+    let prefix = s.prefix(stack);
+    let compute = match s.compute {
+        Compute::Lambda => "Lambda behind an HTTP API",
+        Compute::Fargate => "ECS Fargate behind a load balancer",
+        Compute::Ec2 => "EC2 autoscaling group behind a load balancer",
+    };
+    let mut t = Template::new(Layer::App, format!("Stackwright {prefix}: app ({compute})"));
+    t.parameters.insert(
+        "ArtifactBucket".into(),
+        json!({ "Type": "String", "Description": "Bucket holding the runtime artifact (written by stackwright deploy)" }),
+    );
+    t.parameters.insert(
+        "ArtifactKey".into(),
+        json!({ "Type": "String", "Description": "Key of the runtime zip (Lambda bootstrap plus the stack)" }),
+    );
+    t.parameters.insert(
+        "DeployId".into(),
+        json!({ "Type": "String", "Default": "initial", "Description": "Changes on every deploy, so migrations run once per deploy" }),
+    );
+    let key = import(&export(&prefix, "KeyArn"));
+    t.add(
+        "AppLogGroup",
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": key.clone() }),
+    );
+
+    let env = runtime_environment(stack, s, &prefix);
+    let policies = data_access(s, &prefix);
+    migration(&mut t, s, &prefix, &env, &policies, key.clone());
+
+    match s.compute {
+        Compute::Lambda => lambda_api(&mut t, s, &prefix, &env, &policies, key),
+        Compute::Fargate => {
+            load_balancer(&mut t, stack, s, &prefix, "ip");
+            fargate(&mut t, s, &prefix, &env, &policies, key);
+        }
+        Compute::Ec2 => {
+            load_balancer(&mut t, stack, s, &prefix, "instance");
+            ec2(&mut t, s, &prefix, &env, &policies);
+        }
+    }
+    t
+}
+
+/// The runtime's configuration: the database URL without a password; the
+/// password is read from Secrets Manager by the runtime or injected by ECS.
+fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String, Json)> {
+    let mut env = vec![
+        ("STACKWRIGHT_LOG_FORMAT".to_string(), json!("json")),
+        ("STACKWRIGHT_STACK".to_string(), json!(STACK_DIR)),
+    ];
+    let _ = stack;
+    match s.database {
+        CloudEngine::Dynamodb => env.push((
+            "STACKWRIGHT_DATABASE_URL".into(),
+            sub(&format!("dynamodb://${{AWS::Region}}?prefix={prefix}-")),
+        )),
+        engine => {
+            let scheme = match engine {
+                CloudEngine::Mysql | CloudEngine::AuroraMysql => "mysql",
+                _ => "postgres",
+            };
+            env.push((
+                "STACKWRIGHT_DATABASE_URL".into(),
+                json!({ "Fn::Sub": [
+                    format!("{scheme}://{DB_USER}@${{Host}}:${{Port}}/{DB_NAME}"),
+                    {
+                        "Host": import(&export(prefix, "DatabaseHost")),
+                        "Port": import(&export(prefix, "DatabasePort"))
+                    }
+                ] }),
+            ));
+            env.push((
+                "STACKWRIGHT_DATABASE_SECRET_ARN".into(),
+                import(&export(prefix, "DatabaseSecretArn")),
+            ));
+        }
+    }
+    env
+}
+
+fn env_map(env: &[(String, Json)]) -> Json {
+    Json::Object(env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// What the runtime may do with the data: read its secret, or use its tables.
+fn data_access(s: &Settings, prefix: &str) -> Vec<Json> {
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": import(&export(prefix, "KeyArn"))
+    })];
+    match s.database {
+        CloudEngine::Dynamodb => statements.push(json!({
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"
+            ],
+            "Resource": [
+                sub(&format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{prefix}-*")),
+                sub(&format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{prefix}-*/index/*"))
+            ]
+        })),
+        _ => statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": import(&export(prefix, "DatabaseSecretArn"))
+        })),
+    }
+    statements
+}
+
+fn role(t: &mut Template, id: &str, service: &str, managed: Vec<Json>, statements: Vec<Json>) {
+    let mut props = json!({
+        "AssumeRolePolicyDocument": assume(service),
+        "Policies": [{
+            "PolicyName": "runtime",
+            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements }
+        }]
+    });
+    if !managed.is_empty() {
+        props["ManagedPolicyArns"] = json!(managed);
+    }
+    t.add(id, "AWS::IAM::Role", props);
+}
+
+fn managed(name: &str) -> Json {
+    sub(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
+}
+
+fn vpc_config(prefix: &str) -> Json {
+    json!({
+        "SubnetIds": import_list(&export(prefix, "AppSubnets")),
+        "SecurityGroupIds": [import(&export(prefix, "AppSecurityGroup"))]
+    })
+}
+
+/// A function running the runtime from the artifact, in the private subnets.
+fn function(
+    role_id: &str,
+    s: &Settings,
+    prefix: &str,
+    env: Json,
+    key: Json,
+    timeout: u32,
+    concurrency: u32,
+) -> Json {
+    json!({
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Architectures": ["x86_64"],
+        "Code": { "S3Bucket": r("ArtifactBucket"), "S3Key": r("ArtifactKey") },
+        "Role": att(role_id, "Arn"),
+        "MemorySize": s.lambda_memory,
+        "Timeout": timeout,
+        "ReservedConcurrentExecutions": concurrency,
+        "KmsKeyArn": key,
+        "TracingConfig": { "Mode": "Active" },
+        "VpcConfig": vpc_config(prefix),
+        "LoggingConfig": { "LogGroup": r("AppLogGroup"), "LogFormat": "JSON" },
+        "Environment": { "Variables": env }
+    })
+}
+
+fn lambda_role_statements(policies: &[Json]) -> Vec<Json> {
+    let mut statements = policies.to_vec();
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": att("AppLogGroup", "Arn")
+    }));
+    statements
+}
+
+/// The migration: a function invoked by a custom resource on every deploy
+/// (its DeployId changes), before the compute that serves traffic is updated.
+fn migration(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    role(
+        t,
+        "MigrateRole",
+        "lambda.amazonaws.com",
+        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
+        lambda_role_statements(policies),
+    );
+    let mut env = env.to_vec();
+    env.push(("STACKWRIGHT_MODE".into(), json!("migrate")));
+    // One at a time: the runtime's own lock makes concurrent runs safe, this makes them rare.
+    t.add(
+        "MigrateFunction",
+        "AWS::Lambda::Function",
+        function("MigrateRole", s, prefix, env_map(&env), key, 900, 1),
+    );
+    t.add(
+        "Migrate",
+        "AWS::CloudFormation::CustomResource",
+        json!({ "ServiceToken": att("MigrateFunction", "Arn"), "DeployId": r("DeployId") }),
+    );
+}
+
+fn lambda_api(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    role(
+        t,
+        "ApiRole",
+        "lambda.amazonaws.com",
+        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
+        lambda_role_statements(policies),
+    );
+    let concurrency = if s.production { 100 } else { 10 };
+    let function = t.add(
+        "ApiFunction",
+        "AWS::Lambda::Function",
+        function("ApiRole", s, prefix, env_map(env), key, 30, concurrency),
+    );
+    function["DependsOn"] = json!("Migrate");
+    t.add(
+        "HttpApi",
+        "AWS::ApiGatewayV2::Api",
+        json!({ "Name": prefix, "ProtocolType": "HTTP", "Description": format!("Stackwright {prefix}") }),
+    );
+    t.add(
+        "HttpApiIntegration",
+        "AWS::ApiGatewayV2::Integration",
+        json!({
+            "ApiId": r("HttpApi"),
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": att("ApiFunction", "Arn"),
+            "PayloadFormatVersion": "2.0"
+        }),
+    );
+    t.add(
+        "HttpApiRoute",
+        "AWS::ApiGatewayV2::Route",
+        json!({
+            "ApiId": r("HttpApi"),
+            "RouteKey": "$default",
+            "Target": sub("integrations/${HttpApiIntegration}")
+        }),
+    );
+    t.add(
+        "HttpApiAccessLogs",
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": import(&export(prefix, "KeyArn")) }),
+    );
+    t.add(
+        "HttpApiStage",
+        "AWS::ApiGatewayV2::Stage",
+        json!({
+            "ApiId": r("HttpApi"),
+            "StageName": "$default",
+            "AutoDeploy": true,
+            "AccessLogSettings": {
+                "DestinationArn": att("HttpApiAccessLogs", "Arn"),
+                "Format": "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"method\":\"$context.httpMethod\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"latency\":\"$context.responseLatency\"}"
+            }
+        }),
+    );
+    t.add(
+        "HttpApiInvokes",
+        "AWS::Lambda::Permission",
+        json!({
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": r("ApiFunction"),
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*")
+        }),
+    );
+    t.output(
+        "ServiceUrl",
+        "URL of the API",
+        att("HttpApi", "ApiEndpoint"),
+        Some(export(prefix, "ServiceUrl")),
+    );
+}
+
+/// The health route's path, for load balancer health checks.
+fn health_path(stack: &Stack) -> String {
+    stack
+        .routes
+        .iter()
+        .find(|r| matches!(r.operation, Operation::Health))
+        .map_or_else(|| "/".to_string(), |r| r.path.clone())
+}
+
+fn load_balancer(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, target_type: &str) {
+    t.add(
+        "LoadBalancer",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        json!({
+            "Type": "application",
+            "Scheme": "internet-facing",
+            "Subnets": import_list(&export(prefix, "PublicSubnets")),
+            "SecurityGroups": [import(&export(prefix, "LoadBalancerSecurityGroup"))],
+            "LoadBalancerAttributes": [
+                { "Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true" },
+                { "Key": "deletion_protection.enabled", "Value": s.deletion_protection.to_string() }
+            ]
+        }),
+    );
+    t.add(
+        "TargetGroup",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        json!({
+            "VpcId": import(&export(prefix, "VpcId")),
+            "Protocol": "HTTP",
+            "Port": s.port,
+            "TargetType": target_type,
+            "HealthCheckPath": health_path(stack),
+            "HealthCheckIntervalSeconds": 15,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 3,
+            "Matcher": { "HttpCode": "200" },
+            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }]
+        }),
+    );
+    match &s.certificate_arn {
+        Some(cert) => {
+            t.add(
+                "HttpsListener",
+                "AWS::ElasticLoadBalancingV2::Listener",
+                json!({
+                    "LoadBalancerArn": r("LoadBalancer"),
+                    "Protocol": "HTTPS",
+                    "Port": 443,
+                    "Certificates": [{ "CertificateArn": cert }],
+                    "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                    "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
+                }),
+            );
+            t.add(
+                "HttpListener",
+                "AWS::ElasticLoadBalancingV2::Listener",
+                json!({
+                    "LoadBalancerArn": r("LoadBalancer"),
+                    "Protocol": "HTTP",
+                    "Port": 80,
+                    "DefaultActions": [{
+                        "Type": "redirect",
+                        "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" }
+                    }]
+                }),
+            );
+            t.output(
+                "ServiceUrl",
+                "URL of the service",
+                sub("https://${LoadBalancer.DNSName}"),
+                Some(export(prefix, "ServiceUrl")),
+            );
+        }
+        None => {
+            t.add(
+                "HttpListener",
+                "AWS::ElasticLoadBalancingV2::Listener",
+                json!({
+                    "LoadBalancerArn": r("LoadBalancer"),
+                    "Protocol": "HTTP",
+                    "Port": 80,
+                    "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
+                }),
+            );
+            t.output(
+                "ServiceUrl",
+                "URL of the service",
+                sub("http://${LoadBalancer.DNSName}"),
+                Some(export(prefix, "ServiceUrl")),
+            );
+        }
+    }
+}
+
+fn fargate(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    t.parameters.insert(
+        "ImageTag".into(),
+        json!({ "Type": "String", "Description": "Tag of the runtime image in the stack's repository (written by stackwright deploy)" }),
+    );
+    t.add(
+        "Repository",
+        "AWS::ECR::Repository",
+        json!({
+            "ImageScanningConfiguration": { "ScanOnPush": true },
+            "ImageTagMutability": "IMMUTABLE",
+            "EncryptionConfiguration": { "EncryptionType": "KMS", "KmsKey": key.clone() },
+            "EmptyOnDelete": !s.production
+        }),
+    );
+    t.add(
+        "Cluster",
+        "AWS::ECS::Cluster",
+        json!({ "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }] }),
+    );
+    let mut execution = policies.to_vec();
+    execution.retain(|st| st["Action"] != json!(["kms:Decrypt", "kms:GenerateDataKey"]));
+    execution.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key }));
+    role(
+        t,
+        "ExecutionRole",
+        "ecs-tasks.amazonaws.com",
+        vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
+        execution,
+    );
+    role(
+        t,
+        "TaskRole",
+        "ecs-tasks.amazonaws.com",
+        vec![],
+        policies.to_vec(),
+    );
+
+    let mut environment: Vec<Json> = env
+        .iter()
+        .filter(|(k, _)| k != "STACKWRIGHT_DATABASE_SECRET_ARN")
+        .map(|(k, v)| json!({ "Name": k, "Value": v }))
+        .collect();
+    environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
+    let mut container = json!({
+        "Name": "app",
+        "Image": sub("${Repository.RepositoryUri}:${ImageTag}"),
+        "Essential": true,
+        "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
+        "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
+        "Environment": environment,
+        "ReadonlyRootFilesystem": true,
+        "User": "65532",
+        "LogConfiguration": {
+            "LogDriver": "awslogs",
+            "Options": {
+                "awslogs-group": r("AppLogGroup"),
+                "awslogs-region": r("AWS::Region"),
+                "awslogs-stream-prefix": "app"
+            }
+        }
+    });
+    if db_port(s.database).is_some() {
+        // ECS reads the password at task start; it is never in the template.
+        container["Secrets"] = json!([{
+            "Name": "STACKWRIGHT_DATABASE_PASSWORD",
+            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": import(&export(prefix, "DatabaseSecretArn")) }] }
+        }]);
+    }
+    t.add(
+        "TaskDefinition",
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": prefix,
+            "Cpu": s.cpu.to_string(),
+            "Memory": s.memory.to_string(),
+            "NetworkMode": "awsvpc",
+            "RequiresCompatibilities": ["FARGATE"],
+            "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
+            "ExecutionRoleArn": att("ExecutionRole", "Arn"),
+            "TaskRoleArn": att("TaskRole", "Arn"),
+            "ContainerDefinitions": [container]
+        }),
+    );
+    let service = t.add(
+        "Service",
+        "AWS::ECS::Service",
+        json!({
+            "Cluster": r("Cluster"),
+            "LaunchType": "FARGATE",
+            "TaskDefinition": r("TaskDefinition"),
+            "DesiredCount": s.min,
+            "HealthCheckGracePeriodSeconds": 30,
+            "PropagateTags": "SERVICE",
+            "EnableECSManagedTags": true,
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+                "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true }
+            },
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "AssignPublicIp": "DISABLED",
+                    "Subnets": import_list(&export(prefix, "AppSubnets")),
+                    "SecurityGroups": [import(&export(prefix, "AppSecurityGroup"))]
+                }
+            },
+            "LoadBalancers": [{ "ContainerName": "app", "ContainerPort": s.port, "TargetGroupArn": r("TargetGroup") }]
+        }),
+    );
+    service["DependsOn"] = json!(["HttpListener", "Migrate"]);
+    t.add(
+        "ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        json!({
+            "ServiceNamespace": "ecs",
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "ResourceId": sub("service/${Cluster}/${Service.Name}"),
+            "MinCapacity": s.min,
+            "MaxCapacity": s.max
+        }),
+    );
+    t.add(
+        "CpuScaling",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        json!({
+            "PolicyName": format!("{prefix}-cpu"),
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": r("ScalableTarget"),
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": s.target_cpu,
+                "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
+                "ScaleInCooldown": 120,
+                "ScaleOutCooldown": 60
+            }
+        }),
+    );
+    t.output(
+        "RepositoryUri",
+        "Where deploy pushes the runtime image",
+        att("Repository", "RepositoryUri"),
+        Some(export(prefix, "RepositoryUri")),
+    );
+}
+
+fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], policies: &[Json]) {
+    t.parameters.insert(
+        "ImageId".into(),
+        json!({
+            "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+            "Default": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+            "Description": "The latest Amazon Linux 2023 image"
+        }),
+    );
+    let mut statements = policies.to_vec();
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": sub("arn:${AWS::Partition}:s3:::${ArtifactBucket}/${ArtifactKey}")
+    }));
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": att("AppLogGroup", "Arn")
+    }));
+    role(
+        t,
+        "InstanceRole",
+        "ec2.amazonaws.com",
+        vec![managed("AmazonSSMManagedInstanceCore")],
+        statements,
+    );
+    t.add(
+        "InstanceProfile",
+        "AWS::IAM::InstanceProfile",
+        json!({ "Roles": [r("InstanceRole")] }),
+    );
+    let exports: String = env
+        .iter()
+        .map(|(k, _)| format!("{k}=${{{}}}\n", k.to_lowercase()))
+        .collect();
+    let script = format!(
+        "#!/bin/bash\nset -euo pipefail\n\
+         dnf install -y unzip\n\
+         mkdir -p /opt/stackwright\n\
+         aws s3 cp s3://${{ArtifactBucket}}/${{ArtifactKey}} /opt/stackwright/runtime.zip\n\
+         unzip -o /opt/stackwright/runtime.zip -d /opt/stackwright\n\
+         useradd --system --no-create-home stackwright || true\n\
+         cat > /etc/stackwright.env <<'ENV'\n{exports}STACKWRIGHT_PORT={port}\nENV\n\
+         cat > /etc/systemd/system/stackwright.service <<'UNIT'\n\
+         [Unit]\nDescription=Stackwright runtime\nAfter=network-online.target\n\
+         [Service]\nUser=stackwright\nEnvironmentFile=/etc/stackwright.env\n\
+         ExecStart=/opt/stackwright/bootstrap up {STACK_DIR} --host 0.0.0.0\n\
+         Restart=always\nKillSignal=SIGTERM\nTimeoutStopSec=30\n\
+         [Install]\nWantedBy=multi-user.target\nUNIT\n\
+         systemctl daemon-reload\nsystemctl enable --now stackwright\n",
+        port = s.port
+    );
+    let vars: serde_json::Map<String, Json> = env
+        .iter()
+        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+        .collect();
+    t.add(
+        "LaunchTemplate",
+        "AWS::EC2::LaunchTemplate",
+        json!({
+            "LaunchTemplateData": {
+                "ImageId": r("ImageId"),
+                "InstanceType": s.instance_type,
+                "IamInstanceProfile": { "Arn": att("InstanceProfile", "Arn") },
+                "SecurityGroupIds": [import(&export(prefix, "AppSecurityGroup"))],
+                "MetadataOptions": { "HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1 },
+                "Monitoring": { "Enabled": true },
+                "BlockDeviceMappings": [{
+                    "DeviceName": "/dev/xvda",
+                    "Ebs": { "VolumeSize": 8, "VolumeType": "gp3", "Encrypted": true, "DeleteOnTermination": true }
+                }],
+                "UserData": { "Fn::Base64": { "Fn::Sub": [script, vars] } }
+            }
+        }),
+    );
+    let group = t.add(
+        "AutoScalingGroup",
+        "AWS::AutoScaling::AutoScalingGroup",
+        json!({
+            "MinSize": s.min.to_string(),
+            "MaxSize": s.max.to_string(),
+            "VPCZoneIdentifier": import_list(&export(prefix, "AppSubnets")),
+            "LaunchTemplate": { "LaunchTemplateId": r("LaunchTemplate"), "Version": att("LaunchTemplate", "LatestVersionNumber") },
+            "TargetGroupARNs": [r("TargetGroup")],
+            "HealthCheckType": "ELB",
+            "HealthCheckGracePeriod": 120,
+            "Tags": [{ "Key": "Name", "Value": prefix, "PropagateAtLaunch": true }]
+        }),
+    );
+    group["DependsOn"] = json!("Migrate");
+    group["UpdatePolicy"] = json!({
+        "AutoScalingRollingUpdate": { "MinInstancesInService": s.min, "MaxBatchSize": 1, "PauseTime": "PT5M" }
+    });
+    t.add(
+        "CpuScaling",
+        "AWS::AutoScaling::ScalingPolicy",
+        json!({
+            "AutoScalingGroupName": r("AutoScalingGroup"),
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingConfiguration": {
+                "TargetValue": s.target_cpu,
+                "PredefinedMetricSpecification": { "PredefinedMetricType": "ASGAverageCPUUtilization" }
+            }
+        }),
+    );
+    // Hosts are patched every week by SSM (the Clip challenge's "upgraded regularly").
+    t.add(
+        "PatchHosts",
+        "AWS::SSM::Association",
+        json!({
+            "Name": "AWS-RunPatchBaseline",
+            "AssociationName": format!("{prefix}-patch"),
+            "Parameters": { "Operation": ["Install"], "RebootOption": ["RebootIfNeeded"] },
+            "Targets": [{ "Key": "tag:aws:autoscaling:groupName", "Values": [r("AutoScalingGroup")] }],
+            "ScheduleExpression": "cron(0 3 ? * SUN *)",
+            "ComplianceSeverity": "HIGH"
+        }),
+    );
+}

@@ -1,0 +1,359 @@
+//! The data layer: the database the stack's `[database] engine` (or the
+//! environment's `database`) names, its generated secret, and its subnet group.
+
+use serde_json::{json, Value as Json};
+use stackwright_stack::{CloudEngine, ColumnType, Stack};
+
+use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
+use crate::network::assume;
+use crate::{db_port, export, Settings};
+
+/// The master user of SQL databases; the password is generated.
+pub const DB_USER: &str = "stackwright";
+/// The database (schema) the stack's tables live in.
+pub const DB_NAME: &str = "app";
+
+pub fn template(stack: &Stack, s: &Settings) -> Template {
+    let prefix = s.prefix(stack);
+    let mut t = Template::new(
+        Layer::Data,
+        format!("Stackwright {prefix}: data ({})", engine_label(s.database)),
+    );
+    let key = import(&export(&prefix, "KeyArn"));
+    // Production keeps a final snapshot (or the table) when the stack goes.
+    let keep = if s.production { "Snapshot" } else { "Delete" };
+
+    if s.database == CloudEngine::Dynamodb {
+        dynamodb_tables(&mut t, stack, s, &prefix, key);
+        return t;
+    }
+
+    t.add(
+        "DatabaseSecret",
+        "AWS::SecretsManager::Secret",
+        json!({
+            "Description": format!("{prefix}: database master credentials (generated)"),
+            "KmsKeyId": key.clone(),
+            "GenerateSecretString": {
+                "SecretStringTemplate": format!("{{\"username\":\"{DB_USER}\"}}"),
+                "GenerateStringKey": "password",
+                "PasswordLength": 32,
+                "ExcludeCharacters": "\"@/\\'` "
+            }
+        }),
+    );
+    let user = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}");
+    let password = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}");
+    let security_groups = json!([import(&export(&prefix, "DataSecurityGroup"))]);
+    let backups = if s.production { 14 } else { 1 };
+
+    let (endpoint, port, target_id, target_type) = match s.database {
+        CloudEngine::Postgres | CloudEngine::Mysql => {
+            subnet_group(&mut t, &prefix);
+            monitoring_role(&mut t);
+            let (engine, logs) = if s.database == CloudEngine::Postgres {
+                ("postgres", json!(["postgresql", "upgrade"]))
+            } else {
+                ("mysql", json!(["error", "general", "slowquery", "audit"]))
+            };
+            let db = t.add(
+                "Database",
+                "AWS::RDS::DBInstance",
+                json!({
+                    "Engine": engine,
+                    "DBInstanceClass": s.db_instance_class,
+                    "AllocatedStorage": s.db_storage_gb.to_string(),
+                    "StorageType": "gp3",
+                    "StorageEncrypted": true,
+                    "KmsKeyId": key,
+                    "DBName": DB_NAME,
+                    "MasterUsername": user,
+                    "MasterUserPassword": password,
+                    "DBSubnetGroupName": r("DatabaseSubnetGroup"),
+                    "VPCSecurityGroups": security_groups,
+                    "MultiAZ": s.multi_az,
+                    "PubliclyAccessible": false,
+                    "DeletionProtection": s.deletion_protection,
+                    "BackupRetentionPeriod": backups,
+                    "CopyTagsToSnapshot": true,
+                    "AutoMinorVersionUpgrade": true,
+                    "EnableIAMDatabaseAuthentication": true,
+                    "EnableCloudwatchLogsExports": logs,
+                    "MonitoringInterval": 60,
+                    "MonitoringRoleArn": att("MonitoringRole", "Arn")
+                }),
+            );
+            db["DeletionPolicy"] = json!(keep);
+            db["UpdateReplacePolicy"] = json!(keep);
+            (
+                att("Database", "Endpoint.Address"),
+                att("Database", "Endpoint.Port"),
+                "Database",
+                "AWS::RDS::DBInstance",
+            )
+        }
+        CloudEngine::AuroraPostgres | CloudEngine::AuroraMysql => {
+            subnet_group(&mut t, &prefix);
+            monitoring_role(&mut t);
+            let (engine, logs) = if s.database == CloudEngine::AuroraPostgres {
+                ("aurora-postgresql", json!(["postgresql"]))
+            } else {
+                (
+                    "aurora-mysql",
+                    json!(["audit", "error", "general", "slowquery"]),
+                )
+            };
+            let cluster = t.add(
+                "DatabaseCluster",
+                "AWS::RDS::DBCluster",
+                json!({
+                    "Engine": engine,
+                    "DatabaseName": DB_NAME,
+                    "MasterUsername": user,
+                    "MasterUserPassword": password,
+                    "DBSubnetGroupName": r("DatabaseSubnetGroup"),
+                    "VpcSecurityGroupIds": security_groups,
+                    "StorageEncrypted": true,
+                    "KmsKeyId": key,
+                    "DeletionProtection": s.deletion_protection,
+                    "BackupRetentionPeriod": backups,
+                    "CopyTagsToSnapshot": true,
+                    "EnableIAMDatabaseAuthentication": true,
+                    "EnableCloudwatchLogsExports": logs
+                }),
+            );
+            cluster["DeletionPolicy"] = json!(keep);
+            cluster["UpdateReplacePolicy"] = json!(keep);
+            // Multi-AZ: a writer and a reader in different AZs.
+            let instances = if s.multi_az { 2 } else { 1 };
+            for i in 0..instances {
+                t.add(
+                    &format!("DatabaseInstance{i}"),
+                    "AWS::RDS::DBInstance",
+                    json!({
+                        "Engine": engine,
+                        "DBClusterIdentifier": r("DatabaseCluster"),
+                        "DBInstanceClass": s.db_instance_class,
+                        "PubliclyAccessible": false,
+                        "AutoMinorVersionUpgrade": true,
+                        "MonitoringInterval": 60,
+                        "MonitoringRoleArn": att("MonitoringRole", "Arn")
+                    }),
+                );
+            }
+            (
+                att("DatabaseCluster", "Endpoint.Address"),
+                att("DatabaseCluster", "Endpoint.Port"),
+                "DatabaseCluster",
+                "AWS::RDS::DBCluster",
+            )
+        }
+        CloudEngine::Redshift => {
+            t.add(
+                "DatabaseSubnetGroup",
+                "AWS::Redshift::ClusterSubnetGroup",
+                json!({
+                    "Description": format!("{prefix}: private data subnets"),
+                    "SubnetIds": import_list(&export(&prefix, "DataSubnets"))
+                }),
+            );
+            t.add(
+                "DatabaseParameters",
+                "AWS::Redshift::ClusterParameterGroup",
+                json!({
+                    "Description": format!("{prefix}: TLS only, activity logged"),
+                    "ParameterGroupFamily": "redshift-1.0",
+                    "Parameters": [
+                        { "ParameterName": "require_ssl", "ParameterValue": "true" },
+                        { "ParameterName": "enable_user_activity_logging", "ParameterValue": "true" }
+                    ]
+                }),
+            );
+            let nodes = if s.multi_az {
+                json!({ "ClusterType": "multi-node", "NumberOfNodes": 2 })
+            } else {
+                json!({ "ClusterType": "single-node" })
+            };
+            let mut props = json!({
+                "NodeType": s.db_instance_class,
+                "DBName": DB_NAME,
+                "MasterUsername": user,
+                "MasterUserPassword": password,
+                "Encrypted": true,
+                "KmsKeyId": key,
+                "PubliclyAccessible": false,
+                "EnhancedVpcRouting": true,
+                "AllowVersionUpgrade": true,
+                "AutomatedSnapshotRetentionPeriod": backups,
+                "ClusterSubnetGroupName": r("DatabaseSubnetGroup"),
+                "ClusterParameterGroupName": r("DatabaseParameters"),
+                "VpcSecurityGroupIds": security_groups,
+                "LoggingProperties": {
+                    "LogDestinationType": "cloudwatch",
+                    "LogExports": ["connectionlog", "userlog", "useractivitylog"]
+                }
+            });
+            for (k, v) in nodes.as_object().expect("object") {
+                props[k] = v.clone();
+            }
+            let cluster = t.add("DatabaseCluster", "AWS::Redshift::Cluster", props);
+            cluster["DeletionPolicy"] = json!(keep);
+            cluster["UpdateReplacePolicy"] = json!(keep);
+            (
+                att("DatabaseCluster", "Endpoint.Address"),
+                att("DatabaseCluster", "Endpoint.Port"),
+                "DatabaseCluster",
+                "AWS::Redshift::Cluster",
+            )
+        }
+        CloudEngine::Dynamodb => unreachable!("handled above"),
+    };
+    // Adds host and port to the secret, and ties its rotation to the database.
+    t.add(
+        "DatabaseSecretAttachment",
+        "AWS::SecretsManager::SecretTargetAttachment",
+        json!({ "SecretId": r("DatabaseSecret"), "TargetId": r(target_id), "TargetType": target_type }),
+    );
+    t.output(
+        "DatabaseHost",
+        "Database endpoint",
+        endpoint,
+        Some(export(&prefix, "DatabaseHost")),
+    );
+    t.output(
+        "DatabasePort",
+        "Database port",
+        port,
+        Some(export(&prefix, "DatabasePort")),
+    );
+    t.output(
+        "DatabaseSecretArn",
+        "Secret holding the database credentials (ARN, not the value)",
+        r("DatabaseSecret"),
+        Some(export(&prefix, "DatabaseSecretArn")),
+    );
+    let _ = db_port(s.database);
+    t
+}
+
+fn engine_label(e: CloudEngine) -> &'static str {
+    match e {
+        CloudEngine::Postgres => "RDS PostgreSQL",
+        CloudEngine::Mysql => "RDS MySQL",
+        CloudEngine::AuroraPostgres => "Aurora PostgreSQL",
+        CloudEngine::AuroraMysql => "Aurora MySQL",
+        CloudEngine::Dynamodb => "DynamoDB",
+        CloudEngine::Redshift => "Redshift",
+    }
+}
+
+fn subnet_group(t: &mut Template, prefix: &str) {
+    t.add(
+        "DatabaseSubnetGroup",
+        "AWS::RDS::DBSubnetGroup",
+        json!({
+            "DBSubnetGroupDescription": format!("{prefix}: private data subnets"),
+            "SubnetIds": import_list(&export(prefix, "DataSubnets"))
+        }),
+    );
+}
+
+fn monitoring_role(t: &mut Template) {
+    t.add(
+        "MonitoringRole",
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": assume("monitoring.rds.amazonaws.com"),
+            "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")]
+        }),
+    );
+}
+
+/// One DynamoDB table per stack table (GSIs for its indexes), plus the
+/// table Stackwright keeps its own records in.
+fn dynamodb_tables(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Json) {
+    let keep = if s.production { "Retain" } else { "Delete" };
+    let attr_type = |ty: ColumnType| {
+        if matches!(
+            ty,
+            ColumnType::Integer | ColumnType::BigInt | ColumnType::Float
+        ) {
+            "N"
+        } else {
+            "S"
+        }
+    };
+    let mut tables: Vec<(String, String, Json, Json, Json)> = Vec::new();
+    for table in stack.tables.values() {
+        let mut attrs = vec![
+            json!({ "AttributeName": table.key, "AttributeType": attr_type(table.key_column().ty) }),
+        ];
+        let mut gsis = Vec::new();
+        for (name, index) in &table.indexes {
+            let mut schema = Vec::new();
+            for (pos, c) in index.columns.iter().enumerate() {
+                if !attrs.iter().any(|a| a["AttributeName"] == json!(c)) {
+                    attrs.push(json!({ "AttributeName": c, "AttributeType": attr_type(table.columns[c].ty) }));
+                }
+                schema.push(json!({ "AttributeName": c, "KeyType": if pos == 0 { "HASH" } else { "RANGE" } }));
+            }
+            gsis.push(json!({
+                "IndexName": format!("{}__{name}", table.name),
+                "KeySchema": schema,
+                "Projection": { "ProjectionType": "ALL" }
+            }));
+        }
+        tables.push((
+            logical_id(&table.name),
+            table.name.clone(),
+            json!(attrs),
+            json!([{ "AttributeName": table.key, "KeyType": "HASH" }]),
+            json!(gsis),
+        ));
+    }
+    tables.push((
+        "StackwrightRecords".into(),
+        "_stackwright".into(),
+        json!([{ "AttributeName": "id", "AttributeType": "S" }]),
+        json!([{ "AttributeName": "id", "KeyType": "HASH" }]),
+        json!([]),
+    ));
+    for (id, name, attrs, schema, gsis) in tables {
+        let mut props = json!({
+            "TableName": format!("{prefix}-{name}"),
+            "AttributeDefinitions": attrs,
+            "KeySchema": schema,
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
+            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": key.clone() },
+            "DeletionProtectionEnabled": s.deletion_protection
+        });
+        if gsis.as_array().is_some_and(|g| !g.is_empty()) {
+            props["GlobalSecondaryIndexes"] = gsis;
+        }
+        let table = t.add(&id, "AWS::DynamoDB::Table", props);
+        table["DeletionPolicy"] = json!(keep);
+        table["UpdateReplacePolicy"] = json!(keep);
+    }
+    t.output(
+        "TablePrefix",
+        "Prefix of the stack's DynamoDB table names",
+        json!(format!("{prefix}-")),
+        Some(export(prefix, "TablePrefix")),
+    );
+}
+
+/// A CloudFormation logical id from a table name: `Table` + CamelCase.
+fn logical_id(name: &str) -> String {
+    let mut id = String::from("Table");
+    let mut upper = true;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    id
+}

@@ -1,0 +1,82 @@
+//! `stackwright synth`: CloudFormation from the stack model.
+//!
+//! Three layers, each its own stack, linked by exports so each can be
+//! updated alone: `network` (VPC, subnets, security groups, KMS key),
+//! `data` (the database and its generated secret) and `app` (compute).
+//! Output is deterministic: the same stack gives the same bytes.
+
+pub mod app;
+pub mod cfn;
+pub mod data;
+pub mod network;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+
+use stackwright_stack::{CloudEngine, Stack};
+
+pub use cfn::{Layer, Template};
+pub use settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("unknown environment `{env}`; this stack has {}", known.join(", "))]
+    UnknownEnv { env: String, known: Vec<String> },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The port of a SQL database engine; None for DynamoDB.
+pub fn db_port(engine: CloudEngine) -> Option<u16> {
+    match engine {
+        CloudEngine::Postgres | CloudEngine::AuroraPostgres => Some(5432),
+        CloudEngine::Mysql | CloudEngine::AuroraMysql => Some(3306),
+        CloudEngine::Redshift => Some(5439),
+        CloudEngine::Dynamodb => None,
+    }
+}
+
+/// The name a layer exports a value under: `todo-dev-VpcId`.
+pub fn export(prefix: &str, name: &str) -> String {
+    format!("{prefix}-{name}")
+}
+
+/// The CloudFormation stack name of a layer: `todo-dev-network`.
+pub fn stack_name(prefix: &str, layer: Layer) -> String {
+    format!("{prefix}-{}", layer.as_str())
+}
+
+/// Every layer's template for one environment, in deployment order.
+pub fn synth(stack: &Stack, env: &str) -> Result<(Settings, Vec<Template>), SynthError> {
+    let settings = Settings::resolve(stack, env)?;
+    let templates = vec![
+        network::template(stack, &settings),
+        data::template(stack, &settings),
+        app::template(stack, &settings),
+    ];
+    Ok((settings, templates))
+}
+
+/// Write `<out>/<env>/<layer>.json` for each template; returns the paths.
+pub fn write(out: &Path, env: &str, templates: &[Template]) -> Result<Vec<PathBuf>, SynthError> {
+    let dir = out.join(env);
+    std::fs::create_dir_all(&dir).map_err(|source| SynthError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for t in templates {
+        let path = dir.join(format!("{}.json", t.layer.as_str()));
+        std::fs::write(&path, t.render()).map_err(|source| SynthError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,416 @@
+//! The network layer: VPC, subnets in 2-3 AZs, routing, NAT or VPC
+//! endpoints, the stack's KMS key, flow logs, and the chained security groups
+//! (load balancer -> app port -> database port), which every later layer imports.
+
+use serde_json::{json, Value as Json};
+use stackwright_stack::{CloudEngine, Compute, Stack};
+
+use crate::cfn::{att, r, sub, tags, Layer, Template};
+use crate::{db_port, export, Settings};
+
+pub fn template(stack: &Stack, s: &Settings) -> Template {
+    let prefix = s.prefix(stack);
+    let mut t = Template::new(
+        Layer::Network,
+        format!("Stackwright {prefix}: network (VPC, subnets, security groups, KMS key)"),
+    );
+    let name_tag = |what: &str| tags(&[("Name", &format!("{prefix}-{what}"))]);
+
+    // One customer-managed key encrypts logs, secrets, databases and images.
+    t.add(
+        "Key",
+        "AWS::KMS::Key",
+        json!({
+            "Description": format!("Stackwright {prefix}: logs, secrets, databases, images"),
+            "EnableKeyRotation": true,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                        "Action": "kms:*",
+                        "Resource": "*"
+                    },
+                    {
+                        "Sid": "CloudWatchLogsEncrypts",
+                        "Effect": "Allow",
+                        "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+                        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        "Resource": "*",
+                        "Condition": {
+                            "ArnLike": {
+                                "kms:EncryptionContext:aws:logs:arn": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*")
+                            }
+                        }
+                    }
+                ]
+            },
+            "Tags": name_tag("key")
+        }),
+    );
+
+    t.add(
+        "Vpc",
+        "AWS::EC2::VPC",
+        json!({
+            "CidrBlock": "10.0.0.0/16",
+            "EnableDnsHostnames": true,
+            "EnableDnsSupport": true,
+            "Tags": name_tag("vpc")
+        }),
+    );
+
+    // Flow logs: every accepted and rejected connection, encrypted.
+    t.add(
+        "FlowLogGroup",
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": att("Key", "Arn") }),
+    );
+    t.add(
+        "FlowLogRole",
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": assume("vpc-flow-logs.amazonaws.com"),
+            "Policies": [{
+                "PolicyName": "write-flow-logs",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": att("FlowLogGroup", "Arn")
+                    }]
+                }
+            }]
+        }),
+    );
+    t.add(
+        "FlowLog",
+        "AWS::EC2::FlowLog",
+        json!({
+            "ResourceId": r("Vpc"),
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+            "LogGroupName": r("FlowLogGroup"),
+            "DeliverLogsPermissionArn": att("FlowLogRole", "Arn")
+        }),
+    );
+
+    t.add(
+        "InternetGateway",
+        "AWS::EC2::InternetGateway",
+        json!({ "Tags": name_tag("igw") }),
+    );
+    t.add(
+        "GatewayAttachment",
+        "AWS::EC2::VPCGatewayAttachment",
+        json!({ "VpcId": r("Vpc"), "InternetGatewayId": r("InternetGateway") }),
+    );
+    t.add(
+        "PublicRouteTable",
+        "AWS::EC2::RouteTable",
+        json!({ "VpcId": r("Vpc"), "Tags": name_tag("public") }),
+    );
+    let internet = t.add(
+        "PublicInternetRoute",
+        "AWS::EC2::Route",
+        json!({
+            "RouteTableId": r("PublicRouteTable"),
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "GatewayId": r("InternetGateway")
+        }),
+    );
+    internet["DependsOn"] = json!("GatewayAttachment");
+
+    // Private compute needs the internet (image pulls, OS patches) only on
+    // Fargate and EC2; Lambda reaches AWS APIs through VPC endpoints.
+    let nat = matches!(s.compute, Compute::Fargate | Compute::Ec2);
+    let nat_count = if s.production { s.azs } else { 1 };
+    let az = |i: u8| json!({ "Fn::Select": [i, { "Fn::GetAZs": "" }] });
+    for i in 0..s.azs {
+        for (kind, base) in [("Public", 0u8), ("App", 10), ("Data", 20)] {
+            t.add(
+                &format!("{kind}Subnet{i}"),
+                "AWS::EC2::Subnet",
+                json!({
+                    "VpcId": r("Vpc"),
+                    "AvailabilityZone": az(i),
+                    "CidrBlock": format!("10.0.{}.0/24", base + i),
+                    "MapPublicIpOnLaunch": false,
+                    "Tags": name_tag(&format!("{}-{i}", kind.to_lowercase()))
+                }),
+            );
+        }
+        t.add(
+            &format!("PublicSubnet{i}Routes"),
+            "AWS::EC2::SubnetRouteTableAssociation",
+            json!({ "SubnetId": r(&format!("PublicSubnet{i}")), "RouteTableId": r("PublicRouteTable") }),
+        );
+        t.add(
+            &format!("AppRouteTable{i}"),
+            "AWS::EC2::RouteTable",
+            json!({ "VpcId": r("Vpc"), "Tags": name_tag(&format!("app-{i}")) }),
+        );
+        t.add(
+            &format!("AppSubnet{i}Routes"),
+            "AWS::EC2::SubnetRouteTableAssociation",
+            json!({ "SubnetId": r(&format!("AppSubnet{i}")), "RouteTableId": r(&format!("AppRouteTable{i}")) }),
+        );
+        if nat && i < nat_count {
+            t.add(
+                &format!("NatAddress{i}"),
+                "AWS::EC2::EIP",
+                json!({ "Domain": "vpc", "Tags": name_tag(&format!("nat-{i}")) }),
+            )["DependsOn"] = json!("GatewayAttachment");
+            t.add(
+                &format!("Nat{i}"),
+                "AWS::EC2::NatGateway",
+                json!({
+                    "AllocationId": att(&format!("NatAddress{i}"), "AllocationId"),
+                    "SubnetId": r(&format!("PublicSubnet{i}")),
+                    "Tags": name_tag(&format!("nat-{i}"))
+                }),
+            );
+        }
+        if nat {
+            // Production: a NAT per AZ, so one AZ failing leaves the others online.
+            let via = if i < nat_count { i } else { 0 };
+            t.add(
+                &format!("AppInternetRoute{i}"),
+                "AWS::EC2::Route",
+                json!({
+                    "RouteTableId": r(&format!("AppRouteTable{i}")),
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "NatGatewayId": r(&format!("Nat{via}"))
+                }),
+            );
+        }
+    }
+    // Databases never route to the internet.
+    t.add(
+        "DataRouteTable",
+        "AWS::EC2::RouteTable",
+        json!({ "VpcId": r("Vpc"), "Tags": name_tag("data") }),
+    );
+    for i in 0..s.azs {
+        t.add(
+            &format!("DataSubnet{i}Routes"),
+            "AWS::EC2::SubnetRouteTableAssociation",
+            json!({ "SubnetId": r(&format!("DataSubnet{i}")), "RouteTableId": r("DataRouteTable") }),
+        );
+    }
+
+    let app_tables: Vec<Json> = (0..s.azs)
+        .map(|i| r(&format!("AppRouteTable{i}")))
+        .collect();
+    // Gateway endpoints are free and keep S3 (image layers, artifacts) and
+    // DynamoDB traffic off the NAT.
+    t.add(
+        "S3Endpoint",
+        "AWS::EC2::VPCEndpoint",
+        json!({
+            "VpcId": r("Vpc"),
+            "ServiceName": sub("com.amazonaws.${AWS::Region}.s3"),
+            "VpcEndpointType": "Gateway",
+            "RouteTableIds": app_tables
+        }),
+    );
+    if s.database == CloudEngine::Dynamodb {
+        t.add(
+            "DynamoDbEndpoint",
+            "AWS::EC2::VPCEndpoint",
+            json!({
+                "VpcId": r("Vpc"),
+                "ServiceName": sub("com.amazonaws.${AWS::Region}.dynamodb"),
+                "VpcEndpointType": "Gateway",
+                "RouteTableIds": app_tables
+            }),
+        );
+    }
+
+    security_groups(&mut t, stack, s, &prefix);
+
+    if s.compute == Compute::Lambda && db_port(s.database).is_some() {
+        // Without a NAT, functions read the database secret through an interface endpoint.
+        t.add(
+            "EndpointSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("{prefix}: interface endpoints, HTTPS from the app"),
+                "VpcId": r("Vpc"),
+                "SecurityGroupIngress": [{
+                    "Description": "HTTPS from the app",
+                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                    "SourceSecurityGroupId": att("AppSecurityGroup", "GroupId")
+                }],
+                "SecurityGroupEgress": [no_egress()]
+            }),
+        );
+        let app_subnets: Vec<Json> = (0..s.azs).map(|i| r(&format!("AppSubnet{i}"))).collect();
+        t.add(
+            "SecretsManagerEndpoint",
+            "AWS::EC2::VPCEndpoint",
+            json!({
+                "VpcId": r("Vpc"),
+                "ServiceName": sub("com.amazonaws.${AWS::Region}.secretsmanager"),
+                "VpcEndpointType": "Interface",
+                "PrivateDnsEnabled": true,
+                "SubnetIds": app_subnets,
+                "SecurityGroupIds": [att("EndpointSecurityGroup", "GroupId")]
+            }),
+        );
+    }
+
+    let list = |kind: &str| json!({ "Fn::Join": [",", (0..s.azs).map(|i| r(&format!("{kind}Subnet{i}"))).collect::<Vec<_>>()] });
+    t.output("VpcId", "The VPC", r("Vpc"), Some(export(&prefix, "VpcId")));
+    t.output(
+        "PublicSubnets",
+        "Public subnets (load balancer)",
+        list("Public"),
+        Some(export(&prefix, "PublicSubnets")),
+    );
+    t.output(
+        "AppSubnets",
+        "Private subnets for compute",
+        list("App"),
+        Some(export(&prefix, "AppSubnets")),
+    );
+    t.output(
+        "DataSubnets",
+        "Private subnets for databases",
+        list("Data"),
+        Some(export(&prefix, "DataSubnets")),
+    );
+    t.output(
+        "KeyArn",
+        "KMS key for logs, secrets, databases, images",
+        att("Key", "Arn"),
+        Some(export(&prefix, "KeyArn")),
+    );
+    t.output(
+        "AppSecurityGroup",
+        "Security group of the compute",
+        att("AppSecurityGroup", "GroupId"),
+        Some(export(&prefix, "AppSecurityGroup")),
+    );
+    if t.resources.contains_key("LoadBalancerSecurityGroup") {
+        t.output(
+            "LoadBalancerSecurityGroup",
+            "Security group of the load balancer",
+            att("LoadBalancerSecurityGroup", "GroupId"),
+            Some(export(&prefix, "LoadBalancerSecurityGroup")),
+        );
+    }
+    if t.resources.contains_key("DataSecurityGroup") {
+        t.output(
+            "DataSecurityGroup",
+            "Security group of the database",
+            att("DataSecurityGroup", "GroupId"),
+            Some(export(&prefix, "DataSecurityGroup")),
+        );
+    }
+    t
+}
+
+/// An egress rule that allows nothing useful: CloudFormation otherwise adds
+/// allow-all egress to a group declared without rules.
+fn no_egress() -> Json {
+    json!({ "Description": "No egress", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86, "CidrIp": "127.0.0.1/32" })
+}
+
+pub(crate) fn assume(service: &str) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+/// Load balancer 80/443 from anywhere -> app port from the load balancer only
+/// -> database port from the app only.
+fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
+    let _ = stack;
+    let load_balanced = s.compute != Compute::Lambda;
+    let port = s.port;
+    let db = db_port(s.database);
+
+    let mut app_egress = vec![json!({
+        "Description": "HTTPS to AWS APIs",
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"
+    })];
+    if let Some(db) = db {
+        app_egress.push(json!({
+            "Description": "The database",
+            "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
+            "DestinationSecurityGroupId": att("DataSecurityGroup", "GroupId")
+        }));
+    }
+    t.add(
+        "AppSecurityGroup",
+        "AWS::EC2::SecurityGroup",
+        json!({
+            "GroupDescription": format!("{prefix}: compute; the app port from the load balancer only"),
+            "VpcId": r("Vpc"),
+            "SecurityGroupEgress": app_egress
+        }),
+    );
+    if load_balanced {
+        let mut ingress = vec![json!({
+            "Description": "HTTP from anywhere",
+            "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0"
+        })];
+        if s.certificate_arn.is_some() {
+            ingress.push(json!({
+                "Description": "HTTPS from anywhere",
+                "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"
+            }));
+        }
+        t.add(
+            "LoadBalancerSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("{prefix}: load balancer; HTTP(S) from anywhere"),
+                "VpcId": r("Vpc"),
+                "SecurityGroupIngress": ingress,
+                "SecurityGroupEgress": [{
+                    "Description": "The app port",
+                    "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                    "DestinationSecurityGroupId": att("AppSecurityGroup", "GroupId")
+                }]
+            }),
+        );
+        t.add(
+            "AppFromLoadBalancer",
+            "AWS::EC2::SecurityGroupIngress",
+            json!({
+                "Description": "The app port from the load balancer",
+                "GroupId": att("AppSecurityGroup", "GroupId"),
+                "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                "SourceSecurityGroupId": att("LoadBalancerSecurityGroup", "GroupId")
+            }),
+        );
+    }
+    if let Some(db) = db {
+        t.add(
+            "DataSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("{prefix}: database; its port from the app only"),
+                "VpcId": r("Vpc"),
+                "SecurityGroupEgress": [no_egress()]
+            }),
+        );
+        t.add(
+            "DataFromApp",
+            "AWS::EC2::SecurityGroupIngress",
+            json!({
+                "Description": "The database port from the app",
+                "GroupId": att("DataSecurityGroup", "GroupId"),
+                "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
+                "SourceSecurityGroupId": att("AppSecurityGroup", "GroupId")
+            }),
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The settings of one environment: a preset (`dev`, or production), then
+//! `[aws]`, then `[aws.env.NAME]`, later ones winning.
+
+use serde::Serialize;
+use stackwright_stack::{AwsOverrides, CloudEngine, Compute, Stack};
+
+use crate::SynthError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub env: String,
+    /// Production: Multi-AZ, deletion protection, snapshots on delete, long log retention.
+    pub production: bool,
+    pub region: String,
+    pub compute: Compute,
+    pub database: CloudEngine,
+    /// Port the runtime listens on (container or instance).
+    pub port: u16,
+    pub azs: u8,
+    pub cpu: u32,
+    pub memory: u32,
+    pub min: u32,
+    pub max: u32,
+    pub target_cpu: u32,
+    pub instance_type: String,
+    pub db_instance_class: String,
+    pub db_storage_gb: u32,
+    pub lambda_memory: u32,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub log_retention_days: u32,
+    pub certificate_arn: Option<String>,
+}
+
+impl Settings {
+    /// The environments a stack has: `dev`, `prod`, and every `[aws.env.NAME]`.
+    pub fn environments(stack: &Stack) -> Vec<String> {
+        let mut envs = vec!["dev".to_string(), "prod".to_string()];
+        for name in stack.aws.envs.keys() {
+            if !envs.contains(name) {
+                envs.push(name.clone());
+            }
+        }
+        envs
+    }
+
+    pub fn resolve(stack: &Stack, env: &str) -> Result<Settings, SynthError> {
+        let declared = stack.aws.envs.get(env);
+        if declared.is_none() && env != "dev" && env != "prod" {
+            return Err(SynthError::UnknownEnv {
+                env: env.to_string(),
+                known: Self::environments(stack),
+            });
+        }
+        let empty = AwsOverrides::default();
+        let layers = [&stack.aws.base, declared.unwrap_or(&empty)];
+        // Later layers win.
+        macro_rules! pick {
+            ($field:ident) => {
+                layers.iter().rev().find_map(|l| l.$field.clone())
+            };
+        }
+        let production = pick!(production).unwrap_or(env == "prod");
+        let database = pick!(database).unwrap_or(stack.database.engine);
+        let aurora = matches!(
+            database,
+            CloudEngine::AuroraMysql | CloudEngine::AuroraPostgres
+        );
+        let default_class = match database {
+            CloudEngine::Redshift => "ra3.large",
+            _ if aurora => "db.t4g.medium",
+            _ => "db.t4g.micro",
+        };
+        let settings = Settings {
+            env: env.to_string(),
+            production,
+            region: pick!(region).unwrap_or_else(|| "us-east-1".into()),
+            compute: pick!(compute).unwrap_or(Compute::Fargate),
+            database,
+            port: pick!(port).unwrap_or(8080),
+            azs: pick!(azs).unwrap_or(2),
+            cpu: pick!(cpu).unwrap_or(256),
+            memory: pick!(memory).unwrap_or(512),
+            min: pick!(min).unwrap_or(if production { 2 } else { 1 }),
+            max: pick!(max).unwrap_or(if production { 4 } else { 2 }),
+            target_cpu: pick!(target_cpu).unwrap_or(50),
+            instance_type: pick!(instance_type).unwrap_or_else(|| "t3.micro".into()),
+            db_instance_class: pick!(db_instance_class).unwrap_or_else(|| default_class.into()),
+            db_storage_gb: pick!(db_storage_gb).unwrap_or(20),
+            lambda_memory: pick!(lambda_memory).unwrap_or(512),
+            multi_az: pick!(multi_az).unwrap_or(production),
+            deletion_protection: pick!(deletion_protection).unwrap_or(production),
+            log_retention_days: pick!(log_retention_days).unwrap_or(if production {
+                365
+            } else {
+                30
+            }),
+            certificate_arn: pick!(certificate_arn),
+        };
+        if settings.max < settings.min {
+            return Err(SynthError::Invalid(format!(
+                "environment `{env}`: max ({}) is smaller than min ({})",
+                settings.max, settings.min
+            )));
+        }
+        Ok(settings)
+    }
+
+    /// A name prefix unique to this stack and environment: `todo-dev`.
+    pub fn prefix(&self, stack: &Stack) -> String {
+        format!("{}-{}", stack.name, self.env)
+    }
+}
