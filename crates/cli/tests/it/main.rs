@@ -11,4 +11,5 @@ mod migrations;
 mod mysfits;
 mod pets;
 mod restart;
+mod synth;
 mod todo;

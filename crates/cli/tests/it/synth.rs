@@ -1,0 +1,485 @@
+//! `stackwright synth`: golden files, determinism, and the template gates
+//! (cfn-lint, checkov with a reasoned allowlist, the security-group chain).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use stackwright_synth::Settings;
+
+use crate::harness::{example, stackwright, text};
+
+const EXAMPLES: [&str; 4] = ["pets", "todo", "mysfits", "clients"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every template of every example and environment: (example, env, layer, text).
+fn all_templates() -> Vec<(String, String, String, String)> {
+    let mut out = Vec::new();
+    for name in EXAMPLES {
+        let stack = stackwright_stack::load(&example(name)).unwrap();
+        for env in Settings::environments(&stack) {
+            let (_, templates) = stackwright_synth::synth(&stack, &env).unwrap();
+            for t in templates {
+                out.push((
+                    name.to_string(),
+                    env.clone(),
+                    t.layer.as_str().to_string(),
+                    t.render(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn write_all(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for (name, env, layer, text) in all_templates() {
+        let p = dir.join(&name).join(&env).join(format!("{layer}.json"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        paths.push(p);
+    }
+    paths
+}
+
+#[test]
+fn templates_match_golden_files_and_are_deterministic() {
+    let golden = root().join("crates/cli/tests/golden");
+    let update = std::env::var_os("STACKWRIGHT_UPDATE_GOLDEN").is_some();
+    let first = all_templates();
+    assert_eq!(first, all_templates(), "two runs give the same bytes");
+    let mut expected = BTreeSet::new();
+    for (name, env, layer, text) in &first {
+        let path = golden.join(name).join(env).join(format!("{layer}.json"));
+        expected.insert(path.clone());
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "missing golden file {}: run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
+                path.display()
+            )
+        });
+        assert!(
+            *text == want,
+            "{} differs from a fresh synth; if the change is intended, run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
+            path.display()
+        );
+    }
+    // No golden file is left over from a removed example or environment.
+    let mut found = BTreeSet::new();
+    for entry in walk(&golden) {
+        found.insert(entry);
+    }
+    assert_eq!(
+        found, expected,
+        "golden files and synthesized templates differ in number"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn tool(venv: &str, bin: &str) -> PathBuf {
+    let p = root().join(".tools").join(venv).join("bin").join(bin);
+    assert!(
+        p.exists(),
+        "{bin} is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/{venv} && .tools/{venv}/bin/pip install {venv}`",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn cfn_lint_reports_nothing_for_any_template() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let paths = write_all(temp.path());
+    assert_eq!(
+        paths.len(),
+        30,
+        "4 examples, their environments, 3 layers each"
+    );
+    let out = Command::new(tool("cfn-lint", "cfn-lint"))
+        .arg("-t")
+        .args(&paths)
+        .output()
+        .unwrap();
+    let report = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint:\n{report}"
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct Allowlist {
+    allow: Vec<Allowed>,
+}
+
+#[derive(serde::Deserialize)]
+struct Allowed {
+    check: String,
+    reason: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    envs: Vec<String>,
+}
+
+#[test]
+fn checkov_fails_nothing_outside_the_allowlist() {
+    let allow: Allowlist = toml::from_str(
+        &std::fs::read_to_string(root().join("crates/synth/checkov-allowlist.toml")).unwrap(),
+    )
+    .unwrap();
+    for a in &allow.allow {
+        assert!(
+            a.reason.len() > 20,
+            "{}: every allowlist entry says why",
+            a.check
+        );
+    }
+    let temp = tempfile::TempDir::new().unwrap();
+    write_all(temp.path());
+    let out = Command::new(tool("checkov", "checkov"))
+        .args(["-d", temp.path().to_str().unwrap()])
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "checkov printed JSON: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    });
+    let reports = match report {
+        Json::Array(a) => a,
+        one => vec![one],
+    };
+    let mut unexpected = Vec::new();
+    let mut used = vec![false; allow.allow.len()];
+    let mut failures = 0;
+    for r in &reports {
+        for f in r["results"]["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            failures += 1;
+            let check = f["check_id"].as_str().unwrap_or_default();
+            let resource = f["resource"].as_str().unwrap_or_default();
+            let file = f["file_path"].as_str().unwrap_or_default();
+            // file_path is /EXAMPLE/ENV/LAYER.json
+            let env = file.split('/').nth(2).unwrap_or_default();
+            let matched = allow.allow.iter().position(|a| {
+                a.check == check
+                    && (a.resources.is_empty() || a.resources.iter().any(|x| x == resource))
+                    && (a.envs.is_empty() || a.envs.iter().any(|e| e == env))
+            });
+            match matched {
+                Some(i) => used[i] = true,
+                None => unexpected.push(format!(
+                    "{check} {} {file} {resource}",
+                    f["check_name"].as_str().unwrap_or_default()
+                )),
+            }
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "checkov failures outside the allowlist:\n{}",
+        unexpected.join("\n")
+    );
+    let stale: Vec<&str> = allow
+        .allow
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(a, _)| a.check.as_str())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "allowlist entries that match nothing any more: {stale:?}"
+    );
+    assert!(
+        failures > 0,
+        "checkov ran and reported the allowlisted failures"
+    );
+}
+
+fn templates_of(layer: &str) -> Vec<(String, Json)> {
+    all_templates()
+        .into_iter()
+        .filter(|(_, _, l, _)| l == layer)
+        .map(|(n, e, _, t)| (format!("{n}/{e}"), serde_json::from_str(&t).unwrap()))
+        .collect()
+}
+
+fn resources<'a>(t: &'a Json, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Json)> + 'a {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(move |(_, r)| r["Type"] == ty)
+}
+
+fn source_group(rule: &Json) -> Option<&str> {
+    rule["SourceSecurityGroupId"]["Fn::GetAtt"][0].as_str()
+}
+
+/// Load balancer 80/443 from anywhere; app port only from the load balancer;
+/// database port only from the app. Nothing else reaches in.
+#[test]
+fn security_groups_chain_load_balancer_app_database() {
+    for (name, t) in templates_of("network") {
+        let mut open_to_world = Vec::new();
+        for (id, sg) in resources(&t, "AWS::EC2::SecurityGroup") {
+            for rule in sg["Properties"]["SecurityGroupIngress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if rule["CidrIp"] == "0.0.0.0/0" {
+                    open_to_world.push((id.clone(), rule["FromPort"].as_u64().unwrap()));
+                }
+                if id == "EndpointSecurityGroup" {
+                    assert_eq!(source_group(rule), Some("AppSecurityGroup"), "{name}");
+                }
+            }
+        }
+        for (id, port) in &open_to_world {
+            assert_eq!(
+                id, "LoadBalancerSecurityGroup",
+                "{name}: only the load balancer is open to the world"
+            );
+            assert!([80, 443].contains(port), "{name}: port {port}");
+        }
+        let standalone: Vec<(&String, &Json)> =
+            resources(&t, "AWS::EC2::SecurityGroupIngress").collect();
+        for (id, rule) in &standalone {
+            let p = &rule["Properties"];
+            assert!(
+                p["CidrIp"].is_null(),
+                "{name}: {id} opens to an address range"
+            );
+            let target = p["GroupId"]["Fn::GetAtt"][0].as_str().unwrap();
+            let source = source_group(p).unwrap();
+            match target {
+                "AppSecurityGroup" => assert_eq!(source, "LoadBalancerSecurityGroup", "{name}"),
+                "DataSecurityGroup" => assert_eq!(source, "AppSecurityGroup", "{name}"),
+                other => panic!("{name}: unexpected ingress to {other}"),
+            }
+        }
+        let has = |id: &str| t["Resources"].get(id).is_some();
+        if has("DataSecurityGroup") {
+            let rule = &t["Resources"]["DataFromApp"]["Properties"];
+            let port = rule["FromPort"].as_u64().unwrap();
+            assert!(
+                [5432, 3306, 5439].contains(&port),
+                "{name}: database port {port}"
+            );
+            assert_eq!(rule["ToPort"], rule["FromPort"], "{name}: one port");
+        }
+        if has("LoadBalancerSecurityGroup") {
+            let rule = &t["Resources"]["AppFromLoadBalancer"]["Properties"];
+            assert_eq!(rule["FromPort"], rule["ToPort"], "{name}: one app port");
+        }
+        // Subnets never hand out public addresses.
+        for (id, subnet) in resources(&t, "AWS::EC2::Subnet") {
+            assert_eq!(
+                subnet["Properties"]["MapPublicIpOnLaunch"], false,
+                "{name}: {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn databases_are_private_encrypted_and_secrets_never_inline() {
+    for (name, t) in templates_of("data") {
+        let text = t.to_string();
+        for (id, r) in t["Resources"].as_object().unwrap() {
+            let p = &r["Properties"];
+            match r["Type"].as_str().unwrap() {
+                "AWS::RDS::DBInstance" => {
+                    assert_eq!(p["PubliclyAccessible"], false, "{name}: {id}");
+                    if p.get("DBClusterIdentifier").is_none() {
+                        assert_eq!(p["StorageEncrypted"], true, "{name}: {id}");
+                    }
+                }
+                "AWS::RDS::DBCluster" => assert_eq!(p["StorageEncrypted"], true, "{name}: {id}"),
+                "AWS::Redshift::Cluster" => {
+                    assert_eq!(p["Encrypted"], true, "{name}: {id}");
+                    assert!(
+                        p["KmsKeyId"].is_object(),
+                        "{name}: {id} uses the stack's KMS key"
+                    );
+                    assert_eq!(p["PubliclyAccessible"], false, "{name}: {id}");
+                }
+                "AWS::DynamoDB::Table" => {
+                    assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{name}: {id}");
+                    assert_eq!(
+                        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+                        "{name}: {id}"
+                    );
+                }
+                _ => {}
+            }
+            if let Some(pw) = p.get("MasterUserPassword") {
+                let s = pw["Fn::Sub"].as_str().unwrap_or_default();
+                assert!(
+                    s.starts_with("{{resolve:secretsmanager:"),
+                    "{name}: {id} password is a dynamic reference"
+                );
+            }
+        }
+        assert!(
+            t.get("Parameters").is_none(),
+            "{name}: no parameters, so no password defaults"
+        );
+        for (id, o) in t["Outputs"].as_object().unwrap() {
+            assert!(
+                !o.to_string().to_lowercase().contains("secretstring"),
+                "{name}: output {id}"
+            );
+        }
+        assert!(
+            !text.contains("\"password\":"),
+            "{name}: no inline password"
+        );
+    }
+}
+
+/// The seed write-ups' defects: Lambda outside the VPC, app bound to localhost.
+#[test]
+fn compute_runs_in_private_subnets_and_listens_on_all_interfaces() {
+    for (name, t) in templates_of("app") {
+        for (id, f) in resources(&t, "AWS::Lambda::Function") {
+            assert!(
+                f["Properties"]["VpcConfig"]["SubnetIds"].is_object(),
+                "{name}: {id} is in the VPC"
+            );
+        }
+        for (_, task) in resources(&t, "AWS::ECS::TaskDefinition") {
+            let cmd = &task["Properties"]["ContainerDefinitions"][0]["Command"];
+            let args: Vec<&str> = cmd
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert!(
+                args.windows(2).any(|w| w == ["--host", "0.0.0.0"]),
+                "{name}: {args:?}"
+            );
+        }
+        for (_, service) in resources(&t, "AWS::ECS::Service") {
+            let net = &service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"];
+            assert_eq!(net["AssignPublicIp"], "DISABLED", "{name}");
+            assert_eq!(
+                service["DependsOn"][1], "Migrate",
+                "{name}: migrations run before traffic shifts"
+            );
+        }
+        for (_, lt) in resources(&t, "AWS::EC2::LaunchTemplate") {
+            let data = &lt["Properties"]["LaunchTemplateData"];
+            assert_eq!(
+                data["MetadataOptions"]["HttpTokens"], "required",
+                "{name}: IMDSv2"
+            );
+            let script = data["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+                .as_str()
+                .unwrap();
+            assert!(script.contains("--host 0.0.0.0"), "{name}");
+        }
+        if resources(&t, "AWS::AutoScaling::AutoScalingGroup")
+            .next()
+            .is_some()
+        {
+            let patch = resources(&t, "AWS::SSM::Association")
+                .next()
+                .expect("hosts are patched");
+            assert_eq!(
+                patch.1["Properties"]["Name"], "AWS-RunPatchBaseline",
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn synth_command_writes_every_environment() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let out = stackwright(&[
+        "synth",
+        example("todo").to_str().unwrap(),
+        "--all-envs",
+        "--out",
+        temp.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let stacks: Vec<&str> = report["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stack"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stacks,
+        [
+            "todo-dev-network",
+            "todo-dev-data",
+            "todo-dev-app",
+            "todo-prod-network",
+            "todo-prod-data",
+            "todo-prod-app",
+            "todo-ec2-network",
+            "todo-ec2-data",
+            "todo-ec2-app"
+        ]
+    );
+    assert!(temp.path().join("ec2/app.json").is_file());
+    let bad = stackwright(&[
+        "synth",
+        example("todo").to_str().unwrap(),
+        "--env",
+        "staging",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("unknown environment `staging`; this stack has dev, prod, ec2"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
