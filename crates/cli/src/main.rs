@@ -51,6 +51,23 @@ enum Command {
     Migrate(MigrateArgs),
     /// Write the stack's CloudFormation templates (network, data, app) for AWS.
     Synth(SynthArgs),
+    /// Draw the stack's AWS architecture as an SVG, read from its templates.
+    Graph(GraphArgs),
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    /// Environment to draw (default dev).
+    #[arg(long, default_value = "dev")]
+    env: String,
+
+    /// Where to write the SVG (default DIR/.stackwright/graph-ENV.svg; `-` for stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -155,6 +172,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate(&args, &out))),
         Command::Up(args) => runtime().and_then(|rt| rt.block_on(up(args, &out))),
         Command::Synth(args) => synth(&args, &out),
+        Command::Graph(args) => graph(&args, &out),
     };
     match result {
         Ok(code) => code,
@@ -287,6 +305,36 @@ fn synth(args: &SynthArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         out.json(&json!({ "ok": true, "templates": report }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, false)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let (settings, templates) = stackwright_synth::synth(&stack, &args.env)?;
+    let svg = stackwright_synth::graph::svg(
+        &format!("{} ({})", settings.prefix(&stack), args.env),
+        &templates,
+    );
+    match &args.out {
+        Some(p) if p.as_os_str() == "-" => print!("{svg}"),
+        path => {
+            let path = path.clone().unwrap_or_else(|| {
+                stack
+                    .dir
+                    .join(".stackwright")
+                    .join(format!("graph-{}.svg", args.env))
+            });
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::write(&path, svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            out.line(&path.display().to_string());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

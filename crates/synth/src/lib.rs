@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cfn;
 pub mod data;
+pub mod graph;
 pub mod network;
 pub mod settings;
 

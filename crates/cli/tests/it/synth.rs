@@ -483,3 +483,79 @@ fn synth_command_writes_every_environment() {
         text(&bad.stderr)
     );
 }
+
+/// `graph` draws what the templates say: the same ports, the same services.
+#[test]
+fn graph_writes_a_valid_svg_for_every_example() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let cases = [
+        (
+            "todo",
+            "dev",
+            vec![
+                "Application load balancer",
+                "tcp 80",
+                "tcp 3000",
+                "tcp 5432",
+                "RDS PostgreSQL",
+                "ECS Fargate service",
+            ],
+        ),
+        (
+            "todo",
+            "ec2",
+            vec!["EC2 autoscaling group", "SSM patching", "tcp 3000"],
+        ),
+        (
+            "pets",
+            "dev",
+            vec![
+                "API Gateway HTTP API",
+                "Lambda function",
+                "Aurora MySQL",
+                "tcp 3306",
+                "secretsmanager",
+            ],
+        ),
+        (
+            "mysfits",
+            "dev",
+            vec!["DynamoDB", "2 tables, 2 GSIs", "dynamodb", "tcp 8080"],
+        ),
+        (
+            "clients",
+            "prod",
+            vec!["Redshift cluster", "tcp 5439", "app subnets x3"],
+        ),
+        ("clients", "aurora", vec!["Aurora PostgreSQL", "tcp 5432"]),
+    ];
+    for (name, env, expected) in cases {
+        let path = temp.path().join(format!("{name}-{env}.svg"));
+        let out = stackwright(&[
+            "graph",
+            example(name).to_str().unwrap(),
+            "--env",
+            env,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let doc = roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|e| panic!("{name}/{env}: invalid XML: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg")
+        );
+        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        let all = texts.join("\n");
+        for want in expected {
+            assert!(
+                all.contains(want),
+                "{name}/{env}: `{want}` in the picture:\n{all}"
+            );
+        }
+    }
+}
