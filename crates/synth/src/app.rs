@@ -121,7 +121,8 @@ fn data_access(s: &Settings, prefix: &str) -> Vec<Json> {
         _ => statements.push(json!({
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": import(&export(prefix, "DatabaseSecretArn"))
+            // The full ARN ends in a random suffix.
+            "Resource": { "Fn::Sub": ["${Secret}-*", { "Secret": import(&export(prefix, "DatabaseSecretArn")) }] }
         })),
     }
     statements
@@ -414,6 +415,7 @@ fn fargate(
         "Repository",
         "AWS::ECR::Repository",
         json!({
+            "RepositoryName": prefix.to_lowercase(),
             "ImageScanningConfiguration": { "ScanOnPush": true },
             "ImageTagMutability": "IMMUTABLE",
             "EncryptionConfiguration": { "EncryptionType": "KMS", "KmsKey": key.clone() },

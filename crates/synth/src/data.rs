@@ -32,6 +32,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         "DatabaseSecret",
         "AWS::SecretsManager::Secret",
         json!({
+            "Name": format!("{prefix}/database"),
             "Description": format!("{prefix}: database master credentials (generated)"),
             "KmsKeyId": key.clone(),
             "GenerateSecretString": {
@@ -226,10 +227,12 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         port,
         Some(export(&prefix, "DatabasePort")),
     );
+    // The partial ARN (by name): ECS, IAM and GetSecretValue accept it, and
+    // it does not depend on the random suffix of the full ARN.
     t.output(
         "DatabaseSecretArn",
         "Secret holding the database credentials (ARN, not the value)",
-        r("DatabaseSecret"),
+        sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database")),
         Some(export(&prefix, "DatabaseSecretArn")),
     );
     let _ = db_port(s.database);

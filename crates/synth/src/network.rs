@@ -46,8 +46,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
                         }
                     }
                 ]
-            },
-            "Tags": name_tag("key")
+            }
         }),
     );
 

@@ -624,7 +624,7 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// Make sure moto_server answers; start it from `.tools/moto` when it does not.
 /// Several test processes may try at once: only one can bind the port.
-async fn ensure_moto() -> String {
+pub async fn ensure_moto() -> String {
     let endpoint = admin_url(TestEngine::Dynamodb);
     let addr = endpoint.trim_start_matches("http://").to_string();
     if tokio::net::TcpStream::connect(&addr).await.is_ok() {

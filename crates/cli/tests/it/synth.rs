@@ -559,3 +559,62 @@ fn graph_writes_a_valid_svg_for_every_example() {
         }
     }
 }
+
+/// Every layer of every example and environment creates, updates and
+/// deletes in order against moto, checked through the services' own APIs
+/// (tools/cfn_lifecycle.py, which also lists the types moto ignores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_layer_creates_updates_and_deletes_against_moto() {
+    let endpoint = crate::harness::ensure_moto().await;
+    let temp = tempfile::TempDir::new().unwrap();
+    write_all(temp.path());
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for name in EXAMPLES {
+        let mut envs: Vec<PathBuf> = std::fs::read_dir(temp.path().join(name))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        envs.sort();
+        folders.extend(envs);
+    }
+    assert_eq!(folders.len(), 10);
+    // A region per run: moto keeps state across runs, and an interrupted
+    // run leaves stacks (and their exports) behind in its region.
+    const REGIONS: [&str; 12] = [
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "us-west-1",
+        "us-west-2",
+        "us-east-2",
+        "ca-central-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "sa-east-1",
+    ];
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let region = REGIONS[nanos as usize % REGIONS.len()].to_string();
+    let python = root().join(".tools/moto/bin/python");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(root().join("tools/cfn_lifecycle.py"))
+            .args([endpoint.as_str(), region.as_str()])
+            .args(&folders)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        out.status.success() && report.contains("lifecycle ok"),
+        "{report}"
+    );
+    assert_eq!(report.matches("deleted ").count(), 30, "{report}");
+    assert_eq!(report.matches("updated ").count(), 30, "{report}");
+}

@@ -1,0 +1,315 @@
+"""CloudFormation lifecycle of synthesized templates against moto.
+
+For each template folder given (OUT/EXAMPLE/ENV with network/data/app .json),
+create the layers in order, check what was created, update each layer,
+then delete in reverse order and check that everything is gone.
+
+moto accepts some resource types in a template without creating anything
+(and still reports CREATE_COMPLETE), so a green stack proves little. This
+script compares ListStackResources with each template and asks the services'
+own APIs. The types moto ignores are listed below, so a gap in moto is not
+mistaken for a gap in Stackwright; a listed type that moto starts creating
+fails the run too, so the list stays true.
+
+Usage: python cfn_lifecycle.py ENDPOINT REGION FOLDER...
+Prints one line per step; exits non-zero on the first failure.
+"""
+
+import io
+import json
+import sys
+import time
+import zipfile
+
+import boto3
+
+# Resource types moto (5.x) leaves out of ListStackResources.
+MOTO_IGNORES = {
+    "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::SecretTargetAttachment",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+    "AWS::CloudFormation::CustomResource",
+    "AWS::RDS::DBCluster",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::SSM::Association",
+    "AWS::AutoScaling::ScalingPolicy",
+}
+
+LAYERS = ["network", "data", "app"]
+
+# Types moto's CloudFormation creates but cannot delete (its EC2 models have
+# no delete handler for them), so they would keep the VPC alive. Before the
+# network stack is deleted, the script removes them through the EC2 API,
+# in this order, and then expects the stack deletion to remove the rest.
+MOTO_CANNOT_DELETE = [
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::EIP",
+    "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::EC2::Route",
+    "AWS::EC2::RouteTable",
+    "AWS::EC2::VPCGatewayAttachment",
+    "AWS::EC2::InternetGateway",
+    "AWS::EC2::FlowLog",
+]
+
+
+def delete_what_moto_cannot(cf, ec2, name, template):
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cf.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+    resources = template["Resources"]
+    vpc = physical.get("Vpc")
+    for ty in MOTO_CANNOT_DELETE:
+        for logical, r in resources.items():
+            if r["Type"] != ty or logical not in physical:
+                continue
+            pid, props = physical[logical], r["Properties"]
+            if ty == "AWS::EC2::VPCEndpoint":
+                ec2.delete_vpc_endpoints(VpcEndpointIds=[pid])
+            elif ty == "AWS::EC2::NatGateway":
+                ec2.delete_nat_gateway(NatGatewayId=pid)
+            elif ty == "AWS::EC2::EIP":
+                for a in ec2.describe_addresses()["Addresses"]:
+                    if pid in (a.get("PublicIp"), a.get("AllocationId")):
+                        ec2.release_address(AllocationId=a["AllocationId"])
+            elif ty == "AWS::EC2::SubnetRouteTableAssociation":
+                for t in ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]:
+                    for assoc in t["Associations"]:
+                        if not assoc.get("Main"):
+                            ec2.disassociate_route_table(AssociationId=assoc["RouteTableAssociationId"])
+            elif ty == "AWS::EC2::RouteTable":
+                ec2.delete_route_table(RouteTableId=pid)
+            elif ty == "AWS::EC2::VPCGatewayAttachment":
+                igw = physical.get("InternetGateway")
+                if igw:
+                    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+            elif ty == "AWS::EC2::InternetGateway":
+                ec2.delete_internet_gateway(InternetGatewayId=pid)
+            elif ty == "AWS::EC2::FlowLog":
+                ec2.delete_flow_logs(FlowLogIds=[pid])
+
+
+def moto_ignores(resource):
+    """Whether moto leaves this resource out (or fails on it): its type is
+    listed above, or it is an instance of an Aurora cluster (which moto's RDS
+    model cannot create)."""
+    if resource["Type"] in MOTO_IGNORES:
+        return True
+    props = resource["Properties"]
+    return resource["Type"] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in props
+
+
+def for_moto(template):
+    """The template as moto can take it: a GetAtt or Ref to a resource of a
+    type moto ignores becomes a placeholder (moto fails with HTTP 500 on, for
+    example, an output reading an Aurora cluster's endpoint). Only the copy
+    sent to moto changes; the linted, golden template is untouched."""
+    ignored = {k for k, r in template["Resources"].items() if moto_ignores(r)}
+
+    def walk(v):
+        if isinstance(v, dict):
+            if "Fn::GetAtt" in v and v["Fn::GetAtt"][0] in ignored:
+                return "moto-placeholder"
+            if "Ref" in v and v["Ref"] in ignored:
+                return "moto-placeholder"
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    copy = walk(template)
+    # What moto cannot create at all is left out of its copy.
+    for k in ignored:
+        if template["Resources"][k]["Type"] not in MOTO_IGNORES:
+            del copy["Resources"][k]
+    return copy
+
+
+def drop_table(ddb, name):
+    """Remove a table the stack retained on purpose (protected in production)."""
+    ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+    ddb.delete_table(TableName=name)
+
+
+def fail(message):
+    print(f"FAIL {message}", flush=True)
+    sys.exit(1)
+
+
+def wait(cf, name, goal):
+    for _ in range(120):
+        try:
+            stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        except cf.exceptions.ClientError as e:
+            if goal == "DELETE_COMPLETE" and "does not exist" in str(e):
+                return "DELETE_COMPLETE"
+            raise
+        status = stack["StackStatus"]
+        if not status.endswith("IN_PROGRESS"):
+            return status
+        time.sleep(0.5)
+    fail(f"{name}: still in progress")
+
+
+def main():
+    endpoint, region, folders = sys.argv[1], sys.argv[2], sys.argv[3:]
+    kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+    cf = boto3.client("cloudformation", **kw)
+    s3 = boto3.client("s3", **kw)
+    ec2 = boto3.client("ec2", **kw)
+    bucket = "stackwright-artifacts-test"
+    try:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    except Exception:
+        pass
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    s3.put_object(Bucket=bucket, Key="runtime.zip", Body=archive.getvalue())
+    seen_ignored = set()
+    ddb = boto3.client("dynamodb", **kw)
+    # Leftovers of an interrupted run go first, apps before what they import.
+    for folder in folders:
+        example, env = folder.rstrip("/").split("/")[-2:]
+        for layer in reversed(LAYERS):
+            try:
+                cf.delete_stack(StackName=f"{example}-{env}-{layer}")
+                wait(cf, f"{example}-{env}-{layer}", "DELETE_COMPLETE")
+            except Exception:
+                pass
+        # ...and tables a production stack retained.
+        for t in ddb.list_tables()["TableNames"]:
+            if t.startswith(f"{example}-{env}-"):
+                drop_table(ddb, t)
+
+    for folder in folders:
+        example, env = folder.rstrip("/").split("/")[-2:]
+        prefix = f"{example}-{env}"
+        templates = {layer: json.load(open(f"{folder}/{layer}.json")) for layer in LAYERS}
+
+        def params(layer, deploy_id):
+            p = templates[layer].get("Parameters", {})
+            values = {"ArtifactBucket": bucket, "ArtifactKey": "runtime.zip", "DeployId": deploy_id, "ImageTag": "v1"}
+            return [{"ParameterKey": k, "ParameterValue": values[k]} for k in p if k in values]
+
+        for layer in LAYERS:
+            name = f"{prefix}-{layer}"
+            body = json.dumps(for_moto(templates[layer]))
+            cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(layer, "d1"),
+                            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+            status = wait(cf, name, "CREATE_COMPLETE")
+            if status != "CREATE_COMPLETE":
+                events = cf.describe_stack_events(StackName=name)["StackEvents"][:5]
+                fail(f"{name}: {status}: {[(e['LogicalResourceId'], e.get('ResourceStatusReason')) for e in events]}")
+            listed = {r["LogicalResourceId"]: r["ResourceType"]
+                      for r in cf.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+            for logical, resource in templates[layer]["Resources"].items():
+                if logical in listed:
+                    if listed[logical] != resource["Type"]:
+                        fail(f"{name}: {logical} is {listed[logical]}, template says {resource['Type']}")
+                    if moto_ignores(resource):
+                        fail(f"{name}: moto now creates {resource['Type']}: remove it from MOTO_IGNORES")
+                elif moto_ignores(resource):
+                    seen_ignored.add(resource["Type"])
+                else:
+                    fail(f"{name}: {logical} ({resource['Type']}) was not created")
+            print(f"created {name}: {len(listed)} of {len(templates[layer]['Resources'])} resources "
+                  f"(moto ignores the rest)", flush=True)
+
+        # The services' own view, not just the stack's.
+        vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:aws:cloudformation:stack-name", "Values": [f"{prefix}-network"]}])["Vpcs"]
+        if len(vpcs) != 1:
+            fail(f"{prefix}: expected one VPC, found {len(vpcs)}")
+        vpc = vpcs[0]["VpcId"]
+        groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+        for g in groups:
+            for rule in g["IpPermissions"]:
+                if any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", [])) and rule.get("FromPort") not in (80, 443):
+                    fail(f"{prefix}: {g['GroupName']} opens port {rule.get('FromPort')} to the world")
+        data = templates["data"]["Resources"]
+        if any(r["Type"] == "AWS::DynamoDB::Table" for r in data.values()):
+            ddb = boto3.client("dynamodb", **kw)
+            for r in data.values():
+                if r["Type"] == "AWS::DynamoDB::Table":
+                    t = ddb.describe_table(TableName=r["Properties"]["TableName"])["Table"]
+                    want = len(r["Properties"].get("GlobalSecondaryIndexes", []))
+                    if len(t.get("GlobalSecondaryIndexes", [])) != want:
+                        fail(f"{prefix}: {t['TableName']} has the wrong GSIs")
+        if any(r["Type"] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in r["Properties"] for r in data.values()):
+            rds = boto3.client("rds", **kw)
+            dbs = [d for d in rds.describe_db_instances()["DBInstances"] if d.get("DBSubnetGroup", {}).get("VpcId") == vpc]
+            if len(dbs) != 1 or dbs[0]["PubliclyAccessible"] or not dbs[0]["StorageEncrypted"]:
+                fail(f"{prefix}: the RDS instance is missing, public or unencrypted: {dbs}")
+        app = templates["app"]["Resources"]
+        functions = [k for k, r in app.items() if r["Type"] == "AWS::Lambda::Function"]
+        lam = boto3.client("lambda", **kw)
+        names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                    for r in cf.list_stack_resources(StackName=f"{prefix}-app")["StackResourceSummaries"]}
+        for f in functions:
+            if physical.get(f) not in names:
+                fail(f"{prefix}: function {f} is not in Lambda")
+            config = lam.get_function(FunctionName=physical[f])["Configuration"]
+            if not config.get("VpcConfig", {}).get("SubnetIds"):
+                fail(f"{prefix}: function {f} is outside the VPC")
+        if "Service" in app:
+            # moto keeps the service and its task definition, but drops the
+            # service's network configuration and launch type (the template
+            # tests check those).
+            ecs = boto3.client("ecs", **kw)
+            services = ecs.describe_services(cluster=physical["Cluster"], services=[physical["Service"]])["services"]
+            if not services or services[0]["desiredCount"] != app["Service"]["Properties"]["DesiredCount"]:
+                fail(f"{prefix}: the ECS service is missing or has the wrong size")
+            task = ecs.describe_task_definition(taskDefinition=services[0]["taskDefinition"])["taskDefinition"]
+            command = task["containerDefinitions"][0].get("command", [])
+            if command[command.index("--host") + 1:][:1] != ["0.0.0.0"]:
+                fail(f"{prefix}: the task does not listen on all interfaces: {command}")
+        print(f"checked {prefix} through EC2, RDS, DynamoDB, Lambda and ECS", flush=True)
+
+        # Update every layer in order: a new deploy id, and a stack tag everywhere.
+        for layer in LAYERS:
+            name = f"{prefix}-{layer}"
+            cf.update_stack(StackName=name, TemplateBody=json.dumps(for_moto(templates[layer])),
+                            Parameters=params(layer, "d2"), Tags=[{"Key": "deploy", "Value": "d2"}],
+                            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+            status = wait(cf, name, "UPDATE_COMPLETE")
+            if status != "UPDATE_COMPLETE":
+                fail(f"{name}: update ended {status}")
+            print(f"updated {name}", flush=True)
+
+        for layer in reversed(LAYERS):
+            name = f"{prefix}-{layer}"
+            if layer == "network":
+                delete_what_moto_cannot(cf, ec2, name, templates[layer])
+            cf.delete_stack(StackName=name)
+            status = wait(cf, name, "DELETE_COMPLETE")
+            if status != "DELETE_COMPLETE":
+                fail(f"{name}: delete ended {status}")
+            print(f"deleted {name}", flush=True)
+        # Production keeps its tables (DeletionPolicy Retain): they must have
+        # survived the stack; then the test removes them itself.
+        for r in data.values():
+            if r["Type"] == "AWS::DynamoDB::Table" and r.get("DeletionPolicy") == "Retain":
+                ddb = boto3.client("dynamodb", **kw)
+                table = ddb.describe_table(TableName=r["Properties"]["TableName"])["Table"]
+                if not table.get("DeletionProtectionEnabled"):
+                    fail(f"{prefix}: a production table is not protected from deletion")
+                drop_table(ddb, table["TableName"])
+        if ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]:
+            fail(f"{prefix}: the VPC outlived its stack")
+        if functions and any(physical.get(f) in {x["FunctionName"] for x in lam.list_functions()["Functions"]} for f in functions):
+            fail(f"{prefix}: a function outlived its stack")
+
+    print(f"moto ignored: {', '.join(sorted(seen_ignored))}")
+    unused = MOTO_IGNORES - seen_ignored
+    if unused:
+        fail(f"MOTO_IGNORES lists types no template used: {sorted(unused)}")
+    print("lifecycle ok")
+
+
+if __name__ == "__main__":
+    main()
