@@ -14,6 +14,8 @@ fn every_command_has_help_and_there_is_a_version() {
         vec!["up", "--help"],
         vec!["check", "--help"],
         vec!["migrate", "--help"],
+        vec!["synth", "--help"],
+        vec!["graph", "--help"],
     ] {
         let out = stackwright(&args);
         assert!(out.status.success(), "{args:?}");
