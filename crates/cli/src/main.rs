@@ -58,7 +58,7 @@ enum Command {
 #[derive(Args)]
 struct GraphArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
     dir: PathBuf,
 
     /// Environment to draw (default dev).
@@ -73,7 +73,7 @@ struct GraphArgs {
 #[derive(Args)]
 struct SynthArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
     dir: PathBuf,
 
     /// Environment(s) to synthesize: dev, prod, or one declared as [aws.env.NAME]
@@ -114,7 +114,7 @@ struct DatabaseArgs {
 #[derive(Args)]
 struct UpArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
     dir: PathBuf,
 
     /// Address to listen on.
@@ -136,7 +136,7 @@ struct UpArgs {
 #[derive(Args)]
 struct CheckArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
     dir: PathBuf,
 
     /// Check against this engine's rules instead of the stack's `[database] engine`
@@ -152,7 +152,7 @@ struct CheckArgs {
 #[derive(Args)]
 struct MigrateArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
     dir: PathBuf,
 
     #[command(flatten)]
@@ -339,10 +339,41 @@ fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
+/// The `password` key of a Secrets Manager secret (as the synthesized
+/// templates create it), read with the standard AWS credential chain.
+/// Errors name the secret, never its value.
+async fn secret_password(secret: &str) -> anyhow::Result<String> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let value = client
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the database secret {secret}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    let text = value
+        .secret_string()
+        .with_context(|| format!("the database secret {secret} has no text value"))?;
+    let json: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| anyhow::anyhow!("the database secret {secret} is not a JSON object"))?;
+    json.get("password")
+        .and_then(|p| p.as_str())
+        .map(str::to_string)
+        .with_context(|| format!("the database secret {secret} has no `password` key"))
+}
+
+async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
     match &args.database_url {
         Some(url) => {
             let url: DatabaseUrl = url.parse()?;
+            // Most explicit first: a file, the environment, then a secret to look up.
             let password = match (
                 &args.database_password_file,
                 std::env::var("STACKWRIGHT_DATABASE_PASSWORD"),
@@ -356,7 +387,10 @@ fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUr
                         .to_string(),
                 ),
                 (None, Ok(p)) if !p.is_empty() => Some(p),
-                _ => None,
+                _ => match std::env::var("STACKWRIGHT_DATABASE_SECRET_ARN") {
+                    Ok(arn) if !arn.is_empty() => Some(secret_password(&arn).await?),
+                    _ => None,
+                },
             };
             Ok(match password {
                 Some(p) => url.with_password(p)?,
@@ -382,7 +416,7 @@ async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let Some(stack) = load_stack(&args.dir, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let url = database_url(&stack, &args.database)?;
+    let url = database_url(&stack, &args.database).await?;
     let engine = stackwright_storage::open(&url).await?;
     let report =
         stackwright_storage::prepare(engine.as_ref(), &stack, args.database.allow_destructive)
@@ -403,7 +437,7 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         host: args.host.clone(),
         port: args.port,
-        database: database_url(&stack, &args.database)?,
+        database: database_url(&stack, &args.database).await?,
         allow_destructive: args.database.allow_destructive,
     };
     let app = Application::build(stack, &settings).await?;

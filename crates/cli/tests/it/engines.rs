@@ -304,3 +304,87 @@ async fn up_on_postgres_keeps_data_across_restarts() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// In the cloud the password comes from the Secrets Manager secret the data
+/// layer generates (STACKWRIGHT_DATABASE_SECRET_ARN); here moto holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_from_a_secrets_manager_secret() {
+    let engine = TestEngine::Mariadb;
+    let db = TestDatabase::create(engine).await;
+    let user = format!("s{}", &db.name[3..]);
+    let password = format!("{SECRET}-sm");
+    engine
+        .admin(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        ))
+        .await;
+    engine
+        .admin(&format!("GRANT ALL ON {}.* TO '{user}'@'%'", db.name))
+        .await;
+
+    let endpoint = crate::harness::ensure_moto().await;
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    let secret = client
+        .create_secret()
+        .name(format!("{}/database", db.name))
+        .secret_string(format!(
+            r#"{{"username":"{user}","password":"{password}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let arn = secret.arn().unwrap().to_string();
+
+    let url = format!(
+        "mysql://{user}@127.0.0.1:{}/{}",
+        engine.server_port(),
+        db.name
+    );
+    let dir = example("todo");
+    let aws = |secret_arn: String| {
+        vec![
+            ("STACKWRIGHT_LOG".to_string(), "trace".to_string()),
+            ("STACKWRIGHT_DATABASE_SECRET_ARN".to_string(), secret_arn),
+            ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
+            ("AWS_REGION".to_string(), "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
+        ]
+    };
+    let run = |env: Vec<(String, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        stackwright_env(
+            &["migrate", dir.to_str().unwrap(), "--database-url", &url],
+            &env,
+        )
+    };
+    let out = run(aws(arn.clone()));
+    let printed = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("seed `tasks`: 3 row(s) inserted"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(&password),
+        "the password was printed:\n{printed}"
+    );
+
+    let missing = format!("{arn}-missing");
+    let bad = run(aws(missing.clone()));
+    let err = text(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("cannot read the database secret") && err.contains(&missing),
+        "{err}"
+    );
+    engine.admin(&format!("DROP USER '{user}'@'%'")).await;
+}
