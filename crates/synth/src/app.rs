@@ -72,14 +72,15 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
             sub(&format!("dynamodb://${{AWS::Region}}?prefix={prefix}-")),
         )),
         engine => {
-            let scheme = match engine {
-                CloudEngine::Mysql | CloudEngine::AuroraMysql => "mysql",
-                _ => "postgres",
+            // Encrypted in transit: RDS PostgreSQL enforces it, the others allow it.
+            let (scheme, tls) = match engine {
+                CloudEngine::Mysql | CloudEngine::AuroraMysql => ("mysql", "ssl-mode=required"),
+                _ => ("postgres", "sslmode=require"),
             };
             env.push((
                 "STACKWRIGHT_DATABASE_URL".into(),
                 json!({ "Fn::Sub": [
-                    format!("{scheme}://{DB_USER}@${{Host}}:${{Port}}/{DB_NAME}"),
+                    format!("{scheme}://{DB_USER}@${{Host}}:${{Port}}/{DB_NAME}?{tls}"),
                     {
                         "Host": import(&export(prefix, "DatabaseHost")),
                         "Port": import(&export(prefix, "DatabasePort"))

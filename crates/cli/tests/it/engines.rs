@@ -388,3 +388,34 @@ async fn password_from_a_secrets_manager_secret() {
     );
     engine.admin(&format!("DROP USER '{user}'@'%'")).await;
 }
+
+/// RDS enforces TLS; `sslmode=require` must really encrypt the runtime's
+/// connections, as the server itself reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_use_tls_when_required() {
+    let db = TestDatabase::create(TestEngine::Postgres).await;
+    let url: stackwright_storage::DatabaseUrl =
+        format!("{}?sslmode=require", db.raw_url).parse().unwrap();
+    let app = TestApp::start(&example("todo"), &url, false)
+        .await
+        .expect("starts over TLS");
+    assert_eq!(app.get("/api/task/").await.status, 200);
+    let encrypted = db
+        .count(&format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'stackwright' AND a.datname = '{}' AND s.ssl",
+            db.name
+        ))
+        .await;
+    let plain = db
+        .count(&format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'stackwright' AND a.datname = '{}' AND NOT s.ssl",
+            db.name
+        ))
+        .await;
+    assert!(
+        encrypted >= 1 && plain == 0,
+        "encrypted {encrypted}, plain {plain}"
+    );
+}
