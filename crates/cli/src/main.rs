@@ -164,6 +164,18 @@ struct MigrateArgs {
 }
 
 fn main() -> ExitCode {
+    // On Lambda the binary is `bootstrap`, started without arguments.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+        output::init_logging(true);
+        let out = Output::new();
+        return match runtime().and_then(|rt| rt.block_on(lambda(&out))) {
+            Ok(code) => code,
+            Err(e) => {
+                out.error(&format!("{e:#}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     output::init_logging(matches!(cli.log_format, LogFormat::Json));
     let out = Output::new();
@@ -452,6 +464,25 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
     tracing::info!(url = %app.url(), database = %settings.database, "serving");
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lambda: the stack from STACKWRIGHT_STACK, the database from
+/// STACKWRIGHT_DATABASE_URL (password from the secret), then invocations.
+async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
+    let dir = PathBuf::from(std::env::var("STACKWRIGHT_STACK").unwrap_or_else(|_| ".".into()));
+    let Some(stack) = load_stack(&dir, out, true)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let args = DatabaseArgs {
+        database_url: std::env::var("STACKWRIGHT_DATABASE_URL").ok(),
+        database_password_file: None,
+        allow_destructive: false,
+    };
+    let url = database_url(&stack, &args).await?;
+    let router = Application::router_only(stack, &url).await?;
+    tracing::info!(database = %url, "serving Lambda invocations");
+    stackwright_server::lambda::run(router).await?;
     Ok(ExitCode::SUCCESS)
 }
 

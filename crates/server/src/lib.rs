@@ -7,6 +7,7 @@
 
 mod error;
 pub mod http;
+pub mod lambda;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -72,6 +73,19 @@ impl Application {
             address,
             prepared,
         })
+    }
+
+    /// The router alone, on an already migrated database: what a Lambda
+    /// function serves (migrations run once per deploy, not per cold start).
+    pub async fn router_only(
+        stack: Stack,
+        database: &DatabaseUrl,
+    ) -> Result<axum::Router, StartError> {
+        let engine = stackwright_storage::open(database).await?;
+        Ok(http::router(ApiContext {
+            stack: Arc::new(stack),
+            engine,
+        }))
     }
 
     pub fn address(&self) -> SocketAddr {

@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod engines;
 mod http_errors;
+mod lambda;
 mod migrations;
 mod mysfits;
 mod pets;

@@ -1,0 +1,173 @@
+//! The runtime on AWS Lambda: a custom runtime (the binary is `bootstrap`)
+//! speaking the Lambda Runtime API, turning API Gateway HTTP API (payload
+//! 2.0) events into requests for the same router `up` serves.
+//!
+//! The API function does not migrate: the migration runs once per deploy,
+//! before the function is updated (see the synthesized app template).
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Map, Value as Json};
+use tower::ServiceExt;
+
+type HttpClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<axum::body::Bytes>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    #[error("AWS_LAMBDA_RUNTIME_API is not set: not running on Lambda")]
+    NotOnLambda,
+    #[error("the Lambda Runtime API failed: {0}")]
+    RuntimeApi(String),
+}
+
+/// Serve invocations until the Runtime API goes away.
+pub async fn run(router: Router) -> Result<(), LambdaError> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| LambdaError::NotOnLambda)?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let base = format!("http://{api}/2018-06-01/runtime");
+    loop {
+        let (id, event) = next(&client, &base).await?;
+        let answer = match event {
+            Ok(event) => http_event(&router, event).await,
+            Err(why) => Err(why),
+        };
+        let (path, body) = match answer {
+            Ok(response) => (format!("{base}/invocation/{id}/response"), response),
+            Err(why) => {
+                tracing::error!(request_id = %id, %why, "invocation failed");
+                (
+                    format!("{base}/invocation/{id}/error"),
+                    json!({ "errorMessage": why, "errorType": "InvalidEvent" }),
+                )
+            }
+        };
+        post(&client, &path, &body).await?;
+    }
+}
+
+/// The next invocation: its request id and its event (or why it is unreadable).
+async fn next(
+    client: &HttpClient,
+    base: &str,
+) -> Result<(String, Result<Json, String>), LambdaError> {
+    let uri: Uri = format!("{base}/invocation/next")
+        .parse()
+        .map_err(|e| LambdaError::RuntimeApi(format!("{e}")))?;
+    let response = client
+        .get(uri)
+        .await
+        .map_err(|e| LambdaError::RuntimeApi(e.to_string()))?;
+    let id = response
+        .headers()
+        .get("lambda-runtime-aws-request-id")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| LambdaError::RuntimeApi("no request id".into()))?
+        .to_string();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| LambdaError::RuntimeApi(e.to_string()))?
+        .to_bytes();
+    let event = serde_json::from_slice(&bytes).map_err(|e| format!("the event is not JSON: {e}"));
+    Ok((id, event))
+}
+
+async fn post(client: &HttpClient, url: &str, body: &Json) -> Result<(), LambdaError> {
+    let request = hyper_util::client::legacy::Client::request(
+        client,
+        Request::post(url)
+            .header("content-type", "application/json")
+            .body(Full::from(body.to_string()))
+            .map_err(|e| LambdaError::RuntimeApi(e.to_string()))?,
+    );
+    let response = request
+        .await
+        .map_err(|e| LambdaError::RuntimeApi(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(LambdaError::RuntimeApi(format!(
+            "{url} answered {}",
+            response.status()
+        )));
+    }
+    Ok(())
+}
+
+/// An API Gateway HTTP API (payload 2.0) event through the router, and the
+/// response in the form API Gateway expects.
+pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
+    let http = &event["requestContext"]["http"];
+    let method: Method = http["method"]
+        .as_str()
+        .ok_or("not an HTTP API (payload 2.0) event")?
+        .parse()
+        .map_err(|_| "invalid method")?;
+    let path = event["rawPath"].as_str().unwrap_or("/");
+    let query = event["rawQueryString"].as_str().unwrap_or("");
+    let uri = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in event["headers"].as_object().into_iter().flatten() {
+        if let (Ok(name), Some(Ok(value))) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            value.as_str().map(HeaderValue::from_str),
+        ) {
+            request = request.header(name, value);
+        }
+    }
+    let body = match event["body"].as_str() {
+        None => Vec::new(),
+        Some(text) if event["isBase64Encoded"] == true => BASE64
+            .decode(text)
+            .map_err(|_| "the body is not valid base64")?,
+        Some(text) => text.as_bytes().to_vec(),
+    };
+    let request = request
+        .body(Body::from(body))
+        .map_err(|e| format!("invalid request: {e}"))?;
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| format!("the router failed: {e}"))?;
+    let status = response.status().as_u16();
+    let mut headers = Map::new();
+    for (name, value) in response.headers() {
+        if let Ok(v) = value.to_str() {
+            let entry = headers
+                .entry(name.as_str().to_string())
+                .or_insert(json!(""));
+            let joined = match entry.as_str() {
+                Some("") | None => v.to_string(),
+                Some(prev) => format!("{prev},{v}"),
+            };
+            *entry = json!(joined);
+        }
+    }
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("reading the response: {e}"))?
+        .to_bytes();
+    let (body, encoded) = match std::str::from_utf8(&bytes) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (BASE64.encode(&bytes), true),
+    };
+    Ok(json!({
+        "statusCode": status,
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": encoded
+    }))
+}
