@@ -471,8 +471,24 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
 /// STACKWRIGHT_DATABASE_URL (password from the secret), then invocations.
 async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
     let dir = PathBuf::from(std::env::var("STACKWRIGHT_STACK").unwrap_or_else(|_| ".".into()));
-    let Some(stack) = load_stack(&dir, out, true)? else {
-        return Ok(ExitCode::FAILURE);
+    let migrate_mode = std::env::var("STACKWRIGHT_MODE").as_deref() == Ok("migrate");
+    let stack = match stackwright_stack::load(&dir) {
+        Ok(stack) => stack,
+        // CloudFormation waits for an answer: a broken stack fails the deploy, with the reason.
+        Err(e) if migrate_mode => {
+            let why = e.to_string();
+            tracing::error!(%why, "the stack is invalid");
+            stackwright_server::lambda::run_custom_resource(|| {
+                let why = why.clone();
+                async move { Err::<String, String>(format!("the stack is invalid: {why}")) }
+            })
+            .await?;
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(_) => {
+            let _ = load_stack(&dir, out, true)?;
+            return Ok(ExitCode::FAILURE);
+        }
     };
     let args = DatabaseArgs {
         database_url: std::env::var("STACKWRIGHT_DATABASE_URL").ok(),
@@ -480,6 +496,29 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
         allow_destructive: false,
     };
     let url = database_url(&stack, &args).await?;
+    if migrate_mode {
+        // The migration custom resource: once per deploy, before traffic shifts.
+        tracing::info!(database = %url, "answering migration events");
+        let stack = std::sync::Arc::new(stack);
+        stackwright_server::lambda::run_custom_resource(|| {
+            let (stack, url) = (stack.clone(), url.clone());
+            async move {
+                let engine = stackwright_storage::open(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let report = stackwright_storage::prepare(engine.as_ref(), &stack, false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let inserted: usize = report.seeds.iter().map(|s| s.inserted).sum();
+                Ok(match report.migration.version {
+                    Some(v) => format!("applied migration {v}; {inserted} seed row(s) inserted"),
+                    None => format!("schema up to date; {inserted} seed row(s) inserted"),
+                })
+            }
+        })
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let router = Application::router_only(stack, &url).await?;
     tracing::info!(database = %url, "serving Lambda invocations");
     stackwright_server::lambda::run(router).await?;

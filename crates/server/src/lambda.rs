@@ -27,15 +27,84 @@ pub enum LambdaError {
     RuntimeApi(String),
 }
 
-/// Serve invocations until the Runtime API goes away.
+/// Serve HTTP API invocations until the Runtime API goes away.
 pub async fn run(router: Router) -> Result<(), LambdaError> {
+    serve(|event| {
+        let router = router.clone();
+        async move { http_event(&router, event).await }
+    })
+    .await
+}
+
+/// Answer CloudFormation custom-resource events: `migrate` runs on Create and
+/// Update; Delete succeeds without touching any data (a stack going away
+/// never drops tables). The answer goes to the event's pre-signed ResponseURL.
+pub async fn run_custom_resource<F, Fut>(migrate: F) -> Result<(), LambdaError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| LambdaError::RuntimeApi(format!("no TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build(https);
+    serve(|event| {
+        let client = client.clone();
+        let run = migrate();
+        async move {
+            let request_type = event["RequestType"].as_str().unwrap_or_default().to_string();
+            let outcome = match request_type.as_str() {
+                "Create" | "Update" => run.await,
+                "Delete" => Ok("nothing to do: data outlives the stack".to_string()),
+                other => Err(format!("unknown RequestType `{other}`")),
+            };
+            let (status, reason) = match &outcome {
+                Ok(summary) => ("SUCCESS", summary.clone()),
+                Err(why) => ("FAILED", why.clone()),
+            };
+            let answer = json!({
+                "Status": status,
+                "Reason": reason,
+                "PhysicalResourceId": event["PhysicalResourceId"].as_str().unwrap_or("stackwright-migration"),
+                "StackId": event["StackId"],
+                "RequestId": event["RequestId"],
+                "LogicalResourceId": event["LogicalResourceId"],
+                "Data": {}
+            });
+            let url = event["ResponseURL"].as_str().ok_or("no ResponseURL in the event")?;
+            // CloudFormation's pre-signed URL takes a PUT with an empty content type.
+            let request = Request::put(url)
+                .header("content-type", "")
+                .body(Full::from(answer.to_string()))
+                .map_err(|e| format!("invalid ResponseURL: {e}"))?;
+            let response = client.request(request).await.map_err(|e| format!("answering CloudFormation: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("CloudFormation's ResponseURL answered {}", response.status()));
+            }
+            tracing::info!(%request_type, status, %reason, "custom resource answered");
+            Ok(json!({ "Status": status }))
+        }
+    })
+    .await
+}
+
+/// The invocation loop: next event, handle it, post the answer or the error.
+async fn serve<H, Fut>(handle: H) -> Result<(), LambdaError>
+where
+    H: Fn(Json) -> Fut,
+    Fut: std::future::Future<Output = Result<Json, String>>,
+{
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| LambdaError::NotOnLambda)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let base = format!("http://{api}/2018-06-01/runtime");
     loop {
         let (id, event) = next(&client, &base).await?;
         let answer = match event {
-            Ok(event) => http_event(&router, event).await,
+            Ok(event) => handle(event).await,
             Err(why) => Err(why),
         };
         let (path, body) = match answer {

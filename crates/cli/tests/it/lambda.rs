@@ -75,6 +75,50 @@ fn http_event(method: &str, path: &str, query: &str, body: Option<&str>, base64:
     })
 }
 
+/// Run the binary as Lambda would, feed it `events` through a fake Runtime
+/// API, and return what it posted back (request id, kind, body).
+async fn invoke(
+    env: &[(&str, String)],
+    events: Vec<(String, Json)>,
+) -> Vec<(String, String, Json)> {
+    let want = events.len();
+    let api: Shared = Arc::default();
+    api.lock().unwrap().events = events;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(result))
+        .with_state(api.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.lock().unwrap().results.len() < want {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!(
+                "the function answered {} of {want} invocations:\n{err}",
+                api.lock().unwrap().results.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let results = std::mem::take(&mut api.lock().unwrap().results);
+    results
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_http_api_events_through_the_runtime_api() {
     let temp = tempfile::TempDir::new().unwrap();
@@ -88,70 +132,42 @@ async fn serves_http_api_events_through_the_runtime_api() {
     ]);
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));
 
-    let api: Shared = Arc::default();
-    api.lock().unwrap().events = vec![
-        (
-            "r1".into(),
-            http_event("GET", "/api/task/", "", None, false),
-        ),
-        (
-            "r2".into(),
-            http_event(
-                "POST",
-                "/api/task/",
-                "",
-                Some(r#"{"title":"from lambda"}"#),
-                true,
+    let results = invoke(
+        &[
+            ("STACKWRIGHT_STACK", example("todo").display().to_string()),
+            ("STACKWRIGHT_DATABASE_URL", url.clone()),
+        ],
+        vec![
+            (
+                "r1".into(),
+                http_event("GET", "/api/task/", "", None, false),
             ),
-        ),
-        (
-            "r3".into(),
-            http_event("GET", "/api/task/", "limit=1", None, false),
-        ),
-        (
-            "r4".into(),
-            http_event("DELETE", "/api/task/99/", "", None, false),
-        ),
-        ("r5".into(), json!({ "not": "an http event" })),
-        (
-            "r6".into(),
-            http_event("PUT", "/api/task/", "", Some("{}"), false),
-        ),
-    ];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(result))
-        .with_state(api.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("STACKWRIGHT_STACK", example("todo"))
-        .env("STACKWRIGHT_DATABASE_URL", &url)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while api.lock().unwrap().results.len() < 6 {
-        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let mut err = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-            panic!(
-                "the function answered {} of 6 invocations:\n{err}",
-                api.lock().unwrap().results.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child.kill().unwrap();
-    let _ = child.wait();
-
-    let results = std::mem::take(&mut api.lock().unwrap().results);
+            (
+                "r2".into(),
+                http_event(
+                    "POST",
+                    "/api/task/",
+                    "",
+                    Some(r#"{"title":"from lambda"}"#),
+                    true,
+                ),
+            ),
+            (
+                "r3".into(),
+                http_event("GET", "/api/task/", "limit=1", None, false),
+            ),
+            (
+                "r4".into(),
+                http_event("DELETE", "/api/task/99/", "", None, false),
+            ),
+            ("r5".into(), json!({ "not": "an http event" })),
+            (
+                "r6".into(),
+                http_event("PUT", "/api/task/", "", Some("{}"), false),
+            ),
+        ],
+    )
+    .await;
     let by_id = |id: &str| {
         results
             .iter()
@@ -197,4 +213,152 @@ async fn serves_http_api_events_through_the_runtime_api() {
     let (_, _, r6) = by_id("r6");
     assert_eq!(r6["statusCode"], 405);
     assert_eq!(r6["headers"]["allow"], "GET, POST");
+}
+
+#[derive(Default)]
+struct CloudFormation {
+    answers: Vec<Json>,
+}
+
+async fn answer(
+    State(cf): State<Arc<Mutex<CloudFormation>>>,
+    headers: HeaderMap,
+    body: String,
+) -> &'static str {
+    assert_eq!(
+        headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b""[..]),
+        "pre-signed URLs want no content type"
+    );
+    cf.lock()
+        .unwrap()
+        .answers
+        .push(serde_json::from_str(&body).unwrap());
+    ""
+}
+
+fn custom_resource_event(kind: &str, response_url: &str) -> Json {
+    json!({
+        "RequestType": kind,
+        "ResponseURL": response_url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/todo-dev-app/1",
+        "RequestId": format!("req-{kind}"),
+        "ResourceType": "AWS::CloudFormation::CustomResource",
+        "LogicalResourceId": "Migrate",
+        "PhysicalResourceId": "stackwright-migration",
+        "ResourceProperties": { "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate", "DeployId": "d1" }
+    })
+}
+
+/// The migration custom resource: Create and Update migrate and seed,
+/// Delete keeps the data, a destructive change fails with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_once_per_deploy_as_a_custom_resource() {
+    let cf: Arc<Mutex<CloudFormation>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let response_url = format!(
+        "http://{}/cfn-response?X-Amz-Signature=abc",
+        listener.local_addr().unwrap()
+    );
+    let app = Router::new()
+        .route("/cfn-response", axum::routing::put(answer))
+        .with_state(cf.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let temp = tempfile::TempDir::new().unwrap();
+    let db = temp.path().join("migrate.db");
+    let url = format!("sqlite://{}", db.display());
+    let env = |stack: String| {
+        vec![
+            ("STACKWRIGHT_STACK", stack),
+            ("STACKWRIGHT_DATABASE_URL", url.clone()),
+            ("STACKWRIGHT_MODE", "migrate".to_string()),
+        ]
+    };
+    let results = invoke(
+        &env(example("todo").display().to_string()),
+        vec![
+            ("c".into(), custom_resource_event("Create", &response_url)),
+            ("u".into(), custom_resource_event("Update", &response_url)),
+            ("d".into(), custom_resource_event("Delete", &response_url)),
+        ],
+    )
+    .await;
+    assert!(
+        results.iter().all(|(_, kind, _)| kind == "response"),
+        "{results:?}"
+    );
+    let answers = std::mem::take(&mut cf.lock().unwrap().answers);
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["Status"], "SUCCESS", "{}", answers[0]);
+    assert!(
+        answers[0]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("applied migration 1; 3 seed row(s) inserted"),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(answers[0]["RequestId"], "req-Create");
+    assert_eq!(answers[0]["LogicalResourceId"], "Migrate");
+    assert_eq!(answers[1]["Status"], "SUCCESS");
+    assert!(
+        answers[1]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("schema up to date; 0 seed row(s)"),
+        "{}",
+        answers[1]
+    );
+    assert_eq!(answers[2]["Status"], "SUCCESS");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let tasks: i64 = conn
+        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tasks, 3, "Delete keeps the data");
+
+    // A deploy that would drop a column fails, naming the change; nothing changes.
+    let changed = crate::harness::TempStack::copy_of("todo", |t| {
+        t.replace("priority = { type = \"integer\", default = 0 }\n", "")
+            .replace(
+                "\"id\", \"priority\", \"title\", \"complete\"",
+                "\"id\", \"title\", \"complete\"",
+            )
+    });
+    changed.write(
+        "seed/tasks.json",
+        r#"[{"title": "1st Task", "completed": false}, {"title": "2nd Task", "completed": false}, {"title": "3rd Task", "completed": false}]"#,
+    );
+    let results = invoke(
+        &env(changed.path().display().to_string()),
+        vec![("u2".into(), custom_resource_event("Update", &response_url))],
+    )
+    .await;
+    assert_eq!(results[0].1, "response");
+    let answers = std::mem::take(&mut cf.lock().unwrap().answers);
+    assert_eq!(answers[0]["Status"], "FAILED");
+    let reason = answers[0]["Reason"].as_str().unwrap();
+    assert!(reason.contains("drop column `tasks.priority`"), "{reason}");
+    let still: i64 = conn
+        .query_row("SELECT count(priority) FROM tasks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(still, 3);
+
+    // A stack that does not even validate still gets an answer: FAILED, with the place.
+    let broken = crate::harness::TempStack::copy_of("todo", |t| {
+        t.replace("[tables.tasks.columns]", "[tables.tasks.colums]")
+    });
+    let results = invoke(
+        &env(broken.path().display().to_string()),
+        vec![("u3".into(), custom_resource_event("Update", &response_url))],
+    )
+    .await;
+    assert_eq!(results[0].1, "response");
+    let answers = std::mem::take(&mut cf.lock().unwrap().answers);
+    assert_eq!(answers[0]["Status"], "FAILED");
+    let reason = answers[0]["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("stackwright.toml:") && reason.contains("colums"),
+        "{reason}"
+    );
 }
