@@ -5,6 +5,7 @@ mod harness;
 mod check;
 mod cli;
 mod clients;
+mod deploy;
 mod engines;
 mod http_errors;
 mod lambda;
