@@ -495,7 +495,21 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
         database_password_file: None,
         allow_destructive: false,
     };
-    let url = database_url(&stack, &args).await?;
+    let url = match database_url(&stack, &args).await {
+        Ok(url) => url,
+        // As above: answer CloudFormation rather than leave it waiting.
+        Err(e) if migrate_mode => {
+            let why = format!("{e:#}");
+            tracing::error!(%why, "no database");
+            stackwright_server::lambda::run_custom_resource(|| {
+                let why = why.clone();
+                async move { Err::<String, String>(why) }
+            })
+            .await?;
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e),
+    };
     if migrate_mode {
         // The migration custom resource: once per deploy, before traffic shifts.
         tracing::info!(database = %url, "answering migration events");

@@ -349,6 +349,38 @@ impl DynamoEngine {
         )]))
     }
 
+    /// Whether the table exists. In the cloud, CloudFormation creates the
+    /// tables and the runtime's role may only describe them.
+    async fn table_exists(&self, name: &str) -> Result<bool> {
+        match self.client.describe_table().table_name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(e) {
+                Failure::NotFound(_) => Ok(false),
+                other => Err(fail(other)),
+            },
+        }
+    }
+
+    /// Names of a table's global secondary indexes.
+    async fn index_names(&self, table: &str) -> Result<Vec<String>> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .table()
+            .map(|t| {
+                t.global_secondary_indexes()
+                    .iter()
+                    .filter_map(|g| g.index_name().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn create_table(
         &self,
         name: &str,
@@ -356,6 +388,9 @@ impl DynamoEngine {
         gsis: Vec<GlobalSecondaryIndex>,
         extra_attrs: Vec<AttributeDefinition>,
     ) -> Result<()> {
+        if self.table_exists(name).await? {
+            return self.wait_active(name).await;
+        }
         let mut req = self
             .client
             .create_table()
@@ -622,6 +657,10 @@ impl DynamoEngine {
                 Step::CreateIndex { table, index } => {
                     let t = &target.tables[table];
                     let (name, keys, attrs) = Self::index_parts(t, index)?;
+                    if self.index_names(&self.table_name(table)).await?.contains(&name) {
+                        // Already there: created by CloudFormation, or with its table in this run.
+                        continue;
+                    }
                     self.client
                         .update_table()
                         .table_name(self.table_name(table))

@@ -10,8 +10,10 @@ use crate::data::{DB_NAME, DB_USER};
 use crate::network::assume;
 use crate::{db_port, export, Settings};
 
-/// Where the runtime finds the stack inside its artifact or image.
+/// Where the runtime finds the stack inside its image or on an instance.
 const STACK_DIR: &str = "/opt/stackwright/stack";
+/// Lambda unpacks a function's zip to /var/task.
+const LAMBDA_STACK_DIR: &str = "/var/task/stack";
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
     let prefix = s.prefix(stack);
@@ -181,8 +183,27 @@ fn function(
     })
 }
 
+/// The environment of a function: the stack sits where Lambda unpacks the zip.
+fn function_env(env: &[(String, Json)]) -> Vec<(String, Json)> {
+    env.iter()
+        .map(|(k, v)| {
+            if k == "STACKWRIGHT_STACK" {
+                (k.clone(), json!(LAMBDA_STACK_DIR))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
+}
+
 fn lambda_role_statements(policies: &[Json]) -> Vec<Json> {
     let mut statements = policies.to_vec();
+    // Active tracing sends segments to X-Ray.
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*"
+    }));
     statements.push(json!({
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -208,7 +229,7 @@ fn migration(
         vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
         lambda_role_statements(policies),
     );
-    let mut env = env.to_vec();
+    let mut env = function_env(env);
     env.push(("STACKWRIGHT_MODE".into(), json!("migrate")));
     // One at a time: the runtime's own lock makes concurrent runs safe, this makes them rare.
     t.add(
@@ -242,7 +263,15 @@ fn lambda_api(
     let function = t.add(
         "ApiFunction",
         "AWS::Lambda::Function",
-        function("ApiRole", s, prefix, env_map(env), key, 30, concurrency),
+        function(
+            "ApiRole",
+            s,
+            prefix,
+            env_map(&function_env(env)),
+            key,
+            30,
+            concurrency,
+        ),
     );
     function["DependsOn"] = json!("Migrate");
     t.add(
@@ -645,7 +674,8 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
     );
     group["DependsOn"] = json!("Migrate");
     group["UpdatePolicy"] = json!({
-        "AutoScalingRollingUpdate": { "MinInstancesInService": s.min, "MaxBatchSize": 1, "PauseTime": "PT5M" }
+        // Keep `min` serving while replacing one at a time, if `max` leaves room for it.
+        "AutoScalingRollingUpdate": { "MinInstancesInService": s.min.min(s.max - 1), "MaxBatchSize": 1, "PauseTime": "PT5M" }
     });
     t.add(
         "CpuScaling",

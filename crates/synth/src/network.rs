@@ -17,7 +17,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     let name_tag = |what: &str| tags(&[("Name", &format!("{prefix}-{what}"))]);
 
     // One customer-managed key encrypts logs, secrets, databases and images.
-    t.add(
+    let key = t.add(
         "Key",
         "AWS::KMS::Key",
         json!({
@@ -49,6 +49,11 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }
         }),
     );
+    // Production keeps snapshots and tables encrypted with this key: keep the key too.
+    if s.production {
+        key["DeletionPolicy"] = json!("Retain");
+        key["UpdateReplacePolicy"] = json!("Retain");
+    }
 
     t.add(
         "Vpc",

@@ -361,4 +361,26 @@ async fn migrates_once_per_deploy_as_a_custom_resource() {
         reason.contains("stackwright.toml:") && reason.contains("colums"),
         "{reason}"
     );
+
+    // So does a database the function cannot even name.
+    let results = invoke(
+        &[
+            ("STACKWRIGHT_STACK", example("todo").display().to_string()),
+            ("STACKWRIGHT_DATABASE_URL", "ftp://nowhere".to_string()),
+            ("STACKWRIGHT_MODE", "migrate".to_string()),
+        ],
+        vec![("u4".into(), custom_resource_event("Update", &response_url))],
+    )
+    .await;
+    assert_eq!(results[0].1, "response");
+    let answers = std::mem::take(&mut cf.lock().unwrap().answers);
+    assert_eq!(answers[0]["Status"], "FAILED");
+    assert!(
+        answers[0]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a database URL"),
+        "{}",
+        answers[0]
+    );
 }
