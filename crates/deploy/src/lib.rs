@@ -105,6 +105,24 @@ pub struct Event {
     pub reason: Option<String>,
 }
 
+fn change_of(rc: &aws_sdk_cloudformation::types::ResourceChange) -> Change {
+    Change {
+        action: match rc.action() {
+            Some(ChangeAction::Add) => Action::Add,
+            Some(ChangeAction::Modify) => Action::Modify,
+            Some(ChangeAction::Remove) => Action::Remove,
+            _ => Action::Other,
+        },
+        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+        resource_type: rc.resource_type().unwrap_or_default().to_string(),
+        replacement: match rc.replacement() {
+            Some(AwsReplacement::True) => Replacement::Always,
+            Some(AwsReplacement::Conditional) => Replacement::Conditional,
+            _ => Replacement::Never,
+        },
+    }
+}
+
 pub struct Cloud {
     cf: Client,
     /// How long a stack operation may take before giving up on waiting.
@@ -234,21 +252,7 @@ impl Cloud {
                         .changes()
                         .iter()
                         .filter_map(|c| c.resource_change())
-                        .map(|rc| Change {
-                            action: match rc.action() {
-                                Some(ChangeAction::Add) => Action::Add,
-                                Some(ChangeAction::Modify) => Action::Modify,
-                                Some(ChangeAction::Remove) => Action::Remove,
-                                _ => Action::Other,
-                            },
-                            logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
-                            resource_type: rc.resource_type().unwrap_or_default().to_string(),
-                            replacement: match rc.replacement() {
-                                Some(AwsReplacement::True) => Replacement::Always,
-                                Some(AwsReplacement::Conditional) => Replacement::Conditional,
-                                _ => Replacement::Never,
-                            },
-                        })
+                        .map(change_of)
                         .collect();
                     let mut next = out.next_token().map(str::to_string);
                     while let Some(token) = next {
@@ -265,29 +269,7 @@ impl Cloud {
                             page.changes()
                                 .iter()
                                 .filter_map(|c| c.resource_change())
-                                .map(|rc| Change {
-                                    action: match rc.action() {
-                                        Some(ChangeAction::Add) => Action::Add,
-                                        Some(ChangeAction::Modify) => Action::Modify,
-                                        Some(ChangeAction::Remove) => Action::Remove,
-                                        _ => Action::Other,
-                                    },
-                                    logical_id: rc
-                                        .logical_resource_id()
-                                        .unwrap_or_default()
-                                        .to_string(),
-                                    resource_type: rc
-                                        .resource_type()
-                                        .unwrap_or_default()
-                                        .to_string(),
-                                    replacement: match rc.replacement() {
-                                        Some(AwsReplacement::True) => Replacement::Always,
-                                        Some(AwsReplacement::Conditional) => {
-                                            Replacement::Conditional
-                                        }
-                                        _ => Replacement::Never,
-                                    },
-                                }),
+                                .map(change_of),
                         );
                         next = page.next_token().map(str::to_string);
                     }
