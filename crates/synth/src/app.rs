@@ -132,13 +132,13 @@ fn data_access(s: &Settings, prefix: &str) -> Vec<Json> {
 }
 
 fn role(t: &mut Template, id: &str, service: &str, managed: Vec<Json>, statements: Vec<Json>) {
-    let mut props = json!({
-        "AssumeRolePolicyDocument": assume(service),
-        "Policies": [{
+    let mut props = json!({ "AssumeRolePolicyDocument": assume(service) });
+    if !statements.is_empty() {
+        props["Policies"] = json!([{
             "PolicyName": "runtime",
             "PolicyDocument": { "Version": "2012-10-17", "Statement": statements }
-        }]
-    });
+        }]);
+    }
     if !managed.is_empty() {
         props["ManagedPolicyArns"] = json!(managed);
     }
@@ -457,9 +457,29 @@ fn fargate(
         "AWS::ECS::Cluster",
         json!({ "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }] }),
     );
-    let mut execution = policies.to_vec();
-    execution.retain(|st| st["Action"] != json!(["kms:Decrypt", "kms:GenerateDataKey"]));
+    // Least privilege: ECS (the execution role) reads the secret to inject
+    // the password; the app (the task role) only touches DynamoDB tables.
+    let is_secret = |st: &Json| st["Action"] == json!(["secretsmanager:GetSecretValue"]);
+    let is_tables = |st: &Json| {
+        st["Action"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x.as_str().is_some_and(|x| x.starts_with("dynamodb:")))
+        })
+    };
+    let mut execution: Vec<Json> = policies
+        .iter()
+        .filter(|st| is_secret(st))
+        .cloned()
+        .collect();
     execution.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key }));
+    let mut task: Vec<Json> = policies
+        .iter()
+        .filter(|st| is_tables(st))
+        .cloned()
+        .collect();
+    if !task.is_empty() {
+        task.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key }));
+    }
     role(
         t,
         "ExecutionRole",
@@ -467,13 +487,7 @@ fn fargate(
         vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
         execution,
     );
-    role(
-        t,
-        "TaskRole",
-        "ecs-tasks.amazonaws.com",
-        vec![],
-        policies.to_vec(),
-    );
+    role(t, "TaskRole", "ecs-tasks.amazonaws.com", vec![], task);
 
     let mut environment: Vec<Json> = env
         .iter()
