@@ -14,9 +14,9 @@ use stackwright_stack::{ColumnType, Table};
 use time::OffsetDateTime;
 
 use crate::engine::*;
-use crate::migrate::{self, SchemaSnapshot};
+use crate::migrate::SchemaSnapshot;
 use crate::server::{self, Shape};
-use crate::sql::{self, Dialect, MigrationSql, Param, Statement};
+use crate::sql::{self, Dialect, Param, Statement};
 use crate::url::ServerUrl;
 
 const D: Dialect = Dialect::Postgres;
@@ -151,55 +151,12 @@ impl Engine for PostgresEngine {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        for ddl in D.internal_tables() {
-            sqlx::query(ddl).execute(&mut *tx).await.map_err(map_err)?;
-        }
-        let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(D.latest_schema()))
-            .bind(&target.stack)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let current = server::parse_snapshot(current)?;
-        let Some((plan, statements)) =
-            server::plan(D, current.as_ref(), target, allow_destructive)?
-        else {
-            return Ok(MigrationOutcome::default());
+        let outcome = {
+            let conn: &mut sqlx::PgConnection = &mut tx;
+            server::apply_migration!(conn, target, allow_destructive).await?
         };
-        for st in statements {
-            let result = match &st {
-                MigrationSql::Ddl(ddl) => {
-                    sqlx::query(AssertSqlSafe(ddl.clone()))
-                        .execute(&mut *tx)
-                        .await
-                }
-                MigrationSql::ForgetSeeds(table) => {
-                    sqlx::query(D.forget_seeds())
-                        .bind(table)
-                        .execute(&mut *tx)
-                        .await
-                }
-            };
-            result.map_err(|e| server::migration_error(&st, e))?;
-        }
-        let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
-            .bind(&target.stack)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let summary: Vec<String> = plan.steps.iter().map(migrate::Step::describe).collect();
-        sqlx::query(AssertSqlSafe(D.record_migration()))
-            .bind(&target.stack)
-            .bind(version)
-            .bind(summary.join("\n"))
-            .bind(serde_json::to_string(target).expect("schema serializes"))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(MigrationOutcome {
-            version: Some(version),
-            applied: summary,
-        })
+        Ok(outcome)
     }
 
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {

@@ -12,6 +12,76 @@ use crate::engine::*;
 use crate::migrate::{self, Plan, SchemaSnapshot};
 use crate::sql::{self, Dialect, MigrationSql, Param};
 
+/// The migration sequence both SQL server engines run on one connection:
+/// create the bookkeeping tables, read the stack's last snapshot, plan,
+/// run the statements, record the migration. Locking and transactions stay
+/// with each engine. A macro rather than a generic function because sqlx's
+/// executor bounds differ per driver; it expects `D` (the dialect) and
+/// `map_err` in scope where it is used, and evaluates to a future.
+macro_rules! apply_migration {
+    ($conn:ident, $target:expr, $allow_destructive:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            for ddl in D.internal_tables() {
+                sqlx::query(ddl)
+                    .execute(&mut *$conn)
+                    .await
+                    .map_err(map_err)?;
+            }
+            let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(D.latest_schema()))
+                .bind(&$target.stack)
+                .fetch_optional(&mut *$conn)
+                .await
+                .map_err(map_err)?;
+            let current = $crate::server::parse_snapshot(current)?;
+            let Some((plan, statements)) =
+                $crate::server::plan(D, current.as_ref(), $target, $allow_destructive)?
+            else {
+                return Ok($crate::engine::MigrationOutcome::default());
+            };
+            for st in statements {
+                let result = match &st {
+                    $crate::sql::MigrationSql::Ddl(ddl) => {
+                        sqlx::query(AssertSqlSafe(ddl.clone()))
+                            .execute(&mut *$conn)
+                            .await
+                    }
+                    $crate::sql::MigrationSql::ForgetSeeds(table) => {
+                        sqlx::query(D.forget_seeds())
+                            .bind(table)
+                            .execute(&mut *$conn)
+                            .await
+                    }
+                };
+                result.map_err(|e| $crate::server::migration_error(&st, e))?;
+            }
+            let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
+                .bind(&$target.stack)
+                .fetch_one(&mut *$conn)
+                .await
+                .map_err(map_err)?;
+            let summary: Vec<String> = plan
+                .steps
+                .iter()
+                .map($crate::migrate::Step::describe)
+                .collect();
+            sqlx::query(AssertSqlSafe(D.record_migration()))
+                .bind(&$target.stack)
+                .bind(version)
+                .bind(summary.join("\n"))
+                .bind(serde_json::to_string($target).expect("schema serializes"))
+                .execute(&mut *$conn)
+                .await
+                .map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>($crate::engine::MigrationOutcome {
+                version: Some(version),
+                applied: summary,
+            })
+        }
+    };
+}
+pub(crate) use apply_migration;
+
 /// Bounds on a connection pool: a request never waits forever for the database.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
