@@ -629,24 +629,16 @@ impl DynamoEngine {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let current: Option<SchemaSnapshot> = match latest
-            .as_ref()
-            .and_then(|i| i.get("schema"))
-            .and_then(|v| v.as_s().ok())
-        {
-            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                StorageError::Migration(format!("recorded schema is unreadable: {e}"))
-            })?),
-            None => None,
-        };
-        let plan = migrate::plan(current.as_ref(), target).map_err(StorageError::Migration)?;
-        if plan.is_empty() {
+        let current = migrate::recorded(
+            latest
+                .as_ref()
+                .and_then(|i| i.get("schema"))
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str),
+        )?;
+        let Some(plan) = migrate::checked_plan(current.as_ref(), target, allow_destructive)? else {
             return Ok(MigrationOutcome::default());
-        }
-        let destructive = plan.destructive();
-        if !destructive.is_empty() && !allow_destructive {
-            return Err(StorageError::Destructive(destructive));
-        }
+        };
         let empty = SchemaSnapshot::default();
         let current = current.as_ref().unwrap_or(&empty);
         for step in &plan.steps {

@@ -8,6 +8,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use stackwright_stack::{Column, ColumnType, Index, Stack};
 
+use crate::engine::StorageError;
+
 /// The part of a table that lives in the database schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSchema {
@@ -282,6 +284,31 @@ fn column_change(have: &Column, want: &Column) -> Option<(bool, String)> {
         why.push("allowed values (checked on writes)".into());
     }
     (!why.is_empty()).then(|| (destructive, why.join(", ")))
+}
+
+/// The schema a migration recorded, as stored text.
+pub fn recorded(text: Option<&str>) -> Result<Option<SchemaSnapshot>, StorageError> {
+    text.map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StorageError::Migration(format!("recorded schema is unreadable: {e}")))
+}
+
+/// The plan from `current` to `target` as every engine applies it: None
+/// when there is nothing to do; destructive steps refused unless allowed.
+pub fn checked_plan(
+    current: Option<&SchemaSnapshot>,
+    target: &SchemaSnapshot,
+    allow_destructive: bool,
+) -> Result<Option<Plan>, StorageError> {
+    let plan = plan(current, target).map_err(StorageError::Migration)?;
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    let destructive = plan.destructive();
+    if !destructive.is_empty() && !allow_destructive {
+        return Err(StorageError::Destructive(destructive));
+    }
+    Ok(Some(plan))
 }
 
 #[cfg(test)]

@@ -206,9 +206,7 @@ pub fn page(mut rows: Vec<Row>, limit: u32, offset: u64) -> Page {
 }
 
 pub fn parse_snapshot(text: Option<String>) -> Result<Option<SchemaSnapshot>> {
-    text.map(|s| serde_json::from_str(&s))
-        .transpose()
-        .map_err(|e| StorageError::Migration(format!("recorded schema is unreadable: {e}")))
+    migrate::recorded(text.as_deref())
 }
 
 /// The plan and its statements, None when there is nothing to do.
@@ -218,14 +216,9 @@ pub fn plan(
     target: &SchemaSnapshot,
     allow_destructive: bool,
 ) -> Result<Option<(Plan, Vec<MigrationSql>)>> {
-    let plan = migrate::plan(current, target).map_err(StorageError::Migration)?;
-    if plan.is_empty() {
+    let Some(plan) = migrate::checked_plan(current, target, allow_destructive)? else {
         return Ok(None);
-    }
-    let destructive = plan.destructive();
-    if !destructive.is_empty() && !allow_destructive {
-        return Err(StorageError::Destructive(destructive));
-    }
+    };
     let empty = SchemaSnapshot::default();
     let statements = sql::migration_statements(dialect, &plan, current.unwrap_or(&empty), target)?;
     Ok(Some((plan, statements)))

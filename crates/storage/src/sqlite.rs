@@ -339,25 +339,18 @@ fn apply_migration(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
     tx.execute_batch(INTERNAL_TABLES).map_err(map_err)?;
-    let current: Option<SchemaSnapshot> = tx
+    let current: Option<String> = tx
         .query_row(
             "SELECT schema FROM _stackwright_migrations WHERE stack = ? ORDER BY version DESC LIMIT 1",
             [&target.stack],
             |r| r.get::<_, String>(0),
         )
         .optional()
-        .map_err(map_err)?
-        .map(|s| serde_json::from_str(&s))
-        .transpose()
-        .map_err(|e| StorageError::Migration(format!("recorded schema is unreadable: {e}")))?;
-    let plan = migrate::plan(current.as_ref(), target).map_err(StorageError::Migration)?;
-    if plan.is_empty() {
+        .map_err(map_err)?;
+    let current = migrate::recorded(current.as_deref())?;
+    let Some(plan) = migrate::checked_plan(current.as_ref(), target, allow_destructive)? else {
         return Ok(MigrationOutcome::default());
-    }
-    let destructive = plan.destructive();
-    if !destructive.is_empty() && !allow_destructive {
-        return Err(StorageError::Destructive(destructive));
-    }
+    };
     let empty = SchemaSnapshot::default();
     let current = current.as_ref().unwrap_or(&empty);
 
