@@ -24,10 +24,6 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     };
     let mut t = Template::new(Layer::App, format!("Stackwright {prefix}: app ({compute})"));
     t.parameters.insert(
-        "ArtifactBucket".into(),
-        json!({ "Type": "String", "Description": "Bucket holding the runtime artifact (written by stackwright deploy)" }),
-    );
-    t.parameters.insert(
         "ArtifactKey".into(),
         json!({ "Type": "String", "Description": "Key of the runtime zip (Lambda bootstrap plus the stack)" }),
     );
@@ -170,7 +166,7 @@ fn function(
         "Runtime": "provided.al2023",
         "Handler": "bootstrap",
         "Architectures": ["x86_64"],
-        "Code": { "S3Bucket": r("ArtifactBucket"), "S3Key": r("ArtifactKey") },
+        "Code": { "S3Bucket": import(&export(prefix, "ArtifactBucket")), "S3Key": r("ArtifactKey") },
         "Role": att(role_id, "Arn"),
         "MemorySize": s.lambda_memory,
         "Timeout": timeout,
@@ -442,17 +438,6 @@ fn fargate(
         json!({ "Type": "String", "Description": "Tag of the runtime image in the stack's repository (written by stackwright deploy)" }),
     );
     t.add(
-        "Repository",
-        "AWS::ECR::Repository",
-        json!({
-            "RepositoryName": prefix.to_lowercase(),
-            "ImageScanningConfiguration": { "ScanOnPush": true },
-            "ImageTagMutability": "IMMUTABLE",
-            "EncryptionConfiguration": { "EncryptionType": "KMS", "KmsKey": key.clone() },
-            "EmptyOnDelete": !s.production
-        }),
-    );
-    t.add(
         "Cluster",
         "AWS::ECS::Cluster",
         json!({ "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }] }),
@@ -497,7 +482,7 @@ fn fargate(
     environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
     let mut container = json!({
         "Name": "app",
-        "Image": sub("${Repository.RepositoryUri}:${ImageTag}"),
+        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": import(&export(prefix, "RepositoryUri")) }] },
         "Essential": true,
         "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
         "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
@@ -588,12 +573,6 @@ fn fargate(
             }
         }),
     );
-    t.output(
-        "RepositoryUri",
-        "Where deploy pushes the runtime image",
-        att("Repository", "RepositoryUri"),
-        Some(export(prefix, "RepositoryUri")),
-    );
 }
 
 fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], policies: &[Json]) {
@@ -609,7 +588,10 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
     statements.push(json!({
         "Effect": "Allow",
         "Action": ["s3:GetObject"],
-        "Resource": sub("arn:${AWS::Partition}:s3:::${ArtifactBucket}/${ArtifactKey}")
+        "Resource": { "Fn::Sub": [
+            "arn:${AWS::Partition}:s3:::${ArtifactBucket}/${ArtifactKey}",
+            { "ArtifactBucket": import(&export(prefix, "ArtifactBucket")) }
+        ] }
     }));
     statements.push(json!({
         "Effect": "Allow",
@@ -649,10 +631,14 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          systemctl daemon-reload\nsystemctl enable --now stackwright\n",
         port = s.port
     );
-    let vars: serde_json::Map<String, Json> = env
+    let mut vars: serde_json::Map<String, Json> = env
         .iter()
         .map(|(k, v)| (k.to_lowercase(), v.clone()))
         .collect();
+    vars.insert(
+        "ArtifactBucket".into(),
+        import(&export(prefix, "ArtifactBucket")),
+    );
     t.add(
         "LaunchTemplate",
         "AWS::EC2::LaunchTemplate",

@@ -9,15 +9,18 @@ use serde_json::{json, Value as Json};
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     Network,
+    Artifacts,
     Data,
     App,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Network, Layer::Data, Layer::App];
+    /// Deployment order; deletion goes the other way.
+    pub const ALL: [Layer; 4] = [Layer::Network, Layer::Artifacts, Layer::Data, Layer::App];
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Network => "network",
+            Layer::Artifacts => "artifacts",
             Layer::Data => "data",
             Layer::App => "app",
         }

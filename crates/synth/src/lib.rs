@@ -1,11 +1,13 @@
 //! `stackwright synth`: CloudFormation from the stack model.
 //!
-//! Three layers, each its own stack, linked by exports so each can be
+//! Four layers, each its own stack, linked by exports so each can be
 //! updated alone: `network` (VPC, subnets, security groups, KMS key),
+//! `artifacts` (the bucket and image repository deploy uploads to),
 //! `data` (the database and its generated secret) and `app` (compute).
 //! Output is deterministic: the same stack gives the same bytes.
 
 pub mod app;
+pub mod artifacts;
 pub mod cfn;
 pub mod data;
 pub mod graph;
@@ -57,6 +59,7 @@ pub fn synth(stack: &Stack, env: &str) -> Result<(Settings, Vec<Template>), Synt
     let settings = Settings::resolve(stack, env)?;
     let templates = vec![
         network::template(stack, &settings),
+        artifacts::template(stack, &settings),
         data::template(stack, &settings),
         app::template(stack, &settings),
     ];

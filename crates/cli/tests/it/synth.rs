@@ -116,8 +116,8 @@ fn cfn_lint_reports_nothing_for_any_template() {
     let paths = write_all(temp.path());
     assert_eq!(
         paths.len(),
-        30,
-        "4 examples, their environments, 3 layers each"
+        40,
+        "4 examples, their environments, 4 layers each"
     );
     let out = Command::new(tool("cfn-lint", "cfn-lint"))
         .arg("-t")
@@ -459,12 +459,15 @@ fn synth_command_writes_every_environment() {
         stacks,
         [
             "todo-dev-network",
+            "todo-dev-artifacts",
             "todo-dev-data",
             "todo-dev-app",
             "todo-prod-network",
+            "todo-prod-artifacts",
             "todo-prod-data",
             "todo-prod-app",
             "todo-ec2-network",
+            "todo-ec2-artifacts",
             "todo-ec2-data",
             "todo-ec2-app"
         ]
@@ -615,6 +618,6 @@ async fn every_layer_creates_updates_and_deletes_against_moto() {
         out.status.success() && report.contains("lifecycle ok"),
         "{report}"
     );
-    assert_eq!(report.matches("deleted ").count(), 30, "{report}");
-    assert_eq!(report.matches("updated ").count(), 30, "{report}");
+    assert_eq!(report.matches("deleted ").count(), 40, "{report}");
+    assert_eq!(report.matches("updated ").count(), 40, "{report}");
 }

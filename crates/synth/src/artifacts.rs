@@ -1,0 +1,99 @@
+//! The artifacts layer: where `stackwright deploy` puts what the app layer
+//! runs. A private, versioned, encrypted bucket for the runtime zip (Lambda
+//! and EC2 read it; sites will be uploaded beside it), and on Fargate the
+//! ECR repository for the runtime image.
+//!
+//! It is a layer of its own, deployed before the app layer, because the
+//! artifacts must exist before the compute that runs them is created: an ECS
+//! service created in the same stack as its repository would start tasks
+//! whose image cannot have been pushed yet.
+
+use serde_json::json;
+use stackwright_stack::{Compute, Stack};
+
+use crate::cfn::{att, import, r, sub, Layer, Template};
+use crate::{export, Settings};
+
+pub fn template(stack: &Stack, s: &Settings) -> Template {
+    let prefix = s.prefix(stack);
+    let mut t = Template::new(
+        Layer::Artifacts,
+        format!("Stackwright {prefix}: artifacts (runtime package, image repository)"),
+    );
+    let key = import(&export(&prefix, "KeyArn"));
+    // No BucketName: CloudFormation picks a globally unique one, so two
+    // accounts (or a destroyed and recreated stack) never collide.
+    t.add(
+        "ArtifactBucket",
+        "AWS::S3::Bucket",
+        json!({
+            "VersioningConfiguration": { "Status": "Enabled" },
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{
+                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key.clone() },
+                    "BucketKeyEnabled": true
+                }]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": true,
+                "BlockPublicPolicy": true,
+                "IgnorePublicAcls": true,
+                "RestrictPublicBuckets": true
+            },
+            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+            // Every deploy writes a new key; old ones are only needed for a rollback.
+            "LifecycleConfiguration": {
+                "Rules": [{
+                    "Id": "expire-old-versions",
+                    "Status": "Enabled",
+                    "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
+                    "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
+                }]
+            }
+        }),
+    );
+    t.add(
+        "ArtifactBucketPolicy",
+        "AWS::S3::BucketPolicy",
+        json!({
+            "Bucket": r("ArtifactBucket"),
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [att("ArtifactBucket", "Arn"), sub("${ArtifactBucket.Arn}/*")],
+                    "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+                }]
+            }
+        }),
+    );
+    t.output(
+        "ArtifactBucket",
+        "Bucket holding the runtime package (written by stackwright deploy)",
+        r("ArtifactBucket"),
+        Some(export(&prefix, "ArtifactBucket")),
+    );
+    if s.compute == Compute::Fargate {
+        t.add(
+            "Repository",
+            "AWS::ECR::Repository",
+            json!({
+                "RepositoryName": prefix.to_lowercase(),
+                "ImageScanningConfiguration": { "ScanOnPush": true },
+                "ImageTagMutability": "IMMUTABLE",
+                "EncryptionConfiguration": { "EncryptionType": "KMS", "KmsKey": key },
+                "EmptyOnDelete": !s.production
+            }),
+        );
+        t.output(
+            "RepositoryUri",
+            "Where deploy pushes the runtime image",
+            att("Repository", "RepositoryUri"),
+            Some(export(&prefix, "RepositoryUri")),
+        );
+    }
+    t
+}
