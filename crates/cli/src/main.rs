@@ -1,6 +1,8 @@
 //! `stackwright`: the command line. Parses arguments, sets up logging, and
 //! hands off to the stack model, storage and server crates.
 
+mod cloud;
+mod image;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +55,19 @@ enum Command {
     Synth(SynthArgs),
     /// Draw the stack's AWS architecture as an SVG, read from its templates.
     Graph(GraphArgs),
+    /// Deploy an environment to AWS: upload artifacts, then create or update each
+    /// layer's stack through a change set, showing it first.
+    Deploy(cloud::DeployArgs),
+    /// Show what `deploy` would change in each layer, without changing anything.
+    Diff(cloud::DiffArgs),
+    /// Show each layer's stack state, drift, and whether the service answers.
+    Status(cloud::StatusArgs),
+    /// Print the deployed environment's outputs (service URL, bucket, ...).
+    Outputs(cloud::OutputsArgs),
+    /// Print the service's logs from CloudWatch Logs.
+    Logs(cloud::LogsArgs),
+    /// Delete an environment from AWS: every stack, artifact, image, secret and log group.
+    Destroy(cloud::DestroyArgs),
 }
 
 #[derive(Args)]
@@ -185,6 +200,12 @@ fn main() -> ExitCode {
         Command::Up(args) => runtime().and_then(|rt| rt.block_on(up(args, &out))),
         Command::Synth(args) => synth(&args, &out),
         Command::Graph(args) => graph(&args, &out),
+        Command::Deploy(args) => runtime().and_then(|rt| rt.block_on(cloud::deploy(&args, &out))),
+        Command::Diff(args) => runtime().and_then(|rt| rt.block_on(cloud::diff(&args, &out))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(cloud::status(&args, &out))),
+        Command::Outputs(args) => runtime().and_then(|rt| rt.block_on(cloud::outputs(&args, &out))),
+        Command::Logs(args) => runtime().and_then(|rt| rt.block_on(cloud::logs(&args, &out))),
+        Command::Destroy(args) => runtime().and_then(|rt| rt.block_on(cloud::destroy(&args, &out))),
     };
     match result {
         Ok(code) => code,

@@ -36,6 +36,11 @@ impl Output {
         }
     }
 
+    /// Whether stderr may be coloured.
+    pub fn colour(&self) -> bool {
+        self.colour
+    }
+
     pub fn line(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{text}");

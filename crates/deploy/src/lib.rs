@@ -5,9 +5,16 @@
 //! Every wait is a poll with a deadline; every failure names the resource
 //! that failed and CloudFormation's reason.
 
+pub mod aws;
+pub mod health;
+pub mod logs;
+pub mod package;
+pub mod store;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cloudformation::types::{
     Capability, ChangeAction, ChangeSetType, Parameter, Replacement as AwsReplacement,
@@ -33,10 +40,51 @@ pub enum DeployError {
 
 type Result<T, E = DeployError> = std::result::Result<T, E>;
 
-fn aws<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: aws_sdk_cloudformation::error::SdkError<E, R>,
+/// Any SDK error, with what was being done and AWS's own explanation.
+pub(crate) fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    doing: &str,
+    e: aws_sdk_cloudformation::error::SdkError<E, HttpResponse>,
 ) -> DeployError {
-    DeployError::Aws(DisplayErrorContext(e).to_string())
+    DeployError::Aws(format!("{doing}: {}", sdk_message(e)))
+}
+
+pub use aws::Aws;
+
+/// One resource of a deployed stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    pub logical_id: String,
+    pub physical_id: String,
+    pub resource_type: String,
+    pub status: String,
+}
+
+fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: aws_sdk_cloudformation::error::SdkError<E, HttpResponse>,
+) -> DeployError {
+    DeployError::Aws(sdk_message(e))
+}
+
+/// AWS's own words for a service error (`Code: message`); for anything else
+/// (no connection, no credentials) the whole chain of causes.
+pub(crate) fn sdk_message<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: aws_sdk_cloudformation::error::SdkError<E, HttpResponse>,
+) -> String {
+    match e.as_service_error() {
+        Some(s) if s.message().is_some() => {
+            format!(
+                "{}: {}",
+                s.code().unwrap_or("error"),
+                s.message().unwrap_or_default()
+            )
+        }
+        // An answer without an AWS error in it (an emulator's bare 500, a proxy's page).
+        Some(_) => format!(
+            "the endpoint answered HTTP {} without an AWS error (is this API implemented there?)",
+            e.raw_response().map_or(0, |r| r.status().as_u16())
+        ),
+        None => DisplayErrorContext(e).to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,6 +194,10 @@ impl Cloud {
             deadline: Duration::from_secs(3 * 3600),
             poll: Duration::from_secs(5),
         }
+    }
+
+    pub fn new(aws: &Aws) -> Self {
+        Self::from_client(aws.cloudformation())
     }
 
     pub fn from_client(cf: Client) -> Self {
@@ -415,6 +467,93 @@ impl Cloud {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The stack's resources as CloudFormation lists them.
+    pub async fn resources(&self, stack: &str) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cf
+                .list_stack_resources()
+                .stack_name(stack)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(aws)?;
+            for r in page.stack_resource_summaries() {
+                out.push(Resource {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: r.resource_type().unwrap_or_default().to_string(),
+                    status: r
+                        .resource_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Whether the stack's resources still match its template: `IN_SYNC`,
+    /// `DRIFTED`, ... Detection runs on AWS and can take a while; gives up
+    /// after `wait`. Errors (an emulator without drift detection, say) are
+    /// reported as such, not as drift.
+    pub async fn drift(&self, stack: &str, wait: Duration) -> Result<String> {
+        let id = self
+            .cf
+            .detect_stack_drift()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(aws)?
+            .stack_drift_detection_id()
+            .unwrap_or_default()
+            .to_string();
+        let started = Instant::now();
+        loop {
+            let out = self
+                .cf
+                .describe_stack_drift_detection_status()
+                .stack_drift_detection_id(&id)
+                .send()
+                .await
+                .map_err(aws)?;
+            let detection = out
+                .detection_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            if detection != "DETECTION_IN_PROGRESS" {
+                return Ok(out
+                    .stack_drift_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or(detection));
+            }
+            if started.elapsed() > wait {
+                return Err(DeployError::Timeout(format!("drift detection of {stack}")));
+            }
+            tokio::time::sleep(self.poll.min(Duration::from_secs(2))).await;
+        }
+    }
+
+    /// The reason CloudFormation gives for the stack's current status.
+    pub async fn status_reason(&self, stack: &str) -> Option<String> {
+        let out = self
+            .cf
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .ok()?;
+        out.stacks()
+            .first()
+            .and_then(|s| s.stack_status_reason())
+            .map(str::to_string)
     }
 
     /// Poll until `done(status)`, reporting each new event once. A stack that

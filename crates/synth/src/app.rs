@@ -37,6 +37,13 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         "AWS::Logs::LogGroup",
         json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": key.clone() }),
     );
+    // `stackwright logs` reads the service's logs from here.
+    t.output(
+        "LogGroup",
+        "The runtime's log group",
+        r("AppLogGroup"),
+        None,
+    );
 
     let env = runtime_environment(stack, s, &prefix);
     let policies = data_access(s, &prefix);
@@ -330,8 +337,8 @@ fn lambda_api(
     );
 }
 
-/// The health route's path, for load balancer health checks.
-fn health_path(stack: &Stack) -> String {
+/// The health route's path, for load balancer health checks (and `status`).
+pub fn health_path(stack: &Stack) -> String {
     stack
         .routes
         .iter()

@@ -16,6 +16,12 @@ fn every_command_has_help_and_there_is_a_version() {
         vec!["migrate", "--help"],
         vec!["synth", "--help"],
         vec!["graph", "--help"],
+        vec!["deploy", "--help"],
+        vec!["diff", "--help"],
+        vec!["status", "--help"],
+        vec!["outputs", "--help"],
+        vec!["logs", "--help"],
+        vec!["destroy", "--help"],
     ] {
         let out = stackwright(&args);
         assert!(out.status.success(), "{args:?}");

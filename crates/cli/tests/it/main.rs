@@ -9,6 +9,7 @@ mod deploy;
 mod engines;
 mod http_errors;
 mod lambda;
+mod lifecycle;
 mod migrations;
 mod mysfits;
 mod pets;

@@ -1,0 +1,337 @@
+//! The deploy lifecycle through the real binary against moto: deploy,
+//! redeploy with nothing changed, a change shown by `diff` and applied,
+//! `outputs`, `status`, `logs`, `destroy`, a failure midway and the deploy
+//! that recovers from it. What exists is asked of each service's own API
+//! (tools/moto_inventory.py), never taken from a stack's status alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+
+use crate::harness::{stackwright, stackwright_env, text, TempStack};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Moto {
+    endpoint: String,
+    region: &'static str,
+}
+
+impl Moto {
+    async fn start(region: &'static str) -> Moto {
+        Moto {
+            endpoint: crate::harness::ensure_moto().await,
+            region,
+        }
+    }
+
+    /// Run a lifecycle command against moto; returns (success, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--endpoint-url", &self.endpoint, "--region", self.region]);
+        let out = stackwright_env(
+            &all,
+            &[
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+        );
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+
+    fn json(&self, args: &[&str]) -> Json {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let (ok, stdout, stderr) = self.run(&all);
+        assert!(ok, "{args:?} failed:\n{stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+
+    fn python(&self, script: &str, args: &[&str]) -> String {
+        let python = root().join(".tools/moto/bin/python");
+        assert!(python.exists(), "moto is not installed: run `bash .ci/run`");
+        let out = Command::new(python)
+            .arg(root().join("tools").join(script))
+            .args([self.endpoint.as_str(), self.region])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// What the services hold for the environment `prefix`.
+    fn inventory(&self, prefix: &str, vpc: &str) -> Json {
+        serde_json::from_str(&self.python("moto_inventory.py", &[prefix, &format!("vpc={vpc}")]))
+            .unwrap()
+    }
+}
+
+fn unique(base: &str) -> String {
+    format!("{base}{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+}
+
+/// A copy of an example under a name of its own, so runs never share stacks.
+fn copy(example: &str, name: &str, extra: &str) -> TempStack {
+    TempStack::copy_of(example, |toml| {
+        let renamed = toml.replacen(
+            &format!("name = \"{example}\""),
+            &format!("name = \"{name}\""),
+            1,
+        );
+        assert_ne!(renamed, toml, "the example names itself `{example}`");
+        format!("{renamed}\n{extra}")
+    })
+}
+
+fn results(report: &Json) -> Vec<(String, String)> {
+    report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["layer"].as_str().unwrap().to_string(),
+                s["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `destroy`, then every service asked: nothing of the environment is left.
+/// moto cannot delete some network resources itself (tools/moto_gaps.py
+/// removes them first, as CloudFormation would); the rest is destroy's job.
+fn destroy_and_find_nothing_left(moto: &Moto, dir: &str, env: &str, prefix: &str, vpc: &str) {
+    let synth = tempfile::TempDir::new().unwrap();
+    let out = synth.path().to_str().unwrap();
+    let written = stackwright(&["synth", dir, "--env", env, "--out", out]);
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let network = synth.path().join(env).join("network.json");
+    moto.python(
+        "moto_gaps.py",
+        &[&format!("{prefix}-network"), network.to_str().unwrap()],
+    );
+    let gone = moto.json(&["destroy", dir, "--env", env, "--yes"]);
+    assert_eq!(gone["ok"], true, "{gone}");
+    assert_eq!(gone["left"], serde_json::json!([]), "{gone}");
+    let inv = moto.inventory(prefix, vpc);
+    for (kind, list) in inv.as_object().unwrap() {
+        assert_eq!(
+            list,
+            &serde_json::json!([]),
+            "{kind} left after destroy: {inv}"
+        );
+    }
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn listed(inv: &Json, kind: &str) -> usize {
+    inv[kind].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
+    let moto = Moto::start("ap-northeast-2").await;
+    let name = unique("todo");
+    let prefix = format!("{name}-ec2");
+    let stack = copy("todo", &name, "");
+    let dir = stack.path().to_str().unwrap().to_string();
+    let env = ["--env", "ec2"];
+    let with = |cmd: &str, more: &[&str]| -> Vec<String> {
+        let mut v = vec![cmd.to_string(), dir.clone()];
+        v.extend(env.iter().map(|s| s.to_string()));
+        v.extend(more.iter().map(|s| s.to_string()));
+        v
+    };
+
+    // Without --yes and without a terminal, deploy asks and refuses.
+    let (ok, _, stderr) = moto.run(&args(&with("deploy", &[])));
+    assert!(!ok && stderr.contains("re-run with --yes"), "{stderr}");
+
+    // First deploy: four stacks created, the package uploaded, outputs printed.
+    let first = moto.json(&args(&with("deploy", &["--yes"])));
+    assert_eq!(
+        results(&first),
+        [
+            ("network".to_string(), "created".to_string()),
+            ("artifacts".into(), "created".into()),
+            ("data".into(), "created".into()),
+            ("app".into(), "created".into())
+        ]
+    );
+    assert_eq!(first["package"]["uploaded"], true);
+    let outputs = first["outputs"].clone();
+    let url = outputs["ServiceUrl"].as_str().unwrap();
+    assert!(url.starts_with("http://"), "{outputs}");
+    let vpc = outputs["VpcId"].as_str().unwrap().to_string();
+    let bucket = outputs["ArtifactBucket"].as_str().unwrap().to_string();
+
+    // The services' own view.
+    let inv = moto.inventory(&prefix, &vpc);
+    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
+    assert_eq!(inv["buckets"], serde_json::json!([bucket]), "{inv}");
+    assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
+    assert_eq!(listed(&inv, "subnets"), 6, "{inv}");
+    assert_eq!(listed(&inv, "db_instances"), 1, "{inv}");
+    assert_eq!(
+        listed(&inv, "functions"),
+        1,
+        "the migration function: {inv}"
+    );
+    assert_eq!(listed(&inv, "autoscaling_groups"), 1, "{inv}");
+    assert!(listed(&inv, "log_groups") >= 2, "app and flow logs: {inv}");
+
+    // The package really is in the bucket, under the key the app layer got.
+    let key = first["package"]["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("runtime/") && key.ends_with(".zip"),
+        "{key}"
+    );
+
+    // Nothing changed: nothing to do, nothing uploaded.
+    let second = moto.json(&args(&with("deploy", &["--yes"])));
+    assert!(
+        results(&second).iter().all(|(_, r)| r == "unchanged"),
+        "{second}"
+    );
+    assert_eq!(second["package"]["uploaded"], false);
+    let diff = moto.json(&args(&with("diff", &[])));
+    assert_eq!(diff["changes"], 0, "{diff}");
+
+    // logs: a line the service wrote is printed.
+    let group = inv["log_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Json::as_str)
+        .find(|g| g.contains("AppLogGroup"))
+        .unwrap()
+        .to_string();
+    moto.python(
+        "moto_put_log.py",
+        &[
+            &group,
+            "{\"level\":\"INFO\",\"message\":\"served GET /api/task/\"}",
+        ],
+    );
+    let (ok, stdout, stderr) = moto.run(&args(&with("logs", &["--since", "5m"])));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("served GET /api/task/"), "{stdout}");
+
+    // A change to the stack file: diff shows it and changes nothing...
+    let edited = std::fs::read_to_string(stack.path().join("stackwright.toml"))
+        .unwrap()
+        .replace(
+            "[aws.env.ec2]",
+            "[aws.env.ec2]\ninstance_type = \"t3.small\"",
+        );
+    std::fs::write(stack.path().join("stackwright.toml"), edited).unwrap();
+    let diff = moto.json(&args(&with("diff", &[])));
+    assert!(diff["changes"].as_u64().unwrap() > 0, "{diff}");
+    let app_changes = diff["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["layer"] == "app")
+        .unwrap()["changes"]
+        .to_string();
+    assert!(app_changes.contains("LaunchTemplate"), "{app_changes}");
+    let again = moto.json(&args(&with("diff", &[])));
+    assert_eq!(again["changes"], diff["changes"], "diff applied nothing");
+    // ...and deploy applies it: a new package (the stack file is in it), updated stacks.
+    let third = moto.json(&args(&with("deploy", &["--yes"])));
+    let r = results(&third);
+    assert!(r.contains(&("app".into(), "updated".into())), "{third}");
+    assert!(
+        r.contains(&("network".into(), "unchanged".into())),
+        "{third}"
+    );
+    assert_eq!(third["package"]["uploaded"], true);
+    assert_ne!(third["package"]["key"], first["package"]["key"]);
+    assert_eq!(moto.json(&args(&with("diff", &[])))["changes"], 0);
+
+    // outputs and status agree with the deploy.
+    let out = moto.json(&args(&with("outputs", &[])));
+    assert_eq!(out["ServiceUrl"], outputs["ServiceUrl"]);
+    let status = moto.json(&args(&with("status", &["--no-drift"])));
+    assert_eq!(status["ok"], true, "{status}");
+    assert_eq!(status["stacks"].as_array().unwrap().len(), 4);
+
+    destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);
+    // Destroying again finds nothing and succeeds.
+    let (ok, stdout, stderr) = moto.run(&args(&with("destroy", &["--yes"])));
+    assert!(
+        ok && stdout.contains("nothing to destroy"),
+        "{stdout}{stderr}"
+    );
+}
+
+/// An environment the tool cannot deploy yet fails before touching anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fargate_environment_is_refused_before_anything_is_created() {
+    let moto = Moto::start("ap-northeast-2").await;
+    let name = unique("todo");
+    let stack = copy("todo", &name, "");
+    let dir = stack.path().to_str().unwrap();
+    let (ok, _, stderr) = moto.run(&["deploy", dir, "--env", "dev", "--yes"]);
+    assert!(!ok && stderr.contains("Fargate"), "{stderr}");
+    let inv = moto.inventory(&format!("{name}-dev"), "none");
+    assert_eq!(inv["stacks"], serde_json::json!([]), "{inv}");
+    assert_eq!(inv["buckets"], serde_json::json!([]), "{inv}");
+}
+
+/// A deploy that fails midway names the resource and the reason, leaves the
+/// failed stack rolled back, and the next deploy (after the fix) replaces it
+/// and succeeds; destroy then removes everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deploy_reports_the_resource_and_the_next_deploy_recovers() {
+    let moto = Moto::start("ap-southeast-1").await;
+    let name = unique("todo");
+    let prefix = format!("{name}-ec2");
+    let stack = copy("todo", &name, "");
+    let dir = stack.path().to_str().unwrap().to_string();
+    let toml = stack.path().join("stackwright.toml");
+    let good = std::fs::read_to_string(&toml).unwrap();
+    // A certificate that does not exist: the HTTPS listener cannot be created.
+    let bad = good.replace(
+        "[aws.env.ec2]",
+        "[aws.env.ec2]\ncertificate_arn = \"arn:aws:acm:ap-southeast-1:123456789012:certificate/00000000-0000-0000-0000-000000000000\"",
+    );
+    std::fs::write(&toml, &bad).unwrap();
+    let (ok, _, stderr) = moto.run(&["deploy", &dir, "--env", "ec2", "--yes"]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{prefix}-app")) && stderr.contains("HttpsListener"),
+        "the failing stack and resource are named: {stderr}"
+    );
+    // status says so, and exits non-zero.
+    let (ok, stdout, _) = moto.run(&["status", &dir, "--env", "ec2", "--no-drift", "--json"]);
+    assert!(!ok, "{stdout}");
+    let status: Json = serde_json::from_str(&stdout).unwrap();
+    let app = status["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["layer"] == "app")
+        .unwrap()
+        .clone();
+    assert_eq!(app["status"], "ROLLBACK_COMPLETE", "{status}");
+
+    // The fix, then the next deploy replaces the rolled-back stack.
+    std::fs::write(&toml, &good).unwrap();
+    let fixed = moto.json(&["deploy", &dir, "--env", "ec2", "--yes"]);
+    let r = results(&fixed);
+    assert!(r.contains(&("app".into(), "created".into())), "{fixed}");
+    // The certificate had also opened 443 on the load balancer's group: closed again.
+    assert!(r.contains(&("network".into(), "updated".into())), "{fixed}");
+
+    let vpc = fixed["outputs"]["VpcId"].as_str().unwrap().to_string();
+    destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);
+}

@@ -1,0 +1,72 @@
+//! One AWS configuration for every client a deploy uses: credentials and
+//! region from the standard chain (environment, profile, SSO), an explicit
+//! region when the stack or the command line names one, and an endpoint
+//! override for emulators.
+
+use aws_config::SdkConfig;
+
+#[derive(Clone)]
+pub struct Aws {
+    config: SdkConfig,
+    endpoint: Option<String>,
+}
+
+impl Aws {
+    /// `region`: None takes the chain's (AWS_REGION, the profile), else us-east-1.
+    pub async fn connect(region: Option<&str>, endpoint: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_string()));
+        }
+        if let Some(e) = endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let mut config = loader.load().await;
+        if config.region().is_none() {
+            config = config
+                .into_builder()
+                .region(aws_config::Region::new("us-east-1"))
+                .build();
+        }
+        Aws {
+            config,
+            endpoint: endpoint.map(str::to_string),
+        }
+    }
+
+    pub fn region(&self) -> String {
+        self.config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let mut b = aws_sdk_s3::config::Builder::from(&self.config);
+        if self.endpoint.is_some() {
+            // Emulators serve buckets as paths, not as subdomains.
+            b = b.force_path_style(true);
+        }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.config)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
+
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.config)
+    }
+}

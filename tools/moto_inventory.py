@@ -1,0 +1,70 @@
+"""Everything of one stack environment that moto's services hold, as JSON.
+
+`stackwright destroy` must leave nothing behind, and a green stack status
+proves little against moto (it ignores some resource types), so the
+lifecycle tests ask each service's own API instead: buckets, VPCs, subnets,
+security groups, databases, tables, functions, clusters, repositories, log
+groups, secrets, queues and topics whose name (or CloudFormation stack tag)
+starts with the environment's prefix (`todo-dev`).
+
+Usage: python moto_inventory.py ENDPOINT REGION PREFIX [vpc=VPC_ID]
+(moto does not tag the VPCs of stacks made from change sets, so the VPC to
+look for is named by its id, from the deploy's outputs.)
+"""
+
+import json
+import sys
+
+import boto3
+
+
+def main():
+    endpoint, region, prefix = sys.argv[1:4]
+    extra = dict(a.split("=", 1) for a in sys.argv[4:])
+    kw = dict(endpoint_url=endpoint, region_name=region,
+              aws_access_key_id="test", aws_secret_access_key="test")
+    c = lambda name: boto3.client(name, **kw)  # noqa: E731
+    low = prefix.lower()
+    inv = {}
+
+    stacks = c("cloudformation").describe_stacks()["Stacks"]
+    inv["stacks"] = sorted(s["StackName"] for s in stacks
+                           if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE")
+    inv["buckets"] = sorted(b["Name"] for b in c("s3").list_buckets()["Buckets"] if b["Name"].startswith(low))
+
+    ec2 = c("ec2")
+    vpc = extra.get("vpc")
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc or "none"]}]
+    inv["vpcs"] = sorted(v["VpcId"] for v in ec2.describe_vpcs(Filters=in_vpc)["Vpcs"])
+    inv["subnets"] = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"])
+    inv["security_groups"] = sorted(g["GroupId"] for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+                                    if g["GroupName"] != "default")
+
+    rds = c("rds")
+    inv["db_instances"] = sorted(d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
+                                 if d["DBInstanceIdentifier"].startswith(low))
+    inv["db_clusters"] = sorted(d["DBClusterIdentifier"] for d in rds.describe_db_clusters()["DBClusters"]
+                                if d["DBClusterIdentifier"].startswith(low))
+    inv["redshift_clusters"] = sorted(d["ClusterIdentifier"] for d in c("redshift").describe_clusters()["Clusters"]
+                                      if d["ClusterIdentifier"].startswith(low))
+    inv["tables"] = sorted(t for t in c("dynamodb").list_tables()["TableNames"] if t.startswith(prefix))
+    inv["functions"] = sorted(f["FunctionName"] for f in c("lambda").list_functions()["Functions"]
+                              if f["FunctionName"].startswith(prefix))
+    inv["ecs_clusters"] = sorted(a for a in c("ecs").list_clusters()["clusterArns"] if f"/{prefix}" in a)
+    inv["repositories"] = sorted(r["repositoryName"] for r in c("ecr").describe_repositories()["repositories"]
+                                 if r["repositoryName"].startswith(low))
+    inv["log_groups"] = sorted(g["logGroupName"] for g in c("logs").describe_log_groups()["logGroups"]
+                               if prefix in g["logGroupName"])
+    inv["secrets"] = sorted(s["Name"] for s in c("secretsmanager").list_secrets()["SecretList"]
+                            if s["Name"].startswith(prefix))
+    inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
+    inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])
+    inv["load_balancers"] = sorted(lb["LoadBalancerName"] for lb in c("elbv2").describe_load_balancers()["LoadBalancers"]
+                                   if lb["LoadBalancerName"].lower().startswith(low[:10]))
+    inv["autoscaling_groups"] = sorted(g["AutoScalingGroupName"] for g in c("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+                                       if g["AutoScalingGroupName"].startswith(prefix))
+    print(json.dumps(inv, indent=1))
+
+
+if __name__ == "__main__":
+    main()
