@@ -335,3 +335,30 @@ async fn a_failed_deploy_reports_the_resource_and_the_next_deploy_recovers() {
     let vpc = fixed["outputs"]["VpcId"].as_str().unwrap().to_string();
     destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);
 }
+
+/// The binary deploy packages as Lambda's `bootstrap` must load on
+/// provided.al2023, whose glibc is 2.34: no symbol may need a newer one.
+#[test]
+fn the_packaged_binary_runs_on_lambdas_glibc() {
+    let out = Command::new("objdump")
+        .args(["-T", env!("CARGO_BIN_EXE_stackwright")])
+        .output()
+        .expect("objdump (binutils) is installed");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let symbols = text(&out.stdout);
+    let newest = symbols
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+        })
+        .max()
+        .expect("the binary links against glibc");
+    assert!(
+        newest <= (2, 34),
+        "the binary needs GLIBC_{}.{}, newer than provided.al2023's 2.34",
+        newest.0,
+        newest.1
+    );
+}
