@@ -1,6 +1,7 @@
 //! `stackwright`: the command line. Parses arguments, sets up logging, and
 //! hands off to the stack model, storage and server crates.
 
+mod ci;
 mod cloud;
 mod image;
 mod output;
@@ -68,6 +69,9 @@ enum Command {
     Logs(cloud::LogsArgs),
     /// Delete an environment from AWS: every stack, artifact, image, secret and log group.
     Destroy(cloud::DestroyArgs),
+    /// Write a CI workflow (GitHub Actions) that tests the stack and deploys it on
+    /// pushes to a branch with OIDC role credentials.
+    Ci(ci::CiArgs),
 }
 
 #[derive(Args)]
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
         Command::Outputs(args) => runtime().and_then(|rt| rt.block_on(cloud::outputs(&args, &out))),
         Command::Logs(args) => runtime().and_then(|rt| rt.block_on(cloud::logs(&args, &out))),
         Command::Destroy(args) => runtime().and_then(|rt| rt.block_on(cloud::destroy(&args, &out))),
+        Command::Ci(args) => ci::run(&args, &out),
     };
     match result {
         Ok(code) => code,

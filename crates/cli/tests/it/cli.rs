@@ -22,6 +22,7 @@ fn every_command_has_help_and_there_is_a_version() {
         vec!["outputs", "--help"],
         vec!["logs", "--help"],
         vec!["destroy", "--help"],
+        vec!["ci", "github", "--help"],
     ] {
         let out = stackwright(&args);
         assert!(out.status.success(), "{args:?}");

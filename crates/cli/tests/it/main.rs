@@ -3,6 +3,7 @@
 mod harness;
 
 mod check;
+mod ci_github;
 mod cli;
 mod clients;
 mod deploy;
