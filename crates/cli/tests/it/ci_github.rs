@@ -53,7 +53,6 @@ fn generate(dir: &Path, extra: &[&str]) -> String {
 #[test]
 fn ci_github_workflows_match_golden_files_and_are_deterministic() {
     let golden = golden_dir();
-    let update = std::env::var_os("STACKWRIGHT_UPDATE_GOLDEN").is_some();
     let mut expected = BTreeSet::new();
     for (file, name, extra) in CASES {
         let first = generate(&example(name), extra);
@@ -64,22 +63,7 @@ fn ci_github_workflows_match_golden_files_and_are_deterministic() {
         );
         let path = golden.join(file);
         expected.insert(path.clone());
-        if update {
-            std::fs::create_dir_all(&golden).unwrap();
-            std::fs::write(&path, &first).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!(
-                "missing golden file {}: run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
-                path.display()
-            )
-        });
-        assert!(
-            first == want,
-            "{} differs from a fresh `ci github`; if the change is intended, run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
-            path.display()
-        );
+        crate::harness::check_golden(&path, &first, "`ci github`");
     }
     let found: BTreeSet<PathBuf> = std::fs::read_dir(&golden)
         .unwrap()

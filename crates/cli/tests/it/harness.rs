@@ -916,3 +916,24 @@ impl TestDatabase {
         self.count(&sql).await == 1
     }
 }
+
+/// Compare `text` with the golden file at `path`, or rewrite the file when
+/// STACKWRIGHT_UPDATE_GOLDEN is set. `what` names what produced the text.
+pub fn check_golden(path: &Path, text: &str, what: &str) {
+    if std::env::var_os("STACKWRIGHT_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}: run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
+            path.display()
+        )
+    });
+    assert!(
+        text == want,
+        "{} differs from a fresh {what}; if the change is intended, run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
+        path.display()
+    );
+}

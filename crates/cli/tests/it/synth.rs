@@ -50,29 +50,13 @@ fn write_all(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn templates_match_golden_files_and_are_deterministic() {
     let golden = root().join("crates/cli/tests/golden");
-    let update = std::env::var_os("STACKWRIGHT_UPDATE_GOLDEN").is_some();
     let first = all_templates();
     assert_eq!(first, all_templates(), "two runs give the same bytes");
     let mut expected = BTreeSet::new();
     for (name, env, layer, text) in &first {
         let path = golden.join(name).join(env).join(format!("{layer}.json"));
         expected.insert(path.clone());
-        if update {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!(
-                "missing golden file {}: run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
-                path.display()
-            )
-        });
-        assert!(
-            *text == want,
-            "{} differs from a fresh synth; if the change is intended, run with STACKWRIGHT_UPDATE_GOLDEN=1 and review the diff",
-            path.display()
-        );
+        crate::harness::check_golden(&path, text, "synth");
     }
     // No golden file is left over from a removed example or environment.
     let mut found = BTreeSet::new();
