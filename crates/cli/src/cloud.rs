@@ -64,6 +64,12 @@ pub struct DeployArgs {
     /// stackwright binary).
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+
+    /// Push the runtime image of a Fargate environment to this registry on this
+    /// machine (plain HTTP, no credentials) instead of the environment's ECR
+    /// repository: for emulators, whose repository URIs lead nowhere.
+    #[arg(long, env = "STACKWRIGHT_REGISTRY", value_name = "HOST:PORT")]
+    pub registry: Option<String>,
 }
 
 #[derive(Args)]
@@ -180,27 +186,35 @@ async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>>
 
 /// The runtime package and, on Fargate, the image: built locally, so a diff
 /// knows the parameters a deploy would pass.
+/// What a deploy ships: the runtime package (Lambda, EC2) and, for
+/// Fargate, the runtime image.
 struct Artifacts {
     package: package::Package,
+    image: Option<stackwright_image::Image>,
 }
 
-fn build_artifacts(ctx: &Context_, runtime: Option<&Path>) -> anyhow::Result<Artifacts> {
+/// Built before any stack is touched: an artifact that cannot be built
+/// stops the deploy with nothing changed.
+async fn build_artifacts(ctx: &Context_, runtime: Option<&Path>) -> anyhow::Result<Artifacts> {
     let binary = match runtime {
         Some(p) => p.to_path_buf(),
         None => std::env::current_exe().context("cannot find the stackwright binary")?,
     };
     let package = package::runtime_zip(&binary, &ctx.stack.dir)?;
-    Ok(Artifacts { package })
+    let image = if ctx.settings.compute == Compute::Fargate {
+        Some(crate::image::build(&binary, &ctx.stack.dir, ctx.settings.port).await?)
+    } else {
+        None
+    };
+    Ok(Artifacts { package, image })
 }
 
 /// The app layer's parameters. `DeployId` changes exactly when what runs
 /// changes (package, image, the app or data template), so the migration
 /// runs once per real deploy and an unchanged redeploy changes nothing.
-fn app_parameters(
-    ctx: &Context_,
-    artifacts: &Artifacts,
-    image_tag: Option<&str>,
-) -> Vec<(String, String)> {
+fn app_parameters(ctx: &Context_, artifacts: &Artifacts) -> Vec<(String, String)> {
+    let image_tag = artifacts.image.as_ref().map(|i| i.tag());
+    let image_tag = image_tag.as_deref();
     let mut hasher = Sha256::new();
     hasher.update(artifacts.package.sha256.as_bytes());
     hasher.update(image_tag.unwrap_or_default().as_bytes());
@@ -395,20 +409,16 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
         ctx.aws.region(),
         ctx.aws.endpoint().unwrap_or("AWS")
     );
-    if ctx.settings.compute == Compute::Fargate {
-        // Before anything is created: an image that cannot be built stops here.
-        crate::image::tag(&ctx.stack, args.runtime.as_deref())?;
-    }
-    let artifacts = build_artifacts(&ctx, args.runtime.as_deref())?;
+    let artifacts = build_artifacts(&ctx, args.runtime.as_deref()).await?;
     let mut outputs: IndexMap<String, String> = IndexMap::new();
     let mut stacks = Vec::new();
     let mut uploaded = false;
-    let mut image_tag: Option<String> = None;
+    let mut image_digest: Option<String> = None;
 
     for t in &ctx.templates {
         let name = ctx.stack_name(t.layer);
         let params = if t.layer == Layer::App {
-            app_parameters(&ctx, &artifacts, image_tag.as_deref())
+            app_parameters(&ctx, &artifacts)
         } else {
             Vec::new()
         };
@@ -479,9 +489,13 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
                     "already there"
                 }
             );
-            if ctx.settings.compute == Compute::Fargate {
-                image_tag = Some(
-                    crate::image::publish(&ctx.stack, &outputs, args.runtime.as_deref()).await?,
+            if let Some(image) = &artifacts.image {
+                image_digest = Some(
+                    with_heartbeat(
+                        "pushing the runtime image",
+                        crate::image::publish(&ctx.aws, image, &outputs, args.registry.as_deref()),
+                    )
+                    .await?,
                 );
             }
         }
@@ -495,7 +509,7 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
             "region": ctx.aws.region(),
             "stacks": stacks,
             "package": { "key": artifacts.package.key(), "uploaded": uploaded },
-            "image_tag": image_tag,
+            "image": artifacts.image.as_ref().map(|i| json!({ "tag": i.tag(), "digest": image_digest })),
             "outputs": outputs,
         }));
     } else {
@@ -519,12 +533,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let colour = out.colour();
-    let artifacts = build_artifacts(&ctx, args.runtime.as_deref())?;
-    let image_tag = if ctx.settings.compute == Compute::Fargate {
-        Some(crate::image::tag(&ctx.stack, args.runtime.as_deref())?)
-    } else {
-        None
-    };
+    let artifacts = build_artifacts(&ctx, args.runtime.as_deref()).await?;
     let mut report = Vec::new();
     let mut missing_before: Option<String> = None;
     let mut changes = 0;
@@ -550,7 +559,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
             continue;
         }
         let params = if t.layer == Layer::App {
-            app_parameters(&ctx, &artifacts, image_tag.as_deref())
+            app_parameters(&ctx, &artifacts)
         } else {
             Vec::new()
         };

@@ -1,34 +1,56 @@
-//! The runtime image for Fargate environments.
-//!
-//! Building it without a Docker daemon and pushing it to the environment's
-//! ECR repository is not in this version yet, so a Fargate environment
-//! cannot be deployed from the tool; Lambda and EC2 environments can. The
-//! error says so before anything is changed.
+//! The runtime image of Fargate environments, as `deploy` and `diff` use
+//! it: built once per command (on a blocking thread: it compresses and
+//! hashes the whole binary), pushed after the artifacts layer has created
+//! the repository and before the app layer names the image by its tag.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use indexmap::IndexMap;
-use stackwright_stack::Stack;
+use stackwright_deploy::image::{self, Destination};
+use stackwright_deploy::Aws;
+use stackwright_image::Image;
 
-fn unsupported(stack: &Stack) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`{}` runs on Fargate, which needs the runtime image; building and pushing it is not \
-         in this version of stackwright yet. Deploy an environment with compute = \"lambda\" \
-         or \"ec2\" (for example `[aws.env.NAME] compute = \"ec2\"`)",
-        stack.name
-    )
+/// Build the image of `binary` running the stack in `stack_dir`.
+pub async fn build(binary: &Path, stack_dir: &Path, port: u16) -> anyhow::Result<Image> {
+    let (binary, stack_dir): (PathBuf, PathBuf) = (binary.into(), stack_dir.into());
+    let started = std::time::Instant::now();
+    eprintln!("building the runtime image");
+    let image = tokio::task::spawn_blocking(move || image::build(&binary, &stack_dir, port))
+        .await
+        .context("the image build stopped")??;
+    eprintln!(
+        "runtime image {} ({} MB, {} layers, {:.1}s)",
+        image.tag(),
+        image.size() / 1_000_000,
+        image.layers().len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(image)
 }
 
-/// The tag the image would get.
-pub fn tag(stack: &Stack, _runtime: Option<&Path>) -> anyhow::Result<String> {
-    Err(unsupported(stack))
-}
-
-/// Build and push the image; returns its tag.
+/// Push the image to the environment's repository (the artifacts layer's
+/// `RepositoryUri` output), or to `registry` standing in for ECR.
+/// Returns the manifest digest.
 pub async fn publish(
-    stack: &Stack,
-    _outputs: &IndexMap<String, String>,
-    _runtime: Option<&Path>,
+    aws: &Aws,
+    image: &Image,
+    outputs: &IndexMap<String, String>,
+    registry: Option<&str>,
 ) -> anyhow::Result<String> {
-    Err(unsupported(stack))
+    let uri = outputs
+        .get("RepositoryUri")
+        .context("the artifacts layer has no RepositoryUri output")?;
+    let destination = match registry {
+        Some(registry) => Destination::local(registry, uri)?,
+        None => Destination::ecr(&aws.ecr(), uri).await?,
+    };
+    let digest = destination.push(image).await?;
+    eprintln!(
+        "runtime image pushed: {}/{}:{} ({digest})",
+        destination.registry,
+        destination.repository,
+        image.tag()
+    );
+    Ok(digest)
 }

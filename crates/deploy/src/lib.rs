@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod health;
+pub mod image;
 pub mod logs;
 pub mod package;
 pub mod store;
@@ -282,7 +283,22 @@ impl Cloud {
                     .build(),
             );
         }
-        request.send().await.map_err(aws)?;
+        let unchanged = || Plan {
+            stack: stack.into(),
+            change_set: None,
+            creates_stack: false,
+            changes: vec![],
+        };
+        if let Err(e) = request.send().await {
+            // CloudFormation reports an unchanged update as a FAILED change
+            // set (below); emulators (moto) refuse it at once instead.
+            if e.message()
+                .is_some_and(|m| m.contains("No updates are to be performed"))
+            {
+                return Ok(unchanged());
+            }
+            return Err(aws(e));
+        }
 
         let started = Instant::now();
         loop {
@@ -347,12 +363,7 @@ impl Cloud {
                     if reason.contains("didn't contain changes")
                         || reason.contains("No updates are to be performed")
                     {
-                        return Ok(Plan {
-                            stack: stack.into(),
-                            change_set: None,
-                            creates_stack: false,
-                            changes: vec![],
-                        });
+                        return Ok(unchanged());
                     }
                     return Err(DeployError::Failed {
                         stack: stack.into(),

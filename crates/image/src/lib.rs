@@ -31,7 +31,7 @@ mod layer;
 mod push;
 mod runtime;
 
-pub use push::{push, Auth, Protocol};
+pub use push::{is_loopback, push, Auth, Protocol};
 pub use runtime::{runtime_files, RUNTIME_GID, RUNTIME_UID, RUNTIME_USER};
 
 /// Where the `stackwright` binary goes in the runtime image (the image's

@@ -206,8 +206,9 @@ fn valid_tag(tag: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// `localhost`, `127.0.0.1:5000`, `[::1]:5000`...
-fn is_loopback(registry: &str) -> bool {
+/// Whether `registry` (`host[:port]`) is on this machine: `localhost`,
+/// `127.0.0.1:5000`, `[::1]:5000`...
+pub fn is_loopback(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

@@ -128,6 +128,17 @@ fn destroy_and_find_nothing_left(moto: &Moto, dir: &str, env: &str, prefix: &str
     }
 }
 
+/// A layer's changes in a `diff --json` report, as text to search.
+fn layer_changes(diff: &Json, layer: &str) -> String {
+    diff["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["layer"] == layer)
+        .unwrap_or_else(|| panic!("no {layer} layer in {diff}"))["changes"]
+        .to_string()
+}
+
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -235,14 +246,8 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     std::fs::write(stack.path().join("stackwright.toml"), edited).unwrap();
     let diff = moto.json(&args(&with("diff", &[])));
     assert!(diff["changes"].as_u64().unwrap() > 0, "{diff}");
-    let app_changes = diff["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["layer"] == "app")
-        .unwrap()["changes"]
-        .to_string();
-    assert!(app_changes.contains("LaunchTemplate"), "{app_changes}");
+    let app = layer_changes(&diff, "app");
+    assert!(app.contains("LaunchTemplate"), "{app}");
     let again = moto.json(&args(&with("diff", &[])));
     assert_eq!(again["changes"], diff["changes"], "diff applied nothing");
     // ...and deploy applies it: a new package (the stack file is in it), updated stacks.
@@ -273,18 +278,227 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     );
 }
 
-/// An environment the tool cannot deploy yet fails before touching anything.
+/// Debian's docker-registry (a real OCI registry) on a free loopback port,
+/// storing under a temp dir; stands in for ECR, whose repository URIs moto
+/// invents. Killed when dropped.
+struct Registry {
+    addr: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    const BINARY: &'static str = "/usr/bin/docker-registry";
+
+    fn start() -> Registry {
+        assert!(
+            Path::new(Self::BINARY).is_file(),
+            "{} is missing: `apt-get install docker-registry` (.ci/run does)",
+            Self::BINARY
+        );
+        let dir = tempfile::TempDir::new().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(Self::BINARY)
+            .arg("serve")
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let registry = Registry {
+            addr,
+            child,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&registry.addr).is_ok() {
+                return registry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("docker-registry did not listen on {}", registry.addr);
+    }
+
+    async fn get(&self, path: &str, accept: &str) -> Vec<u8> {
+        let response = reqwest::Client::new()
+            .get(format!("http://{}/v2/{path}", self.addr))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    async fn tags(&self, repository: &str) -> Vec<String> {
+        let list: Json = serde_json::from_slice(
+            &self
+                .get(&format!("{repository}/tags/list"), "application/json")
+                .await,
+        )
+        .unwrap();
+        let mut tags: Vec<String> = list["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// Pulls the image by manifest digest, checks every digest, and returns
+    /// its regular files by path (upper layers win).
+    async fn pull(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> std::collections::BTreeMap<String, Vec<u8>> {
+        use sha2::Digest;
+        let sha = |b: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(b));
+        let manifest = self
+            .get(
+                &format!("{repository}/manifests/{digest}"),
+                "application/vnd.oci.image.manifest.v1+json",
+            )
+            .await;
+        assert_eq!(sha(&manifest), digest, "the manifest is the one pushed");
+        let manifest: Json = serde_json::from_slice(&manifest).unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        for layer in manifest["layers"].as_array().unwrap() {
+            let want = layer["digest"].as_str().unwrap();
+            let blob = self.get(&format!("{repository}/blobs/{want}"), "*/*").await;
+            assert_eq!(sha(&blob), want);
+            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
+            for entry in archive.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                if entry.header().entry_type() == tar::EntryType::Regular {
+                    let path = entry.path().unwrap().to_string_lossy().into_owned();
+                    let mut data = Vec::new();
+                    std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+                    files.insert(path, data);
+                }
+            }
+        }
+        files
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Fargate environment: the runtime image is built without a container
+/// engine and pushed (here to a local registry standing in for ECR), the
+/// task definition names it by its content tag, a redeploy pushes and
+/// changes nothing, a stack-file change ships a new image, destroy leaves
+/// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fargate_environment_is_refused_before_anything_is_created() {
-    let moto = Moto::start("ap-northeast-2").await;
+async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_moto() {
+    let moto = Moto::start("eu-south-1").await;
+    let registry = Registry::start();
     let name = unique("todo");
+    let prefix = format!("{name}-dev");
     let stack = copy("todo", &name, "");
-    let dir = stack.path().to_str().unwrap();
-    let (ok, _, stderr) = moto.run(&["deploy", dir, "--env", "dev", "--yes"]);
-    assert!(!ok && stderr.contains("Fargate"), "{stderr}");
-    let inv = moto.inventory(&format!("{name}-dev"), "none");
-    assert_eq!(inv["stacks"], serde_json::json!([]), "{inv}");
-    assert_eq!(inv["buckets"], serde_json::json!([]), "{inv}");
+    let dir = stack.path().to_str().unwrap().to_string();
+    let deploy = ["deploy", &dir, "--yes", "--registry", &registry.addr];
+
+    let first = moto.json(&deploy);
+    assert!(
+        results(&first).iter().all(|(_, r)| r == "created"),
+        "{first}"
+    );
+    let image = &first["image"];
+    let tag = image["tag"].as_str().unwrap().to_string();
+    let digest = image["digest"].as_str().unwrap().to_string();
+    assert_eq!(tag, format!("sha256-{}", &digest["sha256:".len()..][..16]));
+    let repository = prefix.clone();
+    assert_eq!(
+        first["outputs"]["RepositoryUri"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next(),
+        Some(repository.as_str())
+    );
+    assert_eq!(registry.tags(&repository).await, vec![tag.clone()]);
+
+    // Pulled back by digest: the binary that deployed it, and the stack.
+    let files = registry.pull(&repository, &digest).await;
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_stackwright")).unwrap();
+    assert!(
+        files.get("opt/stackwright/bootstrap") == Some(&binary),
+        "the image holds this stackwright binary at /opt/stackwright/bootstrap: {:?}",
+        files.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        files.get("opt/stackwright/stack/stackwright.toml"),
+        Some(&std::fs::read(stack.path().join("stackwright.toml")).unwrap())
+    );
+    assert!(files.contains_key("etc/passwd"), "the runtime user");
+
+    // The services' own view.
+    let vpc = first["outputs"]["VpcId"].as_str().unwrap().to_string();
+    let inv = moto.inventory(&prefix, &vpc);
+    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
+    assert_eq!(listed(&inv, "buckets"), 1, "{inv}");
+    assert_eq!(listed(&inv, "repositories"), 1, "{inv}");
+    assert_eq!(listed(&inv, "ecs_clusters"), 1, "{inv}");
+    assert_eq!(listed(&inv, "db_instances"), 1, "{inv}");
+    assert_eq!(listed(&inv, "load_balancers"), 1, "{inv}");
+
+    // Nothing changed: nothing to do, the same image.
+    let second = moto.json(&deploy);
+    assert!(
+        results(&second).iter().all(|(_, r)| r == "unchanged"),
+        "{second}"
+    );
+    assert_eq!(second["image"], first["image"]);
+    assert_eq!(registry.tags(&repository).await, vec![tag.clone()]);
+
+    // A seed change is in the stack layer of the image: a new image, and
+    // the app layer (its task definition) follows it.
+    let seed = stack.path().join("seed/tasks.json");
+    let tasks = std::fs::read_to_string(&seed).unwrap();
+    std::fs::write(&seed, tasks.replacen("[", "[\n", 1)).unwrap();
+    let diff = moto.json(&["diff", &dir]);
+    let app = layer_changes(&diff, "app");
+    assert!(app.contains("TaskDefinition"), "{diff}");
+    let third = moto.json(&deploy);
+    assert!(
+        results(&third).contains(&("app".into(), "updated".into())),
+        "{third}"
+    );
+    let new_tag = third["image"]["tag"].as_str().unwrap().to_string();
+    assert_ne!(new_tag, tag);
+    let mut both = vec![tag, new_tag];
+    both.sort();
+    assert_eq!(registry.tags(&repository).await, both);
+    assert_eq!(moto.json(&["diff", &dir])["changes"], 0);
+
+    destroy_and_find_nothing_left(&moto, &dir, "dev", &prefix, &vpc);
 }
 
 /// A deploy that fails midway names the resource and the reason, leaves the
