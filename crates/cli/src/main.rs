@@ -5,6 +5,7 @@ mod ci;
 mod cloud;
 mod image;
 mod output;
+mod topics;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,6 +73,11 @@ enum Command {
     /// Write a CI workflow (GitHub Actions) that tests the stack and deploys it on
     /// pushes to a branch with OIDC role credentials.
     Ci(ci::CiArgs),
+    /// Publish messages to a topic: stored durably, then applied by the
+    /// subscriptions of a running (or the next) `stackwright up`.
+    Publish(topics::PublishArgs),
+    /// Inspect and re-drive topic messages that failed every attempt.
+    Dlq(topics::DlqArgs),
 }
 
 #[derive(Args)]
@@ -211,6 +217,10 @@ fn main() -> ExitCode {
         Command::Logs(args) => runtime().and_then(|rt| rt.block_on(cloud::logs(&args, &out))),
         Command::Destroy(args) => runtime().and_then(|rt| rt.block_on(cloud::destroy(&args, &out))),
         Command::Ci(args) => ci::run(&args, &out),
+        Command::Publish(args) => {
+            runtime().and_then(|rt| rt.block_on(topics::publish(&args, &out)))
+        }
+        Command::Dlq(args) => runtime().and_then(|rt| rt.block_on(topics::dlq(&args, &out))),
     };
     match result {
         Ok(code) => code,

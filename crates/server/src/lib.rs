@@ -8,6 +8,7 @@
 mod error;
 pub mod http;
 pub mod lambda;
+pub mod topics;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,6 +46,9 @@ pub struct Application {
     router: axum::Router,
     address: SocketAddr,
     prepared: PrepareReport,
+    engine: Arc<dyn stackwright_storage::Engine>,
+    stack: Arc<Stack>,
+    published: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -63,15 +67,21 @@ impl Application {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let stack = Arc::new(stack);
+        let published = Arc::new(tokio::sync::Notify::new());
         let router = http::router(ApiContext {
-            stack: Arc::new(stack),
-            engine,
+            stack: stack.clone(),
+            engine: engine.clone(),
+            published: published.clone(),
         });
         Ok(Application {
             listener,
             router,
             address,
             prepared,
+            engine,
+            stack,
+            published,
         })
     }
 
@@ -85,6 +95,8 @@ impl Application {
         Ok(http::router(ApiContext {
             stack: Arc::new(stack),
             engine,
+            // Lambda delivers through its SQS trigger, not a loop.
+            published: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 
@@ -111,14 +123,25 @@ impl Application {
         &self.prepared
     }
 
-    /// Serve until `shutdown` completes; then stop accepting and let
-    /// in-flight requests finish.
+    /// Serve, and deliver topic messages, until `shutdown` completes; then
+    /// stop accepting, let in-flight requests finish, and stop delivering
+    /// after the transaction in progress.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let delivery = tokio::spawn(topics::run_delivery(
+            self.engine,
+            self.stack,
+            self.published,
+            stop.clone(),
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        stop.notify_one();
+        let _ = delivery.await;
+        served
     }
 }

@@ -18,6 +18,8 @@ pub struct Stack {
     pub database: Database,
     pub tables: IndexMap<String, Table>,
     pub routes: Vec<Route>,
+    pub topics: IndexMap<String, Topic>,
+    pub subscriptions: Vec<Subscription>,
     pub server: ServerSettings,
     pub aws: Aws,
 }
@@ -26,6 +28,54 @@ impl Stack {
     pub fn table(&self, name: &str) -> &Table {
         &self.tables[name]
     }
+
+    /// The subscriptions of `topic`, in stack-file order.
+    pub fn subscriptions_of<'s>(
+        &'s self,
+        topic: &'s str,
+    ) -> impl Iterator<Item = &'s Subscription> {
+        self.subscriptions.iter().filter(move |s| s.topic == topic)
+    }
+}
+
+/// A topic: messages are JSON objects with these fields, published over
+/// HTTP (`POST /topics/NAME`), by `stackwright publish`, or on AWS to the
+/// topic's SNS topic.
+#[derive(Debug, Clone, Serialize)]
+pub struct Topic {
+    pub name: String,
+    /// Field name -> its type, written like a column; `nullable` fields may
+    /// be absent. No other field is accepted.
+    pub fields: IndexMap<String, Column>,
+    /// Who may publish over HTTP.
+    pub auth: Auth,
+}
+
+/// What a subscription does with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Apply {
+    /// Insert a row; a row with the same key makes the message fail.
+    Insert,
+    /// Insert the row, or replace the mapped columns of the row with its key.
+    Upsert,
+}
+
+/// Delivers every message of a topic to a table, at least once, applied
+/// exactly once; after `max_attempts` failed attempts a message moves to
+/// the dead-letter store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    /// `TOPIC-TABLE`: names its queue, dead-letter queue and records.
+    pub name: String,
+    pub topic: String,
+    pub table: String,
+    pub apply: Apply,
+    /// (column, message field), in the table's column order.
+    pub map: Vec<(String, String)>,
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with every attempt.
+    pub backoff_seconds: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

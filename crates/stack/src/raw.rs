@@ -20,7 +20,33 @@ pub struct RawStack {
     pub tables: IndexMap<String, S<RawTable>>,
     #[serde(default)]
     pub routes: Vec<S<RawRoute>>,
+    #[serde(default)]
+    pub topics: IndexMap<String, S<RawTopic>>,
+    #[serde(default)]
+    pub subscriptions: Vec<S<RawSubscription>>,
     pub aws: Option<RawAws>,
+}
+
+/// `[topics.NAME]`: a message schema (fields written like columns;
+/// `nullable` fields may be left out) and who may publish over HTTP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub fields: IndexMap<String, S<RawColumn>>,
+    pub auth: Option<S<String>>,
+}
+
+/// `[[subscriptions]]`: apply a topic's messages to a table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscription {
+    pub topic: S<String>,
+    pub table: S<String>,
+    pub action: Option<S<String>>,
+    /// column = field; default: every column with a field of the same name.
+    pub map: Option<S<IndexMap<String, S<String>>>>,
+    pub max_attempts: Option<S<i64>>,
+    pub backoff_seconds: Option<S<i64>>,
 }
 
 /// `[aws]`: how the stack runs on AWS; `[aws.env.NAME]` tables take the

@@ -186,6 +186,39 @@ impl Validator<'_> {
         }
         self.route_conflicts(&raw.routes, &routes);
 
+        let mut topics = IndexMap::new();
+        for (name, raw_topic) in &raw.topics {
+            if let Some(t) = self.topic(name, raw_topic) {
+                topics.insert(name.clone(), t);
+            }
+        }
+        for raw_route in &raw.routes {
+            // Every topic is published at POST /topics/NAME.
+            let path = &raw_route.get_ref().path;
+            if path.get_ref() == "/topics" || path.get_ref().starts_with("/topics/") {
+                self.error(
+                    path.span(),
+                    "paths under /topics/ are where topics are published; choose another path",
+                );
+            }
+        }
+        let mut subscriptions: Vec<Subscription> = Vec::new();
+        for raw_sub in &raw.subscriptions {
+            if let Some(sub) = self.subscription(raw_sub, &topics, &tables) {
+                if subscriptions.iter().any(|s| s.name == sub.name) {
+                    self.error(
+                        raw_sub.span(),
+                        format!(
+                            "topic `{}` is already subscribed to table `{}`",
+                            sub.topic, sub.table
+                        ),
+                    );
+                } else {
+                    subscriptions.push(sub);
+                }
+            }
+        }
+
         let aws = match &raw.aws {
             None => Aws::default(),
             Some(a) => {
@@ -217,9 +250,244 @@ impl Validator<'_> {
             database: Database { engine },
             tables,
             routes,
+            topics,
+            subscriptions,
             server,
             aws,
         }
+    }
+
+    fn topic(&mut self, name: &str, raw: &S<RawTopic>) -> Option<Topic> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let mut ok = true;
+        let valid = name.len() <= 40
+            && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            self.error(span.clone(), format!("invalid topic name `{name}`"))
+                .hint = Some(
+                "use 1-40 lowercase letters, digits, dashes and underscores, starting with a letter (it names the SNS topic and the route POST /topics/NAME)".into(),
+            );
+            ok = false;
+        }
+        if raw.fields.is_empty() {
+            self.error(span, format!("topic `{name}` has no fields"));
+            ok = false;
+        }
+        let mut fields = IndexMap::new();
+        for (field, raw_field) in &raw.fields {
+            match self.column(&format!("topic {name}"), field, raw_field, false) {
+                Some(c) => {
+                    fields.insert(field.clone(), c);
+                }
+                None => ok = false,
+            }
+        }
+        let auth = self.auth(raw.auth.as_ref());
+        ok.then(|| Topic {
+            name: name.to_string(),
+            fields,
+            auth,
+        })
+    }
+
+    fn auth(&mut self, raw: Option<&S<String>>) -> Auth {
+        match raw.map(|a| a.get_ref().as_str()) {
+            None | Some("none") => Auth::None,
+            Some("user") => Auth::User,
+            Some(other) => {
+                let span = raw.expect("set").span();
+                self.error(span, format!("unknown auth `{other}`")).hint =
+                    Some("expected `none` or `user` (a signed-in user)".into());
+                Auth::None
+            }
+        }
+    }
+
+    fn subscription(
+        &mut self,
+        raw: &S<RawSubscription>,
+        topics: &IndexMap<String, Topic>,
+        tables: &IndexMap<String, Table>,
+    ) -> Option<Subscription> {
+        let span = raw.span();
+        let r = raw.get_ref();
+        let errors_before = self.errors.len();
+        if self.engine == CloudEngine::Dynamodb {
+            self.error(
+                span.clone(),
+                "subscriptions need a SQL database; a DynamoDB stack cannot have them yet",
+            );
+            return None;
+        }
+        let Some(topic) = topics.get(r.topic.get_ref()) else {
+            let hint = suggest(r.topic.get_ref(), topics.keys().map(String::as_str));
+            self.error(
+                r.topic.span(),
+                format!("unknown topic `{}`", r.topic.get_ref()),
+            )
+            .hint = Some(hint);
+            return None;
+        };
+        let Some(table) = tables.get(r.table.get_ref()) else {
+            let hint = suggest(r.table.get_ref(), tables.keys().map(String::as_str));
+            self.error(
+                r.table.span(),
+                format!("unknown table `{}`", r.table.get_ref()),
+            )
+            .hint = Some(hint);
+            return None;
+        };
+        let apply = match r.action.as_ref().map(|a| a.get_ref().as_str()) {
+            None | Some("insert") => Apply::Insert,
+            Some("upsert") => Apply::Upsert,
+            Some(other) => {
+                let hint = suggest(other, ["insert", "upsert"]);
+                self.error(
+                    r.action.as_ref().expect("set").span(),
+                    format!("unknown action `{other}`"),
+                )
+                .hint = Some(hint);
+                Apply::Insert
+            }
+        };
+
+        // (column, field), in the table's column order.
+        let mut map: Vec<(String, String)> = Vec::new();
+        match &r.map {
+            Some(written) => {
+                for (column, field) in written.get_ref() {
+                    if !table.columns.contains_key(column) {
+                        let hint = suggest(column, table.columns.keys().map(String::as_str));
+                        self.error(
+                            field.span(),
+                            format!("`{column}` is not a column of table `{}`", table.name),
+                        )
+                        .hint = Some(hint);
+                    } else if !topic.fields.contains_key(field.get_ref()) {
+                        let hint =
+                            suggest(field.get_ref(), topic.fields.keys().map(String::as_str));
+                        self.error(
+                            field.span(),
+                            format!(
+                                "`{}` is not a field of topic `{}`",
+                                field.get_ref(),
+                                topic.name
+                            ),
+                        )
+                        .hint = Some(hint);
+                    } else {
+                        map.push((column.clone(), field.get_ref().clone()));
+                    }
+                }
+                map.sort_by_key(|(c, _)| table.columns.get_index_of(c));
+            }
+            None => {
+                for column in table.columns.keys() {
+                    if topic.fields.contains_key(column) {
+                        map.push((column.clone(), column.clone()));
+                    }
+                }
+            }
+        }
+        let map_span = r.map.as_ref().map_or(span.clone(), |m| m.span());
+        if map.is_empty() && self.errors.len() == errors_before {
+            self.error(
+                map_span.clone(),
+                format!(
+                    "no field of topic `{}` maps to a column of table `{}`",
+                    topic.name, table.name
+                ),
+            )
+            .hint =
+                Some("name fields like the columns, or add map = { column = \"field\" }".into());
+        }
+
+        for (column_name, column) in &table.columns {
+            let mapped = map.iter().find(|(c, _)| c == column_name);
+            let optional_column = column.nullable || column.default.is_some() || column.generated;
+            match mapped {
+                None if column_name == &table.key && apply == Apply::Upsert => {
+                    self.error(
+                        map_span.clone(),
+                        format!("an upsert needs the key: map a field to `{column_name}`"),
+                    );
+                }
+                None if !optional_column => {
+                    self.error(
+                        map_span.clone(),
+                        format!(
+                            "column `{column_name}` of table `{}` needs a value, but no field of topic `{}` maps to it",
+                            table.name, topic.name
+                        ),
+                    );
+                }
+                None => {}
+                Some((_, field_name)) => {
+                    let field = &topic.fields[field_name];
+                    if !fits(field.ty, column.ty) {
+                        self.error(
+                            map_span.clone(),
+                            format!(
+                                "field `{field_name}` ({}) does not fit column `{column_name}` ({})",
+                                field.ty, column.ty
+                            ),
+                        );
+                    } else if field.nullable && field.default.is_none() && !optional_column {
+                        self.error(
+                            map_span.clone(),
+                            format!(
+                                "field `{field_name}` may be absent, but column `{column_name}` needs a value"
+                            ),
+                        )
+                        .hint = Some(
+                            "make the field required (remove nullable) or give it a default"
+                                .to_string(),
+                        );
+                    } else if column_name == &table.key
+                        && apply == Apply::Upsert
+                        && field.nullable
+                        && field.default.is_none()
+                    {
+                        self.error(
+                            map_span.clone(),
+                            format!(
+                                "an upsert needs the key, but field `{field_name}` may be absent"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+
+        let max_attempts = match &r.max_attempts {
+            None => 5,
+            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                self.error(n.span(), "max_attempts must be between 1 and 1000");
+                5
+            }
+        };
+        let backoff_seconds = match &r.backoff_seconds {
+            None => 1,
+            Some(n) if (0..=3600).contains(n.get_ref()) => *n.get_ref() as u32,
+            Some(n) => {
+                self.error(n.span(), "backoff_seconds must be between 0 and 3600");
+                1
+            }
+        };
+        (self.errors.len() == errors_before).then(|| Subscription {
+            name: format!("{}-{}", topic.name, table.name),
+            topic: topic.name.clone(),
+            table: table.name.clone(),
+            apply,
+            map,
+            max_attempts,
+            backoff_seconds,
+        })
     }
 
     fn table(&mut self, name: &str, raw: &S<RawTable>, dir: &Path) -> Option<Table> {
@@ -699,16 +967,7 @@ impl Validator<'_> {
             return None;
         }
 
-        let auth = match r.auth.as_ref().map(|a| a.get_ref().as_str()) {
-            None | Some("none") => Auth::None,
-            Some("user") => Auth::User,
-            Some(other) => {
-                let span = r.auth.as_ref().expect("set").span();
-                self.error(span, format!("unknown auth `{other}`")).hint =
-                    Some("expected `none` or `user` (a signed-in user)".into());
-                Auth::None
-            }
-        };
+        let auth = self.auth(r.auth.as_ref());
 
         // Keys that only make sense for some operations.
         let scoped: [ScopedKey; 11] = [
@@ -1318,6 +1577,17 @@ impl Validator<'_> {
                 self.error(r.span(), format!("route {method} {path} is defined twice"));
             }
         }
+    }
+}
+
+/// A message field's values always fit the column: the same type, a
+/// shorter string, or an integer into a bigint.
+fn fits(field: ColumnType, column: ColumnType) -> bool {
+    match (field, column) {
+        (ColumnType::String { max_length: f }, ColumnType::String { max_length: c }) => f <= c,
+        (ColumnType::String { .. }, ColumnType::Text) => true,
+        (ColumnType::Integer, ColumnType::BigInt) => true,
+        (f, c) => f == c,
     }
 }
 

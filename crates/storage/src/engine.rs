@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value as Json;
-use stackwright_stack::{Diagnostics, Order, Table};
+use stackwright_stack::{Diagnostics, Order, Subscription, Table};
 
 use crate::migrate::SchemaSnapshot;
+use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
 
 /// One row: column name -> value, in the table's column order.
 pub type Row = IndexMap<String, Json>;
@@ -35,6 +36,9 @@ pub enum StorageError {
     Seed(Diagnostics),
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
+    /// The engine cannot do this (yet); the message says what instead.
+    #[error("{0}")]
+    Unsupported(String),
     /// Anything else; the message is for logs, not for API clients.
     #[error("database error: {0}")]
     Internal(String),
@@ -144,4 +148,43 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Delete the row with `key`; false when there was none.
     async fn delete(&self, table: &Table, key: &Json) -> Result<bool>;
+
+    /// Store `messages` for delivery to each of `subscriptions`, durably,
+    /// before returning. A message whose id is already queued or applied
+    /// for a subscription is not stored again.
+    async fn enqueue(&self, _subscriptions: &[&str], _messages: &[Message]) -> Result<Enqueued> {
+        Err(no_topics(self.kind()))
+    }
+
+    /// Apply up to `limit` due messages of `sub` to `table` (see [`crate::queue`]).
+    async fn deliver(
+        &self,
+        _sub: &Subscription,
+        _table: &Table,
+        _limit: usize,
+    ) -> Result<Delivery> {
+        Err(no_topics(self.kind()))
+    }
+
+    /// Messages of `sub` waiting for delivery (due or backing off).
+    async fn queued(&self, _sub: &str) -> Result<u64> {
+        Err(no_topics(self.kind()))
+    }
+
+    /// Dead letters, of one subscription or all, oldest first.
+    async fn dead_letters(&self, _sub: Option<&str>) -> Result<Vec<DeadLetter>> {
+        Err(no_topics(self.kind()))
+    }
+
+    /// Queue dead letters again (all of `sub`, or those with `ids`), with
+    /// their attempts reset; returns how many.
+    async fn redrive(&self, _sub: Option<&str>, _ids: &[String]) -> Result<usize> {
+        Err(no_topics(self.kind()))
+    }
+}
+
+fn no_topics(kind: EngineKind) -> StorageError {
+    StorageError::Unsupported(format!(
+        "topics and subscriptions need a SQL database; the {kind:?} engine cannot hold them yet"
+    ))
 }

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod migrate;
 pub mod mysql;
 pub mod postgres;
+pub mod queue;
 pub mod seed;
 mod server;
 pub mod sql;

@@ -11,11 +11,12 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{AssertSqlSafe, Row as _};
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Subscription, Table};
 use time::PrimitiveDateTime;
 
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
+use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
 use crate::server::{self, Shape};
 use crate::sql::{self, Dialect, Param, Statement};
 use crate::url::ServerUrl;
@@ -305,5 +306,30 @@ impl Engine for MysqlEngine {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
+        server::queue::enqueue!(self.pool, subscriptions, messages).await
+    }
+
+    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
+        server::queue::deliver!(self.pool, sub, table, limit).await
+    }
+
+    async fn queued(&self, sub: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(D.count_queued())
+            .bind(sub)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
+
+    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>> {
+        server::queue::dead_letters!(&self.pool, sub).await
+    }
+
+    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
+        server::queue::redrive!(self.pool, sub, ids).await
     }
 }

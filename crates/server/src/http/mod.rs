@@ -5,6 +5,9 @@
 
 mod decode;
 mod operations;
+mod topics;
+
+pub use decode::clip;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +30,8 @@ use crate::error::ApiError;
 pub struct ApiContext {
     pub stack: Arc<Stack>,
     pub engine: Arc<dyn Engine>,
+    /// Notified after a publish, so delivery starts at once.
+    pub published: Arc<tokio::sync::Notify>,
 }
 
 /// The router serving every route of the stack.
@@ -84,6 +89,7 @@ pub fn router(ctx: ApiContext) -> Router {
         router = router.route(path, methods);
     }
     router
+        .merge(topics::router(&ctx.stack))
         .fallback(|method: HttpMethod, uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("no route for {method} {}", uri.path())).into_response()
         })

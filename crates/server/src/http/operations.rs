@@ -269,6 +269,20 @@ async fn read_object(
     body: Body,
     limit: usize,
 ) -> Result<Map<String, Json>, ApiError> {
+    match read_json(headers, body, limit).await? {
+        Json::Object(map) => Ok(map),
+        _ => Err(ApiError::BadRequest(
+            "the request body must be a JSON object".into(),
+        )),
+    }
+}
+
+/// The request body as JSON, within `limit` bytes.
+pub(super) async fn read_json(
+    headers: HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Json, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -312,10 +326,7 @@ async fn read_object(
         ));
     }
     match serde_json::from_slice::<Json>(&bytes) {
-        Ok(Json::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::BadRequest(
-            "the request body must be a JSON object".into(),
-        )),
+        Ok(value) => Ok(value),
         Err(e) => Err(ApiError::BadRequest(format!(
             "the request body is not valid JSON: {e}"
         ))),

@@ -12,6 +12,8 @@ use crate::engine::*;
 use crate::migrate::{self, Plan, SchemaSnapshot};
 use crate::sql::{self, Dialect, MigrationSql, Param};
 
+pub(crate) mod queue;
+
 /// The migration sequence both SQL server engines run on one connection:
 /// create the bookkeeping tables, read the stack's last snapshot, plan,
 /// run the statements, record the migration. Locking and transactions stay
@@ -22,8 +24,8 @@ macro_rules! apply_migration {
     ($conn:ident, $target:expr, $allow_destructive:expr) => {
         async {
             use sqlx::AssertSqlSafe;
-            for ddl in D.internal_tables() {
-                sqlx::query(ddl)
+            for ddl in D.internal_tables().iter().chain(D.queue_tables()) {
+                sqlx::query(*ddl)
                     .execute(&mut *$conn)
                     .await
                     .map_err(map_err)?;

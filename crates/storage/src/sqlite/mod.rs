@@ -16,11 +16,14 @@ use rusqlite::{
     params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
 };
 use serde_json::Value as Json;
-use stackwright_stack::{Column, ColumnType, Table};
+use stackwright_stack::{Column, ColumnType, Subscription, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
 use crate::migrate::{self, SchemaSnapshot, Step, TableSchema};
+use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
+
+mod queue;
 
 /// How long a request waits for a free connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -339,6 +342,7 @@ fn apply_migration(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
     tx.execute_batch(INTERNAL_TABLES).map_err(map_err)?;
+    tx.execute_batch(queue::TABLES).map_err(map_err)?;
     let current: Option<String> = tx
         .query_row(
             "SELECT schema FROM _stackwright_migrations WHERE stack = ? ORDER BY version DESC LIMIT 1",
@@ -712,6 +716,36 @@ impl Engine for SqliteEngine {
             Ok(n > 0)
         })
         .await
+    }
+
+    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
+        let subscriptions: Vec<String> = subscriptions.iter().map(|s| s.to_string()).collect();
+        let messages = messages.to_vec();
+        self.run(move |c| queue::enqueue(c, &subscriptions, &messages))
+            .await
+    }
+
+    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
+        let (sub, table) = (sub.clone(), table.clone());
+        self.run(move |c| queue::deliver(c, &sub, &table, limit))
+            .await
+    }
+
+    async fn queued(&self, sub: &str) -> Result<u64> {
+        let sub = sub.to_string();
+        self.run(move |c| queue::queued(c, &sub)).await
+    }
+
+    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>> {
+        let sub = sub.map(str::to_string);
+        self.run(move |c| queue::dead_letters(c, sub.as_deref()))
+            .await
+    }
+
+    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
+        let (sub, ids) = (sub.map(str::to_string), ids.to_vec());
+        self.run(move |c| queue::redrive(c, sub.as_deref(), &ids))
+            .await
     }
 }
 

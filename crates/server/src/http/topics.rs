@@ -1,0 +1,122 @@
+//! `POST /topics/{name}`: publish one message (a JSON object) or a batch (a
+//! JSON array of objects). The answer, 202, comes after every message is
+//! stored; a batch with one invalid message stores none. `Idempotency-Key`
+//! names a single message: publishing it again is a duplicate, not a
+//! second delivery.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json as JsonBody, Router};
+use serde_json::{json, Value as Json};
+use stackwright_stack::{Auth, Stack};
+use stackwright_storage::queue::Message;
+
+use super::decode::clip;
+use super::operations::read_json;
+use super::ApiContext;
+use crate::error::ApiError;
+
+/// Most messages one request may publish.
+pub const MAX_BATCH: usize = 1000;
+/// Longest accepted message id.
+const MAX_ID_LENGTH: usize = 128;
+
+pub fn router(stack: &Stack) -> Router<ApiContext> {
+    let mut router = Router::new();
+    for name in stack.topics.keys() {
+        let name = name.clone();
+        router = router.route(
+            &format!("/topics/{name}"),
+            post(
+                move |State(ctx): State<ApiContext>, headers: HeaderMap, body: Body| {
+                    let name = name.clone();
+                    async move {
+                        match publish(&ctx, &name, headers, body).await {
+                            Ok(r) => r,
+                            Err(e) => e.into_response(),
+                        }
+                    }
+                },
+            ),
+        );
+    }
+    router
+}
+
+async fn publish(
+    ctx: &ApiContext,
+    topic: &str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let topic = &ctx.stack.topics[topic];
+    if topic.auth == Auth::User {
+        return Err(ApiError::Unauthorized(
+            "publishing to this topic needs a signed-in user".into(),
+        ));
+    }
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().unwrap_or_default();
+            if k.is_empty() || k.len() > MAX_ID_LENGTH || !k.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(ApiError::BadRequest(format!(
+                    "Idempotency-Key must be 1-{MAX_ID_LENGTH} visible ASCII characters"
+                )));
+            }
+            Some(k.to_string())
+        }
+    };
+    let limit = ctx.stack.server.max_body_bytes;
+    let values = match read_json(headers, body, limit).await? {
+        Json::Array(items) => {
+            if key.is_some() {
+                return Err(ApiError::BadRequest(
+                    "Idempotency-Key names one message; send a batch without it".into(),
+                ));
+            }
+            if items.is_empty() || items.len() > MAX_BATCH {
+                return Err(ApiError::BadRequest(format!(
+                    "a batch holds 1 to {MAX_BATCH} messages, not {}",
+                    items.len()
+                )));
+            }
+            items
+        }
+        single => vec![single],
+    };
+    let batch = values.len() > 1;
+    let mut messages = Vec::with_capacity(values.len());
+    for (i, value) in values.into_iter().enumerate() {
+        let body = crate::topics::check_message(topic, value).map_err(|why| {
+            ApiError::BadRequest(if batch {
+                format!("message {i}: {why}")
+            } else {
+                why
+            })
+        })?;
+        messages.push(Message {
+            id: key
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            body,
+        });
+    }
+    let outcome =
+        crate::topics::publish(ctx.engine.as_ref(), &ctx.stack, &topic.name, &messages).await?;
+    ctx.published.notify_one();
+    let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+    tracing::debug!(target: "stackwright::topics", topic = %clip(&topic.name), count = ids.len(), "published");
+    Ok((
+        StatusCode::ACCEPTED,
+        JsonBody(json!({
+            "ids": ids,
+            "accepted": outcome.accepted,
+            "duplicates": outcome.duplicates,
+        })),
+    )
+        .into_response())
+}

@@ -1,0 +1,443 @@
+//! Topic delivery on PostgreSQL and MySQL/MariaDB (see [`crate::queue`]):
+//! the statements per dialect, and the sequences both engines run. Like
+//! `apply_migration`, the sequences are macros because sqlx's executor
+//! bounds differ per driver; they expect `D` (the dialect), `map_err` and
+//! `bind_all` in scope and evaluate to a future.
+//!
+//! Delivery claims its batch with `FOR UPDATE SKIP LOCKED`, so replicas
+//! sharing a database each take different messages, and applies each
+//! message under a savepoint, so one failing message (which aborts the
+//! statement, and on PostgreSQL the transaction until rolled back to the
+//! savepoint) does not undo the others.
+
+use crate::sql::{Dialect, Param, Shape};
+use stackwright_stack::Apply;
+
+impl Dialect {
+    pub fn queue_tables(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Postgres => &[
+                "CREATE TABLE IF NOT EXISTS _stackwright_messages (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, available_at BIGINT NOT NULL, published_at BIGINT NOT NULL, last_error TEXT, PRIMARY KEY (subscription, id))",
+                "CREATE INDEX IF NOT EXISTS _stackwright_messages_due ON _stackwright_messages (subscription, available_at)",
+                "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id))",
+                "CREATE TABLE IF NOT EXISTS _stackwright_dead_letters (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT NOT NULL, published_at BIGINT NOT NULL, failed_at BIGINT NOT NULL, PRIMARY KEY (subscription, id))",
+            ],
+            Dialect::Mysql => &[
+                "CREATE TABLE IF NOT EXISTS _stackwright_messages (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, available_at BIGINT NOT NULL, published_at BIGINT NOT NULL, last_error TEXT, PRIMARY KEY (subscription, id), INDEX _stackwright_messages_due (subscription, available_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+                "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+                "CREATE TABLE IF NOT EXISTS _stackwright_dead_letters (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, last_error TEXT NOT NULL, published_at BIGINT NOT NULL, failed_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            ],
+        }
+    }
+
+    /// Queue one message for one subscription unless its id is queued or
+    /// applied already, with its parameters.
+    pub fn enqueue(self, sub: &str, id: &str, body: &str, now: i64) -> (&'static str, Vec<Param>) {
+        let (sub, id, body) = (
+            Param::Text(sub.into()),
+            Param::Text(id.into()),
+            Param::Text(body.into()),
+        );
+        match self {
+            Dialect::Postgres => (
+                "INSERT INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
+                 SELECT $1, $2, $3, 0, $4, $4 \
+                 WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied WHERE subscription = $1 AND id = $2) \
+                 ON CONFLICT DO NOTHING",
+                vec![sub, id, body, Param::Int(now)],
+            ),
+            Dialect::Mysql => (
+                "INSERT IGNORE INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
+                 SELECT ?, ?, ?, 0, ?, ? FROM DUAL \
+                 WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied WHERE subscription = ? AND id = ?)",
+                vec![
+                    sub.clone(),
+                    id.clone(),
+                    body,
+                    Param::Int(now),
+                    Param::Int(now),
+                    sub,
+                    id,
+                ],
+            ),
+        }
+    }
+
+    /// Due messages of a subscription (binds subscription, now, limit),
+    /// locked for this transaction; rows locked by another are skipped.
+    pub fn claim(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "SELECT id, body, attempts, published_at FROM _stackwright_messages WHERE subscription = $1 AND available_at <= $2 ORDER BY available_at, published_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            Dialect::Mysql => "SELECT id, body, attempts, published_at FROM _stackwright_messages WHERE subscription = ? AND available_at <= ? ORDER BY available_at, published_at LIMIT ? FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Record a message as applied (binds subscription, id, now); 0 rows
+    /// when it was applied before.
+    pub fn mark_applied(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            Dialect::Mysql => "INSERT IGNORE INTO _stackwright_applied (subscription, id, applied_at) VALUES (?, ?, ?)",
+        }
+    }
+
+    /// Binds subscription, id.
+    pub fn remove_message(self) -> &'static str {
+        match self {
+            Dialect::Postgres => {
+                "DELETE FROM _stackwright_messages WHERE subscription = $1 AND id = $2"
+            }
+            Dialect::Mysql => "DELETE FROM _stackwright_messages WHERE subscription = ? AND id = ?",
+        }
+    }
+
+    /// Binds attempts, available_at, error, subscription, id.
+    pub fn retry_later(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "UPDATE _stackwright_messages SET attempts = $1, available_at = $2, last_error = $3 WHERE subscription = $4 AND id = $5",
+            Dialect::Mysql => "UPDATE _stackwright_messages SET attempts = ?, available_at = ?, last_error = ? WHERE subscription = ? AND id = ?",
+        }
+    }
+
+    /// Binds subscription, id, body, attempts, error, published_at, failed_at.
+    pub fn bury(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "INSERT INTO _stackwright_dead_letters (subscription, id, body, attempts, last_error, published_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                ON CONFLICT (subscription, id) DO UPDATE SET body = EXCLUDED.body, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at",
+            Dialect::Mysql => "INSERT INTO _stackwright_dead_letters (subscription, id, body, attempts, last_error, published_at, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                ON DUPLICATE KEY UPDATE body = VALUES(body), attempts = VALUES(attempts), last_error = VALUES(last_error), failed_at = VALUES(failed_at)",
+        }
+    }
+
+    /// Binds subscription.
+    pub fn count_queued(self) -> &'static str {
+        match self {
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM _stackwright_messages WHERE subscription = $1"
+            }
+            Dialect::Mysql => "SELECT COUNT(*) FROM _stackwright_messages WHERE subscription = ?",
+        }
+    }
+
+    /// ` AND subscription = ..` / ` AND id IN (..)` with placeholders from `first`.
+    fn which(self, sub: Option<&str>, ids: &[String], first: usize) -> (String, Vec<Param>) {
+        let mut n = first;
+        let mut mark = || {
+            let m = match self {
+                Dialect::Postgres => format!("${n}"),
+                Dialect::Mysql => "?".to_string(),
+            };
+            n += 1;
+            m
+        };
+        let mut sql = String::new();
+        let mut params = Vec::new();
+        if let Some(s) = sub {
+            sql.push_str(&format!(" AND subscription = {}", mark()));
+            params.push(Param::Text(s.into()));
+        }
+        if !ids.is_empty() {
+            let marks: Vec<String> = ids.iter().map(|_| mark()).collect();
+            sql.push_str(&format!(" AND id IN ({})", marks.join(", ")));
+            params.extend(ids.iter().map(|i| Param::Text(i.clone())));
+        }
+        (sql, params)
+    }
+
+    pub fn list_dead(self, sub: Option<&str>) -> (String, Vec<Param>) {
+        let (filter, params) = self.which(sub, &[], 1);
+        (
+            format!("SELECT subscription, id, body, attempts, last_error, failed_at FROM _stackwright_dead_letters WHERE 1 = 1{filter} ORDER BY failed_at, id"),
+            params,
+        )
+    }
+
+    /// Queue dead letters again, then (second statement) remove them.
+    pub fn redrive(self, sub: Option<&str>, ids: &[String], now: i64) -> [(String, Vec<Param>); 2] {
+        let (filter, mut params) = self.which(sub, ids, 2);
+        let (insert, ignore) = match self {
+            Dialect::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
+            Dialect::Mysql => ("INSERT IGNORE INTO", ""),
+        };
+        let first = match self {
+            Dialect::Postgres => "$1",
+            Dialect::Mysql => "?",
+        };
+        let copy = format!(
+            "{insert} _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
+             SELECT subscription, id, body, 0, {first}, published_at FROM _stackwright_dead_letters WHERE 1 = 1{filter}{ignore}"
+        );
+        let (filter2, params2) = self.which(sub, ids, 1);
+        let remove = format!("DELETE FROM _stackwright_dead_letters WHERE 1 = 1{filter2}");
+        params.insert(0, Param::Int(now));
+        [(copy, params), (remove, params2)]
+    }
+
+    /// The statement applying one message's row: an insert, or an upsert
+    /// on the key.
+    pub fn apply(
+        self,
+        shape: &Shape<'_>,
+        values: Vec<(&str, Param)>,
+        apply: Apply,
+    ) -> (String, Vec<Param>) {
+        let names: Vec<String> = values.iter().map(|(c, _)| self.quote(c)).collect();
+        let marks: Vec<String> = (1..=values.len())
+            .map(|i| match self {
+                Dialect::Postgres => format!("${i}"),
+                Dialect::Mysql => "?".to_string(),
+            })
+            .collect();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.quote(shape.table),
+            names.join(", "),
+            marks.join(", ")
+        );
+        if apply == Apply::Upsert {
+            let others: Vec<&str> = values
+                .iter()
+                .map(|(c, _)| *c)
+                .filter(|c| *c != shape.key)
+                .collect();
+            match self {
+                Dialect::Postgres => {
+                    let key = self.quote(shape.key);
+                    if others.is_empty() {
+                        sql.push_str(&format!(" ON CONFLICT ({key}) DO NOTHING"));
+                    } else {
+                        let sets: Vec<String> = others
+                            .iter()
+                            .map(|c| format!("{q} = EXCLUDED.{q}", q = self.quote(c)))
+                            .collect();
+                        sql.push_str(&format!(
+                            " ON CONFLICT ({key}) DO UPDATE SET {}",
+                            sets.join(", ")
+                        ));
+                    }
+                }
+                Dialect::Mysql => {
+                    let sets: Vec<String> = if others.is_empty() {
+                        let key = self.quote(shape.key);
+                        vec![format!("{key} = {key}")]
+                    } else {
+                        others
+                            .iter()
+                            .map(|c| format!("{q} = VALUES({q})", q = self.quote(c)))
+                            .collect()
+                    };
+                    sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", ")));
+                }
+            }
+        }
+        (sql, values.into_iter().map(|(_, p)| p).collect())
+    }
+}
+
+/// Store messages for subscriptions in one transaction.
+macro_rules! enqueue {
+    ($pool:expr, $subscriptions:expr, $messages:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            let mut tx = $pool.begin().await.map_err(map_err)?;
+            let now = $crate::queue::now_ms();
+            let mut outcome = $crate::queue::Enqueued::default();
+            for m in $messages {
+                let body = serde_json::Value::Object(m.body.clone()).to_string();
+                let mut stored = $subscriptions.is_empty();
+                for sub in $subscriptions {
+                    let (sql, params) = D.enqueue(sub, &m.id, &body, now);
+                    stored |= bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .rows_affected()
+                        > 0;
+                }
+                if stored {
+                    outcome.accepted += 1;
+                } else {
+                    outcome.duplicates += 1;
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>(outcome)
+        }
+    };
+}
+pub(crate) use enqueue;
+
+/// One delivery pass of a subscription, in one transaction.
+macro_rules! deliver {
+    ($pool:expr, $sub:expr, $table:expr, $limit:expr) => {
+        async {
+            use sqlx::{AssertSqlSafe, Row as _};
+            let sub: &stackwright_stack::Subscription = $sub;
+            let shape = $crate::server::Shape::of($table);
+            let mut tx = $pool.begin().await.map_err(map_err)?;
+            let now = $crate::queue::now_ms();
+            let batch = sqlx::query(D.claim())
+                .bind(&sub.name)
+                .bind(now)
+                .bind($limit as i64)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let mut outcome = $crate::queue::Delivery::default();
+            for row in batch {
+                let id: String = row.try_get(0).map_err(map_err)?;
+                let body: String = row.try_get(1).map_err(map_err)?;
+                let attempts: i32 = row.try_get(2).map_err(map_err)?;
+                let published_at: i64 = row.try_get(3).map_err(map_err)?;
+                sqlx::query("SAVEPOINT message")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let marked = sqlx::query(D.mark_applied())
+                    .bind(&sub.name)
+                    .bind(&id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                let applied: Result<(), $crate::engine::StorageError> = if marked == 0 {
+                    Ok(())
+                } else {
+                    async {
+                        let message: serde_json::Map<String, serde_json::Value> =
+                            serde_json::from_str(&body).map_err(|e| {
+                                $crate::engine::StorageError::Internal(format!(
+                                    "stored message is not a JSON object: {e}"
+                                ))
+                            })?;
+                        let row = $crate::queue::row_of(sub, &message);
+                        let (sql, params) =
+                            D.apply(&shape.sql(), shape.insert_values(&row)?, sub.apply);
+                        bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    }
+                    .await
+                };
+                match applied {
+                    Ok(()) => {
+                        sqlx::query(D.remove_message())
+                            .bind(&sub.name)
+                            .bind(&id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        sqlx::query("RELEASE SAVEPOINT message")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        if marked == 0 {
+                            outcome.duplicates += 1;
+                        } else {
+                            outcome.applied += 1;
+                        }
+                    }
+                    // The database itself failed: the batch stops, nothing counts as an attempt.
+                    Err(e @ $crate::engine::StorageError::Unavailable(_)) => return Err(e),
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT message")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        let attempts = attempts as u32 + 1;
+                        let error = $crate::queue::error_text(&e);
+                        if attempts >= sub.max_attempts {
+                            sqlx::query(D.bury())
+                                .bind(&sub.name)
+                                .bind(&id)
+                                .bind(&body)
+                                .bind(attempts as i32)
+                                .bind(&error)
+                                .bind(published_at)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_err)?;
+                            sqlx::query(D.remove_message())
+                                .bind(&sub.name)
+                                .bind(&id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_err)?;
+                            outcome.dead += 1;
+                        } else {
+                            sqlx::query(D.retry_later())
+                                .bind(attempts as i32)
+                                .bind($crate::queue::retry_at(sub, attempts, now))
+                                .bind(&error)
+                                .bind(&sub.name)
+                                .bind(&id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_err)?;
+                            outcome.retried += 1;
+                        }
+                    }
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>(outcome)
+        }
+    };
+}
+pub(crate) use deliver;
+
+/// Dead letters as [`crate::queue::DeadLetter`]s.
+macro_rules! dead_letters {
+    ($pool:expr, $sub:expr) => {
+        async {
+            use sqlx::{AssertSqlSafe, Row as _};
+            let (sql, params) = D.list_dead($sub);
+            let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+                .fetch_all($pool)
+                .await
+                .map_err(map_err)?;
+            rows.iter()
+                .map(|r| {
+                    let body: String = r.try_get(2).map_err(map_err)?;
+                    Ok($crate::queue::DeadLetter {
+                        subscription: r.try_get(0).map_err(map_err)?,
+                        id: r.try_get(1).map_err(map_err)?,
+                        message: serde_json::from_str(&body)
+                            .unwrap_or(serde_json::Value::String(body)),
+                        attempts: r.try_get::<i32, _>(3).map_err(map_err)? as u32,
+                        error: r.try_get(4).map_err(map_err)?,
+                        failed_at: r.try_get(5).map_err(map_err)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, $crate::engine::StorageError>>()
+        }
+    };
+}
+pub(crate) use dead_letters;
+
+macro_rules! redrive {
+    ($pool:expr, $sub:expr, $ids:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            let mut tx = $pool.begin().await.map_err(map_err)?;
+            let [(copy, copy_params), (remove, remove_params)] =
+                D.redrive($sub, $ids, $crate::queue::now_ms());
+            bind_all(sqlx::query(AssertSqlSafe(copy)), copy_params)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let moved = bind_all(sqlx::query(AssertSqlSafe(remove)), remove_params)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>(moved as usize)
+        }
+    };
+}
+pub(crate) use redrive;
