@@ -54,6 +54,13 @@ pub struct Application {
 impl Application {
     pub async fn build(stack: Stack, settings: &Settings) -> Result<Self, StartError> {
         let engine = stackwright_storage::open(&settings.database).await?;
+        if !stack.topics.is_empty() && engine.kind() == stackwright_storage::EngineKind::Dynamodb {
+            return Err(StorageError::Unsupported(format!(
+                "stack `{}` has topics, which need a SQL database; run it on SQLite (the default), PostgreSQL or MySQL",
+                stack.name
+            ))
+            .into());
+        }
         let prepared =
             stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
                 .await?;

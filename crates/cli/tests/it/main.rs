@@ -17,3 +17,4 @@ mod pets;
 mod restart;
 mod synth;
 mod todo;
+mod topics;
