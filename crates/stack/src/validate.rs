@@ -393,8 +393,12 @@ impl Validator<'_> {
                 }
             }
         }
+        if self.errors.len() > errors_before {
+            // Checking columns against a map with holes would only repeat them.
+            return None;
+        }
         let map_span = r.map.as_ref().map_or(span.clone(), |m| m.span());
-        if map.is_empty() && self.errors.len() == errors_before {
+        if map.is_empty() {
             self.error(
                 map_span.clone(),
                 format!(

@@ -366,3 +366,78 @@ only = { columns = ["a"], unique = true }
         text(&out.stderr)
     );
 }
+
+#[test]
+fn topic_and_subscription_errors_are_pointed_at() {
+    let stack = r#"name = "pets"
+
+[tables.pet]
+key = "name"
+
+[tables.pet.columns]
+name = { type = "string", max_length = 20 }
+owner = { type = "string", max_length = 20 }
+age = { type = "integer" }
+
+[topics.Pets]
+fields = { name = { type = "string", max_length = 20 } }
+
+[topics.adopted]
+fields = { name = { type = "string", max_length = 40 }, owner = { type = "string", max_length = 10, nullable = true } }
+
+[[subscriptions]]
+topic = "adopt"
+table = "pet"
+
+[[subscriptions]]
+topic = "adopted"
+table = "pet"
+action = "upsert"
+map = { name = "name", owner = "owner" }
+max_attempts = 0
+
+[[subscriptions]]
+topic = "adopted"
+table = "pets"
+
+[[subscriptions]]
+topic = "adopted"
+table = "pet"
+action = "merge"
+map = { owner = "ownr" }
+
+[[routes]]
+method = "GET"
+path = "/topics/x"
+op = "health"
+"#;
+    let (ok, err) = check(stack);
+    assert!(!ok);
+    assert_points_at(&err, 11, 1, &["invalid topic name `Pets`"]);
+    assert_points_at(
+        &err,
+        18,
+        9,
+        &["unknown topic `adopt`", "did you mean `adopted`?"],
+    );
+    assert_points_at(
+        &err,
+        25,
+        7,
+        &[
+            "field `name` (string(40)) does not fit column `name` (string(20))",
+            "field `owner` may be absent, but column `owner` needs a value",
+            "column `age` of table `pet` needs a value",
+        ],
+    );
+    assert_points_at(&err, 26, 16, &["max_attempts must be between 1 and 1000"]);
+    assert_points_at(
+        &err,
+        30,
+        9,
+        &["unknown table `pets`", "did you mean `pet`?"],
+    );
+    assert_points_at(&err, 35, 10, &["unknown action `merge`"]);
+    assert_points_at(&err, 36, 17, &["`ownr` is not a field of topic `adopted`"]);
+    assert_points_at(&err, 40, 8, &["paths under /topics/"]);
+}

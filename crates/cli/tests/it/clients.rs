@@ -1,11 +1,26 @@
 //! examples/clients: the LATAM challenge's client lookup.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
-use crate::harness::{example, on_every_engine, TestApp, TestEngine};
+use crate::harness::{example, on_every_engine, TempStack, TestApp, TestEngine};
+
+/// The example, on `engine`. DynamoDB cannot hold topics yet, so there the
+/// lookup contract is served by a copy without the ingestion topic.
+async fn clients_on(engine: TestEngine) -> (TestApp, Option<TempStack>) {
+    if engine != TestEngine::Dynamodb {
+        return (TestApp::spawn_on(engine, &example("clients")).await, None);
+    }
+    let stack = TempStack::copy_of("clients", |toml| {
+        let at = toml.find("\n# Ingestion").expect("the ingestion section");
+        toml[..at].to_string()
+    });
+    (TestApp::spawn_on(engine, stack.path()).await, Some(stack))
+}
 
 async fn seeded_client_has_all_five_fields(engine: TestEngine) {
-    let app = TestApp::spawn_on(engine, &example("clients")).await;
+    let (app, _stack) = clients_on(engine).await;
     let r = app.get("/getClient?client_id=2").await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -21,7 +36,7 @@ async fn seeded_client_has_all_five_fields(engine: TestEngine) {
 }
 
 async fn client_id_is_required_numeric_and_known(engine: TestEngine) {
-    let app = TestApp::spawn_on(engine, &example("clients")).await;
+    let (app, _stack) = clients_on(engine).await;
     app.get("/getClient").await.assert_error(400, "bad_request");
     app.get("/getClient?client_id=")
         .await
@@ -57,3 +72,59 @@ on_every_engine!(
     seeded_client_has_all_five_fields,
     client_id_is_required_numeric_and_known,
 );
+
+/// A customer published to the `customers` topic becomes a client; the same
+/// customer published again (a new message, the same key) updates it.
+async fn published_customers_become_clients(engine: TestEngine) {
+    let (app, _stack) = clients_on(engine).await;
+    let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
+    let r = app.post("/topics/customers", &customer.to_string()).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = app.get("/getClient?client_id=6").await;
+        if got.status == 200 {
+            assert_eq!(got.body, customer);
+            break;
+        }
+        assert!(Instant::now() < deadline, "not applied within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let moved = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas@example.cl"});
+    assert_eq!(
+        app.post("/topics/customers", &moved.to_string())
+            .await
+            .status,
+        202
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.get("/getClient?client_id=6").await.body != moved {
+        assert!(Instant::now() < deadline, "not updated within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.post(
+        "/topics/customers",
+        r#"{"id": 7, "nombre": "Sin apellido"}"#,
+    )
+    .await
+    .assert_error(400, "bad_request");
+}
+
+mod ingestion {
+    use crate::harness::TestEngine;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::published_customers_become_clients(TestEngine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::published_customers_become_clients(TestEngine::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mariadb() {
+        super::published_customers_become_clients(TestEngine::Mariadb).await
+    }
+}
