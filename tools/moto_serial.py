@@ -22,13 +22,41 @@ completed the way CloudFormation documents them.
    CreateStack/UpdateStack for the first two, and CloudFormation's documented
    failure states for the third. They change nothing else.
 
+3. API Gateway v2 in templates: moto's CloudFormation has no model for
+   AWS::ApiGatewayV2::Api, ::Integration, ::Route or ::Stage, so a template
+   using them (every Lambda environment) fails: `Fn::GetAtt HttpApi.ApiEndpoint`
+   "references undefined resource". The models below create, update and
+   delete them through moto's own apigatewayv2 backend (so GetApis shows
+   them), with the Ref and GetAtt values CloudFormation documents: Ref is the
+   API id, integration id, route id and stage name; GetAtt ApiEndpoint and
+   ApiId on an Api. Changing ApiId (or a stage's StageName) replaces the
+   resource, as CloudFormation does; other changes update it in place.
+
+4. Aurora in templates: moto's CloudFormation has no AWS::RDS::DBCluster
+   model, and its AWS::RDS::DBInstance model ignores DBClusterIdentifier (it
+   then fails on the cluster engine: KeyError 'aurora-mysql'). The model
+   below creates the cluster through moto's rds backend (CreateDBCluster:
+   DescribeDBClusters shows it), with Ref the cluster identifier and GetAtt
+   Endpoint.Address, Endpoint.Port, ReadEndpoint.Address, DBClusterArn,
+   DBClusterResourceId and MasterUserSecret.SecretArn; and an instance with
+   DBClusterIdentifier becomes a member of that cluster. The cluster keeps
+   its DeletionProtection, so (as in CloudFormation) a protected cluster
+   fails the stack's deletion until protection is turned off, and a cluster
+   with members cannot be deleted before them (moto's stack deletion retries,
+   so instances go first). DeletionPolicy Snapshot is not modelled: the
+   cluster is deleted without a final snapshot.
+
 Usage: python moto_serial.py HOST PORT
 """
 
 import sys
 
+from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.cloudformation import models as cfn
 from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.core.common_models import CloudFormationModel
+from moto.rds.models import DBInstance, rds_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -115,6 +143,407 @@ def execute_change_set(self, change_set_name, stack_name=None):
 
 Backend.create_change_set = create_change_set
 Backend.execute_change_set = execute_change_set
+
+
+# 3. API Gateway v2 models, backed by moto's apigatewayv2 backend.
+
+
+def _apis(account_id, region_name):
+    return apigatewayv2_backends[account_id][region_name]
+
+
+def _absent(original, *args):
+    """Delete what may already be gone: CloudFormation treats a resource
+    deleted out of band (or with its API) as deleted."""
+    try:
+        original(*args)
+    except Exception as error:  # noqa: BLE001 - only "not found" is tolerated
+        if "NotFound" not in type(error).__name__:
+            raise
+
+
+# moto files every model class under the service named by its module
+# (moto.<service>.models), so the models here say where they belong.
+_MODULE = "moto.cloudformation.stackwright"
+
+
+class _Model(CloudFormationModel):
+    """What the models below share: no name property, created at once."""
+
+    __module__ = _MODULE
+
+    ATTRS: dict = {}
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in cls.ATTRS
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name not in self.ATTRS:
+            raise UnformattedGetAttTemplateException()
+        return getattr(self, self.ATTRS[attribute_name])
+
+    def is_created(self):
+        return True
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        pass  # every model deletes itself through delete() below
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        props = cloudformation_json["Properties"]
+        if any(props.get(p) != original_resource.props.get(p) for p in cls.REPLACE_ON):
+            # A change CloudFormation makes by replacement: new first, then old.
+            new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                      account_id, region_name)
+            original_resource.delete(account_id, region_name)
+            return new
+        original_resource.modify(props)
+        original_resource.props = props
+        return original_resource
+
+    REPLACE_ON: tuple = ()
+
+
+class HttpApiModel(_Model):
+    __module__ = _MODULE
+    ATTRS = {"ApiEndpoint": "api_endpoint", "ApiId": "api_id"}
+
+    def __init__(self, api, props):
+        self.api, self.props = api, props
+        self.api_id, self.api_endpoint = api.api_id, api.api_endpoint
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ApiGatewayV2::Api"
+
+    @property
+    def physical_resource_id(self):
+        return self.api_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        api = _apis(account_id, region_name).create_api(
+            api_key_selection_expression=p.get("ApiKeySelectionExpression"),
+            cors_configuration=p.get("CorsConfiguration"),
+            description=p.get("Description"),
+            disable_schema_validation=p.get("DisableSchemaValidation"),
+            disable_execute_api_endpoint=p.get("DisableExecuteApiEndpoint"),
+            name=p.get("Name", resource_name),
+            protocol_type=p.get("ProtocolType"),
+            route_selection_expression=p.get("RouteSelectionExpression"),
+            tags=p.get("Tags") or {},
+            version=p.get("Version"),
+        )
+        return cls(api, p)
+
+    def modify(self, p):
+        self.api.name = p.get("Name", self.api.name)
+        self.api.description = p.get("Description")
+        self.api.cors_configuration = p.get("CorsConfiguration")
+        self.api.disable_execute_api_endpoint = p.get("DisableExecuteApiEndpoint") or False
+
+    def delete(self, account_id, region_name):
+        _apis(account_id, region_name).delete_api(self.api_id)
+
+
+class HttpApiIntegrationModel(_Model):
+    __module__ = _MODULE
+    REPLACE_ON = ("ApiId",)
+
+    def __init__(self, api_id, integration, props):
+        self.api_id, self.integration, self.props = api_id, integration, props
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ApiGatewayV2::Integration"
+
+    @property
+    def physical_resource_id(self):
+        return self.integration.id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        integration = _apis(account_id, region_name).create_integration(
+            api_id=p["ApiId"],
+            connection_id=p.get("ConnectionId"),
+            connection_type=p.get("ConnectionType"),
+            content_handling_strategy=p.get("ContentHandlingStrategy"),
+            credentials_arn=p.get("CredentialsArn"),
+            description=p.get("Description"),
+            integration_method=p.get("IntegrationMethod"),
+            integration_subtype=p.get("IntegrationSubtype"),
+            integration_type=p.get("IntegrationType"),
+            integration_uri=p.get("IntegrationUri"),
+            passthrough_behavior=p.get("PassthroughBehavior"),
+            payload_format_version=p.get("PayloadFormatVersion"),
+            request_parameters=p.get("RequestParameters"),
+            request_templates=p.get("RequestTemplates"),
+            response_parameters=p.get("ResponseParameters"),
+            template_selection_expression=p.get("TemplateSelectionExpression"),
+            timeout_in_millis=p.get("TimeoutInMillis"),
+            tls_config=p.get("TlsConfig"),
+        )
+        return cls(p["ApiId"], integration, p)
+
+    def modify(self, p):
+        i = self.integration
+        i.integration_type = p.get("IntegrationType")
+        i.integration_uri = p.get("IntegrationUri")
+        i.integration_method = p.get("IntegrationMethod")
+        i.payload_format_version = p.get("PayloadFormatVersion")
+        i.description = p.get("Description")
+        i.timeout_in_millis = int(p["TimeoutInMillis"]) if p.get("TimeoutInMillis") else None
+
+    def delete(self, account_id, region_name):
+        _absent(_apis(account_id, region_name).delete_integration, self.api_id, self.integration.id)
+
+
+class HttpApiRouteModel(_Model):
+    __module__ = _MODULE
+    REPLACE_ON = ("ApiId",)
+
+    def __init__(self, api_id, route, props):
+        self.api_id, self.route, self.props = api_id, route, props
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ApiGatewayV2::Route"
+
+    @property
+    def physical_resource_id(self):
+        return self.route.route_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        route = _apis(account_id, region_name).create_route(
+            api_id=p["ApiId"],
+            api_key_required=p.get("ApiKeyRequired", False),
+            authorization_scopes=p.get("AuthorizationScopes"),
+            authorization_type=p.get("AuthorizationType"),
+            authorizer_id=p.get("AuthorizerId"),
+            model_selection_expression=p.get("ModelSelectionExpression"),
+            operation_name=p.get("OperationName"),
+            request_models=p.get("RequestModels"),
+            request_parameters=p.get("RequestParameters"),
+            route_key=p["RouteKey"],
+            route_response_selection_expression=p.get("RouteResponseSelectionExpression"),
+            target=p.get("Target"),
+        )
+        return cls(p["ApiId"], route, p)
+
+    def modify(self, p):
+        self.route.route_key = p["RouteKey"]
+        self.route.target = p.get("Target")
+        self.route.authorization_type = p.get("AuthorizationType")
+        self.route.authorizer_id = p.get("AuthorizerId")
+
+    def delete(self, account_id, region_name):
+        _absent(_apis(account_id, region_name).delete_route, self.api_id, self.route.route_id)
+
+
+def _stage_config(p):
+    """A Stage's properties as moto's CreateStage takes them (camelCase)."""
+    config = {"stageName": p["StageName"]}
+    for key, name in [("AutoDeploy", "autoDeploy"), ("Description", "description"),
+                      ("StageVariables", "stageVariables"), ("ClientCertificateId", "clientCertificateId"),
+                      ("Tags", "tags")]:
+        if key in p:
+            config[name] = p[key]
+    if "AccessLogSettings" in p:
+        config["accessLogSettings"] = {"destinationArn": p["AccessLogSettings"].get("DestinationArn"),
+                                       "format": p["AccessLogSettings"].get("Format")}
+    if "DefaultRouteSettings" in p:
+        config["defaultRouteSettings"] = {k[0].lower() + k[1:]: v for k, v in p["DefaultRouteSettings"].items()}
+    return config
+
+
+class HttpApiStageModel(_Model):
+    __module__ = _MODULE
+    REPLACE_ON = ("ApiId", "StageName")
+
+    def __init__(self, api_id, stage, props):
+        self.api_id, self.stage, self.props = api_id, stage, props
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ApiGatewayV2::Stage"
+
+    @property
+    def physical_resource_id(self):
+        return self.stage.name
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        stage = _apis(account_id, region_name).create_stage(p["ApiId"], _stage_config(p))
+        return cls(p["ApiId"], stage, p)
+
+    def modify(self, p):
+        c = _stage_config(p)
+        self.stage.auto_deploy = c.get("autoDeploy")
+        self.stage.description = c.get("description")
+        self.stage.access_log_settings = c.get("accessLogSettings")
+        self.stage.stage_variables = c.get("stageVariables", {})
+
+    def delete(self, account_id, region_name):
+        _absent(_apis(account_id, region_name).delete_stage, self.api_id, self.stage.name)
+
+
+# 4. Aurora: AWS::RDS::DBCluster, and cluster members as DBInstance.
+
+
+def _name(value):
+    """A Ref to a moto model that has no physical id resolves to the model
+    itself (moto's DBSubnetGroup); the API wants its name."""
+    return getattr(value, "name", value)
+
+
+class DBClusterModel(_Model):
+    __module__ = _MODULE
+    ATTRS = {
+        "Endpoint.Address": "endpoint",
+        "Endpoint.Port": "port",
+        "ReadEndpoint.Address": "reader_endpoint",
+        "DBClusterArn": "arn",
+        "DBClusterResourceId": "resource_id",
+        "MasterUserSecret.SecretArn": "secret_arn",
+    }
+    REPLACE_ON = ("DBClusterIdentifier", "Engine", "DatabaseName", "StorageEncrypted", "KmsKeyId",
+                  "DBSubnetGroupName", "MasterUsername")
+
+    def __init__(self, cluster, props):
+        self.cluster, self.props = cluster, props
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "DBClusterIdentifier"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::RDS::DBCluster"
+
+    @property
+    def physical_resource_id(self):
+        return self.cluster.db_cluster_identifier
+
+    @property
+    def endpoint(self):
+        return self.cluster.endpoint
+
+    @property
+    def reader_endpoint(self):
+        return self.cluster.reader_endpoint
+
+    @property
+    def port(self):
+        return str(self.cluster.port)
+
+    @property
+    def arn(self):
+        return self.cluster.db_cluster_arn
+
+    @property
+    def resource_id(self):
+        return self.cluster.db_cluster_resource_id
+
+    @property
+    def secret_arn(self):
+        secret = getattr(self.cluster, "master_user_secret", None)
+        if secret is None:
+            raise UnformattedGetAttTemplateException()
+        return secret.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        # CloudFormation names a cluster in lower case (the RDS API does too).
+        kw = {
+            "db_cluster_identifier": resource_name.lower(),
+            "engine": p["Engine"],
+            "engine_version": p.get("EngineVersion"),
+            "engine_mode": p.get("EngineMode"),
+            "master_username": p.get("MasterUsername"),
+            "master_user_password": p.get("MasterUserPassword"),
+            "manage_master_user_password": p.get("ManageMasterUserPassword", False),
+            "master_user_secret_kms_key_id": (p.get("MasterUserSecret") or {}).get("KmsKeyId"),
+            "database_name": p.get("DatabaseName"),
+            "db_subnet_group_name": _name(p.get("DBSubnetGroupName")),
+            "db_cluster_parameter_group_name": _name(p.get("DBClusterParameterGroupName")),
+            "vpc_security_group_ids": p.get("VpcSecurityGroupIds"),
+            "storage_encrypted": p.get("StorageEncrypted", False),
+            "kms_key_id": p.get("KmsKeyId"),
+            "deletion_protection": p.get("DeletionProtection", False),
+            "backup_retention_period": int(p.get("BackupRetentionPeriod", 1)),
+            "copy_tags_to_snapshot": p.get("CopyTagsToSnapshot", False),
+            "enable_iam_database_authentication": p.get("EnableIAMDatabaseAuthentication", False),
+            "enable_cloudwatch_logs_exports": p.get("EnableCloudwatchLogsExports"),
+            "port": int(p["Port"]) if p.get("Port") else None,
+            "availability_zones": p.get("AvailabilityZones"),
+            "serverless_v2_scaling_configuration": p.get("ServerlessV2ScalingConfiguration"),
+            "tags": p.get("Tags"),
+        }
+        cluster = rds_backends[account_id][region_name].create_db_cluster(
+            {k: v for k, v in kw.items() if v is not None})
+        return cls(cluster, p)
+
+    def modify(self, p):
+        c = self.cluster
+        c.deletion_protection = p.get("DeletionProtection", False)
+        c.backup_retention_period = int(p.get("BackupRetentionPeriod", 1))
+        c.copy_tags_to_snapshot = p.get("CopyTagsToSnapshot", False)
+        c.iam_auth = p.get("EnableIAMDatabaseAuthentication", False)
+        c.enabled_cloudwatch_logs_exports = p.get("EnableCloudwatchLogsExports") or []
+        if p.get("VpcSecurityGroupIds") is not None:
+            c.vpc_security_group_ids = p["VpcSecurityGroupIds"]
+
+    def delete(self, account_id, region_name):
+        # Fails while the cluster has members or is protected, as in RDS.
+        _absent(rds_backends[account_id][region_name].delete_db_cluster, self.cluster.db_cluster_identifier)
+
+
+_create_db_instance = DBInstance.create_from_cloudformation_json.__func__
+
+
+def create_db_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    p = cloudformation_json["Properties"]
+    if not p.get("DBClusterIdentifier"):
+        return _create_db_instance(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    # A cluster member: storage, credentials, backups and network are the
+    # cluster's, so only what an instance of a cluster takes is passed.
+    kw = {
+        "db_instance_identifier": resource_name.replace("_", "-").lower(),
+        "db_cluster_identifier": p["DBClusterIdentifier"].lower(),
+        "db_instance_class": p["DBInstanceClass"],
+        "engine": p["Engine"],
+        "availability_zone": p.get("AvailabilityZone"),
+        "publicly_accessible": p.get("PubliclyAccessible"),
+        "auto_minor_version_upgrade": p.get("AutoMinorVersionUpgrade", True),
+        "db_parameter_group_name": _name(p.get("DBParameterGroupName")),
+        "monitoring_interval": int(p.get("MonitoringInterval", 0)),
+        "monitoring_role_arn": p.get("MonitoringRoleArn"),
+        "promotion_tier": int(p.get("PromotionTier", 1)),
+        "deletion_protection": p.get("DeletionProtection", False),
+        "tags": p.get("Tags"),
+    }
+    return rds_backends[account_id][region_name].create_db_instance({k: v for k, v in kw.items() if v is not None})
+
+
+DBInstance.create_from_cloudformation_json = classmethod(create_db_instance)
+
+# moto maps types to models once (cached) from CloudFormationModel's
+# subclasses: forget that map so the models above are found.
+for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+    cached.cache_clear()
 
 
 def main() -> None:

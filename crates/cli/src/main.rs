@@ -482,11 +482,15 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let name = stack.name.clone();
+    let cloud_topics = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let settings = Settings {
         host: args.host.clone(),
         port: args.port,
         database: database_url(&stack, &args.database).await?,
         allow_destructive: args.database.allow_destructive,
+        cloud_topics,
     };
     let app = Application::build(stack, &settings).await?;
     out.log_prepare(app.prepared());
@@ -569,9 +573,12 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
         .await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let router = Application::router_only(stack, &url).await?;
+    let cloud = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let handlers = Application::for_lambda(stack, &url, cloud).await?;
     tracing::info!(database = %url, "serving Lambda invocations");
-    stackwright_server::lambda::run(router).await?;
+    stackwright_server::lambda::run(handlers).await?;
     Ok(ExitCode::SUCCESS)
 }
 

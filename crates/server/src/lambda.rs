@@ -13,7 +13,11 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value as Json};
+use stackwright_stack::Stack;
+use stackwright_storage::Engine;
 use tower::ServiceExt;
 
 type HttpClient =
@@ -27,13 +31,69 @@ pub enum LambdaError {
     RuntimeApi(String),
 }
 
-/// Serve HTTP API invocations until the Runtime API goes away.
-pub async fn run(router: Router) -> Result<(), LambdaError> {
+/// What a function answers: HTTP API events with the router, SQS events
+/// (a subscription's queue) by applying their messages.
+#[derive(Clone)]
+pub struct Handlers {
+    pub router: Router,
+    pub engine: Arc<dyn Engine>,
+    pub stack: Arc<Stack>,
+}
+
+/// Serve invocations until the Runtime API goes away.
+pub async fn run(handlers: Handlers) -> Result<(), LambdaError> {
     serve(|event| {
-        let router = router.clone();
-        async move { http_event(&router, event).await }
+        let handlers = handlers.clone();
+        async move {
+            if event["Records"][0]["eventSource"] == "aws:sqs" {
+                Ok(sqs_event(&handlers, &event).await)
+            } else {
+                http_event(&handlers.router, event).await
+            }
+        }
     })
     .await
+}
+
+/// An SQS event: each record applied on its own; the ones that failed are
+/// reported (`ReportBatchItemFailures`), so SQS redelivers only those and,
+/// after `max_attempts` receives, moves them to the dead-letter queue.
+pub async fn sqs_event(handlers: &Handlers, event: &Json) -> Json {
+    let mut failures = Vec::new();
+    for record in event["Records"].as_array().into_iter().flatten() {
+        let id = record["messageId"].as_str().unwrap_or_default();
+        // The queue's name is `<stack prefix>-<subscription>`.
+        let queue = record["eventSourceARN"]
+            .as_str()
+            .and_then(|arn| arn.rsplit(':').next())
+            .unwrap_or_default();
+        let sub = handlers
+            .stack
+            .subscriptions
+            .iter()
+            .find(|s| queue.ends_with(&format!("-{}", s.name)));
+        let outcome = match sub {
+            None => Err(format!("no subscription reads the queue `{queue}`")),
+            Some(sub) => {
+                let body = record["body"].as_str().unwrap_or_default();
+                crate::cloud_topics::apply_delivered(
+                    handlers.engine.as_ref(),
+                    &handlers.stack,
+                    sub,
+                    body,
+                )
+                .await
+            }
+        };
+        match outcome {
+            Ok(applied) => tracing::debug!(message = %id, applied, "message handled"),
+            Err(why) => {
+                tracing::warn!(message = %id, queue = %queue, %why, "message failed");
+                failures.push(json!({ "itemIdentifier": id }));
+            }
+        }
+    }
+    json!({ "batchItemFailures": failures })
 }
 
 /// Answer CloudFormation custom-resource events: `migrate` runs on Create and

@@ -5,6 +5,7 @@
 //! server); [`Application::run_until_stopped`] serves until the shutdown
 //! future completes, then finishes in-flight requests.
 
+pub mod cloud_topics;
 mod error;
 pub mod http;
 pub mod lambda;
@@ -28,6 +29,9 @@ pub struct Settings {
     pub database: DatabaseUrl,
     /// Apply schema changes that lose data (drops, type changes).
     pub allow_destructive: bool,
+    /// Topics on AWS (SNS topics, SQS queues) instead of the database's
+    /// own queues: what the templates configure.
+    pub cloud_topics: Option<cloud_topics::CloudTopics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,7 @@ pub struct Application {
     engine: Arc<dyn stackwright_storage::Engine>,
     stack: Arc<Stack>,
     published: Arc<tokio::sync::Notify>,
+    cloud: Option<Arc<cloud_topics::CloudTopics>>,
 }
 
 impl Application {
@@ -76,10 +81,12 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?;
         let stack = Arc::new(stack);
         let published = Arc::new(tokio::sync::Notify::new());
+        let cloud = settings.cloud_topics.clone().map(Arc::new);
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
             published: published.clone(),
+            cloud: cloud.clone(),
         });
         Ok(Application {
             listener,
@@ -89,22 +96,32 @@ impl Application {
             engine,
             stack,
             published,
+            cloud,
         })
     }
 
-    /// The router alone, on an already migrated database: what a Lambda
-    /// function serves (migrations run once per deploy, not per cold start).
-    pub async fn router_only(
+    /// What a Lambda function serves, on an already migrated database
+    /// (migrations run once per deploy, not per cold start): the router for
+    /// HTTP API events and the subscriptions for SQS events.
+    pub async fn for_lambda(
         stack: Stack,
         database: &DatabaseUrl,
-    ) -> Result<axum::Router, StartError> {
+        cloud_topics: Option<cloud_topics::CloudTopics>,
+    ) -> Result<lambda::Handlers, StartError> {
         let engine = stackwright_storage::open(database).await?;
-        Ok(http::router(ApiContext {
-            stack: Arc::new(stack),
-            engine,
+        let stack = Arc::new(stack);
+        let router = http::router(ApiContext {
+            stack: stack.clone(),
+            engine: engine.clone(),
             // Lambda delivers through its SQS trigger, not a loop.
             published: Arc::new(tokio::sync::Notify::new()),
-        }))
+            cloud: cloud_topics.map(Arc::new),
+        });
+        Ok(lambda::Handlers {
+            router,
+            engine,
+            stack,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -138,12 +155,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stop = Arc::new(tokio::sync::Notify::new());
-        let delivery = tokio::spawn(topics::run_delivery(
-            self.engine,
-            self.stack,
-            self.published,
-            stop.clone(),
-        ));
+        let delivery = match self.cloud {
+            // On AWS the subscriptions' SQS queues hold the messages.
+            Some(cloud) => tokio::spawn(cloud.consume(self.engine, self.stack, stop.clone())),
+            None => tokio::spawn(topics::run_delivery(
+                self.engine,
+                self.stack,
+                self.published,
+                stop.clone(),
+            )),
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -166,6 +166,18 @@ pub trait Engine: Send + Sync + 'static {
         Err(no_topics(self.kind()))
     }
 
+    /// Apply one message delivered by an outside queue (SQS) to `table`, in
+    /// one transaction with its applied record. `Ok(false)`: applied before
+    /// (a redelivery), nothing done.
+    async fn apply_message(
+        &self,
+        _sub: &Subscription,
+        _table: &Table,
+        _message: &Message,
+    ) -> Result<bool> {
+        Err(no_topics(self.kind()))
+    }
+
     /// Messages of `sub` waiting for delivery (due or backing off).
     async fn queued(&self, _sub: &str) -> Result<u64> {
         Err(no_topics(self.kind()))

@@ -267,6 +267,15 @@ impl Engine for PostgresEngine {
         server::queue::deliver!(self.pool, sub, table, limit).await
     }
 
+    async fn apply_message(
+        &self,
+        sub: &Subscription,
+        table: &Table,
+        message: &Message,
+    ) -> Result<bool> {
+        server::queue::apply_message!(self.pool, sub, table, message).await
+    }
+
     async fn queued(&self, sub: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(D.count_queued())
             .bind(sub)

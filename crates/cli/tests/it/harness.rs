@@ -386,6 +386,7 @@ impl TestApp {
             port: 0,
             database: database.clone(),
             allow_destructive,
+            cloud_topics: None,
         };
         let app = Application::build(stack, &settings).await?;
         let url = app.url();

@@ -215,6 +215,82 @@ async fn serves_http_api_events_through_the_runtime_api() {
     assert_eq!(r6["headers"]["allow"], "GET, POST");
 }
 
+/// An SQS event record holding an SNS notification, as a subscription's
+/// queue delivers it to the subscriber function.
+fn sqs_record(message_id: &str, published_id: &str, message: &Json) -> Json {
+    let notification = json!({
+        "Type": "Notification",
+        "MessageId": format!("sns-{message_id}"),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:clients-dev-customers",
+        "Message": message.to_string(),
+        "MessageAttributes": { "stackwright-id": { "Type": "String", "Value": published_id } }
+    });
+    json!({
+        "messageId": message_id,
+        "receiptHandle": format!("handle-{message_id}"),
+        "body": notification.to_string(),
+        "attributes": { "ApproximateReceiveCount": "1" },
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:clients-dev-customers-clientes",
+        "awsRegion": "us-east-1"
+    })
+}
+
+/// The subscriber: SQS events apply their messages once each and report
+/// the ones that failed, so SQS redelivers only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_sqs_messages_and_reports_the_failed_ones() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}", temp.path().join("lambda.db").display());
+    let stack = example("clients").display().to_string();
+    let migrated = stackwright(&["migrate", &stack, "--database-url", &url]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
+    let renamed = json!({"id": 6, "nombre": "Otro", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
+    let results = invoke(
+        &[
+            ("STACKWRIGHT_STACK", stack),
+            ("STACKWRIGHT_DATABASE_URL", url),
+            (
+                "STACKWRIGHT_TOPIC_ARNS",
+                json!({"customers": "arn:aws:sns:us-east-1:123456789012:clients-dev-customers"}).to_string(),
+            ),
+            (
+                "STACKWRIGHT_SUBSCRIPTION_QUEUES",
+                json!({"customers-clientes": "https://sqs.us-east-1.amazonaws.com/123456789012/clients-dev-customers-clientes"}).to_string(),
+            ),
+        ],
+        vec![
+            (
+                "s1".into(),
+                json!({ "Records": [
+                    sqs_record("q1", "p1", &customer),
+                    // The same published message delivered again: not applied twice
+                    // (its upsert would otherwise rename the client).
+                    sqs_record("q2", "p1", &renamed),
+                    sqs_record("q3", "p3", &json!({"id": 7})),
+                    sqs_record("q4", "p4", &json!("not an object")),
+                ] }),
+            ),
+            (
+                "s2".into(),
+                http_event("GET", "/getClient", "client_id=6", None, false),
+            ),
+        ],
+    )
+    .await;
+    let (_, kind, s1) = results.iter().find(|(i, _, _)| i == "s1").unwrap();
+    assert_eq!(kind, "response", "{s1}");
+    assert_eq!(
+        s1["batchItemFailures"],
+        json!([{ "itemIdentifier": "q3" }, { "itemIdentifier": "q4" }])
+    );
+    let (_, _, s2) = results.iter().find(|(i, _, _)| i == "s2").unwrap();
+    assert_eq!(s2["statusCode"], 200, "{s2}");
+    let body: Json = serde_json::from_str(s2["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, customer, "applied once, the redelivery ignored");
+}
+
 #[derive(Default)]
 struct CloudFormation {
     answers: Vec<Json>,

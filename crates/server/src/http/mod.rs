@@ -32,6 +32,8 @@ pub struct ApiContext {
     pub engine: Arc<dyn Engine>,
     /// Notified after a publish, so delivery starts at once.
     pub published: Arc<tokio::sync::Notify>,
+    /// On AWS: publishing goes to the topics' SNS topics.
+    pub cloud: Option<Arc<crate::cloud_topics::CloudTopics>>,
 }
 
 /// The router serving every route of the stack.

@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::{Json as JsonBody, Router};
 use serde_json::{json, Value as Json};
 use stackwright_stack::{Auth, Stack};
-use stackwright_storage::queue::Message;
+use stackwright_storage::queue::{Enqueued, Message};
 
 use super::decode::clip;
 use super::operations::read_json;
@@ -105,9 +105,23 @@ async fn publish(
             body,
         });
     }
-    let outcome =
-        crate::topics::publish(ctx.engine.as_ref(), &ctx.stack, &topic.name, &messages).await?;
-    ctx.published.notify_one();
+    let outcome = match &ctx.cloud {
+        Some(cloud) => {
+            cloud.publish(&topic.name, &messages).await?;
+            // SNS has no duplicates: the subscriptions find them when applying.
+            Enqueued {
+                accepted: messages.len(),
+                duplicates: 0,
+            }
+        }
+        None => {
+            let outcome =
+                crate::topics::publish(ctx.engine.as_ref(), &ctx.stack, &topic.name, &messages)
+                    .await?;
+            ctx.published.notify_one();
+            outcome
+        }
+    };
     let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
     tracing::debug!(target: "stackwright::topics", topic = %clip(&topic.name), count = ids.len(), "published");
     Ok((

@@ -390,6 +390,38 @@ macro_rules! deliver {
 }
 pub(crate) use deliver;
 
+/// One message from an outside queue, applied with its record in one transaction.
+macro_rules! apply_message {
+    ($pool:expr, $sub:expr, $table:expr, $message:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            let sub: &stackwright_stack::Subscription = $sub;
+            let message: &$crate::queue::Message = $message;
+            let shape = $crate::server::Shape::of($table);
+            let mut tx = $pool.begin().await.map_err(map_err)?;
+            let marked = sqlx::query(D.mark_applied())
+                .bind(&sub.name)
+                .bind(&message.id)
+                .bind($crate::queue::now_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if marked > 0 {
+                let row = $crate::queue::row_of(sub, &message.body);
+                let (sql, params) = D.apply(&shape.sql(), shape.insert_values(&row)?, sub.apply);
+                bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>(marked > 0)
+        }
+    };
+}
+pub(crate) use apply_message;
+
 /// Dead letters as [`crate::queue::DeadLetter`]s.
 macro_rules! dead_letters {
     ($pool:expr, $sub:expr) => {

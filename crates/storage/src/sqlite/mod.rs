@@ -731,6 +731,17 @@ impl Engine for SqliteEngine {
             .await
     }
 
+    async fn apply_message(
+        &self,
+        sub: &Subscription,
+        table: &Table,
+        message: &Message,
+    ) -> Result<bool> {
+        let (sub, table, message) = (sub.clone(), table.clone(), message.clone());
+        self.run(move |c| queue::apply_message(c, &sub, &table, &message))
+            .await
+    }
+
     async fn queued(&self, sub: &str) -> Result<u64> {
         let sub = sub.to_string();
         self.run(move |c| queue::queued(c, &sub)).await

@@ -230,6 +230,33 @@ fn apply_one(conn: &Connection, shape: &Shape, sub: &Subscription, body: &str) -
     Ok(())
 }
 
+pub(super) fn apply_message(
+    conn: &mut Connection,
+    sub: &Subscription,
+    table: &Table,
+    message: &Message,
+) -> Result<bool> {
+    let shape = Shape::of(table);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let marked = tx
+        .prepare_cached(
+            "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![sub.name, message.id, queue::now_ms()]))
+        .map_err(map_err)?;
+    if marked > 0 {
+        let row = queue::row_of(sub, &message.body);
+        let (sql, values) = apply_sql(&shape, sub.apply, &row)?;
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| s.execute(params_from_iter(values)))
+            .map_err(map_err)?;
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(marked > 0)
+}
+
 pub(super) fn queued(conn: &mut Connection, sub: &str) -> Result<u64> {
     conn.query_row(
         "SELECT COUNT(*) FROM _stackwright_messages WHERE subscription = ?",

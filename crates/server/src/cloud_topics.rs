@@ -1,0 +1,315 @@
+//! Topics on AWS: the templates give each topic an SNS topic, and each
+//! subscription an SQS queue subscribed to it with a dead-letter queue
+//! after `max_attempts` receives. The runtime publishes to SNS (so HTTP
+//! publishing and direct SNS publishing take one path) and, on Fargate and
+//! EC2, consumes the queues: long polling, batches of 10, each message
+//! applied in one transaction with its applied record (so a redelivery is
+//! a duplicate, not a second row) and deleted only after the commit. On
+//! Lambda the queues trigger the subscriber function instead.
+//!
+//! Where: `STACKWRIGHT_TOPIC_ARNS` (`{"topic": "arn"}`) and
+//! `STACKWRIGHT_SUBSCRIPTION_QUEUES` (`{"subscription": "queue URL"}`), set
+//! by the templates. The AWS endpoint follows the SDK's own configuration
+//! (`AWS_ENDPOINT_URL` for an emulator).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use serde_json::{Map, Value as Json};
+use stackwright_stack::{Stack, Subscription};
+use stackwright_storage::queue::{retry_at, Message};
+use stackwright_storage::{Engine, StorageError};
+use tokio::sync::Notify;
+
+pub const TOPIC_ARNS_ENV: &str = "STACKWRIGHT_TOPIC_ARNS";
+pub const QUEUES_ENV: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
+/// The message attribute carrying a message's id (an `Idempotency-Key`)
+/// through SNS, which has no such notion on standard topics.
+const ID_ATTRIBUTE: &str = "stackwright-id";
+/// SQS long polling: the longest wait SQS allows.
+const WAIT_SECONDS: i32 = 20;
+
+#[derive(Clone)]
+pub struct CloudTopics {
+    topic_arns: BTreeMap<String, String>,
+    queues: BTreeMap<String, String>,
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+fn json_map(name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(text) if text.trim().is_empty() => Ok(None),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{name} is not a JSON object of strings: {e}")),
+    }
+}
+
+impl std::fmt::Debug for CloudTopics {
+    // Not derived: the SDK clients say nothing useful.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudTopics")
+            .field("topic_arns", &self.topic_arns)
+            .field("queues", &self.queues)
+            .finish()
+    }
+}
+
+impl CloudTopics {
+    /// From the environment; None when the stack runs without AWS topics.
+    pub async fn from_env(stack: &Stack) -> Result<Option<Self>, String> {
+        let topic_arns = json_map(TOPIC_ARNS_ENV)?;
+        let queues = json_map(QUEUES_ENV)?;
+        if topic_arns.is_none() && queues.is_none() {
+            return Ok(None);
+        }
+        let topic_arns = topic_arns.unwrap_or_default();
+        let queues = queues.unwrap_or_default();
+        if let Some(missing) = stack.topics.keys().find(|t| !topic_arns.contains_key(*t)) {
+            return Err(format!("{TOPIC_ARNS_ENV} has no ARN for topic `{missing}`"));
+        }
+        if let Some(unknown) = queues
+            .keys()
+            .find(|q| !stack.subscriptions.iter().any(|s| &s.name == *q))
+        {
+            return Err(format!(
+                "{QUEUES_ENV} names `{unknown}`, which is not a subscription of the stack"
+            ));
+        }
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Ok(Some(CloudTopics {
+            topic_arns,
+            queues,
+            sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+        }))
+    }
+
+    /// Publish checked messages to the topic's SNS topic, 10 per request.
+    pub async fn publish(&self, topic: &str, messages: &[Message]) -> Result<(), StorageError> {
+        let arn = &self.topic_arns[topic];
+        for chunk in messages.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    PublishBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message(Json::Object(m.body.clone()).to_string())
+                        .message_attributes(
+                            ID_ATTRIBUTE,
+                            MessageAttributeValue::builder()
+                                .data_type("String")
+                                .string_value(&m.id)
+                                .build()
+                                .expect("data type is set"),
+                        )
+                        .build()
+                        .expect("id and message are set")
+                })
+                .collect();
+            let answer = self
+                .sns
+                .publish_batch()
+                .topic_arn(arn)
+                .set_publish_batch_request_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    StorageError::Unavailable(format!(
+                        "publishing to {arn}: {}",
+                        aws_sdk_sns::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            if let Some(failed) = answer.failed().first() {
+                return Err(StorageError::Unavailable(format!(
+                    "publishing to {arn}: {} message(s) refused: {}",
+                    answer.failed().len(),
+                    failed.message().unwrap_or(failed.code())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_queues(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    /// Consume every subscription's queue until `stop` is notified.
+    pub async fn consume(
+        self: Arc<Self>,
+        engine: Arc<dyn Engine>,
+        stack: Arc<Stack>,
+        stop: Arc<Notify>,
+    ) {
+        let mut loops = Vec::new();
+        for (name, url) in &self.queues {
+            let Some(sub) = stack
+                .subscriptions
+                .iter()
+                .find(|s| &s.name == name)
+                .cloned()
+            else {
+                continue;
+            };
+            let (me, engine, stack, url, stop) = (
+                self.clone(),
+                engine.clone(),
+                stack.clone(),
+                url.clone(),
+                stop.clone(),
+            );
+            loops.push(tokio::spawn(async move {
+                tokio::select! {
+                    _ = stop.notified() => {}
+                    _ = me.consume_queue(engine, stack, sub, url) => {}
+                }
+            }));
+        }
+        for l in loops {
+            let _ = l.await;
+        }
+    }
+
+    async fn consume_queue(
+        &self,
+        engine: Arc<dyn Engine>,
+        stack: Arc<Stack>,
+        sub: Subscription,
+        url: String,
+    ) {
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(WAIT_SECONDS)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await;
+            let messages = match received {
+                Ok(r) => r.messages.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(target: "stackwright::topics", queue = %url, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receiving failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            };
+            for m in messages {
+                let Some(handle) = m.receipt_handle() else {
+                    continue;
+                };
+                let body = m.body().unwrap_or_default();
+                match apply_delivered(engine.as_ref(), &stack, &sub, body).await {
+                    Ok(applied) => {
+                        tracing::debug!(target: "stackwright::topics", subscription = %sub.name, applied, "message handled");
+                        if let Err(e) = self
+                            .sqs
+                            .delete_message()
+                            .queue_url(&url)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                        {
+                            // Applied already: the redelivery will be a duplicate.
+                            tracing::warn!(target: "stackwright::topics", error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a handled message failed");
+                        }
+                    }
+                    Err(why) => {
+                        let receives: u32 = m
+                            .attributes()
+                            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(1);
+                        tracing::warn!(target: "stackwright::topics", subscription = %sub.name, receives, %why, "message failed; SQS delivers it again, then to the dead-letter queue");
+                        // Backoff as locally: the message stays invisible for a while.
+                        let wait = (retry_at(&sub, receives, 0) / 1000).clamp(0, 43_200) as i32;
+                        let _ = self
+                            .sqs
+                            .change_message_visibility()
+                            .queue_url(&url)
+                            .receipt_handle(handle)
+                            .visibility_timeout(wait)
+                            .send()
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An SQS message body holding an SNS notification: its id (the one given
+/// at publish time, else SNS's MessageId) and the message.
+pub fn notification(body: &str) -> Result<(String, Json), String> {
+    let envelope: Map<String, Json> = serde_json::from_str(body)
+        .map_err(|_| "the SQS message is not an SNS notification".to_string())?;
+    let id = envelope
+        .get("MessageAttributes")
+        .and_then(|a| a.get(ID_ATTRIBUTE))
+        .and_then(|a| a.get("Value"))
+        .and_then(Json::as_str)
+        .or_else(|| envelope.get("MessageId").and_then(Json::as_str))
+        .ok_or("the SNS notification has no MessageId")?
+        .to_string();
+    let text = envelope
+        .get("Message")
+        .and_then(Json::as_str)
+        .ok_or("the SNS notification has no Message")?;
+    let message = serde_json::from_str(text).map_err(|_| "the message is not JSON".to_string())?;
+    Ok((id, message))
+}
+
+/// Check and apply one delivered SQS message body. `Ok(false)`: a
+/// duplicate. `Err`: leave it for SQS to deliver again (a message that can
+/// never apply reaches the dead-letter queue after `max_attempts`).
+pub async fn apply_delivered(
+    engine: &dyn Engine,
+    stack: &Stack,
+    sub: &Subscription,
+    body: &str,
+) -> Result<bool, String> {
+    let (id, value) = notification(body)?;
+    let topic = &stack.topics[&sub.topic];
+    let body = crate::topics::check_message(topic, value)?;
+    engine
+        .apply_message(sub, stack.table(&sub.table), &Message { id, body })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_carry_the_published_id() {
+        let body = serde_json::json!({
+            "Type": "Notification",
+            "MessageId": "sns-1",
+            "Message": "{\"n\":1}",
+            "MessageAttributes": { "stackwright-id": { "Type": "String", "Value": "mine" } }
+        })
+        .to_string();
+        assert_eq!(
+            notification(&body).unwrap(),
+            ("mine".to_string(), serde_json::json!({"n": 1}))
+        );
+        let plain =
+            serde_json::json!({"Type": "Notification", "MessageId": "sns-2", "Message": "{}"})
+                .to_string();
+        assert_eq!(notification(&plain).unwrap().0, "sns-2");
+        assert!(notification("{\"n\":1}").is_err());
+        assert!(notification("nope").is_err());
+    }
+}
