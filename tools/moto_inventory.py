@@ -4,8 +4,8 @@
 proves little against moto (it ignores some resource types), so the
 lifecycle tests ask each service's own API instead: buckets, VPCs, subnets,
 security groups, databases, tables, functions, clusters, repositories, log
-groups, secrets, queues and topics whose name (or CloudFormation stack tag)
-starts with the environment's prefix (`todo-dev`).
+groups, secrets, queues, topics and HTTP APIs whose name (or CloudFormation
+stack tag) starts with the environment's prefix (`todo-dev`).
 
 Usage: python moto_inventory.py ENDPOINT REGION PREFIX [vpc=VPC_ID]
 (moto does not tag the VPCs of stacks made from change sets, so the VPC to
@@ -59,6 +59,7 @@ def main():
                             if s["Name"].startswith(prefix))
     inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
     inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])
+    inv["apis"] = sorted(a["Name"] for a in c("apigatewayv2").get_apis()["Items"] if a["Name"].startswith(prefix))
     inv["load_balancers"] = sorted(lb["LoadBalancerName"] for lb in c("elbv2").describe_load_balancers()["LoadBalancers"]
                                    if lb["LoadBalancerName"].lower().startswith(low[:10]))
     inv["autoscaling_groups"] = sorted(g["AutoScalingGroupName"] for g in c("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]

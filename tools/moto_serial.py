@@ -1,4 +1,5 @@
-"""moto's server, one request at a time, with CloudFormation change sets
+"""moto's server, one request at a time, with CloudFormation change sets,
+the resource types Stackwright's templates use and failed deletions
 completed the way CloudFormation documents them.
 
 1. One request at a time: moto_server serves requests on threads, and moto's
@@ -45,6 +46,13 @@ completed the way CloudFormation documents them.
    with members cannot be deleted before them (moto's stack deletion retries,
    so instances go first). DeletionPolicy Snapshot is not modelled: the
    cluster is deleted without a final snapshot.
+
+5. A failed deletion: moto's DeleteStack drops the stack before deleting its
+   resources, so a resource that fails to delete (a protected cluster, a VPC
+   still in use) makes DeleteStack answer with that resource's error, and
+   the stack vanishes with what is left of it orphaned. CloudFormation keeps
+   the stack as DELETE_FAILED, with an event giving the resource's reason,
+   and a later DeleteStack tries again; the patch does that.
 
 Usage: python moto_serial.py HOST PORT
 """
@@ -167,10 +175,10 @@ def _absent(original, *args):
 _MODULE = "moto.cloudformation.stackwright"
 
 
-class _Model(CloudFormationModel):
-    """What the models below share: no name property, created at once."""
-
-    __module__ = _MODULE
+class _Model:
+    """What the models below share: no name property, created at once.
+    (moto finds models among CloudFormationModel's direct subclasses only,
+    so each model names it as a base itself.)"""
 
     ATTRS: dict = {}
 
@@ -211,7 +219,7 @@ class _Model(CloudFormationModel):
     REPLACE_ON: tuple = ()
 
 
-class HttpApiModel(_Model):
+class HttpApiModel(_Model, CloudFormationModel):
     __module__ = _MODULE
     ATTRS = {"ApiEndpoint": "api_endpoint", "ApiId": "api_id"}
 
@@ -254,7 +262,7 @@ class HttpApiModel(_Model):
         _apis(account_id, region_name).delete_api(self.api_id)
 
 
-class HttpApiIntegrationModel(_Model):
+class HttpApiIntegrationModel(_Model, CloudFormationModel):
     __module__ = _MODULE
     REPLACE_ON = ("ApiId",)
 
@@ -307,7 +315,7 @@ class HttpApiIntegrationModel(_Model):
         _absent(_apis(account_id, region_name).delete_integration, self.api_id, self.integration.id)
 
 
-class HttpApiRouteModel(_Model):
+class HttpApiRouteModel(_Model, CloudFormationModel):
     __module__ = _MODULE
     REPLACE_ON = ("ApiId",)
 
@@ -367,7 +375,7 @@ def _stage_config(p):
     return config
 
 
-class HttpApiStageModel(_Model):
+class HttpApiStageModel(_Model, CloudFormationModel):
     __module__ = _MODULE
     REPLACE_ON = ("ApiId", "StageName")
 
@@ -408,7 +416,7 @@ def _name(value):
     return getattr(value, "name", value)
 
 
-class DBClusterModel(_Model):
+class DBClusterModel(_Model, CloudFormationModel):
     __module__ = _MODULE
     ATTRS = {
         "Endpoint.Address": "endpoint",
@@ -539,6 +547,55 @@ def create_db_instance(cls, resource_name, cloudformation_json, account_id, regi
 
 
 DBInstance.create_from_cloudformation_json = classmethod(create_db_instance)
+
+# 5. A failed deletion: moto's DeleteStack takes the stack out of its list
+# before deleting its resources, so a resource that fails to delete (a
+# protected cluster, a VPC still in use) loses the stack and orphans what is
+# left, and the caller gets the resource's error. CloudFormation answers
+# DeleteStack, keeps the stack as DELETE_FAILED with the resource's reason,
+# and a later DeleteStack tries again.
+
+_delete_resource = parsing.ResourceMap._delete_resource
+
+
+def delete_resource(self, parsed_resource, resource_json):
+    try:
+        _delete_resource(self, parsed_resource, resource_json)
+    except Exception:
+        # The last failure is the one moto's deletion gives up on.
+        _current["logical_id"] = getattr(parsed_resource, "logical_resource_id", None)
+        _current["type"] = resource_json.get("Type")
+        raise
+
+
+parsing.ResourceMap._delete_resource = delete_resource
+
+_delete_stack = Backend.delete_stack
+
+
+def delete_stack(self, name_or_stack_id):
+    stacks = [s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)]
+    _current["logical_id"] = None
+    try:
+        _delete_stack(self, name_or_stack_id)
+    except Exception as error:  # noqa: BLE001 - any failure is the resource's
+        for stack in stacks:
+            self.stacks[stack.stack_id] = stack
+            stack.events.append(cfn.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=_current["logical_id"] or stack.name,
+                physical_resource_id="",
+                resource_type=_current["type"] or "AWS::CloudFormation::Stack",
+                resource_status="DELETE_FAILED",
+                resource_status_reason=str(error) or type(error).__name__,
+                resource_properties=None,
+            ))
+            stack._add_stack_event("DELETE_FAILED")
+            stack.status = "DELETE_FAILED"
+
+
+Backend.delete_stack = delete_stack
 
 # moto maps types to models once (cached) from CloudFormationModel's
 # subclasses: forget that map so the models above are found.
