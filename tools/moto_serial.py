@@ -54,9 +54,24 @@ completed the way CloudFormation documents them.
    the stack as DELETE_FAILED, with an event giving the resource's reason,
    and a later DeleteStack tries again; the patch does that.
 
+6. Parameter-only changes: a change set whose template is unchanged but
+   whose parameters differ (a new runtime package, a new image tag) lists
+   no changes in moto, where CloudFormation lists every resource that
+   refers to a changed parameter as modified; and moto finds references
+   only in `Ref`, not in `Fn::Sub` (`${ImageTag}`), so neither its change
+   sets nor its updates touch those resources. The patch finds both kinds
+   of reference, for change sets and for updates.
+
+7. Deletion of ECS services and clusters, and of Redshift clusters: moto's
+   models of AWS::ECS::Service, AWS::ECS::Cluster and AWS::Redshift::Cluster
+   have no deletion, so deleting a stack leaves them behind. The patch
+   deletes them, as CloudFormation does (a Redshift cluster without a final
+   snapshot, as the templates ask outside production).
+
 Usage: python moto_serial.py HOST PORT
 """
 
+import re
 import sys
 
 from moto.apigatewayv2.models import apigatewayv2_backends
@@ -64,7 +79,12 @@ from moto.cloudformation import models as cfn
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
+from moto.ecs.models import Cluster as EcsCluster
+from moto.ecs.models import Service as EcsService
+from moto.ecs.models import ecs_backends
 from moto.rds.models import DBInstance, rds_backends
+from moto.redshift.models import Cluster as RedshiftCluster
+from moto.redshift.models import redshift_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -602,6 +622,67 @@ Backend.delete_stack = delete_stack
 for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
     cached.cache_clear()
 
+
+
+# 6. Parameter-only changes are changes; references include Fn::Sub.
+def references(value):
+    found = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.append(inner)
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                if isinstance(text, str):
+                    found.extend(re.findall(r"\$\{([A-Za-z0-9:]+)\}", text))
+                if isinstance(inner, list):
+                    found.extend(references(inner[1:]))
+            else:
+                found.extend(references(inner))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(references(item))
+    return found
+
+
+parsing.get_references_from_template = references
+
+
+def change_set_diff(self):
+    resource_map = self.stack.resource_map
+    names = resource_map.build_resource_diff(self.template_dict, self.parameters)
+    changes = []
+    for action in ("Add", "Modify", "Remove"):
+        for name in dict.fromkeys(names[action]):
+            source = resource_map._resource_json_map if action == "Remove" else self.template_dict["Resources"]
+            changes.append(cfn.Change(action=action, logical_resource_id=name, resource_type=source[name]["Type"]))
+    return changes
+
+
+cfn.ChangeSet.diff = change_set_diff
+
+
+# 7. ECS services and clusters are deleted with their stack.
+def delete_ecs_service(self, account_id, region_name):
+    services = ecs_backends[account_id][region_name].services
+    for key in [k for k, v in services.items() if v is self]:
+        del services[key]
+
+
+def delete_ecs_cluster(self, account_id, region_name):
+    backend = ecs_backends[account_id][region_name]
+    if any(v.cluster_arn == self.arn for v in backend.services.values()):
+        raise RuntimeError(f"cluster {self.name} still has services")
+    backend.clusters.pop(self.name, None)
+
+
+def delete_redshift_cluster(self, account_id, region_name):
+    redshift_backends[account_id][region_name].clusters.pop(self.cluster_identifier, None)
+
+
+EcsService.delete = delete_ecs_service
+EcsCluster.delete = delete_ecs_cluster
+RedshiftCluster.delete = delete_redshift_cluster
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])

@@ -7,9 +7,9 @@
 //! a duplicate, not a second row) and deleted only after the commit. On
 //! Lambda the queues trigger the subscriber function instead.
 //!
-//! Where: `STACKWRIGHT_TOPIC_ARNS` (`{"topic": "arn"}`) and
-//! `STACKWRIGHT_SUBSCRIPTION_QUEUES` (`{"subscription": "queue URL"}`), set
-//! by the templates. The AWS endpoint follows the SDK's own configuration
+//! Where: `STACKWRIGHT_TOPIC_ARNS` (`topic=arn,...`) and
+//! `STACKWRIGHT_SUBSCRIPTION_QUEUES` (`subscription=queue URL,...`), set by
+//! the templates. The AWS endpoint follows the SDK's own configuration
 //! (`AWS_ENDPOINT_URL` for an emulator).
 
 use std::collections::BTreeMap;
@@ -39,14 +39,24 @@ pub struct CloudTopics {
     sqs: aws_sdk_sqs::Client,
 }
 
-fn json_map(name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(None),
-        Ok(text) if text.trim().is_empty() => Ok(None),
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{name} is not a JSON object of strings: {e}")),
+/// `name=value,name=value` (ARNs and queue URLs hold neither `,` nor `=`;
+/// unlike JSON, the form survives systemd environment files unchanged).
+fn pairs(name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    let Ok(text) = std::env::var(name) else {
+        return Ok(None);
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
     }
+    text.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .ok_or_else(|| format!("{name}: `{pair}` is not NAME=VALUE"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 impl std::fmt::Debug for CloudTopics {
@@ -62,8 +72,8 @@ impl std::fmt::Debug for CloudTopics {
 impl CloudTopics {
     /// From the environment; None when the stack runs without AWS topics.
     pub async fn from_env(stack: &Stack) -> Result<Option<Self>, String> {
-        let topic_arns = json_map(TOPIC_ARNS_ENV)?;
-        let queues = json_map(QUEUES_ENV)?;
+        let topic_arns = pairs(TOPIC_ARNS_ENV)?;
+        let queues = pairs(QUEUES_ENV)?;
         if topic_arns.is_none() && queues.is_none() {
             return Ok(None);
         }
@@ -140,6 +150,15 @@ impl CloudTopics {
 
     pub fn has_queues(&self) -> bool {
         !self.queues.is_empty()
+    }
+
+    /// The subscription whose queue is named `queue` (the last part of its
+    /// URL and ARN).
+    pub fn subscription_of_queue(&self, queue: &str) -> Option<&str> {
+        self.queues
+            .iter()
+            .find(|(_, url)| url.rsplit('/').next() == Some(queue))
+            .map(|(sub, _)| sub.as_str())
     }
 
     /// Consume every subscription's queue until `stop` is notified.

@@ -38,6 +38,8 @@ pub struct Handlers {
     pub router: Router,
     pub engine: Arc<dyn Engine>,
     pub stack: Arc<Stack>,
+    /// Which queue belongs to which subscription.
+    pub cloud: Option<Arc<crate::cloud_topics::CloudTopics>>,
 }
 
 /// Serve invocations until the Runtime API goes away.
@@ -62,16 +64,15 @@ pub async fn sqs_event(handlers: &Handlers, event: &Json) -> Json {
     let mut failures = Vec::new();
     for record in event["Records"].as_array().into_iter().flatten() {
         let id = record["messageId"].as_str().unwrap_or_default();
-        // The queue's name is `<stack prefix>-<subscription>`.
         let queue = record["eventSourceARN"]
             .as_str()
             .and_then(|arn| arn.rsplit(':').next())
             .unwrap_or_default();
         let sub = handlers
-            .stack
-            .subscriptions
-            .iter()
-            .find(|s| queue.ends_with(&format!("-{}", s.name)));
+            .cloud
+            .as_ref()
+            .and_then(|c| c.subscription_of_queue(queue))
+            .and_then(|name| handlers.stack.subscriptions.iter().find(|s| s.name == name));
         let outcome = match sub {
             None => Err(format!("no subscription reads the queue `{queue}`")),
             Some(sub) => {

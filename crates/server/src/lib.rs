@@ -110,17 +110,19 @@ impl Application {
     ) -> Result<lambda::Handlers, StartError> {
         let engine = stackwright_storage::open(database).await?;
         let stack = Arc::new(stack);
+        let cloud = cloud_topics.map(Arc::new);
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
             // Lambda delivers through its SQS trigger, not a loop.
             published: Arc::new(tokio::sync::Notify::new()),
-            cloud: cloud_topics.map(Arc::new),
+            cloud: cloud.clone(),
         });
         Ok(lambda::Handlers {
             router,
             engine,
             stack,
+            cloud,
         })
     }
 

@@ -45,12 +45,34 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         None,
     );
 
-    let env = runtime_environment(stack, s, &prefix);
-    let policies = data_access(s, &prefix);
+    let mut env = runtime_environment(stack, s, &prefix);
+    let mut policies = data_access(s, &prefix);
     migration(&mut t, s, &prefix, &env, &policies, key.clone());
 
+    // Topics: the migration has no use for them; the runtime publishes and,
+    // on Fargate and EC2, consumes (on Lambda a subscriber function does).
+    let wiring = crate::topics::add(&mut t, stack, s, &prefix, key.clone());
+    if let Some(w) = &wiring {
+        env.push(w.publish_env.clone());
+        policies.push(w.publish.clone());
+        if let (Some((queues_env, consume)), false) = (&w.consume, s.compute == Compute::Lambda) {
+            env.push(queues_env.clone());
+            policies.push(consume.clone());
+        }
+    }
+
     match s.compute {
-        Compute::Lambda => lambda_api(&mut t, s, &prefix, &env, &policies, key),
+        Compute::Lambda => {
+            lambda_api(&mut t, s, &prefix, &env, &policies, key.clone());
+            if let Some((queues_env, consume)) = wiring.as_ref().and_then(|w| w.consume.as_ref()) {
+                let mut env = env.clone();
+                env.push(queues_env.clone());
+                let mut policies = data_access(s, &prefix);
+                policies.push(consume.clone());
+                let queues = &wiring.as_ref().expect("consume implies wiring").queues;
+                subscriber(&mut t, s, &prefix, &env, &policies, key, queues);
+            }
+        }
         Compute::Fargate => {
             load_balancer(&mut t, stack, s, &prefix, "ip");
             fargate(&mut t, s, &prefix, &env, &policies, key);
@@ -215,6 +237,34 @@ fn lambda_role_statements(policies: &[Json]) -> Vec<Json> {
     statements
 }
 
+/// A function and its role (`<name>Role`, `<name>Function`): the runtime
+/// from the artifact, in the VPC, logging to the app's group.
+#[allow(clippy::too_many_arguments)]
+fn lambda_function<'t>(
+    t: &'t mut Template,
+    name: &str,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+    (timeout, concurrency): (u32, u32),
+) -> &'t mut Json {
+    let role_id = format!("{name}Role");
+    role(
+        t,
+        &role_id,
+        "lambda.amazonaws.com",
+        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
+        lambda_role_statements(policies),
+    );
+    t.add(
+        &format!("{name}Function"),
+        "AWS::Lambda::Function",
+        function(&role_id, s, prefix, env_map(env), key, timeout, concurrency),
+    )
+}
+
 /// The migration: a function invoked by a custom resource on every deploy
 /// (its DeployId changes), before the compute that serves traffic is updated.
 fn migration(
@@ -225,21 +275,10 @@ fn migration(
     policies: &[Json],
     key: Json,
 ) {
-    role(
-        t,
-        "MigrateRole",
-        "lambda.amazonaws.com",
-        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
-        lambda_role_statements(policies),
-    );
     let mut env = function_env(env);
     env.push(("STACKWRIGHT_MODE".into(), json!("migrate")));
     // One at a time: the runtime's own lock makes concurrent runs safe, this makes them rare.
-    t.add(
-        "MigrateFunction",
-        "AWS::Lambda::Function",
-        function("MigrateRole", s, prefix, env_map(&env), key, 900, 1),
-    );
+    lambda_function(t, "Migrate", s, prefix, &env, policies, key, (900, 1));
     t.add(
         "Migrate",
         "AWS::CloudFormation::CustomResource",
@@ -255,26 +294,16 @@ fn lambda_api(
     policies: &[Json],
     key: Json,
 ) {
-    role(
-        t,
-        "ApiRole",
-        "lambda.amazonaws.com",
-        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
-        lambda_role_statements(policies),
-    );
     let concurrency = if s.production { 100 } else { 10 };
-    let function = t.add(
-        "ApiFunction",
-        "AWS::Lambda::Function",
-        function(
-            "ApiRole",
-            s,
-            prefix,
-            env_map(&function_env(env)),
-            key,
-            30,
-            concurrency,
-        ),
+    let function = lambda_function(
+        t,
+        "Api",
+        s,
+        prefix,
+        &function_env(env),
+        policies,
+        key,
+        (30, concurrency),
     );
     function["DependsOn"] = json!("Migrate");
     t.add(
@@ -335,6 +364,43 @@ fn lambda_api(
         att("HttpApi", "ApiEndpoint"),
         Some(export(prefix, "ServiceUrl")),
     );
+}
+
+/// On Lambda, the subscriptions' queues trigger a function of their own,
+/// in batches; it reports the messages that failed, so only those return.
+fn subscriber(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+    queues: &[String],
+) {
+    let concurrency = if s.production { 50 } else { 5 };
+    let function = lambda_function(
+        t,
+        "Subscriber",
+        s,
+        prefix,
+        &function_env(env),
+        policies,
+        key,
+        (crate::topics::SUBSCRIBER_TIMEOUT_SECONDS, concurrency),
+    );
+    function["DependsOn"] = json!("Migrate");
+    for queue in queues {
+        t.add(
+            &format!("{queue}Trigger"),
+            "AWS::Lambda::EventSourceMapping",
+            json!({
+                "EventSourceArn": att(queue, "Arn"),
+                "FunctionName": r("SubscriberFunction"),
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            }),
+        );
+    }
 }
 
 /// The health route's path, for load balancer health checks (and `status`).
@@ -454,8 +520,11 @@ fn fargate(
     let is_secret = |st: &Json| st["Action"] == json!(["secretsmanager:GetSecretValue"]);
     let is_tables = |st: &Json| {
         st["Action"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.as_str().is_some_and(|x| x.starts_with("dynamodb:")))
+            a.iter().any(|x| {
+                x.as_str().is_some_and(|x| {
+                    x.starts_with("dynamodb:") || x.starts_with("sns:") || x.starts_with("sqs:")
+                })
+            })
         })
     };
     let mut execution: Vec<Json> = policies

@@ -13,6 +13,7 @@ pub mod data;
 pub mod graph;
 pub mod network;
 pub mod settings;
+pub mod topics;
 
 use std::path::{Path, PathBuf};
 

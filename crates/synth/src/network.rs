@@ -49,6 +49,20 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }
         }),
     );
+    if !stack.topics.is_empty() {
+        // SNS delivers to the subscriptions' queues, which this key encrypts.
+        key["Properties"]["KeyPolicy"]["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(json!({
+                "Sid": "SnsDeliversToQueues",
+                "Effect": "Allow",
+                "Principal": { "Service": "sns.amazonaws.com" },
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") } }
+            }));
+    }
     // Production keeps snapshots and tables encrypted with this key: keep the key too.
     if s.production {
         key["DeletionPolicy"] = json!("Retain");
@@ -237,8 +251,11 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
 
     security_groups(&mut t, stack, s, &prefix);
 
-    if s.compute == Compute::Lambda && db_port(s.database).is_some() {
-        // Without a NAT, functions read the database secret through an interface endpoint.
+    // Without a NAT, functions reach AWS APIs through interface endpoints:
+    // Secrets Manager for the database password, SNS to publish.
+    let secrets = db_port(s.database).is_some();
+    let sns = !stack.topics.is_empty();
+    if s.compute == Compute::Lambda && (secrets || sns) {
         t.add(
             "EndpointSecurityGroup",
             "AWS::EC2::SecurityGroup",
@@ -254,18 +271,25 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }),
         );
         let app_subnets: Vec<Json> = (0..s.azs).map(|i| r(&format!("AppSubnet{i}"))).collect();
-        t.add(
-            "SecretsManagerEndpoint",
-            "AWS::EC2::VPCEndpoint",
-            json!({
-                "VpcId": r("Vpc"),
-                "ServiceName": sub("com.amazonaws.${AWS::Region}.secretsmanager"),
-                "VpcEndpointType": "Interface",
-                "PrivateDnsEnabled": true,
-                "SubnetIds": app_subnets,
-                "SecurityGroupIds": [att("EndpointSecurityGroup", "GroupId")]
-            }),
-        );
+        for (id, service, wanted) in [
+            ("SecretsManagerEndpoint", "secretsmanager", secrets),
+            ("SnsEndpoint", "sns", sns),
+        ] {
+            if wanted {
+                t.add(
+                    id,
+                    "AWS::EC2::VPCEndpoint",
+                    json!({
+                        "VpcId": r("Vpc"),
+                        "ServiceName": sub(&format!("com.amazonaws.${{AWS::Region}}.{service}")),
+                        "VpcEndpointType": "Interface",
+                        "PrivateDnsEnabled": true,
+                        "SubnetIds": app_subnets.clone(),
+                        "SecurityGroupIds": [att("EndpointSecurityGroup", "GroupId")]
+                    }),
+                );
+            }
+        }
     }
 
     let list = |kind: &str| json!({ "Fn::Join": [",", (0..s.azs).map(|i| r(&format!("{kind}Subnet{i}"))).collect::<Vec<_>>()] });

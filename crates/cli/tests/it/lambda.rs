@@ -253,11 +253,11 @@ async fn applies_sqs_messages_and_reports_the_failed_ones() {
             ("STACKWRIGHT_DATABASE_URL", url),
             (
                 "STACKWRIGHT_TOPIC_ARNS",
-                json!({"customers": "arn:aws:sns:us-east-1:123456789012:clients-dev-customers"}).to_string(),
+                "customers=arn:aws:sns:us-east-1:123456789012:clients-dev-customers".to_string(),
             ),
             (
                 "STACKWRIGHT_SUBSCRIPTION_QUEUES",
-                json!({"customers-clientes": "https://sqs.us-east-1.amazonaws.com/123456789012/clients-dev-customers-clientes"}).to_string(),
+                "customers-clientes=https://sqs.us-east-1.amazonaws.com/123456789012/clients-dev-customers-clientes".to_string(),
             ),
         ],
         vec![

@@ -501,6 +501,129 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     destroy_and_find_nothing_left(&moto, &dir, "dev", &prefix, &vpc);
 }
 
+/// The lifecycle every example goes through: deploy (outputs printed), the
+/// services hold what `expect` says, a redeploy changes nothing, destroy
+/// leaves nothing. Fargate environments push to a local registry.
+async fn deploy_redeploy_destroy(
+    example: &str,
+    env: &str,
+    region: &'static str,
+    expect: &[(&str, usize)],
+) {
+    let moto = Moto::start(region).await;
+    let registry = Registry::start();
+    let name = unique(example);
+    let prefix = format!("{name}-{env}");
+    let stack = copy(example, &name, "");
+    let dir = stack.path().to_str().unwrap().to_string();
+    let deploy = [
+        "deploy",
+        &dir,
+        "--env",
+        env,
+        "--yes",
+        "--registry",
+        &registry.addr,
+    ];
+
+    let (ok, stdout, stderr) = moto.run(&deploy);
+    assert!(ok, "{stderr}");
+    let url_line = stdout.lines().next().unwrap_or_default();
+    assert!(
+        url_line.starts_with("service: https://") || url_line.starts_with("service: http://"),
+        "deploy prints the service URL first: {stdout}"
+    );
+    let outputs = moto.json(&["outputs", &dir, "--env", env]);
+    let vpc = outputs["VpcId"].as_str().unwrap().to_string();
+    let inv = moto.inventory(&prefix, &vpc);
+    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
+    assert_eq!(listed(&inv, "buckets"), 1, "{inv}");
+    assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
+    for (kind, count) in expect {
+        assert_eq!(listed(&inv, kind), *count, "{kind}: {inv}");
+    }
+
+    let again = moto.json(&deploy);
+    assert!(
+        results(&again).iter().all(|(_, r)| r == "unchanged"),
+        "{again}"
+    );
+    assert_eq!(again["package"]["uploaded"], false, "{again}");
+    assert_eq!(again["outputs"], outputs, "the same outputs");
+
+    destroy_and_find_nothing_left(&moto, &dir, env, &prefix, &vpc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pets_on_lambda_and_aurora_mysql_deploys_and_destroys_against_moto() {
+    deploy_redeploy_destroy(
+        "pets",
+        "dev",
+        "eu-west-3",
+        &[
+            ("apis", 1),
+            ("functions", 2),
+            ("db_clusters", 1),
+            ("db_instances", 1),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_lambda_and_redshift_deploys_and_destroys_against_moto() {
+    deploy_redeploy_destroy(
+        "clients",
+        "dev",
+        "us-west-1",
+        &[
+            ("apis", 1),
+            // API, migration, subscriber
+            ("functions", 3),
+            ("redshift_clusters", 1),
+            // the customers topic, its subscription's queue and dead-letter queue
+            ("topics", 1),
+            ("queues", 2),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_lambda_and_aurora_postgres_deploys_and_destroys_against_moto() {
+    deploy_redeploy_destroy(
+        "clients",
+        "aurora",
+        "us-east-2",
+        &[
+            ("apis", 1),
+            ("functions", 3),
+            ("db_clusters", 1),
+            ("db_instances", 1),
+            ("topics", 1),
+            ("queues", 2),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysfits_on_fargate_and_dynamodb_deploys_and_destroys_against_moto() {
+    deploy_redeploy_destroy(
+        "mysfits",
+        "dev",
+        "ca-central-1",
+        &[
+            // the data table and the tool's own (migrations, seeds)
+            ("tables", 2),
+            ("ecs_clusters", 1),
+            ("repositories", 1),
+            ("load_balancers", 1),
+        ],
+    )
+    .await;
+}
+
 /// A deploy that fails midway names the resource and the reason, leaves the
 /// failed stack rolled back, and the next deploy (after the fix) replaces it
 /// and succeeds; destroy then removes everything.

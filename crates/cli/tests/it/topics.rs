@@ -405,3 +405,210 @@ mod crash {
         super::every_message_is_applied_once_across_a_kill(TestEngine::Postgres).await
     }
 }
+
+/// On AWS: SNS -> SQS -> the runtime -> the database, against moto. The
+/// runtime (`up` with the environment the templates set) publishes HTTP
+/// messages to SNS and consumes the subscription's queue; a redelivered
+/// message is not applied twice; a poison message reaches the queue's
+/// dead-letter queue after `max_attempts` receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_flow_through_sns_and_sqs_against_moto() {
+    use aws_sdk_sns::types::MessageAttributeValue;
+
+    let endpoint = crate::harness::ensure_moto().await;
+    let region = "eu-west-2";
+    let creds = aws_credential_types::Credentials::new("test", "test", None, None, "test");
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build();
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = format!("items{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+
+    // What the app template creates: topic, queue with a dead-letter queue, subscription.
+    let topic = sns
+        .create_topic()
+        .name(format!("{name}-items"))
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = topic.topic_arn().unwrap().to_string();
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let dlq_arn = format!("arn:aws:sqs:{region}:123456789012:{name}-dlq");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-queue"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{region}:123456789012:{name}-queue"))
+        .send()
+        .await
+        .unwrap();
+
+    let stack = TempStack::new(ITEMS);
+    let db = TestDatabase::create(TestEngine::Sqlite).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut runtime = Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .args([
+            "up",
+            stack.path().to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--database-url", &db.raw_url])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", region)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env(
+            "STACKWRIGHT_TOPIC_ARNS",
+            format!("items={topic_arn},private={topic_arn}"),
+        )
+        .env(
+            "STACKWRIGHT_SUBSCRIPTION_QUEUES",
+            format!("items-items={queue_url}"),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let get = |id: i64| {
+        let client = client.clone();
+        let url = format!("{base}/items/{id}");
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+
+    // Published over HTTP: through SNS and SQS into the table.
+    let mut published = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .post(format!("{base}/topics/items"))
+            .body(r#"{"id": 1, "name": "one"}"#)
+            .send()
+            .await
+        {
+            published = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(published, Some(202));
+    eventually("the HTTP message is applied", || async {
+        get(1).await == 200
+    })
+    .await;
+
+    // The same message delivered twice (SQS is at-least-once): applied once.
+    for name in ["two", "deux"] {
+        sns.publish()
+            .topic_arn(&topic_arn)
+            .message(json!({"id": 2, "name": name}).to_string())
+            .message_attributes(
+                "stackwright-id",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("same-message")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    // A poison message: its name is taken, so no attempt can apply it.
+    sns.publish()
+        .topic_arn(&topic_arn)
+        .message(json!({"id": 3, "name": "one"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "the poison message reaches the dead-letter queue",
+        || async { queue_depth(&sqs, &dlq_url).await.0 == 1 },
+    )
+    .await;
+    eventually("the queue is drained", || async {
+        queue_depth(&sqs, &queue_url).await == (0, 0)
+    })
+    .await;
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM items").await,
+        2,
+        "items 1 and 2"
+    );
+    assert_eq!(
+        db.text("SELECT name FROM items WHERE id = 2")
+            .await
+            .as_deref(),
+        Some("two"),
+        "the redelivery was not applied"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM _stackwright_applied").await,
+        2,
+        "one record per applied message"
+    );
+}
+
+/// Messages in a queue: (visible, in flight).
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap();
+    let n = |k: A| {
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&k))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        n(A::ApproximateNumberOfMessages),
+        n(A::ApproximateNumberOfMessagesNotVisible),
+    )
+}
