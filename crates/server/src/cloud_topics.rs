@@ -28,13 +28,17 @@ pub const QUEUES_ENV: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
 /// The message attribute carrying a message's id (an `Idempotency-Key`)
 /// through SNS, which has no such notion on standard topics.
 const ID_ATTRIBUTE: &str = "stackwright-id";
-/// SQS long polling: the longest wait SQS allows.
+/// SQS long polling: the longest wait SQS allows (fewest empty receives);
+/// `STACKWRIGHT_SQS_WAIT_SECONDS` (0-20) shortens it, for emulators that
+/// serve one request at a time.
 const WAIT_SECONDS: i32 = 20;
+pub const WAIT_ENV: &str = "STACKWRIGHT_SQS_WAIT_SECONDS";
 
 #[derive(Clone)]
 pub struct CloudTopics {
     topic_arns: BTreeMap<String, String>,
     queues: BTreeMap<String, String>,
+    wait_seconds: i32,
     sns: aws_sdk_sns::Client,
     sqs: aws_sdk_sqs::Client,
 }
@@ -90,12 +94,21 @@ impl CloudTopics {
                 "{QUEUES_ENV} names `{unknown}`, which is not a subscription of the stack"
             ));
         }
+        let wait_seconds = match std::env::var(WAIT_ENV) {
+            Err(_) => WAIT_SECONDS,
+            Ok(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (0..=20).contains(n))
+                .ok_or_else(|| format!("{WAIT_ENV} must be 0 to 20 seconds, not `{v}`"))?,
+        };
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
         Ok(Some(CloudTopics {
             topic_arns,
             queues,
+            wait_seconds,
             sns: aws_sdk_sns::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
         }))
@@ -210,7 +223,7 @@ impl CloudTopics {
                 .receive_message()
                 .queue_url(&url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(WAIT_SECONDS)
+                .wait_time_seconds(self.wait_seconds)
                 .message_system_attribute_names(
                     aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
                 )

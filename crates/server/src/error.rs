@@ -58,7 +58,9 @@ impl From<StorageError> for ApiError {
             StorageError::BadCursor => ApiError::BadRequest(
                 "invalid `cursor`: pass the X-Next-Cursor value of the previous page".into(),
             ),
-            StorageError::Unavailable(detail) => ApiError::Unavailable(detail),
+            StorageError::Unavailable(detail) | StorageError::Contention(detail) => {
+                ApiError::Unavailable(detail)
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

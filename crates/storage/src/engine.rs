@@ -21,6 +21,10 @@ pub enum StorageError {
     /// The database did not answer (connection refused, timed out, locked).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The transaction lost a deadlock or a serialization conflict with a
+    /// concurrent one; running it again succeeds.
+    #[error("transaction conflict: {0}")]
+    Contention(String),
     /// A row with the same key (or unique index value) exists.
     #[error("a row with this key already exists")]
     Conflict,

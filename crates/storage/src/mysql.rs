@@ -142,6 +142,13 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
             _ => {}
         }
         let m = db.message();
+        // 1213 deadlock (SQLSTATE 40001), 1205 lock wait timeout.
+        if db.code().as_deref() == Some("40001")
+            || m.contains("Deadlock found")
+            || m.contains("Lock wait timeout")
+        {
+            return StorageError::Contention(m.to_string());
+        }
         if m.contains("max_statement_time") || m.contains("maximum statement execution time") {
             return StorageError::Unavailable("statement timed out".into());
         }
@@ -309,11 +316,12 @@ impl Engine for MysqlEngine {
     }
 
     async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
-        server::queue::enqueue!(self.pool, subscriptions, messages).await
+        server::queue::retrying(|| server::queue::enqueue!(self.pool, subscriptions, messages))
+            .await
     }
 
     async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
-        server::queue::deliver!(self.pool, sub, table, limit).await
+        server::queue::retrying(|| server::queue::deliver!(self.pool, sub, table, limit)).await
     }
 
     async fn apply_message(
@@ -322,7 +330,8 @@ impl Engine for MysqlEngine {
         table: &Table,
         message: &Message,
     ) -> Result<bool> {
-        server::queue::apply_message!(self.pool, sub, table, message).await
+        server::queue::retrying(|| server::queue::apply_message!(self.pool, sub, table, message))
+            .await
     }
 
     async fn queued(&self, sub: &str) -> Result<u64> {
@@ -339,6 +348,6 @@ impl Engine for MysqlEngine {
     }
 
     async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
-        server::queue::redrive!(self.pool, sub, ids).await
+        server::queue::retrying(|| server::queue::redrive!(self.pool, sub, ids)).await
     }
 }

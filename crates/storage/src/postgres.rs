@@ -119,6 +119,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         {
             return StorageError::Unavailable(db.message().to_string());
         }
+        // 40001 serialization failure, 40P01 deadlock.
+        if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+            return StorageError::Contention(db.message().to_string());
+        }
         // 57014: statement timeout.
         if db.code().as_deref() == Some("57014") {
             return StorageError::Unavailable("statement timed out".into());
@@ -260,11 +264,12 @@ impl Engine for PostgresEngine {
     }
 
     async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
-        server::queue::enqueue!(self.pool, subscriptions, messages).await
+        server::queue::retrying(|| server::queue::enqueue!(self.pool, subscriptions, messages))
+            .await
     }
 
     async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
-        server::queue::deliver!(self.pool, sub, table, limit).await
+        server::queue::retrying(|| server::queue::deliver!(self.pool, sub, table, limit)).await
     }
 
     async fn apply_message(
@@ -273,7 +278,8 @@ impl Engine for PostgresEngine {
         table: &Table,
         message: &Message,
     ) -> Result<bool> {
-        server::queue::apply_message!(self.pool, sub, table, message).await
+        server::queue::retrying(|| server::queue::apply_message!(self.pool, sub, table, message))
+            .await
     }
 
     async fn queued(&self, sub: &str) -> Result<u64> {
@@ -290,6 +296,6 @@ impl Engine for PostgresEngine {
     }
 
     async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
-        server::queue::redrive!(self.pool, sub, ids).await
+        server::queue::retrying(|| server::queue::redrive!(self.pool, sub, ids)).await
     }
 }

@@ -495,6 +495,8 @@ async fn messages_flow_through_sns_and_sqs_against_moto() {
             "STACKWRIGHT_SUBSCRIPTION_QUEUES",
             format!("items-items={queue_url}"),
         )
+        // moto serves one request at a time: a 20 s long poll would stall it.
+        .env("STACKWRIGHT_SQS_WAIT_SECONDS", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -10,8 +10,32 @@
 //! statement, and on PostgreSQL the transaction until rolled back to the
 //! savepoint) does not undo the others.
 
+use std::time::Duration;
+
+use crate::engine::{Result, StorageError};
 use crate::sql::{Dialect, Param, Shape};
 use stackwright_stack::Apply;
+
+/// Run a queue transaction, again when it lost a deadlock to a concurrent
+/// one (publishing and delivering touch the same tables): InnoDB and
+/// PostgreSQL roll the loser back whole, so running it again is safe.
+pub(crate) async fn retrying<T, F, Fut>(mut transaction: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match transaction().await {
+            Err(StorageError::Contention(why)) if attempt < 8 => {
+                attempt += 1;
+                tracing::debug!(target: "stackwright::topics", %why, attempt, "transaction conflict; running it again");
+                tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 impl Dialect {
     pub fn queue_tables(self) -> &'static [&'static str] {
