@@ -38,11 +38,25 @@ pub struct Settings {
 pub enum StartError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Site(#[from] http::site::SiteError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
+}
+
+/// The site's placeholders when `up` serves it: the API and the user pool
+/// are on the same origin as the site.
+pub fn local_site_values() -> Vec<(&'static str, String)> {
+    vec![
+        ("API_URL", String::new()),
+        ("AUTH_URL", "/auth/".to_string()),
+        ("REGION", "local".to_string()),
+        ("USER_POOL_ID", "local".to_string()),
+        ("CLIENT_ID", "local".to_string()),
+    ]
 }
 
 pub struct Application {
@@ -82,11 +96,16 @@ impl Application {
         let stack = Arc::new(stack);
         let published = Arc::new(tokio::sync::Notify::new());
         let cloud = settings.cloud_topics.clone().map(Arc::new);
+        let site = match &stack.site {
+            Some(site) => Some(Arc::new(http::site::SiteFiles::load(&stack, site, &local_site_values())?)),
+            None => None,
+        };
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
             published: published.clone(),
             cloud: cloud.clone(),
+            site,
         });
         Ok(Application {
             listener,
@@ -117,6 +136,8 @@ impl Application {
             // Lambda delivers through its SQS trigger, not a loop.
             published: Arc::new(tokio::sync::Notify::new()),
             cloud: cloud.clone(),
+            // On AWS the site is in S3 behind CloudFront.
+            site: None,
         });
         Ok(lambda::Handlers {
             router,

@@ -20,6 +20,7 @@ pub struct Stack {
     pub routes: Vec<Route>,
     pub topics: IndexMap<String, Topic>,
     pub subscriptions: Vec<Subscription>,
+    pub site: Option<Site>,
     pub server: ServerSettings,
     pub aws: Aws,
 }
@@ -36,6 +37,29 @@ impl Stack {
     ) -> impl Iterator<Item = &'s Subscription> {
         self.subscriptions.iter().filter(move |s| s.topic == topic)
     }
+}
+
+/// A static site: the files of a folder, served at a path, with
+/// placeholders (`{{API_URL}}`, `{{AUTH_URL}}`, `{{REGION}}`,
+/// `{{USER_POOL_ID}}`, `{{CLIENT_ID}}`) filled in text files.
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    /// Relative to the stack folder.
+    pub dir: PathBuf,
+    /// URL path the folder is served at: `/` or `/app` (no trailing slash).
+    pub path: String,
+    /// Unknown paths under `path` answer `index.html` (single-page apps).
+    pub spa: bool,
+}
+
+impl Site {
+    pub const PLACEHOLDERS: [&'static str; 5] = [
+        "API_URL",
+        "AUTH_URL",
+        "REGION",
+        "USER_POOL_ID",
+        "CLIENT_ID",
+    ];
 }
 
 /// A topic: messages are JSON objects with these fields, published over

@@ -24,7 +24,17 @@ pub struct RawStack {
     pub topics: IndexMap<String, S<RawTopic>>,
     #[serde(default)]
     pub subscriptions: Vec<S<RawSubscription>>,
+    pub site: Option<S<RawSite>>,
     pub aws: Option<RawAws>,
+}
+
+/// `[site]`: a folder of static files served at a path.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub dir: S<String>,
+    pub path: Option<S<String>>,
+    pub spa: Option<S<bool>>,
 }
 
 /// `[topics.NAME]`: a message schema (fields written like columns;

@@ -202,6 +202,7 @@ impl Validator<'_> {
                 );
             }
         }
+        let site = raw.site.as_ref().and_then(|raw_site| self.site(raw_site, &dir, &routes));
         let mut subscriptions: Vec<Subscription> = Vec::new();
         for raw_sub in &raw.subscriptions {
             if let Some(sub) = self.subscription(raw_sub, &topics, &tables) {
@@ -252,9 +253,74 @@ impl Validator<'_> {
             routes,
             topics,
             subscriptions,
+            site,
             server,
             aws,
         }
+    }
+
+    fn site(&mut self, raw: &S<RawSite>, dir: &Path, routes: &[Route]) -> Option<Site> {
+        let r = raw.get_ref();
+        let errors_before = self.errors.len();
+        let folder = Path::new(r.dir.get_ref());
+        if folder.is_absolute() || folder.components().any(|c| c.as_os_str() == "..") {
+            self.error(r.dir.span(), "the site folder must be inside the stack folder");
+        } else if !dir.join(folder).is_dir() {
+            self.error(
+                r.dir.span(),
+                format!("site folder `{}` not found", folder.display()),
+            )
+            .hint = Some(format!("the path is relative to {}", display_dir(dir)));
+        } else if !dir.join(folder).join("index.html").is_file() {
+            self.error(
+                r.dir.span(),
+                format!("site folder `{}` has no index.html", folder.display()),
+            );
+        }
+        let path = match &r.path {
+            None => "/".to_string(),
+            Some(p) => {
+                let text = p.get_ref();
+                let valid = text.starts_with('/')
+                    && text.len() <= 100
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+                    && !text.contains("//")
+                    && !text.split('/').any(|seg| seg == "." || seg == "..");
+                if !valid {
+                    self.error(p.span(), format!("invalid site path `{text}`")).hint = Some(
+                        "a URL path such as \"/\" or \"/app\": letters, digits, `-`, `_`, `.`".into(),
+                    );
+                }
+                let trimmed = text.trim_end_matches('/');
+                if trimmed.is_empty() {
+                    "/".to_string()
+                } else {
+                    trimmed.to_string()
+                }
+            }
+        };
+        if path != "/" {
+            let under = |p: &str| p == path || p.starts_with(&format!("{path}/"));
+            if let Some(route) = routes.iter().find(|route| under(&route.path)) {
+                let span = r.path.as_ref().map_or(raw.span(), |p| p.span());
+                self.error(
+                    span,
+                    format!("the site path `{path}` holds the route {}", route.label()),
+                )
+                .hint = Some("serve the site at a path no route uses".into());
+            }
+        }
+        if path == "/topics" || path.starts_with("/topics/") || path == "/auth" || path.starts_with("/auth/") {
+            let span = r.path.as_ref().map_or(raw.span(), |p| p.span());
+            self.error(span, format!("the site path `{path}` is reserved"));
+        }
+        (self.errors.len() == errors_before).then(|| Site {
+            dir: folder.to_path_buf(),
+            path,
+            spa: r.spa.as_ref().is_some_and(|s| *s.get_ref()),
+        })
     }
 
     fn topic(&mut self, name: &str, raw: &S<RawTopic>) -> Option<Topic> {

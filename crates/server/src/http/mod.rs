@@ -5,6 +5,7 @@
 
 mod decode;
 mod operations;
+pub mod site;
 mod topics;
 
 pub use decode::clip;
@@ -34,6 +35,8 @@ pub struct ApiContext {
     pub published: Arc<tokio::sync::Notify>,
     /// On AWS: publishing goes to the topics' SNS topics.
     pub cloud: Option<Arc<crate::cloud_topics::CloudTopics>>,
+    /// The static site, when the stack has one (locally; on AWS it is in S3).
+    pub site: Option<site::Shared>,
 }
 
 /// The router serving every route of the stack.
@@ -90,11 +93,30 @@ pub fn router(ctx: ApiContext) -> Router {
         });
         router = router.route(path, methods);
     }
+    router = router.merge(topics::router(&ctx.stack));
+    let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {
+        match &ctx.site {
+            Some(site) => site.respond(&request).unwrap_or_else(|e| e.into_response()),
+            None => ApiError::NotFound("no site".into()).into_response(),
+        }
+    };
+    match ctx.site.as_ref().map(|s| s.path().to_string()) {
+        // At the root the site answers whatever no route does.
+        Some(path) if path == "/" => router = router.fallback(serve_site),
+        other => {
+            if let Some(path) = other {
+                router = router
+                    .route(&path, axum::routing::any(serve_site))
+                    .route(&format!("{path}/"), axum::routing::any(serve_site))
+                    .route(&format!("{path}/{{*rest}}"), axum::routing::any(serve_site));
+            }
+            router = router.fallback(|method: HttpMethod, uri: axum::http::Uri| async move {
+                ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+                    .into_response()
+            });
+        }
+    }
     router
-        .merge(topics::router(&ctx.stack))
-        .fallback(|method: HttpMethod, uri: axum::http::Uri| async move {
-            ApiError::NotFound(format!("no route for {method} {}", uri.path())).into_response()
-        })
         .layer(middleware::from_fn(log_requests))
         .with_state(ctx)
 }
