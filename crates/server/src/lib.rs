@@ -7,9 +7,11 @@
 
 pub mod cloud_topics;
 mod error;
+mod fetch;
 pub mod http;
 pub mod lambda;
 pub mod topics;
+pub mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,11 +42,34 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Site(#[from] http::site::SiteError),
+    #[error("the user pool: {0}")]
+    Users(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
+}
+
+/// Who may call `auth = "user"` routes: Cognito when the environment names
+/// a pool (on AWS), else the stack's embedded pool.
+async fn user_auth(
+    engine: &Arc<dyn stackwright_storage::Engine>,
+    stack: &Stack,
+) -> Result<Option<users::Shared>, StartError> {
+    if stack.users.is_none() {
+        return Ok(None);
+    }
+    if let Some(cognito) = users::UserAuth::cognito_from_env().map_err(StartError::Users)? {
+        return Ok(Some(Arc::new(cognito)));
+    }
+    let pool = users::pool::Pool::open(engine.clone(), stack)
+        .await
+        .map_err(|e| match e {
+            users::pool::Failure::Storage(e) => StartError::Storage(e),
+            users::pool::Failure::Refused(e) => StartError::Users(e.message),
+        })?;
+    Ok(Some(Arc::new(users::UserAuth::Local(Arc::new(pool)))))
 }
 
 /// The site's placeholders when `up` serves it: the API and the user pool
@@ -100,12 +125,14 @@ impl Application {
             Some(site) => Some(Arc::new(http::site::SiteFiles::load(&stack, site, &local_site_values())?)),
             None => None,
         };
+        let users = user_auth(&engine, &stack).await?;
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
             published: published.clone(),
             cloud: cloud.clone(),
             site,
+            users,
         });
         Ok(Application {
             listener,
@@ -138,6 +165,7 @@ impl Application {
             cloud: cloud.clone(),
             // On AWS the site is in S3 behind CloudFront.
             site: None,
+            users: user_auth(&engine, &stack).await?,
         });
         Ok(lambda::Handlers {
             router,

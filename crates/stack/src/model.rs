@@ -21,6 +21,7 @@ pub struct Stack {
     pub topics: IndexMap<String, Topic>,
     pub subscriptions: Vec<Subscription>,
     pub site: Option<Site>,
+    pub users: Option<Users>,
     pub server: ServerSettings,
     pub aws: Aws,
 }
@@ -36,6 +37,135 @@ impl Stack {
         topic: &'s str,
     ) -> impl Iterator<Item = &'s Subscription> {
         self.subscriptions.iter().filter(move |s| s.topic == topic)
+    }
+}
+
+/// `[users]`: the stack's user pool. Locally an embedded pool in the
+/// stack's database; on AWS a Cognito user pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Users {
+    pub password: PasswordPolicy,
+    /// Lifetime of ID and access tokens.
+    pub token_minutes: u32,
+    /// Lifetime of refresh tokens.
+    pub refresh_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PasswordPolicy {
+    pub min_length: u32,
+    pub lower: bool,
+    pub upper: bool,
+    pub digit: bool,
+    pub symbol: bool,
+}
+
+impl PasswordPolicy {
+    /// Why `password` does not meet the policy, in the words Cognito uses.
+    pub fn check(&self, password: &str) -> Result<(), String> {
+        let mut missing = Vec::new();
+        if password.chars().count() < self.min_length as usize {
+            missing.push(format!("at least {} characters", self.min_length));
+        }
+        if self.lower && !password.chars().any(|c| c.is_lowercase()) {
+            missing.push("a lower-case letter".to_string());
+        }
+        if self.upper && !password.chars().any(|c| c.is_uppercase()) {
+            missing.push("an upper-case letter".to_string());
+        }
+        if self.digit && !password.chars().any(|c| c.is_ascii_digit()) {
+            missing.push("a digit".to_string());
+        }
+        if self.symbol && !password.chars().any(|c| c.is_ascii_punctuation()) {
+            missing.push("a symbol".to_string());
+        }
+        if password.len() > 256 {
+            missing.push("at most 256 bytes".to_string());
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("Password does not conform to policy: it needs {}", missing.join(", ")))
+        }
+    }
+}
+
+impl Users {
+    pub const USERS_TABLE: &'static str = "_stackwright_users";
+    pub const REFRESH_TABLE: &'static str = "_stackwright_refresh_tokens";
+    pub const KEYS_TABLE: &'static str = "_stackwright_signing_keys";
+
+    /// The tables the embedded pool keeps in the stack's database (created
+    /// by the migration like the stack's own, on every engine).
+    pub fn tables() -> Vec<Table> {
+        fn column(name: &str, ty: ColumnType, nullable: bool, default: Option<Json>) -> Column {
+            Column {
+                name: name.into(),
+                ty,
+                nullable,
+                default,
+                allowed: None,
+                generated: false,
+            }
+        }
+        fn table(name: &str, key: &str, columns: Vec<Column>, by_sub: bool) -> Table {
+            let mut indexes = IndexMap::new();
+            if by_sub {
+                indexes.insert(
+                    "sub".to_string(),
+                    Index {
+                        name: "sub".into(),
+                        columns: vec!["sub".into()],
+                        unique: false,
+                    },
+                );
+            }
+            Table {
+                name: name.into(),
+                key: key.into(),
+                columns: columns.into_iter().map(|c| (c.name.clone(), c)).collect(),
+                indexes,
+                seed: None,
+            }
+        }
+        let s = |n| ColumnType::String { max_length: n };
+        vec![
+            table(
+                Self::USERS_TABLE,
+                "username",
+                vec![
+                    column("username", s(254), false, None),
+                    column("sub", s(36), false, None),
+                    column("password_hash", s(200), false, None),
+                    column("confirmed", ColumnType::Boolean, false, Some(Json::Bool(false))),
+                    column("code_hash", s(64), true, None),
+                    column("code_expires", ColumnType::BigInt, true, None),
+                    column("created_at", ColumnType::BigInt, false, None),
+                ],
+                true,
+            ),
+            table(
+                Self::REFRESH_TABLE,
+                "token_hash",
+                vec![
+                    column("token_hash", s(64), false, None),
+                    column("sub", s(36), false, None),
+                    column("expires_at", ColumnType::BigInt, false, None),
+                    column("revoked", ColumnType::Boolean, false, Some(Json::Bool(false))),
+                ],
+                true,
+            ),
+            table(
+                Self::KEYS_TABLE,
+                "kid",
+                vec![
+                    column("kid", s(64), false, None),
+                    column("private_key", ColumnType::Text, false, None),
+                    column("created_at", ColumnType::BigInt, false, None),
+                ],
+                false,
+            ),
+        ]
     }
 }
 

@@ -25,7 +25,18 @@ pub struct RawStack {
     #[serde(default)]
     pub subscriptions: Vec<S<RawSubscription>>,
     pub site: Option<S<RawSite>>,
+    pub users: Option<S<RawUsers>>,
     pub aws: Option<RawAws>,
+}
+
+/// `[users]`: a user pool (sign-up by e-mail, confirmation, sign-in).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    pub password_min_length: Option<S<i64>>,
+    pub password_require: Option<S<Vec<S<String>>>>,
+    pub token_minutes: Option<S<i64>>,
+    pub refresh_days: Option<S<i64>>,
 }
 
 /// `[site]`: a folder of static files served at a path.

@@ -203,6 +203,20 @@ impl Validator<'_> {
             }
         }
         let site = raw.site.as_ref().and_then(|raw_site| self.site(raw_site, &dir, &routes));
+        let users = raw.users.as_ref().map(|u| self.users(u));
+        if users.is_none() {
+            let needs = raw
+                .routes
+                .iter()
+                .map(|r| r.get_ref().auth.as_ref())
+                .chain(raw.topics.values().map(|t| t.get_ref().auth.as_ref()))
+                .flatten()
+                .find(|a| a.get_ref() == "user");
+            if let Some(auth) = needs {
+                self.error(auth.span(), "`auth = \"user\"` needs a user pool: add a [users] section")
+                    .hint = Some("[users] alone is enough: password_min_length = 8 and the rest have defaults".into());
+            }
+        }
         let mut subscriptions: Vec<Subscription> = Vec::new();
         for raw_sub in &raw.subscriptions {
             if let Some(sub) = self.subscription(raw_sub, &topics, &tables) {
@@ -254,8 +268,59 @@ impl Validator<'_> {
             topics,
             subscriptions,
             site,
+            users,
             server,
             aws,
+        }
+    }
+
+    fn users(&mut self, raw: &S<RawUsers>) -> Users {
+        let r = raw.get_ref();
+        let mut number = |value: &Option<S<i64>>, range: std::ops::RangeInclusive<i64>, default: u32, what: &str| -> u32 {
+            match value {
+                None => default,
+                Some(v) if range.contains(v.get_ref()) => *v.get_ref() as u32,
+                Some(v) => {
+                    self.error(
+                        v.span(),
+                        format!("{what} must be between {} and {}", range.start(), range.end()),
+                    );
+                    default
+                }
+            }
+        };
+        let min_length = number(&r.password_min_length, 6..=128, 8, "password_min_length");
+        let token_minutes = number(&r.token_minutes, 5..=1440, 60, "token_minutes");
+        let refresh_days = number(&r.refresh_days, 1..=3650, 30, "refresh_days");
+        let mut policy = PasswordPolicy {
+            min_length,
+            lower: true,
+            upper: true,
+            digit: true,
+            symbol: false,
+        };
+        if let Some(list) = &r.password_require {
+            policy.lower = false;
+            policy.upper = false;
+            policy.digit = false;
+            for item in list.get_ref() {
+                match item.get_ref().as_str() {
+                    "lower" => policy.lower = true,
+                    "upper" => policy.upper = true,
+                    "digit" => policy.digit = true,
+                    "symbol" => policy.symbol = true,
+                    other => {
+                        let hint = suggest(other, ["lower", "upper", "digit", "symbol"]);
+                        self.error(item.span(), format!("unknown password requirement `{other}`"))
+                            .hint = Some(hint);
+                    }
+                }
+            }
+        }
+        Users {
+            password: policy,
+            token_minutes,
+            refresh_days,
         }
     }
 

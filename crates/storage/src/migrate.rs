@@ -46,6 +46,24 @@ impl SchemaSnapshot {
                         },
                     )
                 })
+                .chain(
+                    // The embedded user pool's own tables.
+                    stack
+                        .users
+                        .iter()
+                        .flat_map(|_| stackwright_stack::Users::tables())
+                        .map(|t| {
+                            (
+                                t.name.clone(),
+                                TableSchema {
+                                    name: t.name,
+                                    key: t.key,
+                                    columns: t.columns,
+                                    indexes: t.indexes,
+                                },
+                            )
+                        }),
+                )
                 .collect(),
         }
     }

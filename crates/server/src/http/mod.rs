@@ -3,6 +3,7 @@
 //! Each `[[routes]]` entry becomes one handler bound to its operation; paths
 //! with several methods share a method router whose fallback answers 405.
 
+mod auth;
 mod decode;
 mod operations;
 pub mod site;
@@ -37,6 +38,8 @@ pub struct ApiContext {
     pub cloud: Option<Arc<crate::cloud_topics::CloudTopics>>,
     /// The static site, when the stack has one (locally; on AWS it is in S3).
     pub site: Option<site::Shared>,
+    /// Who signed in: the embedded pool locally, Cognito on AWS.
+    pub users: Option<crate::users::Shared>,
 }
 
 /// The router serving every route of the stack.
@@ -93,7 +96,7 @@ pub fn router(ctx: ApiContext) -> Router {
         });
         router = router.route(path, methods);
     }
-    router = router.merge(topics::router(&ctx.stack));
+    router = router.merge(topics::router(&ctx.stack)).merge(auth::router());
     let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {
         match &ctx.site {
             Some(site) => site.respond(&request).unwrap_or_else(|e| e.into_response()),

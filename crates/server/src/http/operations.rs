@@ -21,10 +21,12 @@ pub struct Request {
 
 pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Response, ApiError> {
     if route.auth == Auth::User {
-        // Sign-in arrives with the user pool; until then nobody is signed in.
-        return Err(ApiError::Unauthorized(
-            "this route needs a signed-in user".into(),
-        ));
+        match &ctx.users {
+            Some(users) => {
+                users.user(&req.headers).await?;
+            }
+            None => return Err(crate::users::no_pool()),
+        }
     }
     let max_body = ctx.stack.server.max_body_bytes;
     match &route.operation {

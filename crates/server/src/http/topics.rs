@@ -54,9 +54,12 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let topic = &ctx.stack.topics[topic];
     if topic.auth == Auth::User {
-        return Err(ApiError::Unauthorized(
-            "publishing to this topic needs a signed-in user".into(),
-        ));
+        match &ctx.users {
+            Some(users) => {
+                users.user(&headers).await?;
+            }
+            None => return Err(crate::users::no_pool()),
+        }
     }
     let key = match headers.get("idempotency-key") {
         None => None,

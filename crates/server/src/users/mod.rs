@@ -1,0 +1,97 @@
+//! Sign-in: who may call a route marked `auth = "user"`.
+//!
+//! Locally the stack's own user pool ([`pool`]) issues and verifies tokens
+//! and answers the Cognito protocol at `/auth/`; on AWS the runtime
+//! verifies Cognito's tokens against the pool's JWKS ([`tokens`]), set by
+//! the templates through `STACKWRIGHT_USER_POOL_ID`,
+//! `STACKWRIGHT_USER_POOL_CLIENT_ID` (and, for emulators,
+//! `STACKWRIGHT_USER_POOL_ISSUER` and `STACKWRIGHT_USER_POOL_JWKS_URL`).
+
+pub mod pool;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap};
+
+use crate::error::ApiError;
+use tokens::{Claims, Expected, RemoteKeys, TokenError};
+
+pub enum UserAuth {
+    Local(Arc<pool::Pool>),
+    Cognito { expected: Expected, keys: RemoteKeys },
+}
+
+impl UserAuth {
+    /// The Cognito pool the environment names; None when it names none.
+    pub fn cognito_from_env() -> Result<Option<Self>, String> {
+        let (Ok(pool_id), Ok(client_id)) = (
+            std::env::var("STACKWRIGHT_USER_POOL_ID"),
+            std::env::var("STACKWRIGHT_USER_POOL_CLIENT_ID"),
+        ) else {
+            return Ok(None);
+        };
+        let region = pool_id
+            .split_once('_')
+            .map(|(r, _)| r.to_string())
+            .ok_or_else(|| format!("STACKWRIGHT_USER_POOL_ID `{pool_id}` is not REGION_ID"))?;
+        let issuer = std::env::var("STACKWRIGHT_USER_POOL_ISSUER")
+            .unwrap_or_else(|_| format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"));
+        let jwks = std::env::var("STACKWRIGHT_USER_POOL_JWKS_URL")
+            .unwrap_or_else(|_| format!("{issuer}/.well-known/jwks.json"));
+        Ok(Some(UserAuth::Cognito {
+            expected: Expected {
+                issuer,
+                client_id,
+            },
+            keys: RemoteKeys::new(jwks),
+        }))
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        match self {
+            UserAuth::Local(pool) => pool.verify(token).await,
+            UserAuth::Cognito { expected, keys } => {
+                // The key is looked up first, so an unknown one is fetched.
+                let kid = kid_of(token).ok_or(TokenError::Malformed)?;
+                let key = keys.key(&kid).await?;
+                tokens::verify(token, expected, |k| (k == kid).then(|| key.clone()).flatten(), tokens::now_seconds())
+            }
+        }
+    }
+
+    /// The signed-in user of a request, or the 401 to answer.
+    pub async fn user(&self, headers: &HeaderMap) -> Result<Claims, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("this route needs a signed-in user: send Authorization: Bearer <ID token>".into()))?;
+        self.verify(token).await.map_err(|e| match e {
+            TokenError::Keys(detail) => ApiError::Unavailable(detail),
+            other => ApiError::Unauthorized(format!("not signed in: {other}")),
+        })
+    }
+}
+
+fn kid_of(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    json.get("kid")?.as_str().map(str::to_string)
+}
+
+/// A route that needs a user, when the stack has no way to sign in.
+pub fn no_pool() -> ApiError {
+    ApiError::Unauthorized("this route needs a signed-in user".into())
+}
+
+pub type Shared = Arc<UserAuth>;
