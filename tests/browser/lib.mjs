@@ -3,7 +3,11 @@
 // with what was expected and what was seen.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+
+/** This folder (tests/browser). */
+export const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export const TIMEOUT_MS = Number(process.env.STEP_TIMEOUT_MS || 10_000);
 
@@ -66,8 +70,8 @@ export function waitForText(locator, ok, expected, timeout) {
  * the browser is always closed.
  */
 export async function run(name, body) {
-  const shotsDir = env("SCREENSHOTS", "");
-  if (shotsDir) mkdirSync(shotsDir, { recursive: true });
+  const shotsDir = path.resolve(env("SCREENSHOTS", path.join(HERE, "screenshots")));
+  mkdirSync(shotsDir, { recursive: true });
   const started = Date.now();
   let browser;
   let page;

@@ -3,15 +3,19 @@
 // Adopt, sign out.
 //   BASE_URL=http://127.0.0.1:8080 OUTBOX=examples/mysfits/.stackwright/outbox.jsonl \
 //   SCREENSHOTS=/tmp/shots node tests/browser/mysfits.mjs
+// OUTBOX defaults to examples/mysfits/.stackwright/outbox.jsonl, SCREENSHOTS
+// to tests/browser/screenshots.
 // SITE_PATH (default /app/) is where the site is served; API_URL (default
 // BASE_URL) where the API answers.
 import { readFile } from "node:fs/promises";
-import { baseUrl, env, expectEqual, run, TIMEOUT_MS, visibleText, waitForText, waitUntil } from "./lib.mjs";
+import path from "node:path";
+import { baseUrl, env, expectEqual, HERE, run, TIMEOUT_MS, visibleText, waitForText, waitUntil } from "./lib.mjs";
 
 const base = baseUrl();
 const siteUrl = base + env("SITE_PATH", "/app/");
 const api = env("API_URL", base).replace(/\/+$/, "");
-const outbox = env("OUTBOX", "");
+// `stackwright up examples/mysfits` appends each e-mail it "sends" here.
+const outbox = env("OUTBOX", path.join(HERE, "../../examples/mysfits/.stackwright/outbox.jsonl"));
 const stamp = `${Date.now()}${Math.random().toString(36).slice(2, 6)}`;
 const email = `t${stamp}@example.com`;
 // Upper, lower, digit and a symbol: passes the local policy and Cognito's default one.
@@ -25,7 +29,6 @@ async function apiGet(path) {
 
 /** The newest confirmation code e-mailed to `to`, polling the outbox up to 10 s. */
 async function codeFor(to) {
-  if (!outbox) throw new Error("set OUTBOX to the outbox.jsonl of the running stack");
   return waitUntil(async () => {
     let text;
     try {
@@ -58,6 +61,16 @@ await run("mysfits", async ({ page, step }) => {
   page.on("request", (request) => {
     if (request.method() === "POST" && /\/mysfits\/[^/]+\/(like|adopt)$/.test(new URL(request.url()).pathname)) {
       posts.push(request.url());
+    }
+  });
+  const authFlows = []; // InitiateAuth flows the page asked for
+  page.on("request", (request) => {
+    if ((request.headers()["x-amz-target"] || "").endsWith(".InitiateAuth")) {
+      try {
+        authFlows.push(JSON.parse(request.postData() || "{}").AuthFlow);
+      } catch {
+        authFlows.push("?");
+      }
     }
   });
   let target; // the mysfit the test likes and adopts: one not adopted yet
@@ -226,6 +239,24 @@ await run("mysfits", async ({ page, step }) => {
     await waitForText(page.getByTestId("mysfit-name"), (t) => t === target.name, `the details of ${target.name}`);
     expectEqual(await shownLikes(), liked, "likes after reload");
     await waitForText(page.getByTestId("signed-in-as"), (t) => t.includes(email), "still signed in after reload");
+  });
+
+  await step("an expired ID token is refreshed before the next Like", async () => {
+    const flowsBefore = authFlows.length;
+    // Make the stored ID token look expired: the page must refresh it.
+    await page.evaluate(() => {
+      const session = JSON.parse(sessionStorage.getItem("mysfits.session"));
+      session.expiresAt = Date.now() - 1000;
+      sessionStorage.setItem("mysfits.session", JSON.stringify(session));
+    });
+    await page.getByTestId("like-button").click();
+    await waitForText(likes, (t) => t === String(liked + 1), `likes ${liked + 1}`).catch(async (error) => {
+      const shown = await visibleText(message);
+      throw shown ? new Error(`expected likes ${liked + 1}, saw the message ${JSON.stringify(shown)}`) : error;
+    });
+    const flows = authFlows.slice(flowsBefore);
+    expectEqual(flows.includes("REFRESH_TOKEN_AUTH"), true, `a REFRESH_TOKEN_AUTH call among ${JSON.stringify(flows)}`);
+    liked += 1;
   });
 
   await step("Adopt: the mysfit shows as adopted", async () => {

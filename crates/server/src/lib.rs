@@ -122,7 +122,11 @@ impl Application {
         let published = Arc::new(tokio::sync::Notify::new());
         let cloud = settings.cloud_topics.clone().map(Arc::new);
         let site = match &stack.site {
-            Some(site) => Some(Arc::new(http::site::SiteFiles::load(&stack, site, &local_site_values())?)),
+            Some(site) => Some(Arc::new(http::site::SiteFiles::load(
+                &stack,
+                site,
+                &local_site_values(),
+            )?)),
             None => None,
         };
         let users = user_auth(&engine, &stack).await?;

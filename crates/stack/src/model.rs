@@ -85,7 +85,10 @@ impl PasswordPolicy {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("Password does not conform to policy: it needs {}", missing.join(", ")))
+            Err(format!(
+                "Password does not conform to policy: it needs {}",
+                missing.join(", ")
+            ))
         }
     }
 }
@@ -137,7 +140,12 @@ impl Users {
                     column("username", s(254), false, None),
                     column("sub", s(36), false, None),
                     column("password_hash", s(200), false, None),
-                    column("confirmed", ColumnType::Boolean, false, Some(Json::Bool(false))),
+                    column(
+                        "confirmed",
+                        ColumnType::Boolean,
+                        false,
+                        Some(Json::Bool(false)),
+                    ),
                     column("code_hash", s(64), true, None),
                     column("code_expires", ColumnType::BigInt, true, None),
                     column("created_at", ColumnType::BigInt, false, None),
@@ -151,7 +159,12 @@ impl Users {
                     column("token_hash", s(64), false, None),
                     column("sub", s(36), false, None),
                     column("expires_at", ColumnType::BigInt, false, None),
-                    column("revoked", ColumnType::Boolean, false, Some(Json::Bool(false))),
+                    column(
+                        "revoked",
+                        ColumnType::Boolean,
+                        false,
+                        Some(Json::Bool(false)),
+                    ),
                 ],
                 true,
             ),
@@ -183,13 +196,8 @@ pub struct Site {
 }
 
 impl Site {
-    pub const PLACEHOLDERS: [&'static str; 5] = [
-        "API_URL",
-        "AUTH_URL",
-        "REGION",
-        "USER_POOL_ID",
-        "CLIENT_ID",
-    ];
+    pub const PLACEHOLDERS: [&'static str; 5] =
+        ["API_URL", "AUTH_URL", "REGION", "USER_POOL_ID", "CLIENT_ID"];
 }
 
 /// A topic: messages are JSON objects with these fields, published over

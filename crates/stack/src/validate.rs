@@ -202,7 +202,10 @@ impl Validator<'_> {
                 );
             }
         }
-        let site = raw.site.as_ref().and_then(|raw_site| self.site(raw_site, &dir, &routes));
+        let site = raw
+            .site
+            .as_ref()
+            .and_then(|raw_site| self.site(raw_site, &dir, &routes));
         let users = raw.users.as_ref().map(|u| self.users(u));
         if users.is_none() {
             let needs = raw
@@ -213,8 +216,14 @@ impl Validator<'_> {
                 .flatten()
                 .find(|a| a.get_ref() == "user");
             if let Some(auth) = needs {
-                self.error(auth.span(), "`auth = \"user\"` needs a user pool: add a [users] section")
-                    .hint = Some("[users] alone is enough: password_min_length = 8 and the rest have defaults".into());
+                self.error(
+                    auth.span(),
+                    "`auth = \"user\"` needs a user pool: add a [users] section",
+                )
+                .hint = Some(
+                    "[users] alone is enough: password_min_length = 8 and the rest have defaults"
+                        .into(),
+                );
             }
         }
         let mut subscriptions: Vec<Subscription> = Vec::new();
@@ -276,14 +285,22 @@ impl Validator<'_> {
 
     fn users(&mut self, raw: &S<RawUsers>) -> Users {
         let r = raw.get_ref();
-        let mut number = |value: &Option<S<i64>>, range: std::ops::RangeInclusive<i64>, default: u32, what: &str| -> u32 {
+        let mut number = |value: &Option<S<i64>>,
+                          range: std::ops::RangeInclusive<i64>,
+                          default: u32,
+                          what: &str|
+         -> u32 {
             match value {
                 None => default,
                 Some(v) if range.contains(v.get_ref()) => *v.get_ref() as u32,
                 Some(v) => {
                     self.error(
                         v.span(),
-                        format!("{what} must be between {} and {}", range.start(), range.end()),
+                        format!(
+                            "{what} must be between {} and {}",
+                            range.start(),
+                            range.end()
+                        ),
                     );
                     default
                 }
@@ -311,8 +328,11 @@ impl Validator<'_> {
                     "symbol" => policy.symbol = true,
                     other => {
                         let hint = suggest(other, ["lower", "upper", "digit", "symbol"]);
-                        self.error(item.span(), format!("unknown password requirement `{other}`"))
-                            .hint = Some(hint);
+                        self.error(
+                            item.span(),
+                            format!("unknown password requirement `{other}`"),
+                        )
+                        .hint = Some(hint);
                     }
                 }
             }
@@ -329,7 +349,10 @@ impl Validator<'_> {
         let errors_before = self.errors.len();
         let folder = Path::new(r.dir.get_ref());
         if folder.is_absolute() || folder.components().any(|c| c.as_os_str() == "..") {
-            self.error(r.dir.span(), "the site folder must be inside the stack folder");
+            self.error(
+                r.dir.span(),
+                "the site folder must be inside the stack folder",
+            );
         } else if !dir.join(folder).is_dir() {
             self.error(
                 r.dir.span(),
@@ -354,8 +377,10 @@ impl Validator<'_> {
                     && !text.contains("//")
                     && !text.split('/').any(|seg| seg == "." || seg == "..");
                 if !valid {
-                    self.error(p.span(), format!("invalid site path `{text}`")).hint = Some(
-                        "a URL path such as \"/\" or \"/app\": letters, digits, `-`, `_`, `.`".into(),
+                    self.error(p.span(), format!("invalid site path `{text}`"))
+                        .hint = Some(
+                        "a URL path such as \"/\" or \"/app\": letters, digits, `-`, `_`, `.`"
+                            .into(),
                     );
                 }
                 let trimmed = text.trim_end_matches('/');
@@ -377,7 +402,11 @@ impl Validator<'_> {
                 .hint = Some("serve the site at a path no route uses".into());
             }
         }
-        if path == "/topics" || path.starts_with("/topics/") || path == "/auth" || path.starts_with("/auth/") {
+        if path == "/topics"
+            || path.starts_with("/topics/")
+            || path == "/auth"
+            || path.starts_with("/auth/")
+        {
             let span = r.path.as_ref().map_or(raw.span(), |p| p.span());
             self.error(span, format!("the site path `{path}` is reserved"));
         }

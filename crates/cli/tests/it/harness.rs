@@ -507,15 +507,32 @@ impl TempStack {
         TempStack { dir }
     }
 
-    /// A copy of an example (stack file and seed files), to modify.
+    /// A copy of an example (stack file, seed files, site), to modify;
+    /// local state (`.stackwright/`) is left behind.
     pub fn copy_of(name: &str, edit: impl FnOnce(String) -> String) -> TempStack {
+        fn copy_dir(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                if entry.path().is_dir() {
+                    copy_dir(&entry.path(), &to.join(&name));
+                } else {
+                    std::fs::copy(entry.path(), to.join(&name)).unwrap();
+                }
+            }
+        }
         let src = example(name);
         let toml = std::fs::read_to_string(src.join("stackwright.toml")).unwrap();
         let stack = TempStack::new(&edit(toml));
-        for entry in std::fs::read_dir(src.join("seed")).unwrap() {
+        for entry in std::fs::read_dir(&src).unwrap() {
             let entry = entry.unwrap();
-            let name = format!("seed/{}", entry.file_name().to_string_lossy());
-            stack.write(&name, &std::fs::read_to_string(entry.path()).unwrap());
+            if entry.path().is_dir() && !entry.file_name().to_string_lossy().starts_with('.') {
+                copy_dir(&entry.path(), &stack.path().join(entry.file_name()));
+            }
         }
         stack
     }

@@ -26,6 +26,8 @@ by_name = { columns = ["name"], unique = true }
 [topics.items]
 fields = { id = { type = "integer" }, name = { type = "string", max_length = 20 } }
 
+[users]
+
 [topics.private]
 auth = "user"
 fields = { id = { type = "integer" } }

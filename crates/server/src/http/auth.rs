@@ -54,13 +54,16 @@ fn refused(e: PoolError) -> Response {
 async fn jwks(State(ctx): State<ApiContext>) -> Response {
     match pool(&ctx) {
         Some(pool) => axum::Json(pool.jwks().await).into_response(),
-        None => crate::error::ApiError::NotFound("this stack has no user pool".into()).into_response(),
+        None => {
+            crate::error::ApiError::NotFound("this stack has no user pool".into()).into_response()
+        }
     }
 }
 
 async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> Response {
     let Some(pool) = pool(&ctx) else {
-        return crate::error::ApiError::NotFound("this stack has no user pool".into()).into_response();
+        return crate::error::ApiError::NotFound("this stack has no user pool".into())
+            .into_response();
     };
     let target = headers
         .get("x-amz-target")

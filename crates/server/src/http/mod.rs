@@ -96,7 +96,9 @@ pub fn router(ctx: ApiContext) -> Router {
         });
         router = router.route(path, methods);
     }
-    router = router.merge(topics::router(&ctx.stack)).merge(auth::router());
+    router = router
+        .merge(topics::router(&ctx.stack))
+        .merge(auth::router());
     let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {
         match &ctx.site {
             Some(site) => site.respond(&request).unwrap_or_else(|e| e.into_response()),
@@ -114,8 +116,7 @@ pub fn router(ctx: ApiContext) -> Router {
                     .route(&format!("{path}/{{*rest}}"), axum::routing::any(serve_site));
             }
             router = router.fallback(|method: HttpMethod, uri: axum::http::Uri| async move {
-                ApiError::NotFound(format!("no route for {method} {}", uri.path()))
-                    .into_response()
+                ApiError::NotFound(format!("no route for {method} {}", uri.path())).into_response()
             });
         }
     }

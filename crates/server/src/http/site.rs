@@ -45,7 +45,10 @@ pub struct SiteFiles {
 }
 
 fn content_type(name: &str) -> (&'static str, bool) {
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    let ext = name
+        .rsplit_once('.')
+        .map_or("", |(_, e)| e)
+        .to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => ("text/html; charset=utf-8", true),
         "js" | "mjs" => ("text/javascript; charset=utf-8", true),
@@ -165,7 +168,10 @@ impl SiteFiles {
             Response::new(Body::from(file.body.clone()))
         };
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(file.content_type),
+        );
         headers.insert(header::ETAG, file.etag.clone());
         // Pages are checked every time (their placeholders and links change
         // with a deploy); other files for an hour, revalidated by ETag.
@@ -237,7 +243,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        let values = [("API_URL", "https://api".to_string()), ("REGION", "eu-west-1".to_string())];
+        let values = [
+            ("API_URL", "https://api".to_string()),
+            ("REGION", "eu-west-1".to_string()),
+        ];
         assert_eq!(
             fill("a={{API_URL}} r={{REGION}} x={{OTHER}}", &values),
             "a=https://api r=eu-west-1 x={{OTHER}}"

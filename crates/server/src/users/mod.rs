@@ -19,7 +19,10 @@ use tokens::{Claims, Expected, RemoteKeys, TokenError};
 
 pub enum UserAuth {
     Local(Arc<pool::Pool>),
-    Cognito { expected: Expected, keys: RemoteKeys },
+    Cognito {
+        expected: Expected,
+        keys: RemoteKeys,
+    },
 }
 
 impl UserAuth {
@@ -40,10 +43,7 @@ impl UserAuth {
         let jwks = std::env::var("STACKWRIGHT_USER_POOL_JWKS_URL")
             .unwrap_or_else(|_| format!("{issuer}/.well-known/jwks.json"));
         Ok(Some(UserAuth::Cognito {
-            expected: Expected {
-                issuer,
-                client_id,
-            },
+            expected: Expected { issuer, client_id },
             keys: RemoteKeys::new(jwks),
         }))
     }
@@ -55,7 +55,12 @@ impl UserAuth {
                 // The key is looked up first, so an unknown one is fetched.
                 let kid = kid_of(token).ok_or(TokenError::Malformed)?;
                 let key = keys.key(&kid).await?;
-                tokens::verify(token, expected, |k| (k == kid).then(|| key.clone()).flatten(), tokens::now_seconds())
+                tokens::verify(
+                    token,
+                    expected,
+                    |k| (k == kid).then(|| key.clone()).flatten(),
+                    tokens::now_seconds(),
+                )
             }
         }
     }
@@ -71,7 +76,12 @@ impl UserAuth {
             })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("this route needs a signed-in user: send Authorization: Bearer <ID token>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "this route needs a signed-in user: send Authorization: Bearer <ID token>"
+                        .into(),
+                )
+            })?;
         self.verify(token).await.map_err(|e| match e {
             TokenError::Keys(detail) => ApiError::Unavailable(detail),
             other => ApiError::Unauthorized(format!("not signed in: {other}")),

@@ -140,14 +140,19 @@ impl Pool {
             row.insert("kid".into(), json!(key.kid));
             row.insert("private_key".into(), json!(STANDARD.encode(key.pkcs8())));
             row.insert("created_at".into(), json!(tokens::now_seconds()));
-            pool.engine.insert(pool.table(Users::KEYS_TABLE), row).await?;
+            pool.engine
+                .insert(pool.table(Users::KEYS_TABLE), row)
+                .await?;
             pool.load_keys().await?;
         }
         Ok(pool)
     }
 
     fn table(&self, name: &str) -> &Table {
-        self.tables.iter().find(|t| t.name == name).expect("a pool table")
+        self.tables
+            .iter()
+            .find(|t| t.name == name)
+            .expect("a pool table")
     }
 
     /// Every stored key, newest first (the newest signs; all verify).
@@ -168,9 +173,11 @@ impl Pool {
         let mut rows = page.rows;
         rows.sort_by_key(|r| std::cmp::Reverse(r.get("created_at").and_then(Json::as_i64)));
         for row in rows {
-            let der = STANDARD
-                .decode(text(&row, "private_key"))
-                .map_err(|_| Failure::Storage(StorageError::Internal("a stored signing key is not base64".into())))?;
+            let der = STANDARD.decode(text(&row, "private_key")).map_err(|_| {
+                Failure::Storage(StorageError::Internal(
+                    "a stored signing key is not base64".into(),
+                ))
+            })?;
             let key = SigningKey::from_pkcs8(&text(&row, "kid"), &der)
                 .map_err(|e| Failure::Storage(StorageError::Internal(e.to_string())))?;
             keys.push(key);
@@ -219,7 +226,10 @@ impl Pool {
         } else {
             Err(PoolError::new(
                 "ResourceNotFoundException",
-                format!("User pool client {} does not exist.", crate::http::clip(client_id)),
+                format!(
+                    "User pool client {} does not exist.",
+                    crate::http::clip(client_id)
+                ),
             ))
         }
     }
@@ -227,14 +237,20 @@ impl Pool {
     fn username(email: &str) -> Result<String, PoolError> {
         let email = email.trim().to_lowercase();
         let valid = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            })
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
         if valid {
             Ok(email)
         } else {
-            Err(PoolError::new("InvalidParameterException", "Invalid email address format."))
+            Err(PoolError::new(
+                "InvalidParameterException",
+                "Invalid email address format.",
+            ))
         }
     }
 
@@ -296,7 +312,11 @@ impl Pool {
             .check(password)
             .map_err(|why| PoolError::new("InvalidPasswordException", why))?;
         if self.user(&username).await?.is_some() {
-            return Err(PoolError::new("UsernameExistsException", "An account with the given email already exists.").into());
+            return Err(PoolError::new(
+                "UsernameExistsException",
+                "An account with the given email already exists.",
+            )
+            .into());
         }
         let sub = uuid::Uuid::new_v4().to_string();
         let hash = hash_password(password.to_string()).await?;
@@ -307,36 +327,62 @@ impl Pool {
         row.insert("password_hash".into(), json!(hash));
         row.insert("confirmed".into(), json!(false));
         row.insert("code_hash".into(), json!(sha256_hex(&code)));
-        row.insert("code_expires".into(), json!(tokens::now_seconds() + CODE_SECONDS));
+        row.insert(
+            "code_expires".into(),
+            json!(tokens::now_seconds() + CODE_SECONDS),
+        );
         row.insert("created_at".into(), json!(tokens::now_seconds()));
-        match self.engine.insert(self.table(Users::USERS_TABLE), row).await {
+        match self
+            .engine
+            .insert(self.table(Users::USERS_TABLE), row)
+            .await
+        {
             Ok(_) => {}
             Err(StorageError::Conflict) => {
-                return Err(PoolError::new("UsernameExistsException", "An account with the given email already exists.").into())
+                return Err(PoolError::new(
+                    "UsernameExistsException",
+                    "An account with the given email already exists.",
+                )
+                .into())
             }
             Err(e) => return Err(e.into()),
         }
-        self.send_code(&username, &code)
-            .map_err(|e| Failure::Storage(StorageError::Internal(format!("writing the outbox: {e}"))))?;
+        self.send_code(&username, &code).map_err(|e| {
+            Failure::Storage(StorageError::Internal(format!("writing the outbox: {e}")))
+        })?;
         Ok(sub)
     }
 
     pub async fn confirm(&self, client_id: &str, email: &str, code: &str) -> Result<()> {
         self.client(client_id)?;
         let username = Self::username(email)?;
-        let user = self
-            .user(&username)
-            .await?
-            .ok_or_else(|| PoolError::new("UserNotFoundException", "Username/client id combination not found."))?;
+        let user = self.user(&username).await?.ok_or_else(|| {
+            PoolError::new(
+                "UserNotFoundException",
+                "Username/client id combination not found.",
+            )
+        })?;
         if user.get("confirmed") == Some(&json!(true)) {
-            return Err(PoolError::new("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED").into());
+            return Err(PoolError::new(
+                "NotAuthorizedException",
+                "User cannot be confirmed. Current status is CONFIRMED",
+            )
+            .into());
         }
         let expires = user.get("code_expires").and_then(Json::as_i64).unwrap_or(0);
         if expires <= tokens::now_seconds() {
-            return Err(PoolError::new("ExpiredCodeException", "Invalid code provided, please request a code again.").into());
+            return Err(PoolError::new(
+                "ExpiredCodeException",
+                "Invalid code provided, please request a code again.",
+            )
+            .into());
         }
         if text(&user, "code_hash") != sha256_hex(code.trim()) {
-            return Err(PoolError::new("CodeMismatchException", "Invalid verification code provided, please try again.").into());
+            return Err(PoolError::new(
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
+            )
+            .into());
         }
         self.engine
             .update(
@@ -427,7 +473,9 @@ impl Pool {
         }
         let user = user.expect("checked");
         if user.get("confirmed") != Some(&json!(true)) {
-            return Err(PoolError::new("UserNotConfirmedException", "User is not confirmed.").into());
+            return Err(
+                PoolError::new("UserNotConfirmedException", "User is not confirmed.").into(),
+            );
         }
         let mut tokens = self.issue(&user).await;
         let refresh = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
@@ -439,7 +487,9 @@ impl Pool {
             json!(tokens::now_seconds() + i64::from(self.settings.refresh_days) * 86_400),
         );
         row.insert("revoked".into(), json!(false));
-        self.engine.insert(self.table(Users::REFRESH_TABLE), row).await?;
+        self.engine
+            .insert(self.table(Users::REFRESH_TABLE), row)
+            .await?;
         tokens.refresh_token = Some(refresh);
         Ok(tokens)
     }
@@ -449,10 +499,14 @@ impl Pool {
         let invalid = || PoolError::new("NotAuthorizedException", "Invalid Refresh Token");
         let row = self
             .engine
-            .get(self.table(Users::REFRESH_TABLE), &json!(sha256_hex(refresh_token)))
+            .get(
+                self.table(Users::REFRESH_TABLE),
+                &json!(sha256_hex(refresh_token)),
+            )
             .await?
             .ok_or_else(invalid)?;
-        let expired = row.get("expires_at").and_then(Json::as_i64).unwrap_or(0) <= tokens::now_seconds();
+        let expired =
+            row.get("expires_at").and_then(Json::as_i64).unwrap_or(0) <= tokens::now_seconds();
         if expired || row.get("revoked") == Some(&json!(true)) {
             return Err(invalid().into());
         }
@@ -556,7 +610,11 @@ async fn hash_password(password: String) -> Result<String> {
 async fn verify_password(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await

@@ -61,8 +61,8 @@ impl SigningKey {
     }
 
     pub fn from_pkcs8(kid: &str, der: &[u8]) -> Result<Self, TokenError> {
-        let pair = KeyPair::from_pkcs8(der)
-            .map_err(|e| TokenError::Keys(format!("key {kid}: {e}")))?;
+        let pair =
+            KeyPair::from_pkcs8(der).map_err(|e| TokenError::Keys(format!("key {kid}: {e}")))?;
         Ok(SigningKey {
             kid: kid.to_string(),
             pair,
@@ -136,7 +136,10 @@ impl Claims {
         self.0.get("sub").and_then(Json::as_str).unwrap_or_default()
     }
     pub fn token_use(&self) -> &str {
-        self.0.get("token_use").and_then(Json::as_str).unwrap_or_default()
+        self.0
+            .get("token_use")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
     }
 }
 
@@ -156,7 +159,8 @@ pub fn verify(
     now: i64,
 ) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(TokenError::Malformed);
     };
@@ -209,7 +213,10 @@ pub fn verify(
 /// a minute.
 pub struct RemoteKeys {
     url: String,
-    state: std::sync::Mutex<(HashMap<String, PublicKeyComponents<Vec<u8>>>, Option<Instant>)>,
+    state: std::sync::Mutex<(
+        HashMap<String, PublicKeyComponents<Vec<u8>>>,
+        Option<Instant>,
+    )>,
 }
 
 const REFETCH_AFTER: Duration = Duration::from_secs(60);

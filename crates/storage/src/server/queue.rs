@@ -205,23 +205,49 @@ impl Dialect {
         values: Vec<(&str, Param)>,
         apply: Apply,
     ) -> (String, Vec<Param>) {
-        let names: Vec<String> = values.iter().map(|(c, _)| self.quote(c)).collect();
-        let marks: Vec<String> = (1..=values.len())
-            .map(|i| match self {
-                Dialect::Postgres => format!("${i}"),
-                Dialect::Mysql => "?".to_string(),
+        self.apply_rows(shape, vec![values], apply)
+    }
+
+    /// One statement applying several rows with the same columns (the
+    /// first row's): a multi-row insert, or upsert on the key.
+    pub fn apply_rows(
+        self,
+        shape: &Shape<'_>,
+        rows: Vec<Vec<(&str, Param)>>,
+        apply: Apply,
+    ) -> (String, Vec<Param>) {
+        let columns: Vec<&str> = rows
+            .first()
+            .map(|r| r.iter().map(|(c, _)| *c).collect())
+            .unwrap_or_default();
+        let names: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
+        let mut n = 0;
+        let tuples: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let marks: Vec<String> = row
+                    .iter()
+                    .map(|_| {
+                        n += 1;
+                        match self {
+                            Dialect::Postgres => format!("${n}"),
+                            Dialect::Mysql => "?".to_string(),
+                        }
+                    })
+                    .collect();
+                format!("({})", marks.join(", "))
             })
             .collect();
         let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
+            "INSERT INTO {} ({}) VALUES {}",
             self.quote(shape.table),
             names.join(", "),
-            marks.join(", ")
+            tuples.join(", ")
         );
         if apply == Apply::Upsert {
-            let others: Vec<&str> = values
+            let others: Vec<&str> = columns
                 .iter()
-                .map(|(c, _)| *c)
+                .copied()
                 .filter(|c| *c != shape.key)
                 .collect();
             match self {
@@ -254,7 +280,43 @@ impl Dialect {
                 }
             }
         }
-        (sql, values.into_iter().map(|(_, p)| p).collect())
+        let params = rows
+            .into_iter()
+            .flat_map(|r| r.into_iter().map(|(_, p)| p))
+            .collect();
+        (sql, params)
+    }
+
+    /// Record a batch as applied and remove it from the queue: two
+    /// statements. The first fails when any id was applied before.
+    pub fn settle(self, sub: &str, ids: &[String], now: i64) -> [(String, Vec<Param>); 2] {
+        let mark = |i: usize| match self {
+            Dialect::Postgres => format!("${i}"),
+            Dialect::Mysql => "?".to_string(),
+        };
+        let mut params = Vec::with_capacity(ids.len() * 3);
+        let tuples: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                params.push(Param::Text(sub.into()));
+                params.push(Param::Text(id.clone()));
+                params.push(Param::Int(now));
+                format!(
+                    "({}, {}, {})",
+                    mark(3 * i + 1),
+                    mark(3 * i + 2),
+                    mark(3 * i + 3)
+                )
+            })
+            .collect();
+        let record = format!(
+            "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES {}",
+            tuples.join(", ")
+        );
+        let (filter, remove_params) = self.which(Some(sub), ids, 1);
+        let remove = format!("DELETE FROM _stackwright_messages WHERE 1 = 1{filter}");
+        [(record, params), (remove, remove_params)]
     }
 }
 
@@ -307,6 +369,93 @@ macro_rules! deliver {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            if batch.is_empty() {
+                return Ok($crate::queue::Delivery::default());
+            }
+            // Fast path: the batch in a few statements (rows with the same
+            // columns in one insert). Any failure undoes it and the batch
+            // goes through one message at a time, below.
+            sqlx::query("SAVEPOINT batch")
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let fast: Result<(), $crate::engine::StorageError> = async {
+                let mut ids = Vec::with_capacity(batch.len());
+                let mut rows = Vec::with_capacity(batch.len());
+                for row in &batch {
+                    let id: String = row.try_get(0).map_err(map_err)?;
+                    let body: String = row.try_get(1).map_err(map_err)?;
+                    let message: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(&body).map_err(|e| {
+                            $crate::engine::StorageError::Internal(format!(
+                                "stored message is not a JSON object: {e}"
+                            ))
+                        })?;
+                    ids.push(id);
+                    rows.push($crate::queue::row_of(sub, &message));
+                }
+                let sql_shape = shape.sql();
+                let mut groups: Vec<Vec<Vec<(&str, $crate::sql::Param)>>> = Vec::new();
+                for row in &rows {
+                    let values = shape.insert_values(row)?;
+                    let same = |g: &Vec<Vec<(&str, $crate::sql::Param)>>| {
+                        g[0].len() == values.len()
+                            && g[0].iter().zip(&values).all(|(a, b)| a.0 == b.0)
+                            && g.len() * values.len() < 20_000
+                    };
+                    match groups.iter_mut().find(|g| same(g)) {
+                        Some(g) => g.push(values),
+                        None => groups.push(vec![values]),
+                    }
+                }
+                for group in groups {
+                    let (sql, params) = D.apply_rows(&sql_shape, group, sub.apply);
+                    bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                let [(record, record_params), (remove, remove_params)] =
+                    D.settle(&sub.name, &ids, now);
+                bind_all(sqlx::query(AssertSqlSafe(record)), record_params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let removed = bind_all(sqlx::query(AssertSqlSafe(remove)), remove_params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                if removed as usize != ids.len() {
+                    return Err($crate::engine::StorageError::Internal(format!(
+                        "removed {removed} messages of a batch of {}",
+                        ids.len()
+                    )));
+                }
+                Ok(())
+            }
+            .await;
+            match fast {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT batch")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    return Ok($crate::queue::Delivery {
+                        applied: batch.len(),
+                        ..$crate::queue::Delivery::default()
+                    });
+                }
+                Err(e @ $crate::engine::StorageError::Unavailable(_))
+                | Err(e @ $crate::engine::StorageError::Contention(_)) => return Err(e),
+                Err(_) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT batch")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
             let mut outcome = $crate::queue::Delivery::default();
             for row in batch {
                 let id: String = row.try_get(0).map_err(map_err)?;
@@ -365,7 +514,8 @@ macro_rules! deliver {
                         }
                     }
                     // The database itself failed: the batch stops, nothing counts as an attempt.
-                    Err(e @ $crate::engine::StorageError::Unavailable(_)) => return Err(e),
+                    Err(e @ $crate::engine::StorageError::Unavailable(_))
+                    | Err(e @ $crate::engine::StorageError::Contention(_)) => return Err(e),
                     Err(e) => {
                         sqlx::query("ROLLBACK TO SAVEPOINT message")
                             .execute(&mut *tx)

@@ -154,6 +154,27 @@ pub(super) fn deliver(
             .map_err(map_err)?;
         rows.collect::<rusqlite::Result<_>>().map_err(map_err)?
     };
+    if batch.is_empty() {
+        return Ok(Delivery::default());
+    }
+    // Fast path: the whole batch at once, one statement per row plus three
+    // for the batch. Any failure (a duplicate, a row that does not apply)
+    // undoes it, and the batch goes through one message at a time.
+    tx.execute_batch("SAVEPOINT batch").map_err(map_err)?;
+    match apply_batch(&tx, &shape, sub, &batch, now, limit) {
+        Ok(()) => {
+            tx.execute_batch("RELEASE batch").map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            return Ok(Delivery {
+                applied: batch.len(),
+                ..Delivery::default()
+            });
+        }
+        Err(e @ StorageError::Unavailable(_)) => return Err(e),
+        Err(_) => tx
+            .execute_batch("ROLLBACK TO batch; RELEASE batch")
+            .map_err(map_err)?,
+    }
     let mut outcome = Delivery::default();
     for (id, body, attempts, published_at) in batch {
         tx.execute_batch("SAVEPOINT message").map_err(map_err)?;
@@ -217,6 +238,45 @@ pub(super) fn deliver(
     }
     tx.commit().map_err(map_err)?;
     Ok(outcome)
+}
+
+/// The due messages of the batch just selected (same statement, same
+/// transaction, so the same rows).
+const CLAIMED: &str =
+    "SELECT rowid FROM _stackwright_messages WHERE subscription = ?1 AND available_at <= ?2 \
+     ORDER BY available_at, published_at LIMIT ?3";
+
+fn apply_batch(
+    tx: &Connection,
+    shape: &Shape,
+    sub: &Subscription,
+    batch: &[(String, String, i64, i64)],
+    now: i64,
+    limit: usize,
+) -> Result<()> {
+    for (_, body, _, _) in batch {
+        apply_one(tx, shape, sub, body)?;
+    }
+    // Any id applied before makes this fail: the slow path sorts it out.
+    tx.prepare_cached(&format!(
+        "INSERT INTO _stackwright_applied (subscription, id, applied_at) \
+         SELECT subscription, id, ?4 FROM _stackwright_messages WHERE rowid IN ({CLAIMED})"
+    ))
+    .and_then(|mut st| st.execute(params![sub.name, now, limit as i64, now]))
+    .map_err(map_err)?;
+    let removed = tx
+        .prepare_cached(&format!(
+            "DELETE FROM _stackwright_messages WHERE rowid IN ({CLAIMED})"
+        ))
+        .and_then(|mut st| st.execute(params![sub.name, now, limit as i64]))
+        .map_err(map_err)?;
+    if removed != batch.len() {
+        return Err(StorageError::Internal(format!(
+            "removed {removed} messages of a batch of {}",
+            batch.len()
+        )));
+    }
+    Ok(())
 }
 
 fn apply_one(conn: &Connection, shape: &Shape, sub: &Subscription, body: &str) -> Result<()> {
