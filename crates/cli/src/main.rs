@@ -6,6 +6,7 @@ mod cloud;
 mod image;
 mod output;
 mod topics;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -78,6 +79,8 @@ enum Command {
     Publish(topics::PublishArgs),
     /// Inspect and re-drive topic messages that failed every attempt.
     Dlq(topics::DlqArgs),
+    /// The embedded user pool: list users, confirm one without the code, delete one.
+    Users(users::UsersArgs),
 }
 
 #[derive(Args)]
@@ -221,6 +224,7 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(topics::publish(&args, &out)))
         }
         Command::Dlq(args) => runtime().and_then(|rt| rt.block_on(topics::dlq(&args, &out))),
+        Command::Users(args) => runtime().and_then(|rt| rt.block_on(users::run(&args, &out))),
     };
     match result {
         Ok(code) => code,

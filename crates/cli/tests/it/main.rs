@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod browser;
 mod check;
 mod ci_github;
 mod cli;
@@ -18,3 +19,4 @@ mod restart;
 mod synth;
 mod todo;
 mod topics;
+mod users;

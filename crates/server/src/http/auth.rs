@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value as Json};
 
-use super::operations::read_json;
 use super::ApiContext;
 use crate::users::pool::{Failure, Pool, PoolError, Tokens};
 use crate::users::UserAuth;
@@ -73,7 +72,12 @@ async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -
     let op = target
         .strip_prefix("AWSCognitoIdentityProviderService.")
         .unwrap_or_default();
-    let request = match read_json(headers, body, MAX_BODY).await {
+    // Cognito's content type is application/x-amz-json-1.1: read the body
+    // as JSON whatever it is declared as.
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let request = match serde_json::from_slice::<Json>(&bytes) {
         Ok(Json::Object(map)) => Json::Object(map),
         _ => {
             return refused(PoolError::new(

@@ -134,6 +134,19 @@ impl SiteFiles {
             });
         }
         let path = request.uri().path();
+        if path == self.path && self.path != "/" {
+            // The folder's own address ends in `/`, so its pages' relative
+            // links resolve inside it.
+            let location = match request.uri().query() {
+                Some(q) => format!("{path}/?{q}"),
+                None => format!("{path}/"),
+            };
+            let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            return Ok(response);
+        }
         let rest = if self.path == "/" {
             path
         } else {

@@ -110,7 +110,7 @@ impl SigningKey {
 }
 
 /// Public keys by key id, from a JWKS document.
-pub fn keys_of(jwks: &Json) -> HashMap<String, PublicKeyComponents<Vec<u8>>> {
+pub fn keys_of(jwks: &Json) -> KeySet {
     let mut keys = HashMap::new();
     for k in jwks["keys"].as_array().into_iter().flatten() {
         if k["kty"] != "RSA" {
@@ -213,11 +213,11 @@ pub fn verify(
 /// a minute.
 pub struct RemoteKeys {
     url: String,
-    state: std::sync::Mutex<(
-        HashMap<String, PublicKeyComponents<Vec<u8>>>,
-        Option<Instant>,
-    )>,
+    /// The keys, and when they were fetched.
+    state: std::sync::Mutex<(KeySet, Option<Instant>)>,
 }
+
+type KeySet = HashMap<String, PublicKeyComponents<Vec<u8>>>;
 
 const REFETCH_AFTER: Duration = Duration::from_secs(60);
 

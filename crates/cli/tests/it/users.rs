@@ -1,0 +1,439 @@
+//! The user pool: sign-up with a code from the outbox, confirmation,
+//! sign-in, refresh and sign-out through the Cognito protocol at `/auth/`;
+//! routes that need a user refuse every token that is not exactly right;
+//! and the runtime accepting tokens of a Cognito pool (moto's) through its
+//! JWKS URL.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use stackwright_server::users::tokens::SigningKey;
+
+use crate::harness::{on_every_engine, stackwright, text, TempStack, TestApp, TestEngine};
+
+const NOTES: &str = r#"
+name = "notes"
+
+[users]
+password_min_length = 10
+
+[tables.notes]
+key = "id"
+seed = "seed/notes.csv"
+[tables.notes.columns]
+id = { type = "integer" }
+text = { type = "text" }
+
+[[routes]]
+method = "GET"
+path = "/notes/{id}"
+op = "get"
+table = "notes"
+auth = "user"
+
+[[routes]]
+method = "GET"
+path = "/public/{id}"
+op = "get"
+table = "notes"
+"#;
+
+fn notes() -> TempStack {
+    let stack = TempStack::new(NOTES);
+    stack.write("seed/notes.csv", "id,text\n1,hello\n");
+    stack
+}
+
+/// One Cognito-protocol call: (HTTP status, body).
+async fn cognito(app: &TestApp, op: &str, body: Json) -> (u16, Json) {
+    let r = app
+        .client
+        .post(format!("{}/auth/", app.url))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "X-Amz-Target",
+            format!("AWSCognitoIdentityProviderService.{op}"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> u16 {
+    let mut request = app.client.get(format!("{}{path}", app.url));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// The newest code "sent" to `email`.
+fn code_for(stack: &TempStack, email: &str) -> String {
+    let outbox = std::fs::read_to_string(stack.path().join(".stackwright/outbox.jsonl")).unwrap();
+    outbox
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .find(|m| m["to"] == email)
+        .map(|m| m["code"].as_str().unwrap().to_string())
+        .expect("a code was sent")
+}
+
+fn sign_in_body(email: &str, password: &str) -> Json {
+    json!({"ClientId": "local", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": email, "PASSWORD": password}})
+}
+
+async fn sign_up_confirm_sign_in_refresh_sign_out(engine: TestEngine) {
+    let stack = notes();
+    let app = TestApp::spawn_on(engine, stack.path()).await;
+    let email = "ana@example.com";
+    let password = "Correct-Horse-9";
+
+    let (status, r) = cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "local", "Username": email, "Password": "short1A"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["__type"].as_str()),
+        (400, Some("InvalidPasswordException")),
+        "{r}"
+    );
+    let (status, r) = cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "local", "Username": "not-an-email", "Password": password}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["__type"].as_str()),
+        (400, Some("InvalidParameterException")),
+        "{r}"
+    );
+    let (status, r) = cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "other", "Username": email, "Password": password}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["__type"].as_str()),
+        (400, Some("ResourceNotFoundException")),
+        "{r}"
+    );
+    let (status, r) = cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "local", "Username": email, "Password": password}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["UserConfirmed"], false);
+    let (_, r) = cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "local", "Username": "ANA@example.com", "Password": password}),
+    )
+    .await;
+    assert_eq!(
+        r["__type"], "UsernameExistsException",
+        "e-mail addresses are one user whatever the case"
+    );
+
+    let (_, r) = cognito(&app, "InitiateAuth", sign_in_body(email, password)).await;
+    assert_eq!(r["__type"], "UserNotConfirmedException");
+    let (_, r) = cognito(
+        &app,
+        "ConfirmSignUp",
+        json!({"ClientId": "local", "Username": email, "ConfirmationCode": "000000x"}),
+    )
+    .await;
+    assert_eq!(r["__type"], "CodeMismatchException");
+    let code = code_for(&stack, email);
+    assert_eq!(code.len(), 6);
+    let (status, r) = cognito(
+        &app,
+        "ConfirmSignUp",
+        json!({"ClientId": "local", "Username": email, "ConfirmationCode": code}),
+    )
+    .await;
+    assert_eq!((status, r), (200, json!({})));
+
+    let (_, r) = cognito(&app, "InitiateAuth", sign_in_body(email, "Wrong-Horse-9")).await;
+    assert_eq!(r["__type"], "NotAuthorizedException");
+    let (_, r) = cognito(
+        &app,
+        "InitiateAuth",
+        sign_in_body("nobody@example.com", password),
+    )
+    .await;
+    assert_eq!(
+        r["__type"], "NotAuthorizedException",
+        "the same answer as a wrong password"
+    );
+    let (status, r) = cognito(&app, "InitiateAuth", sign_in_body(email, password)).await;
+    assert_eq!(status, 200, "{r}");
+    let result = &r["AuthenticationResult"];
+    let (id, access, refresh) = (
+        result["IdToken"].as_str().unwrap().to_string(),
+        result["AccessToken"].as_str().unwrap().to_string(),
+        result["RefreshToken"].as_str().unwrap().to_string(),
+    );
+
+    assert_eq!(get_with(&app, "/public/1", None).await, 200);
+    assert_eq!(get_with(&app, "/notes/1", None).await, 401);
+    assert_eq!(get_with(&app, "/notes/1", Some(&id)).await, 200);
+    assert_eq!(get_with(&app, "/notes/1", Some(&access)).await, 200);
+    assert_eq!(get_with(&app, "/notes/1", Some("not.a.token")).await, 401);
+
+    let (_, r) = cognito(&app, "InitiateAuth", json!({"ClientId": "local", "AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": refresh}})).await;
+    let fresh = r["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(get_with(&app, "/notes/1", Some(&fresh)).await, 200);
+
+    let (status, _) = cognito(&app, "GlobalSignOut", json!({"AccessToken": access})).await;
+    assert_eq!(status, 200);
+    let (_, r) = cognito(&app, "InitiateAuth", json!({"ClientId": "local", "AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": refresh}})).await;
+    assert_eq!(
+        r["__type"], "NotAuthorizedException",
+        "signed out: the refresh token is revoked"
+    );
+    let (_, r) = cognito(&app, "GlobalSignOut", json!({"AccessToken": id})).await;
+    assert_eq!(
+        r["__type"], "NotAuthorizedException",
+        "sign-out takes an access token"
+    );
+
+    // The command line sees the same pool.
+    let listed = stackwright(&[
+        "users",
+        "list",
+        stack.path().to_str().unwrap(),
+        "--database-url",
+        &app.db().raw_url,
+        "--json",
+    ]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listed: Json = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["users"][0]["email"], email);
+    assert_eq!(listed["users"][0]["confirmed"], true);
+}
+
+on_every_engine!(sign_up_confirm_sign_in_refresh_sign_out);
+
+/// Tokens minted with the pool's own key but one thing wrong, and tokens
+/// not signed by the pool's key, are all refused; the same minting with
+/// everything right is accepted (so each refusal is for its one fault).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_wrong_token_is_refused() {
+    use base64::Engine as _;
+    let b64 = |v: &Json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+
+    let stack = notes();
+    let app = TestApp::spawn_on(TestEngine::Sqlite, stack.path()).await;
+    // The pool's key, from its table.
+    let kid = app
+        .db()
+        .text("SELECT kid FROM _stackwright_signing_keys")
+        .await
+        .unwrap();
+    let der = app
+        .db()
+        .text("SELECT private_key FROM _stackwright_signing_keys")
+        .await
+        .unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
+    let key = SigningKey::from_pkcs8(&kid, &der).unwrap();
+    let now = stackwright_server::users::tokens::now_seconds();
+    let claims = |change: &dyn Fn(&mut Json)| {
+        let mut c = json!({
+            "sub": "00000000-0000-0000-0000-000000000001",
+            "iss": "urn:stackwright:notes:local",
+            "aud": "local",
+            "token_use": "id",
+            "iat": now,
+            "exp": now + 600,
+        });
+        change(&mut c);
+        c
+    };
+
+    let good = key.sign(&claims(&|_| {}));
+    assert_eq!(
+        get_with(&app, "/notes/1", Some(&good)).await,
+        200,
+        "a correct token passes"
+    );
+
+    let refused = [
+        (
+            "wrong audience",
+            key.sign(&claims(&|c| c["aud"] = json!("another-client"))),
+        ),
+        (
+            "wrong issuer",
+            key.sign(&claims(&|c| {
+                c["iss"] = json!("urn:stackwright:other:local")
+            })),
+        ),
+        ("expired", key.sign(&claims(&|c| c["exp"] = json!(now - 1)))),
+        (
+            "no expiry",
+            key.sign(&claims(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            })),
+        ),
+        (
+            "refresh use",
+            key.sign(&claims(&|c| c["token_use"] = json!("refresh"))),
+        ),
+        (
+            "another key, same kid",
+            SigningKey::from_pkcs8(&kid, &SigningKey::generate().unwrap().pkcs8())
+                .unwrap()
+                .sign(&claims(&|_| {})),
+        ),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+                b64(&claims(&|_| {}))
+            ),
+        ),
+        ("alg HS256", {
+            let parts: Vec<&str> = good.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                b64(&json!({"alg": "HS256", "typ": "JWT", "kid": kid})),
+                parts[1],
+                parts[2]
+            )
+        }),
+        ("tampered claims", {
+            let parts: Vec<&str> = good.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(&claims(&|c| c["sub"] = json!("someone-else"))),
+                parts[2]
+            )
+        }),
+    ];
+    for (what, token) in refused {
+        let r = app
+            .client
+            .get(format!("{}/notes/1", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{what}");
+        let body: Json = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}: {body}");
+    }
+}
+
+/// On AWS the runtime verifies Cognito's tokens: here moto's, signed up,
+/// confirmed and signed in through the Cognito API, checked against moto's
+/// JWKS URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_accepts_cognito_tokens_through_the_jwks_url() {
+    let endpoint = crate::harness::ensure_moto().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let made = Command::new(root.join(".tools/moto/bin/python"))
+        .arg(root.join("tools/moto_cognito.py"))
+        .args([
+            endpoint.as_str(),
+            "eu-west-3",
+            "cognito-user@example.com",
+            "Passw0rd!long",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let pool: Json = serde_json::from_slice(&made.stdout).unwrap();
+
+    let stack = notes();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db = stack.path().join("notes.db");
+    let mut runtime = Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .args([
+            "up",
+            stack.path().to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--database-url", &format!("sqlite://{}", db.display())])
+        .env(
+            "STACKWRIGHT_USER_POOL_ID",
+            pool["pool_id"].as_str().unwrap(),
+        )
+        .env(
+            "STACKWRIGHT_USER_POOL_CLIENT_ID",
+            pool["client_id"].as_str().unwrap(),
+        )
+        .env(
+            "STACKWRIGHT_USER_POOL_JWKS_URL",
+            pool["jwks_url"].as_str().unwrap(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let get = |token: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("http://127.0.0.1:{port}/notes/1"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    let id = pool["id_token"].as_str().unwrap().to_string();
+    let mut status = 0;
+    for _ in 0..100 {
+        status = get(id.clone()).await;
+        if status != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "moto's ID token is accepted");
+    assert_eq!(
+        get(pool["access_token"].as_str().unwrap().to_string()).await,
+        200
+    );
+    let mut tampered = id.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(get(tampered).await, 401, "a changed signature is refused");
+    // Signing up locally is off: the pool is Cognito's.
+    let local = client
+        .post(format!("http://127.0.0.1:{port}/auth/"))
+        .header("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status().as_u16(), 404);
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+}
