@@ -92,7 +92,17 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
         ("STACKWRIGHT_LOG_FORMAT".to_string(), json!("json")),
         ("STACKWRIGHT_STACK".to_string(), json!(STACK_DIR)),
     ];
-    let _ = stack;
+    if stack.users.is_some() {
+        env.push(("STACKWRIGHT_USER_POOL_ID".into(), import(&export(prefix, "UserPoolId"))));
+        env.push((
+            "STACKWRIGHT_USER_POOL_CLIENT_ID".into(),
+            import(&export(prefix, "UserPoolClientId")),
+        ));
+    }
+    if stack.site.is_some() {
+        // The site (on CloudFront) calls the API from its own origin.
+        env.push(("STACKWRIGHT_CORS_ORIGINS".into(), import(&export(prefix, "SiteUrl"))));
+    }
     match s.database {
         CloudEngine::Dynamodb => env.push((
             "STACKWRIGHT_DATABASE_URL".into(),

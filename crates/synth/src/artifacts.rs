@@ -76,6 +76,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         r("ArtifactBucket"),
         Some(export(&prefix, "ArtifactBucket")),
     );
+    crate::site::add(&mut t, stack, s, &prefix, key.clone());
     if s.compute == Compute::Fargate {
         t.add(
             "Repository",

@@ -23,6 +23,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     // Production keeps a final snapshot (or the table) when the stack goes.
     let keep = if s.production { "Snapshot" } else { "Delete" };
 
+    crate::users::add(&mut t, stack, s, &prefix);
     if s.database == CloudEngine::Dynamodb {
         dynamodb_tables(&mut t, stack, s, &prefix, key);
         return t;

@@ -13,7 +13,9 @@ pub mod data;
 pub mod graph;
 pub mod network;
 pub mod settings;
+pub mod site;
 pub mod topics;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 

@@ -63,6 +63,20 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
                 "Condition": { "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") } }
             }));
     }
+    if stack.site.is_some() {
+        // CloudFront reads the site's objects, which this key encrypts.
+        key["Properties"]["KeyPolicy"]["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(json!({
+                "Sid": "CloudFrontReadsSite",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudfront.amazonaws.com" },
+                "Action": ["kms:Decrypt"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") } }
+            }));
+    }
     // Production keeps snapshots and tables encrypted with this key: keep the key too.
     if s.production {
         key["DeletionPolicy"] = json!("Retain");
