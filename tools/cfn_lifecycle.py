@@ -24,8 +24,9 @@ import zipfile
 import boto3
 
 # Resource types moto (5.x) leaves out of ListStackResources. (API Gateway
-# v2 and Aurora clusters are modelled by tools/moto_serial.py, which this
-# script's moto must run.)
+# v2, Aurora clusters, CloudFront distributions and origin access controls,
+# and Cognito user pools and clients are modelled by tools/moto_serial.py,
+# which this script's moto must run.)
 MOTO_IGNORES = {
     "AWS::SecretsManager::Secret",
     "AWS::SecretsManager::SecretTargetAttachment",
@@ -133,6 +134,12 @@ def drop_table(ddb, name):
     ddb.delete_table(TableName=name)
 
 
+def drop_user_pool(idp, pool_id):
+    """Remove a pool the stack retained on purpose (protected in production)."""
+    idp.update_user_pool(UserPoolId=pool_id, DeletionProtection="INACTIVE")
+    idp.delete_user_pool(UserPoolId=pool_id)
+
+
 def fail(message):
     print(f"FAIL {message}", flush=True)
     sys.exit(1)
@@ -164,6 +171,8 @@ def main():
         z.writestr("bootstrap", "#!/bin/sh\n")
     seen_ignored = set()
     ddb = boto3.client("dynamodb", **kw)
+    idp = boto3.client("cognito-idp", **kw)
+    cloudfront = boto3.client("cloudfront", **kw)
     # Leftovers of an interrupted run go first, apps before what they import.
     for folder in folders:
         example, env = folder.rstrip("/").split("/")[-2:]
@@ -184,6 +193,9 @@ def main():
         for t in ddb.list_tables()["TableNames"]:
             if t.startswith(f"{example}-{env}-"):
                 drop_table(ddb, t)
+        for pool in idp.list_user_pools(MaxResults=60)["UserPools"]:
+            if pool["Name"].startswith(f"{example}-{env}"):
+                drop_user_pool(idp, pool["Id"])
 
     for folder in folders:
         example, env = folder.rstrip("/").split("/")[-2:]
@@ -322,7 +334,69 @@ def main():
             command = task["containerDefinitions"][0].get("command", [])
             if command[command.index("--host") + 1:][:1] != ["0.0.0.0"]:
                 fail(f"{prefix}: the task does not listen on all interfaces: {command}")
-        print(f"checked {prefix} through EC2, RDS, DynamoDB, Lambda, API Gateway and ECS", flush=True)
+        artifacts = templates["artifacts"]["Resources"]
+        artifacts_physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                              for r in cf.list_stack_resources(StackName=f"{prefix}-artifacts")["StackResourceSummaries"]}
+        artifacts_outputs = {o["OutputKey"]: o["OutputValue"]
+                             for o in cf.describe_stacks(StackName=f"{prefix}-artifacts")["Stacks"][0]["Outputs"]}
+        distribution_ids = [artifacts_physical[k] for k, r in artifacts.items() if r["Type"] == "AWS::CloudFront::Distribution"]
+        control_ids = [artifacts_physical[k] for k, r in artifacts.items() if r["Type"] == "AWS::CloudFront::OriginAccessControl"]
+        for k, r in artifacts.items():
+            if r["Type"] != "AWS::CloudFront::Distribution":
+                continue
+            listed = [d for d in (cloudfront.list_distributions()["DistributionList"].get("Items") or [])
+                      if d["Id"] == artifacts_physical[k]]
+            if len(listed) != 1 or not listed[0]["Enabled"]:
+                fail(f"{prefix}: the distribution is not in CloudFront or not enabled: {listed}")
+            config = cloudfront.get_distribution(Id=artifacts_physical[k])["Distribution"]["DistributionConfig"]
+            origins = config["Origins"]["Items"]
+            want = r["Properties"]["DistributionConfig"]["Origins"][0]
+            bucket_logical = want["DomainName"]["Fn::GetAtt"][0]
+            control_logical = want["OriginAccessControlId"]["Fn::GetAtt"][0]
+            domain = f"{artifacts_physical[bucket_logical]}.s3.{region}.amazonaws.com"
+            if len(origins) != 1 or origins[0]["DomainName"] != domain \
+                    or origins[0].get("OriginAccessControlId") != artifacts_physical[control_logical]:
+                fail(f"{prefix}: the distribution's origin is not the site bucket through its access control: {origins}")
+            control = cloudfront.get_origin_access_control(Id=artifacts_physical[control_logical])["OriginAccessControl"]
+            if control["OriginAccessControlConfig"]["SigningBehavior"] != "always":
+                fail(f"{prefix}: the origin access control does not always sign: {control}")
+            if config["DefaultRootObject"] != "index.html" \
+                    or config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] != "redirect-to-https":
+                fail(f"{prefix}: the distribution does not serve index.html over HTTPS only: {config}")
+            if artifacts_outputs.get("SiteUrl") != f"https://{listed[0]['DomainName']}":
+                fail(f"{prefix}: the site URL is not the distribution's: {artifacts_outputs}")
+        data_outputs = {o["OutputKey"]: o["OutputValue"]
+                        for o in cf.describe_stacks(StackName=f"{prefix}-data")["Stacks"][0].get("Outputs", [])}
+        pools = {k: r for k, r in data.items() if r["Type"] == "AWS::Cognito::UserPool"}
+        pool_ids = [data_physical[k] for k in pools]
+        for k, r in pools.items():
+            props = r["Properties"]
+            listed = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Id"] == data_physical[k]]
+            pool = idp.describe_user_pool(UserPoolId=data_physical[k])["UserPool"]
+            if len(listed) != 1 or pool["Name"] != props["UserPoolName"]:
+                fail(f"{prefix}: the user pool is not in Cognito: {listed}")
+            if pool["Policies"]["PasswordPolicy"] != props["Policies"]["PasswordPolicy"]:
+                fail(f"{prefix}: the pool's password policy is not the template's: {pool['Policies']}")
+            if pool.get("UsernameAttributes") != props["UsernameAttributes"] \
+                    or pool.get("AutoVerifiedAttributes") != props["AutoVerifiedAttributes"]:
+                fail(f"{prefix}: the pool's sign-in or verified attributes are not the template's: {pool}")
+            if pool.get("DeletionProtection", "INACTIVE") != props.get("DeletionProtection", "INACTIVE"):
+                fail(f"{prefix}: the pool's deletion protection is not the template's: {pool.get('DeletionProtection')}")
+            if data_outputs.get("UserPoolId") != pool["Id"]:
+                fail(f"{prefix}: the UserPoolId output is not the pool's id: {data_outputs}")
+            for c, cr in data.items():
+                if cr["Type"] != "AWS::Cognito::UserPoolClient" or cr["Properties"]["UserPoolId"] != {"Ref": k}:
+                    continue
+                clients = idp.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]
+                client = idp.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=data_physical[c])["UserPoolClient"]
+                if [x["ClientId"] for x in clients] != [client["ClientId"]] \
+                        or client["ClientName"] != cr["Properties"]["ClientName"]:
+                    fail(f"{prefix}: the app client is not in the pool: {clients}")
+                if sorted(client.get("ExplicitAuthFlows", [])) != sorted(cr["Properties"]["ExplicitAuthFlows"]):
+                    fail(f"{prefix}: the app client's auth flows are not the template's: {client}")
+                if data_outputs.get("UserPoolClientId") != client["ClientId"]:
+                    fail(f"{prefix}: the UserPoolClientId output is not the client's id: {data_outputs}")
+        print(f"checked {prefix} through EC2, RDS, DynamoDB, Lambda, API Gateway, ECS, CloudFront and Cognito", flush=True)
 
         # Update every layer in order: a new deploy id, and a stack tag everywhere.
         for layer in LAYERS:
@@ -347,6 +421,10 @@ def main():
                 # an operator would.
                 for c in cluster_ids:
                     rds.modify_db_cluster(DBClusterIdentifier=c, DeletionProtection=False, ApplyImmediately=True)
+                # So does a protected user pool, unless the stack retains it.
+                for k, r in pools.items():
+                    if r["Properties"].get("DeletionProtection") == "ACTIVE" and r.get("DeletionPolicy") != "Retain":
+                        idp.update_user_pool(UserPoolId=data_physical[k], DeletionProtection="INACTIVE")
             cf.delete_stack(StackName=name)
             status = wait(cf, name, "DELETE_COMPLETE")
             if status != "DELETE_COMPLETE":
@@ -361,6 +439,18 @@ def main():
                 if not table.get("DeletionProtectionEnabled"):
                     fail(f"{prefix}: a production table is not protected from deletion")
                 drop_table(ddb, table["TableName"])
+        # ...and its user pool (DeletionPolicy Retain, DeletionProtection ACTIVE).
+        for k, r in pools.items():
+            if r.get("DeletionPolicy") == "Retain":
+                pool = idp.describe_user_pool(UserPoolId=data_physical[k])["UserPool"]
+                if pool.get("DeletionProtection") != "ACTIVE":
+                    fail(f"{prefix}: a retained user pool is not protected from deletion")
+                try:
+                    idp.delete_user_pool(UserPoolId=pool["Id"])
+                    fail(f"{prefix}: Cognito deleted a protected user pool")
+                except idp.exceptions.InvalidParameterException:
+                    pass
+                drop_user_pool(idp, pool["Id"])
         if bucket in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
             fail(f"{prefix}: the artifact bucket outlived its stack")
         if ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]:
@@ -373,6 +463,13 @@ def main():
             fail(f"{prefix}: the Aurora cluster outlived its stack")
         if any(i.get("DBClusterIdentifier") in cluster_ids for i in rds.describe_db_instances()["DBInstances"]):
             fail(f"{prefix}: an Aurora instance outlived its stack")
+        if any(d["Id"] in distribution_ids for d in cloudfront.list_distributions()["DistributionList"].get("Items") or []):
+            fail(f"{prefix}: the distribution outlived its stack")
+        if any(c["Id"] in control_ids for c in
+               cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items") or []):
+            fail(f"{prefix}: the origin access control outlived its stack")
+        if any(p["Id"] in pool_ids for p in idp.list_user_pools(MaxResults=60)["UserPools"]):
+            fail(f"{prefix}: the user pool outlived its stack")
 
     print(f"moto ignored: {', '.join(sorted(seen_ignored))}")
     unused = MOTO_IGNORES - seen_ignored

@@ -4,8 +4,10 @@
 proves little against moto (it ignores some resource types), so the
 lifecycle tests ask each service's own API instead: buckets, VPCs, subnets,
 security groups, databases, tables, functions, clusters, repositories, log
-groups, secrets, queues, topics and HTTP APIs whose name (or CloudFormation
-stack tag) starts with the environment's prefix (`todo-dev`).
+groups, secrets, queues, topics, HTTP APIs and user pools whose name (or
+CloudFormation stack tag) starts with the environment's prefix (`todo-dev`),
+and CloudFront distributions (global) whose comment starts with it or whose
+origin is one of its buckets.
 
 Usage: python moto_inventory.py ENDPOINT REGION PREFIX [vpc=VPC_ID]
 (moto does not tag the VPCs of stacks made from change sets, so the VPC to
@@ -60,6 +62,14 @@ def main():
     inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
     inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])
     inv["apis"] = sorted(a["Name"] for a in c("apigatewayv2").get_apis()["Items"] if a["Name"].startswith(prefix))
+    # A distribution has no name: the templates' comment is "<prefix> site",
+    # and its origin is the site bucket (named after the prefix).
+    inv["distributions"] = sorted(
+        d["Id"] for d in c("cloudfront").list_distributions()["DistributionList"].get("Items") or []
+        if d.get("Comment", "").startswith(prefix)
+        or any(o["DomainName"].startswith(low) for o in d["Origins"].get("Items") or []))
+    inv["user_pools"] = sorted(p["Id"] for p in c("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
+                               if p["Name"].startswith(prefix))
     inv["load_balancers"] = sorted(lb["LoadBalancerName"] for lb in c("elbv2").describe_load_balancers()["LoadBalancers"]
                                    if lb["LoadBalancerName"].lower().startswith(low[:10]))
     inv["autoscaling_groups"] = sorted(g["AutoScalingGroupName"] for g in c("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]

@@ -68,16 +68,51 @@ completed the way CloudFormation documents them.
    deletes them, as CloudFormation does (a Redshift cluster without a final
    snapshot, as the templates ask outside production).
 
+8. Sites and sign-in in templates: moto's CloudFormation has no model for
+   AWS::CloudFront::OriginAccessControl, ::Distribution,
+   AWS::Cognito::UserPool or ::UserPoolClient, so `Fn::GetAtt
+   SiteDistribution.DomainName` "references undefined resource" and a Ref
+   to the pool gives nothing. The models below create, update and delete
+   them through moto's own cloudfront and cognitoidp backends (so
+   ListDistributions, ListOriginAccessControls, ListUserPools and
+   ListUserPoolClients show them), with the values CloudFormation documents:
+   Ref is the control's id, the distribution's id, the pool's id and the
+   client's id; GetAtt Id on a control and a distribution, DomainName on a
+   distribution, Arn, ProviderName and ProviderURL on a pool.
+   - A DistributionConfig in a template writes lists plainly (Origins,
+     Aliases, AllowedMethods...) where the API (and moto's backend) wraps
+     them as {Quantity, Items}, says IPV6Enabled for IsIPV6Enabled, and has
+     no CallerReference (CloudFormation makes one): the model converts that
+     much. moto's Origin drops OriginAccessControlId, so an origin's access
+     control would not show in GetDistribution; the patch keeps it.
+   - CloudFront deletes only a disabled, deployed distribution, and
+     CloudFormation disables it first; the model deletes it directly.
+   - A pool's properties are the CreateUserPool parameters (UserPoolName is
+     PoolName; EnabledMfas is not a parameter). moto's DeleteUserPool
+     ignores DeletionProtection; the patch refuses to delete a pool whose
+     protection is ACTIVE (InvalidParameterException, as Cognito does), so a
+     protected pool fails its stack's deletion until protection is turned
+     off (DeletionPolicy Retain is honoured by moto: a retained pool is not
+     deleted at all).
+   Changing UsernameAttributes, AliasAttributes, Schema or
+   UsernameConfiguration replaces a pool, and UserPoolId or GenerateSecret a
+   client, as in CloudFormation; other changes update in place.
+
 Usage: python moto_serial.py HOST PORT
 """
 
+import copy
 import re
 import sys
+import uuid
 
 from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.cloudfront import models as cloudfront
 from moto.cloudformation import models as cfn
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cognitoidp.exceptions import InvalidParameterException
+from moto.cognitoidp.models import CognitoIdpBackend, cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ecs.models import Cluster as EcsCluster
 from moto.ecs.models import Service as EcsService
@@ -86,6 +121,7 @@ from moto.rds.models import DBInstance, rds_backends
 from moto.redshift.models import Cluster as RedshiftCluster
 from moto.redshift.models import redshift_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.utilities.utils import get_partition
 from werkzeug.serving import run_simple
 
 Backend = cfn.CloudFormationBackend
@@ -683,6 +719,223 @@ def delete_redshift_cluster(self, account_id, region_name):
 EcsService.delete = delete_ecs_service
 EcsCluster.delete = delete_ecs_cluster
 RedshiftCluster.delete = delete_redshift_cluster
+
+
+# 8. CloudFront and Cognito models, backed by moto's own backends.
+
+
+def _cloudfront(account_id, region_name):
+    # CloudFront is global: moto keeps one backend per partition.
+    return cloudfront.cloudfront_backends[account_id][get_partition(region_name)]
+
+
+def _wrapped(items):
+    """A list as the CloudFront API writes it."""
+    return {"Quantity": len(items), "Items": items}
+
+
+def _distribution_config(p, caller_reference):
+    """A template's DistributionConfig as the API (and moto) takes it."""
+    c = copy.deepcopy(p)
+    c["CallerReference"] = caller_reference
+    if "IPV6Enabled" in c:
+        c["IsIPV6Enabled"] = c.pop("IPV6Enabled")
+    for key in ("Aliases", "Origins", "CacheBehaviors", "CustomErrorResponses"):
+        if isinstance(c.get(key), list):
+            c[key] = _wrapped(c[key])
+    for behaviour in [c.get("DefaultCacheBehavior", {})] + (c.get("CacheBehaviors") or {}).get("Items", []):
+        methods = behaviour.get("AllowedMethods")
+        if isinstance(methods, list):
+            cached = behaviour.pop("CachedMethods", ["GET", "HEAD"])
+            behaviour["AllowedMethods"] = dict(_wrapped(methods), CachedMethods=_wrapped(cached))
+    for origin in c["Origins"]["Items"]:
+        custom = origin.get("CustomOriginConfig")
+        if custom and isinstance(custom.get("OriginSSLProtocols"), list):
+            custom["OriginSslProtocols"] = _wrapped(custom.pop("OriginSSLProtocols"))
+    return c
+
+
+_origin_init = cloudfront.Origin.__init__
+
+
+def origin_init(self, origin):
+    _origin_init(self, origin)
+    # moto drops it; GetDistribution answers it (an origin's access control).
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+cloudfront.Origin.__init__ = origin_init
+
+
+class OriginAccessControlModel(_Model, CloudFormationModel):
+    __module__ = _MODULE
+    ATTRS = {"Id": "id"}
+
+    def __init__(self, control, props):
+        self.control, self.props, self.id = control, props, control.id
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CloudFront::OriginAccessControl"
+
+    @property
+    def physical_resource_id(self):
+        return self.id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        control = _cloudfront(account_id, region_name).create_origin_access_control(
+            dict(p["OriginAccessControlConfig"]))
+        return cls(control, p)
+
+    def modify(self, p):
+        self.control.update(dict(p["OriginAccessControlConfig"]))
+
+    def delete(self, account_id, region_name):
+        _cloudfront(account_id, region_name).origin_access_controls.pop(self.id, None)
+
+
+class DistributionModel(_Model, CloudFormationModel):
+    __module__ = _MODULE
+    ATTRS = {"Id": "id", "DomainName": "domain_name"}
+
+    def __init__(self, distribution, props, account_id, region_name):
+        self.distribution, self.props = distribution, props
+        self.id, self.domain_name = distribution.distribution_id, distribution.domain_name
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CloudFront::Distribution"
+
+    @property
+    def physical_resource_id(self):
+        return self.id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        config = _distribution_config(p["DistributionConfig"], f"{resource_name}-{uuid.uuid4()}")
+        tags = p.get("Tags") or []
+        distribution, _, _ = _cloudfront(account_id, region_name).create_distribution(config, tags)
+        return cls(distribution, p, account_id, region_name)
+
+    def modify(self, p):
+        reference = self.distribution.distribution_config.caller_reference
+        _cloudfront(self.account_id, self.region_name).update_distribution(
+            _distribution_config(p["DistributionConfig"], reference), self.id, True)
+
+    def delete(self, account_id, region_name):
+        # CloudFormation disables the distribution, waits, then deletes it;
+        # moto deletes an enabled one, so it is deleted directly.
+        backend = _cloudfront(account_id, region_name)
+        if self.id in backend.distributions:
+            backend.delete_distribution(self.id, True)
+
+
+def _cognito(account_id, region_name):
+    return cognitoidp_backends[account_id][region_name]
+
+
+_delete_user_pool = CognitoIdpBackend.delete_user_pool
+
+
+def delete_user_pool(self, user_pool_id):
+    pool = self.describe_user_pool(user_pool_id)
+    if pool.extended_config.get("DeletionProtection") == "ACTIVE":
+        # Cognito's answer to DeleteUserPool on a protected pool.
+        raise InvalidParameterException(
+            "The user pool cannot be deleted because deletion protection is activated. "
+            "Deletion protection must be inactivated first.")
+    _delete_user_pool(self, user_pool_id)
+
+
+CognitoIdpBackend.delete_user_pool = delete_user_pool
+
+
+def _pool_config(p):
+    # The template's properties are CreateUserPool's, but for these two.
+    return {k: copy.deepcopy(v) for k, v in p.items() if k not in ("UserPoolName", "EnabledMfas")}
+
+
+class UserPoolModel(_Model, CloudFormationModel):
+    __module__ = _MODULE
+    ATTRS = {"Arn": "arn", "ProviderName": "provider_name", "ProviderURL": "provider_url"}
+    REPLACE_ON = ("UsernameAttributes", "AliasAttributes", "Schema", "UsernameConfiguration")
+
+    def __init__(self, pool, props, account_id, region_name):
+        self.pool, self.props, self.id, self.arn = pool, props, pool.id, pool.arn
+        self.account_id, self.region_name = account_id, region_name
+        self.provider_name = f"cognito-idp.{region_name}.amazonaws.com/{pool.id}"
+        self.provider_url = f"https://{self.provider_name}"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Cognito::UserPool"
+
+    @property
+    def physical_resource_id(self):
+        return self.id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        pool = _cognito(account_id, region_name).create_user_pool(p.get("UserPoolName", resource_name),
+                                                                  _pool_config(p))
+        return cls(pool, p, account_id, region_name)
+
+    def modify(self, p):
+        self.pool.name = p.get("UserPoolName", self.pool.name)
+        _cognito(self.account_id, self.region_name).update_user_pool(self.id, _pool_config(p))
+
+    def delete(self, account_id, region_name):
+        # Refused while DeletionProtection is ACTIVE (see delete_user_pool).
+        _absent(_cognito(account_id, region_name).delete_user_pool, self.id)
+
+
+class UserPoolClientModel(_Model, CloudFormationModel):
+    __module__ = _MODULE
+    REPLACE_ON = ("UserPoolId", "GenerateSecret")
+
+    def __init__(self, client, props, account_id, region_name):
+        self.client, self.props, self.id = client, props, client.id
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Cognito::UserPoolClient"
+
+    @property
+    def physical_resource_id(self):
+        return self.id
+
+    @staticmethod
+    def _config(p):
+        return {k: copy.deepcopy(v) for k, v in p.items() if k not in ("UserPoolId", "GenerateSecret")}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        config = cls._config(p)
+        config.setdefault("ClientName", resource_name)
+        client = _cognito(account_id, region_name).create_user_pool_client(
+            p["UserPoolId"], bool(p.get("GenerateSecret", False)), config)
+        return cls(client, p, account_id, region_name)
+
+    def modify(self, p):
+        config = self.client.extended_config
+        config.clear()  # UpdateUserPoolClient resets what it is not given
+        config.update(self._config(p))
+
+    def delete(self, account_id, region_name):
+        _absent(_cognito(account_id, region_name).delete_user_pool_client, self.client.user_pool_id, self.id)
+
+
+# As for sections 3 and 4: moto must map the types above to these models.
+for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+    cached.cache_clear()
+
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])

@@ -501,9 +501,17 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
         }
     }
 
+    let site = match &ctx.stack.site {
+        Some(site) => {
+            Some(with_heartbeat("uploading the site", publish_site(&ctx, site, &outputs)).await?)
+        }
+        None => None,
+    };
+
     if args.target.json {
         out.json(&json!({
             "ok": true,
+            "site": site,
             "stack": ctx.stack.name,
             "env": ctx.settings.env,
             "region": ctx.aws.region(),
@@ -518,9 +526,74 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// Upload the site to its bucket with the placeholders filled from the
+/// stack's outputs: the API's URL, the user pool and its client.
+async fn publish_site(
+    ctx: &Context_,
+    site: &stackwright_stack::Site,
+    outputs: &IndexMap<String, String>,
+) -> anyhow::Result<Json> {
+    let bucket = outputs
+        .get("SiteBucket")
+        .context("the artifacts layer has no SiteBucket output")?;
+    let api = outputs.get("ServiceUrl").cloned().unwrap_or_default();
+    if api.starts_with("http://") {
+        eprintln!(
+            "warning: the site is served over HTTPS, and browsers refuse its calls to {api}: \
+             set certificate_arn so the API is served over HTTPS too"
+        );
+    }
+    let region = ctx.aws.region();
+    let auth = match ctx.aws.endpoint() {
+        // An emulator answers the Cognito protocol at its own address.
+        Some(endpoint) => format!("{}/", endpoint.trim_end_matches('/')),
+        None => format!("https://cognito-idp.{region}.amazonaws.com/"),
+    };
+    let values = vec![
+        ("API_URL", api),
+        ("AUTH_URL", auth),
+        ("REGION", region),
+        (
+            "USER_POOL_ID",
+            outputs.get("UserPoolId").cloned().unwrap_or_default(),
+        ),
+        (
+            "CLIENT_ID",
+            outputs.get("UserPoolClientId").cloned().unwrap_or_default(),
+        ),
+    ];
+    let files = stackwright_server::http::site::SiteFiles::load(&ctx.stack, site, &values)?;
+    let objects: Vec<store::SiteObject> = files
+        .files()
+        .into_iter()
+        .map(|(key, body, content_type, page)| store::SiteObject {
+            key,
+            body,
+            content_type,
+            // Pages are checked on every visit, so a deploy shows at once;
+            // other files may be cached for five minutes.
+            cache_control: if page {
+                "no-cache"
+            } else {
+                "public, max-age=300"
+            },
+        })
+        .collect();
+    let done = store::sync_site(&ctx.aws.s3(), bucket, &objects).await?;
+    let url = outputs.get("SiteUrl").cloned().unwrap_or_default();
+    eprintln!(
+        "site {url}: {} uploaded, {} unchanged, {} removed",
+        done.uploaded, done.unchanged, done.removed
+    );
+    Ok(json!({ "url": url, "bucket": bucket, "upload": done }))
+}
+
 fn print_outputs(out: &Output, outputs: &IndexMap<String, String>) {
     if let Some(url) = outputs.get("ServiceUrl") {
         out.line(&format!("service: {url}"));
+    }
+    if let Some(url) = outputs.get("SiteUrl") {
+        out.line(&format!("site: {url}"));
     }
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in outputs {
@@ -766,7 +839,8 @@ pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
 
 /// What a stack environment holds outside its stacks' own deletion.
 struct Holdings {
-    bucket: Option<String>,
+    /// The artifact bucket and the site's.
+    buckets: Vec<String>,
     repository: Option<String>,
     secret: Option<String>,
     /// Log groups services create for resources of the stacks.
@@ -777,7 +851,7 @@ struct Holdings {
 
 async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
     let mut h = Holdings {
-        bucket: None,
+        buckets: Vec::new(),
         repository: None,
         secret: None,
         log_prefixes: Vec::new(),
@@ -794,9 +868,7 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
                 .get(&r.logical_id)
                 .is_some_and(|j| j["DeletionPolicy"] == "Retain");
             match r.resource_type.as_str() {
-                "AWS::S3::Bucket" if r.logical_id == "ArtifactBucket" => {
-                    h.bucket = Some(r.physical_id)
-                }
+                "AWS::S3::Bucket" => h.buckets.push(r.physical_id),
                 "AWS::ECR::Repository" => h.repository = Some(r.physical_id),
                 "AWS::RDS::DBInstance" => h
                     .log_prefixes
@@ -872,7 +944,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
         if *layer == Layer::Artifacts {
             // CloudFormation cannot delete a bucket that holds objects, or
             // (in production) a repository that holds images.
-            if let Some(bucket) = &h.bucket {
+            for bucket in &h.buckets {
                 let n = store::empty_bucket(&ctx.aws.s3(), bucket).await?;
                 removed.push(format!("{n} object version(s) in s3://{bucket}"));
             }
@@ -908,7 +980,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
             left.push(format!("stack {name} ({status})"));
         }
     }
-    if let Some(bucket) = &h.bucket {
+    for bucket in &h.buckets {
         if store::bucket_exists(&ctx.aws.s3(), bucket).await {
             left.push(format!("bucket {bucket}"));
         }

@@ -495,6 +495,7 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
         database: database_url(&stack, &args.database).await?,
         allow_destructive: args.database.allow_destructive,
         cloud_topics,
+        cors_origins: stackwright_server::http::cors::origins_from_env(),
     };
     let app = Application::build(stack, &settings).await?;
     out.log_prepare(app.prepared());

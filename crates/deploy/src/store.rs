@@ -41,6 +41,84 @@ pub async fn upload_package(
     Ok(true)
 }
 
+/// A site file to upload.
+pub struct SiteObject<'a> {
+    pub key: &'a str,
+    pub body: &'a [u8],
+    pub content_type: &'a str,
+    pub cache_control: &'a str,
+}
+
+/// What a site upload did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct SiteUpload {
+    pub uploaded: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Make the bucket hold exactly these files: upload the new and changed
+/// ones (a file's SHA-256 is kept in its metadata), remove the others.
+pub async fn sync_site(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    files: &[SiteObject<'_>],
+) -> Result<SiteUpload> {
+    use sha2::Digest;
+    let mut outcome = SiteUpload::default();
+    for f in files {
+        let sha = crate::package::hex(&sha2::Sha256::digest(f.body));
+        let current = s3.head_object().bucket(bucket).key(f.key).send().await;
+        if let Ok(head) = current {
+            if head.metadata().and_then(|m| m.get("sha256")) == Some(&sha)
+                && head.cache_control() == Some(f.cache_control)
+            {
+                outcome.unchanged += 1;
+                continue;
+            }
+        }
+        s3.put_object()
+            .bucket(bucket)
+            .key(f.key)
+            .content_type(f.content_type)
+            .cache_control(f.cache_control)
+            .metadata("sha256", sha)
+            .body(ByteStream::from(f.body.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("uploading s3://{bucket}/{}", f.key), e))?;
+        outcome.uploaded += 1;
+    }
+    let wanted: std::collections::HashSet<&str> = files.iter().map(|f| f.key).collect();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("listing s3://{bucket}"), e))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            if !wanted.contains(key) {
+                s3.delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("removing s3://{bucket}/{key}"), e))?;
+                outcome.removed += 1;
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    Ok(outcome)
+}
+
 /// Delete every object version and delete marker; returns how many.
 pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize> {
     let mut deleted = 0;

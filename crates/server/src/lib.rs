@@ -34,6 +34,8 @@ pub struct Settings {
     /// Topics on AWS (SNS topics, SQS queues) instead of the database's
     /// own queues: what the templates configure.
     pub cloud_topics: Option<cloud_topics::CloudTopics>,
+    /// Origins allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +139,7 @@ impl Application {
             cloud: cloud.clone(),
             site,
             users,
+            cors_origins: Arc::new(settings.cors_origins.clone()),
         });
         Ok(Application {
             listener,
@@ -170,6 +173,7 @@ impl Application {
             // On AWS the site is in S3 behind CloudFront.
             site: None,
             users: user_auth(&engine, &stack).await?,
+            cors_origins: Arc::new(http::cors::origins_from_env()),
         });
         Ok(lambda::Handlers {
             router,

@@ -93,7 +93,10 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
         ("STACKWRIGHT_STACK".to_string(), json!(STACK_DIR)),
     ];
     if stack.users.is_some() {
-        env.push(("STACKWRIGHT_USER_POOL_ID".into(), import(&export(prefix, "UserPoolId"))));
+        env.push((
+            "STACKWRIGHT_USER_POOL_ID".into(),
+            import(&export(prefix, "UserPoolId")),
+        ));
         env.push((
             "STACKWRIGHT_USER_POOL_CLIENT_ID".into(),
             import(&export(prefix, "UserPoolClientId")),
@@ -101,7 +104,10 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
     }
     if stack.site.is_some() {
         // The site (on CloudFront) calls the API from its own origin.
-        env.push(("STACKWRIGHT_CORS_ORIGINS".into(), import(&export(prefix, "SiteUrl"))));
+        env.push((
+            "STACKWRIGHT_CORS_ORIGINS".into(),
+            import(&export(prefix, "SiteUrl")),
+        ));
     }
     match s.database {
         CloudEngine::Dynamodb => env.push((

@@ -31,7 +31,12 @@ fn run_script(example: &str, script: &str) {
         .port();
     let db = stack.path().join("browser.db");
     let mut server = Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .args(["up", stack.path().to_str().unwrap(), "--port", &port.to_string()])
+        .args([
+            "up",
+            stack.path().to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ])
         .args(["--database-url", &format!("sqlite://{}", db.display())])
         .env("STACKWRIGHT_LOG", "warn")
         .stdin(Stdio::null())

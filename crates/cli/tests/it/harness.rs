@@ -387,6 +387,7 @@ impl TestApp {
             database: database.clone(),
             allow_destructive,
             cloud_topics: None,
+            cors_origins: vec!["https://site.example".to_string()],
         };
         let app = Application::build(stack, &settings).await?;
         let url = app.url();

@@ -437,3 +437,65 @@ async fn the_runtime_accepts_cognito_tokens_through_the_jwks_url() {
     runtime.kill().unwrap();
     runtime.wait().unwrap();
 }
+
+/// The deployed site calls the API from its own origin (CloudFront): that
+/// origin, and only it, may, with the bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_sites_origin_may_call_across_origins() {
+    let stack = notes();
+    // The harness allows https://site.example, as the templates allow the site's URL.
+    let app = TestApp::spawn_on(TestEngine::Sqlite, stack.path()).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/notes/1", app.url))
+        .header("Origin", "https://site.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://site.example");
+    assert!(h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+
+    let allowed = app
+        .client
+        .get(format!("{}/public/1", app.url))
+        .header("Origin", "https://site.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://site.example"
+    );
+    let other = app
+        .client
+        .get(format!("{}/public/1", app.url))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 200);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let refused = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/notes/1", app.url))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}

@@ -4,6 +4,7 @@
 //! with several methods share a method router whose fallback answers 405.
 
 mod auth;
+pub mod cors;
 mod decode;
 mod operations;
 pub mod site;
@@ -40,6 +41,8 @@ pub struct ApiContext {
     pub site: Option<site::Shared>,
     /// Who signed in: the embedded pool locally, Cognito on AWS.
     pub users: Option<crate::users::Shared>,
+    /// Origins allowed to call the API from a browser (the site on AWS).
+    pub cors_origins: cors::Origins,
 }
 
 /// The router serving every route of the stack.
@@ -121,6 +124,10 @@ pub fn router(ctx: ApiContext) -> Router {
         }
     }
     router
+        .layer(middleware::from_fn_with_state(
+            ctx.cors_origins.clone(),
+            cors::layer,
+        ))
         .layer(middleware::from_fn(log_requests))
         .with_state(ctx)
 }

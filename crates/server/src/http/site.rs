@@ -126,6 +126,18 @@ impl SiteFiles {
         &self.path
     }
 
+    /// Every file: (path in the folder, content with placeholders filled,
+    /// content type, whether it is a page), sorted by path.
+    pub fn files(&self) -> Vec<(&str, &[u8], &'static str, bool)> {
+        let mut files: Vec<_> = self
+            .files
+            .iter()
+            .map(|(k, f)| (k.as_str(), f.body.as_ref(), f.content_type, f.html))
+            .collect();
+        files.sort_by_key(|f| f.0);
+        files
+    }
+
     /// Answer a request for the site; `Err` is the JSON error to send.
     pub fn respond(&self, request: &Request) -> Result<Response, ApiError> {
         if request.method() != Method::GET && request.method() != Method::HEAD {

@@ -42,12 +42,12 @@ impl Dialect {
         match self {
             Dialect::Postgres => &[
                 "CREATE TABLE IF NOT EXISTS _stackwright_messages (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, available_at BIGINT NOT NULL, published_at BIGINT NOT NULL, last_error TEXT, PRIMARY KEY (subscription, id))",
-                "CREATE INDEX IF NOT EXISTS _stackwright_messages_due ON _stackwright_messages (subscription, available_at)",
+                "CREATE INDEX IF NOT EXISTS _stackwright_messages_due ON _stackwright_messages (subscription, available_at, published_at)",
                 "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id))",
                 "CREATE TABLE IF NOT EXISTS _stackwright_dead_letters (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT NOT NULL, published_at BIGINT NOT NULL, failed_at BIGINT NOT NULL, PRIMARY KEY (subscription, id))",
             ],
             Dialect::Mysql => &[
-                "CREATE TABLE IF NOT EXISTS _stackwright_messages (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, available_at BIGINT NOT NULL, published_at BIGINT NOT NULL, last_error TEXT, PRIMARY KEY (subscription, id), INDEX _stackwright_messages_due (subscription, available_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+                "CREATE TABLE IF NOT EXISTS _stackwright_messages (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, available_at BIGINT NOT NULL, published_at BIGINT NOT NULL, last_error TEXT, PRIMARY KEY (subscription, id), INDEX _stackwright_messages_due (subscription, available_at, published_at)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS _stackwright_dead_letters (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, last_error TEXT NOT NULL, published_at BIGINT NOT NULL, failed_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
             ],
@@ -449,7 +449,8 @@ macro_rules! deliver {
                 }
                 Err(e @ $crate::engine::StorageError::Unavailable(_))
                 | Err(e @ $crate::engine::StorageError::Contention(_)) => return Err(e),
-                Err(_) => {
+                Err(e) => {
+                    tracing::debug!(target: "stackwright::topics", error = %e, "the batch failed as a whole; one message at a time");
                     sqlx::query("ROLLBACK TO SAVEPOINT batch")
                         .execute(&mut *tx)
                         .await

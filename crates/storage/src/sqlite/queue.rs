@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS _stackwright_messages (
     PRIMARY KEY (subscription, id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS _stackwright_messages_due
-    ON _stackwright_messages (subscription, available_at);
+    ON _stackwright_messages (subscription, available_at, published_at);
 CREATE TABLE IF NOT EXISTS _stackwright_applied (
     subscription TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -171,9 +171,11 @@ pub(super) fn deliver(
             });
         }
         Err(e @ StorageError::Unavailable(_)) => return Err(e),
-        Err(_) => tx
-            .execute_batch("ROLLBACK TO batch; RELEASE batch")
-            .map_err(map_err)?,
+        Err(e) => {
+            tracing::debug!(target: "stackwright::topics", error = %e, "the batch failed as a whole; one message at a time");
+            tx.execute_batch("ROLLBACK TO batch; RELEASE batch")
+                .map_err(map_err)?
+        }
     }
     let mut outcome = Delivery::default();
     for (id, body, attempts, published_at) in batch {
