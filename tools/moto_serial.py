@@ -925,8 +925,10 @@ class UserPoolClientModel(_Model, CloudFormationModel):
 
     def modify(self, p):
         config = self.client.extended_config
+        name = config.get("ClientName")
         config.clear()  # UpdateUserPoolClient resets what it is not given
         config.update(self._config(p))
+        config.setdefault("ClientName", name)
 
     def delete(self, account_id, region_name):
         _absent(_cognito(account_id, region_name).delete_user_pool_client, self.client.user_pool_id, self.id)

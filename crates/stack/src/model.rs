@@ -565,6 +565,27 @@ pub enum Change {
     Set { column: String, value: Json },
     /// Atomically add to a numeric column.
     Increment { column: String, by: i64 },
+    /// Set the column to a claim of the signed-in user (`"$user.sub"`,
+    /// `"$user.email"`): who liked, who adopted.
+    SetUser { column: String, claim: UserClaim },
+}
+
+/// A claim of the signed-in user a route can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserClaim {
+    /// The user's stable id (Cognito's `sub`).
+    Sub,
+    Email,
+}
+
+impl UserClaim {
+    pub fn name(self) -> &'static str {
+        match self {
+            UserClaim::Sub => "sub",
+            UserClaim::Email => "email",
+        }
+    }
 }
 
 /// `[aws]`: settings for every environment, and per-environment overrides.

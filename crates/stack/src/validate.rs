@@ -1402,6 +1402,37 @@ impl Validator<'_> {
                     };
                     let column = &table.columns[col];
                     let json = toml_to_json(value.get_ref());
+                    if let Some(claim) = json.as_str().and_then(|v| v.strip_prefix("$user.")) {
+                        let claim = match claim {
+                            "sub" => Some(UserClaim::Sub),
+                            "email" => Some(UserClaim::Email),
+                            _ => None,
+                        };
+                        let texty = matches!(column.ty, ColumnType::Text)
+                            || matches!(column.ty, ColumnType::String { max_length } if max_length >= 36);
+                        match claim {
+                            None => {
+                                self.error(
+                                    value.span(),
+                                    "a user claim is `$user.sub` or `$user.email`",
+                                );
+                            }
+                            Some(_)
+                                if r.auth.as_ref().map(|a| a.get_ref().as_str())
+                                    != Some("user") =>
+                            {
+                                self.error(value.span(), "`$user.*` needs a signed-in user: add auth = \"user\" to the route");
+                            }
+                            Some(_) if !texty || col == table.key => {
+                                self.error(value.span(), format!("`{field}` cannot hold a user claim: use a string column (max_length >= 36) or text"));
+                            }
+                            Some(claim) => changes.push(Change::SetUser {
+                                column: col.to_string(),
+                                claim,
+                            }),
+                        }
+                        continue;
+                    }
                     if col == table.key {
                         self.error(value.span(), "an update cannot change the key");
                     } else if let Err(why) = crate::values::check_value(column, &json) {

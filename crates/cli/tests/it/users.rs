@@ -499,3 +499,85 @@ async fn only_the_sites_origin_may_call_across_origins() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+/// A route can write who the signed-in user is (`set = { owner =
+/// "$user.sub" }`): the value comes from the verified token, never from
+/// the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_write_the_signed_in_users_claims() {
+    let stack = TempStack::new(&format!(
+        "{}\n{}",
+        NOTES.replace(
+            "text = { type = \"text\" }",
+            "text = { type = \"text\" }\nowner = { type = \"string\", max_length = 36, nullable = true }\nowner_email = { type = \"text\", nullable = true }"
+        ),
+        r#"
+[[routes]]
+method = "POST"
+path = "/notes/{id}/claim"
+op = "update"
+table = "notes"
+auth = "user"
+set = { owner = "$user.sub", owner_email = "$user.email" }
+"#
+    ));
+    stack.write("seed/notes.csv", "id,text\n1,hello\n");
+    let app = TestApp::spawn_on(TestEngine::Sqlite, stack.path()).await;
+    let email = "owner@example.com";
+    let password = "Correct-Horse-9";
+    cognito(
+        &app,
+        "SignUp",
+        json!({"ClientId": "local", "Username": email, "Password": password}),
+    )
+    .await;
+    let code = code_for(&stack, email);
+    cognito(
+        &app,
+        "ConfirmSignUp",
+        json!({"ClientId": "local", "Username": email, "ConfirmationCode": code}),
+    )
+    .await;
+    let (_, r) = cognito(&app, "InitiateAuth", sign_in_body(email, password)).await;
+    let id = r["AuthenticationResult"]["IdToken"].as_str().unwrap();
+    let access = r["AuthenticationResult"]["AccessToken"].as_str().unwrap();
+    let sub = app
+        .db()
+        .text("SELECT sub FROM _stackwright_users")
+        .await
+        .unwrap();
+
+    let claimed = app
+        .client
+        .post(format!("{}/notes/1/claim", app.url))
+        .bearer_auth(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status().as_u16(), 200);
+    let note: Json = claimed.json().await.unwrap();
+    assert_eq!(note["owner"], sub.as_str());
+    assert_eq!(note["owner_email"], email);
+    // The access token has no e-mail: refused, nothing written.
+    let r = app
+        .client
+        .post(format!("{}/notes/1/claim", app.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+
+    // Claims need a signed-in route, and a column that can hold them.
+    let bad = TempStack::new(&format!(
+        "{NOTES}\n[[routes]]\nmethod = \"POST\"\npath = \"/open/{{id}}\"\nop = \"update\"\ntable = \"notes\"\nset = {{ text = \"$user.sub\" }}\n"
+    ));
+    bad.write("seed/notes.csv", "id,text\n1,hello\n");
+    let out = stackwright(&["check", bad.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("needs a signed-in user"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -20,14 +20,14 @@ pub struct Request {
 }
 
 pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Response, ApiError> {
-    if route.auth == Auth::User {
+    let user = if route.auth == Auth::User {
         match &ctx.users {
-            Some(users) => {
-                users.user(&req.headers).await?;
-            }
+            Some(users) => Some(users.user(&req.headers).await?),
             None => return Err(crate::users::no_pool()),
         }
-    }
+    } else {
+        None
+    };
     let max_body = ctx.stack.server.max_body_bytes;
     match &route.operation {
         Operation::Health => match ctx.engine.ping().await {
@@ -64,10 +64,25 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             let mut assignments: Vec<Assignment> = changes
                 .iter()
                 .map(|c| match c {
-                    Change::Set { column, value } => Assignment::Set(column.clone(), value.clone()),
-                    Change::Increment { column, by } => Assignment::Increment(column.clone(), *by),
+                    Change::Set { column, value } => {
+                        Ok(Assignment::Set(column.clone(), value.clone()))
+                    }
+                    Change::Increment { column, by } => {
+                        Ok(Assignment::Increment(column.clone(), *by))
+                    }
+                    Change::SetUser { column, claim } => user
+                        .as_ref()
+                        .and_then(|u| u.0.get(claim.name()))
+                        .filter(|v| v.is_string())
+                        .map(|v| Assignment::Set(column.clone(), v.clone()))
+                        .ok_or_else(|| {
+                            ApiError::Unauthorized(format!(
+                                "the token carries no `{}`: send the ID token",
+                                claim.name()
+                            ))
+                        }),
                 })
-                .collect();
+                .collect::<Result<_, ApiError>>()?;
             if !input.is_empty() {
                 let body = read_object(req.headers, req.body, max_body).await?;
                 assignments.extend(body_changes(table, input, body)?);
