@@ -187,7 +187,10 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     // The services' own view.
     let inv = moto.inventory(&prefix, &vpc);
     assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
-    assert_eq!(inv["buckets"], serde_json::json!([bucket]), "{inv}");
+    let site_bucket = outputs["SiteBucket"].as_str().unwrap().to_string();
+    let mut buckets = vec![bucket.clone(), site_bucket];
+    buckets.sort();
+    assert_eq!(inv["buckets"], serde_json::json!(buckets), "{inv}");
     assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
     assert_eq!(listed(&inv, "subnets"), 6, "{inv}");
     assert_eq!(listed(&inv, "db_instances"), 1, "{inv}");
@@ -463,7 +466,8 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     let vpc = first["outputs"]["VpcId"].as_str().unwrap().to_string();
     let inv = moto.inventory(&prefix, &vpc);
     assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
-    assert_eq!(listed(&inv, "buckets"), 1, "{inv}");
+    assert_eq!(listed(&inv, "buckets"), 2, "artifacts and site: {inv}");
+    assert_eq!(listed(&inv, "distributions"), 1, "{inv}");
     assert_eq!(listed(&inv, "repositories"), 1, "{inv}");
     assert_eq!(listed(&inv, "ecs_clusters"), 1, "{inv}");
     assert_eq!(listed(&inv, "db_instances"), 1, "{inv}");
@@ -537,10 +541,40 @@ async fn deploy_redeploy_destroy(
     let vpc = outputs["VpcId"].as_str().unwrap().to_string();
     let inv = moto.inventory(&prefix, &vpc);
     assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
-    assert_eq!(listed(&inv, "buckets"), 1, "{inv}");
+    let site = outputs
+        .get("SiteBucket")
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    assert_eq!(
+        listed(&inv, "buckets"),
+        1 + usize::from(site.is_some()),
+        "{inv}"
+    );
     assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
     for (kind, count) in expect {
         assert_eq!(listed(&inv, kind), *count, "{kind}: {inv}");
+    }
+    if let Some(bucket) = &site {
+        // The site is in its bucket, its placeholders filled from the outputs.
+        let get = |key: &str| -> Json {
+            serde_json::from_str(&moto.python("moto_get_object.py", &[bucket, key])).unwrap()
+        };
+        let index = get("index.html");
+        assert!(
+            index["content_type"]
+                .as_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{index}"
+        );
+        assert_eq!(index["cache_control"], "no-cache");
+        let config = get("config.js")["text"].as_str().unwrap().to_string();
+        let service = outputs["ServiceUrl"].as_str().unwrap();
+        assert!(config.contains(service), "API_URL filled: {config}");
+        assert!(!config.contains("{{"), "every placeholder filled: {config}");
+        if let Some(pool) = outputs.get("UserPoolId").and_then(Json::as_str) {
+            assert!(config.contains(pool), "USER_POOL_ID filled: {config}");
+        }
     }
 
     let again = moto.json(&deploy);
@@ -549,6 +583,9 @@ async fn deploy_redeploy_destroy(
         "{again}"
     );
     assert_eq!(again["package"]["uploaded"], false, "{again}");
+    if site.is_some() {
+        assert_eq!(again["site"]["upload"]["uploaded"], 0, "{again}");
+    }
     assert_eq!(again["outputs"], outputs, "the same outputs");
 
     destroy_and_find_nothing_left(&moto, &dir, env, &prefix, &vpc);
@@ -619,6 +656,8 @@ async fn mysfits_on_fargate_and_dynamodb_deploys_and_destroys_against_moto() {
             ("ecs_clusters", 1),
             ("repositories", 1),
             ("load_balancers", 1),
+            ("distributions", 1),
+            ("user_pools", 1),
         ],
     )
     .await;
