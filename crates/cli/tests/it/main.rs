@@ -16,6 +16,7 @@ mod migrations;
 mod mysfits;
 mod pets;
 mod restart;
+mod site;
 mod synth;
 mod todo;
 mod topics;

@@ -581,3 +581,76 @@ set = { owner = "$user.sub", owner_email = "$user.email" }
         text(&out.stderr)
     );
 }
+
+/// Cognito rotates its signing keys: a token signed with a key the runtime
+/// has not seen makes it fetch the JWKS again, and a key that is gone from
+/// the set stops being accepted once fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_are_fetched_from_the_jwks_url() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use stackwright_server::users::tokens::{Expected, RemoteKeys};
+    use stackwright_server::users::UserAuth;
+
+    let old = SigningKey::generate().unwrap();
+    let new = SigningKey::generate().unwrap();
+    let published: Arc<Mutex<Json>> = Arc::new(Mutex::new(json!({ "keys": [old.jwk()] })));
+    let fetches = Arc::new(Mutex::new(0));
+    let app = {
+        let (published, fetches) = (published.clone(), fetches.clone());
+        axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let (published, fetches) = (published.clone(), fetches.clone());
+                async move {
+                    *fetches.lock().unwrap() += 1;
+                    axum::Json(published.lock().unwrap().clone())
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let expected = Expected {
+        issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test".into(),
+        client_id: "site".into(),
+    };
+    let auth = UserAuth::Cognito {
+        expected: expected.clone(),
+        keys: RemoteKeys::new(url).refetch_after(Duration::ZERO),
+    };
+    let now = stackwright_server::users::tokens::now_seconds();
+    let token = |key: &SigningKey| {
+        key.sign(&json!({"sub": "u1", "iss": expected.issuer, "aud": "site", "token_use": "id", "exp": now + 600}))
+    };
+
+    assert!(auth.verify(&token(&old)).await.is_ok());
+    assert!(auth.verify(&token(&old)).await.is_ok());
+    assert_eq!(
+        *fetches.lock().unwrap(),
+        1,
+        "known keys are not fetched again"
+    );
+    // Rotation: the pool publishes the new key next to the old one.
+    *published.lock().unwrap() = json!({ "keys": [old.jwk(), new.jwk()] });
+    assert!(
+        auth.verify(&token(&new)).await.is_ok(),
+        "a new key is fetched"
+    );
+    assert_eq!(*fetches.lock().unwrap(), 2);
+    // The old key retired: once the set is fetched again it is refused.
+    *published.lock().unwrap() = json!({ "keys": [new.jwk()] });
+    let stranger = SigningKey::generate().unwrap();
+    assert!(
+        auth.verify(&token(&stranger)).await.is_err(),
+        "an unknown key is refused"
+    );
+    assert!(
+        auth.verify(&token(&old)).await.is_err(),
+        "a retired key is refused"
+    );
+    assert!(auth.verify(&token(&new)).await.is_ok());
+}

@@ -213,6 +213,7 @@ pub fn verify(
 /// a minute.
 pub struct RemoteKeys {
     url: String,
+    refetch_after: Duration,
     /// The keys, and when they were fetched.
     state: std::sync::Mutex<(KeySet, Option<Instant>)>,
 }
@@ -225,8 +226,16 @@ impl RemoteKeys {
     pub fn new(url: String) -> Self {
         RemoteKeys {
             url,
+            refetch_after: REFETCH_AFTER,
             state: std::sync::Mutex::new((HashMap::new(), None)),
         }
+    }
+
+    /// How long after a fetch an unknown key id does not fetch again (a
+    /// flood of made-up key ids must not become a flood of fetches).
+    pub fn refetch_after(mut self, wait: Duration) -> Self {
+        self.refetch_after = wait;
+        self
     }
 
     pub fn cached(&self, kid: &str) -> Option<PublicKeyComponents<Vec<u8>>> {
@@ -237,7 +246,7 @@ impl RemoteKeys {
     pub async fn refresh(&self) -> Result<(), TokenError> {
         {
             let state = self.state.lock().expect("keys lock");
-            if state.1.is_some_and(|t| t.elapsed() < REFETCH_AFTER) {
+            if state.1.is_some_and(|t| t.elapsed() < self.refetch_after) {
                 return Ok(());
             }
         }
