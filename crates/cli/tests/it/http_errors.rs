@@ -9,9 +9,13 @@ async fn unknown_paths_are_404_json(engine: TestEngine) {
     let app = TestApp::spawn_on(engine, &example("todo")).await;
     app.get("/nope").await.assert_error(404, "not_found");
     app.get("/api/task").await.assert_error(404, "not_found");
-    app.request(Method::DELETE, "/", None)
+    app.request(Method::DELETE, "/nope", None)
         .await
         .assert_error(404, "not_found");
+    // `/` is the site's page: it can only be read.
+    let page = app.request(Method::DELETE, "/", None).await;
+    page.assert_error(405, "method_not_allowed");
+    assert_eq!(page.headers["allow"], "GET, HEAD");
 }
 
 async fn oversized_bodies_are_413(engine: TestEngine) {

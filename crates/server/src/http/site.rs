@@ -140,11 +140,6 @@ impl SiteFiles {
 
     /// Answer a request for the site; `Err` is the JSON error to send.
     pub fn respond(&self, request: &Request) -> Result<Response, ApiError> {
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            return Err(ApiError::MethodNotAllowed {
-                allow: "GET, HEAD".into(),
-            });
-        }
         let path = request.uri().path();
         if path == self.path && self.path != "/" {
             // The folder's own address ends in `/`, so its pages' relative
@@ -181,6 +176,11 @@ impl SiteFiles {
                     .flatten()
             })
             .ok_or_else(|| ApiError::NotFound(format!("no such page: {}", super::clip(path))))?;
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Err(ApiError::MethodNotAllowed {
+                allow: "GET, HEAD".into(),
+            });
+        }
         let fresh = request
             .headers()
             .get(header::IF_NONE_MATCH)
