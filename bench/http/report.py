@@ -105,11 +105,14 @@ def main():
     for what, value, ok in checks:
         lines.append(f"| {what} | {value} | {'met' if ok else '**missed**'} |")
     lines.append("")
+    analysis = os.path.join(out, "ANALYSIS.md")
+    if os.path.exists(analysis):
+        lines += [open(analysis).read().strip(), ""]
     if os.path.exists(profile) and os.path.getsize(profile) > 0:
         lines += [
             "## Where stackwright's time goes (pets GET by key, SQLite)",
             "",
-            "`perf record -g` on the server under the same load, the symbols over 2%:",
+            "`perf record -g` on the server under the same load (this run), the symbols over 2%:",
             "",
             "```",
             *[l.rstrip() for l in open(profile)],

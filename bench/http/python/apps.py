@@ -1,6 +1,6 @@
 """The pets and todo APIs as a user of Flask or FastAPI writes them: one
 module, plain SQL through the usual driver (sqlite3, psycopg, PyMySQL), a
-connection per worker (per thread for FastAPI's threadpool), served by
+connection per gunicorn worker, a shared pool of 10 per uvicorn worker, served by
 gunicorn (Flask) and uvicorn (FastAPI) with their usual production settings
 (see bench/http/run). Same tables and data as stackwright's: the database
 stackwright migrated and seeded.
@@ -16,6 +16,11 @@ from urllib.parse import urlparse
 
 URL = os.environ["DATABASE_URL"]
 _local = threading.local()
+# FastAPI runs plain `def` endpoints on a threadpool of up to 40 threads per
+# worker: like SQLAlchemy's default pool (5 + 10 overflow), it shares a
+# bounded pool of connections rather than open one per thread.
+POOL_SIZE = 10
+_pool = None
 
 
 def connect():
@@ -34,19 +39,49 @@ def connect():
     return conn, "%s"
 
 
-def db():
-    if getattr(_local, "conn", None) is None:
-        _local.conn, _local.mark = connect()
-    return _local.conn, _local.mark
+class Pool:
+    def __init__(self, size):
+        import queue
+        self.free = queue.Queue()
+        for _ in range(size):
+            self.free.put(connect())
+
+    def __enter__(self):
+        self.held = self.free.get()
+        return self.held
+
+    def __exit__(self, *exc):
+        self.free.put(self.held)
+
+
+class Borrowed:
+    """A connection for one request: the worker's own (gunicorn's sync
+    workers serve one request at a time), or one from the shared pool
+    (FastAPI's threads)."""
+
+    def __enter__(self):
+        global _pool
+        if os.environ.get("SHARED_POOL"):
+            if _pool is None:
+                _pool = Pool(POOL_SIZE)
+            self.conn = _pool.free.get()
+            return self.conn
+        if getattr(_local, "conn", None) is None:
+            _local.conn = connect()
+        return _local.conn
+
+    def __exit__(self, *exc):
+        if os.environ.get("SHARED_POOL"):
+            _pool.free.put(self.conn)
 
 
 def query(sql, params=()):
-    conn, mark = db()
-    cur = conn.cursor()
-    cur.execute(sql.replace("?", mark), params)
-    rows = cur.fetchall() if cur.description else []
-    names = [d[0] for d in cur.description] if cur.description else []
-    return [dict(zip(names, r)) for r in rows]
+    with Borrowed() as (conn, mark):
+        cur = conn.cursor()
+        cur.execute(sql.replace("?", mark), params)
+        rows = cur.fetchall() if cur.description else []
+        names = [d[0] for d in cur.description] if cur.description else []
+        return [dict(zip(names, r)) for r in rows]
 
 
 def get_pet(name):
@@ -66,16 +101,16 @@ def create_task(body):
         return None
     priority = body.get("priority", 0)
     completed = bool(body.get("complete", False))
-    conn, mark = db()
-    cur = conn.cursor()
-    if URL.startswith("postgres"):
-        cur.execute("INSERT INTO tasks (priority, title, completed) VALUES (%s, %s, %s) RETURNING id",
-                    (priority, title, completed))
-        new_id = cur.fetchone()[0]
-    else:
-        cur.execute(f"INSERT INTO tasks (priority, title, completed) VALUES ({mark}, {mark}, {mark})",
-                    (priority, title, completed))
-        new_id = cur.lastrowid
+    with Borrowed() as (conn, mark):
+        cur = conn.cursor()
+        if URL.startswith("postgres"):
+            cur.execute("INSERT INTO tasks (priority, title, completed) VALUES (%s, %s, %s) RETURNING id",
+                        (priority, title, completed))
+            new_id = cur.fetchone()[0]
+        else:
+            cur.execute(f"INSERT INTO tasks (priority, title, completed) VALUES ({mark}, {mark}, {mark})",
+                        (priority, title, completed))
+            new_id = cur.lastrowid
     return {"id": new_id, "priority": priority, "title": title, "complete": completed}
 
 
