@@ -21,6 +21,7 @@ _local = threading.local()
 # bounded pool of connections rather than open one per thread.
 POOL_SIZE = 10
 _pool = None
+_pool_lock = threading.Lock()
 
 
 def connect():
@@ -62,8 +63,9 @@ class Borrowed:
     def __enter__(self):
         global _pool
         if os.environ.get("SHARED_POOL"):
-            if _pool is None:
-                _pool = Pool(POOL_SIZE)
+            with _pool_lock:
+                if _pool is None:
+                    _pool = Pool(POOL_SIZE)
             self.conn = _pool.free.get()
             return self.conn
         if getattr(_local, "conn", None) is None:
