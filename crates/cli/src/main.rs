@@ -81,6 +81,19 @@ enum Command {
     Dlq(topics::DlqArgs),
     /// The embedded user pool: list users, confirm one without the code, delete one.
     Users(users::UsersArgs),
+    /// Print the stack's API as an OpenAPI 3.1 document (what GET /openapi.json serves).
+    Openapi(OpenapiArgs),
+}
+
+#[derive(Args)]
+struct OpenapiArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    dir: PathBuf,
+
+    /// Write the document here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -225,6 +238,7 @@ fn main() -> ExitCode {
         }
         Command::Dlq(args) => runtime().and_then(|rt| rt.block_on(topics::dlq(&args, &out))),
         Command::Users(args) => runtime().and_then(|rt| rt.block_on(users::run(&args, &out))),
+        Command::Openapi(args) => openapi(&args, &out),
     };
     match result {
         Ok(code) => code,
@@ -357,6 +371,19 @@ fn synth(args: &SynthArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         out.json(&json!({ "ok": true, "templates": report }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn openapi(args: &OpenapiArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = load_stack(&args.dir, out, false)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let text = serde_json::to_string_pretty(&stackwright_stack::openapi::document(&stack))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => out.line(&text),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 
 pub mod diagnostic;
 pub mod model;
+pub mod openapi;
 mod raw;
 pub mod validate;
 pub mod values;

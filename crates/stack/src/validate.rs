@@ -195,6 +195,12 @@ impl Validator<'_> {
         for raw_route in &raw.routes {
             // Every topic is published at POST /topics/NAME.
             let path = &raw_route.get_ref().path;
+            if path.get_ref() == "/openapi.json" {
+                self.error(
+                    path.span(),
+                    "`/openapi.json` is where the API describes itself; choose another path",
+                );
+            }
             if path.get_ref() == "/topics" || path.get_ref().starts_with("/topics/") {
                 self.error(
                     path.span(),

@@ -14,6 +14,7 @@ mod lambda;
 mod lifecycle;
 mod migrations;
 mod mysfits;
+mod openapi;
 mod pets;
 mod restart;
 mod site;

@@ -102,6 +102,15 @@ pub fn router(ctx: ApiContext) -> Router {
     router = router
         .merge(topics::router(&ctx.stack))
         .merge(auth::router());
+    // The API's own description, generated from the stack.
+    let document = Arc::new(stackwright_stack::openapi::document(&ctx.stack));
+    router = router.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json((*document).clone()) }
+        }),
+    );
     let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {
         match &ctx.site {
             Some(site) => site.respond(&request).unwrap_or_else(|e| e.into_response()),

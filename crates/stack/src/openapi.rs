@@ -1,0 +1,216 @@
+//! OpenAPI 3.1 for a stack: every route with its parameters, request body,
+//! responses (the shaped rows, and the one error schema), and bearer
+//! security for routes that need a user; topics' publish routes too.
+//! Deterministic: the same stack gives the same document.
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::model::*;
+
+fn column_schema(c: &Column) -> Json {
+    let mut s = match c.ty {
+        ColumnType::String { max_length } => json!({ "type": "string", "maxLength": max_length }),
+        ColumnType::Text => json!({ "type": "string" }),
+        ColumnType::Integer => json!({ "type": "integer", "format": "int32" }),
+        ColumnType::BigInt => json!({ "type": "integer", "format": "int64" }),
+        ColumnType::Float => json!({ "type": "number" }),
+        ColumnType::Boolean => json!({ "type": "boolean" }),
+        ColumnType::Timestamp => json!({ "type": "string", "format": "date-time" }),
+        ColumnType::Json => json!({}),
+    };
+    if let Some(allowed) = &c.allowed {
+        s["enum"] = json!(allowed);
+    }
+    if c.nullable {
+        if let Some(t) = s.get("type").cloned() {
+            s["type"] = json!([t, "null"]);
+        }
+    }
+    s
+}
+
+fn error_response(description: &str) -> Json {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+/// The shape of one returned row.
+fn row_schema(table: &Table, fields: &[Field]) -> Json {
+    let mut properties = Map::new();
+    for f in fields {
+        properties.insert(f.api.clone(), column_schema(&table.columns[&f.column]));
+    }
+    let required: Vec<&str> = fields.iter().map(|f| f.api.as_str()).collect();
+    json!({ "type": "object", "properties": properties, "required": required })
+}
+
+fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for f in input {
+        let c = &table.columns[&f.column];
+        properties.insert(f.api.clone(), column_schema(c));
+        if create && !c.nullable && c.default.is_none() && !c.generated {
+            required.push(f.api.clone());
+        }
+    }
+    json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+}
+
+fn key_parameter(table: &Table, key: &KeySource) -> Json {
+    let (name, location) = match key {
+        KeySource::Path(p) => (p, "path"),
+        KeySource::Query(q) => (q, "query"),
+    };
+    json!({ "name": name, "in": location, "required": true, "schema": column_schema(table.key_column()) })
+}
+
+fn success(route: &Route, table: Option<&Table>, many: bool) -> Json {
+    let schema = match (&route.response.body, table) {
+        (Some(body), _) => json!({ "const": body }),
+        (None, Some(t)) => {
+            let row = row_schema(t, &route.response.fields);
+            let rows = if many {
+                json!({ "type": "array", "items": row })
+            } else {
+                row
+            };
+            match &route.response.wrap {
+                Some(key) => {
+                    json!({ "type": "object", "properties": { key: rows }, "required": [key] })
+                }
+                None => rows,
+            }
+        }
+        (None, None) => json!({ "type": "object" }),
+    };
+    json!({
+        "description": "Success",
+        "content": { "application/json": { "schema": schema } }
+    })
+}
+
+/// The OpenAPI document of `stack`.
+pub fn document(stack: &Stack) -> Json {
+    let mut paths: Map<String, Json> = Map::new();
+    for route in &stack.routes {
+        let table = route.operation.table().map(|t| stack.table(t));
+        let mut parameters = Vec::new();
+        let mut body = None;
+        let mut responses = Map::new();
+        let status = route.response.status.to_string();
+        match &route.operation {
+            Operation::Get { key, .. } | Operation::Delete { key, .. } => {
+                parameters.push(key_parameter(table.expect("a table"), key));
+                responses.insert(status.clone(), success(route, table, false));
+                responses.insert("404".into(), error_response("No row with this key"));
+            }
+            Operation::Update { key, input, .. } => {
+                let t = table.expect("a table");
+                parameters.push(key_parameter(t, key));
+                if !input.is_empty() {
+                    body = Some(body_schema(t, input, false));
+                }
+                responses.insert(status.clone(), success(route, table, false));
+                responses.insert("404".into(), error_response("No row with this key"));
+            }
+            Operation::Create { input, .. } => {
+                body = Some(body_schema(table.expect("a table"), input, true));
+                responses.insert(status.clone(), success(route, table, false));
+                responses.insert(
+                    "409".into(),
+                    error_response("A row with this key already exists"),
+                );
+            }
+            Operation::List(list) => {
+                let t = table.expect("a table");
+                for f in &list.filters {
+                    parameters.push(json!({ "name": f.param, "in": "query", "required": false, "schema": column_schema(&t.columns[&f.column]) }));
+                }
+                if let Some(nf) = &list.named_filter {
+                    let choices: Vec<&String> = nf.choices.keys().collect();
+                    parameters.push(json!({ "name": nf.param, "in": "query", "required": false, "schema": { "type": "string", "enum": choices } }));
+                    parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
+                }
+                parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
+                parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "schema": { "type": "string" } }));
+                let mut ok = success(route, table, true);
+                ok["headers"] = json!({ "X-Next-Cursor": { "description": "Present when more rows follow: pass it as `cursor`", "schema": { "type": "string" } } });
+                responses.insert(status.clone(), ok);
+            }
+            Operation::Health => {
+                responses.insert(status.clone(), success(route, None, false));
+                responses.insert("503".into(), error_response("The database does not answer"));
+            }
+        }
+        responses.insert("400".into(), error_response("The request is invalid"));
+        let mut op = json!({
+            "operationId": format!("{}_{}", route.method.as_str().to_lowercase(), route.path.trim_matches('/').replace(['/', '{', '}'], "_")),
+            "parameters": parameters,
+            "responses": responses,
+        });
+        if let Some(schema) = body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        }
+        if route.auth == Auth::User {
+            op["security"] = json!([{ "bearer": [] }]);
+            op["responses"]["401"] = error_response("Not signed in");
+        }
+        let entry = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+        entry[route.method.as_str().to_lowercase()] = op;
+    }
+    for topic in stack.topics.values() {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for (name, field) in &topic.fields {
+            properties.insert(name.clone(), column_schema(field));
+            if !field.nullable && field.default.is_none() {
+                required.push(name.clone());
+            }
+        }
+        let message = json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
+        let mut op = json!({
+            "operationId": format!("publish_{}", topic.name.replace('-', "_")),
+            "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 128 } }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "oneOf": [message.clone(), { "type": "array", "items": message, "minItems": 1, "maxItems": 1000 }]
+            } } } },
+            "responses": {
+                "202": { "description": "Stored for every subscription", "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "properties": { "ids": { "type": "array", "items": { "type": "string" } }, "accepted": { "type": "integer" }, "duplicates": { "type": "integer" } },
+                    "required": ["ids", "accepted", "duplicates"]
+                } } } },
+                "400": error_response("An invalid message: none was stored")
+            }
+        });
+        if topic.auth == Auth::User {
+            op["security"] = json!([{ "bearer": [] }]);
+            op["responses"]["401"] = error_response("Not signed in");
+        }
+        paths.insert(format!("/topics/{}", topic.name), json!({ "post": op }));
+    }
+    let mut components = json!({
+        "schemas": { "Error": {
+            "type": "object",
+            "properties": { "error": {
+                "type": "object",
+                "properties": { "code": { "type": "string" }, "message": { "type": "string" } },
+                "required": ["code", "message"]
+            } },
+            "required": ["error"]
+        } }
+    });
+    if stack.users.is_some() {
+        components["securitySchemes"] =
+            json!({ "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } });
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": stack.name, "version": "1" },
+        "paths": paths,
+        "components": components,
+    })
+}
