@@ -8,11 +8,41 @@
 //! service created in the same stack as its repository would start tasks
 //! whose image cannot have been pushed yet.
 
-use serde_json::json;
+use serde_json::{json, Value as Json};
 use stackwright_stack::{Compute, Stack};
 
 use crate::cfn::{att, import, r, sub, Layer, Template};
 use crate::{export, Settings};
+
+/// A bucket only the stack writes and reads: all public access blocked,
+/// ACLs off, versioned, encrypted with the stack's key (bucket keys save
+/// KMS calls), old versions expire (they are only needed for a rollback).
+pub(crate) fn private_bucket(key: Json) -> Json {
+    json!({
+        "VersioningConfiguration": { "Status": "Enabled" },
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key },
+                "BucketKeyEnabled": true
+            }]
+        },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true
+        },
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+        "LifecycleConfiguration": {
+            "Rules": [{
+                "Id": "expire-old-versions",
+                "Status": "Enabled",
+                "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
+                "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
+            }]
+        }
+    })
+}
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
     let prefix = s.prefix(stack);
@@ -26,31 +56,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     t.add(
         "ArtifactBucket",
         "AWS::S3::Bucket",
-        json!({
-            "VersioningConfiguration": { "Status": "Enabled" },
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key.clone() },
-                    "BucketKeyEnabled": true
-                }]
-            },
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": true,
-                "BlockPublicPolicy": true,
-                "IgnorePublicAcls": true,
-                "RestrictPublicBuckets": true
-            },
-            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-            // Every deploy writes a new key; old ones are only needed for a rollback.
-            "LifecycleConfiguration": {
-                "Rules": [{
-                    "Id": "expire-old-versions",
-                    "Status": "Enabled",
-                    "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
-                    "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
-                }]
-            }
-        }),
+        private_bucket(key.clone()),
     );
     t.add(
         "ArtifactBucketPolicy",

@@ -22,30 +22,7 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Jso
     t.add(
         "SiteBucket",
         "AWS::S3::Bucket",
-        json!({
-            "VersioningConfiguration": { "Status": "Enabled" },
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key },
-                    "BucketKeyEnabled": true
-                }]
-            },
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": true,
-                "BlockPublicPolicy": true,
-                "IgnorePublicAcls": true,
-                "RestrictPublicBuckets": true
-            },
-            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-            "LifecycleConfiguration": {
-                "Rules": [{
-                    "Id": "expire-old-versions",
-                    "Status": "Enabled",
-                    "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
-                    "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
-                }]
-            }
-        }),
+        crate::artifacts::private_bucket(key),
     );
     t.add(
         "SiteOriginAccess",

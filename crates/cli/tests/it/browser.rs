@@ -4,9 +4,9 @@
 //! Screenshots of every step go to target/browser-screenshots/.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::harness::{text, TempStack};
+use crate::harness::{text, Served, TempStack};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -24,49 +24,18 @@ fn run_script(example: &str, script: &str) {
         "Chromium is missing: `apt-get install -y chromium` (.ci/run does)"
     );
     let stack = TempStack::copy_of(example, |toml| toml);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let db = stack.path().join("browser.db");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .args([
-            "up",
-            stack.path().to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--database-url", &format!("sqlite://{}", db.display())])
-        .env("STACKWRIGHT_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let server = Served::start(stack.path(), &format!("sqlite://{}", db.display()), &[]);
     let shots = root.join("target/browser-screenshots").join(example);
     let out = Command::new("node")
         .arg(browser.join(script))
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("BASE_URL", server.url())
         .env("OUTBOX", stack.path().join(".stackwright/outbox.jsonl"))
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs");
-    server.kill().unwrap();
-    let server_log = {
-        let _ = server.wait();
-        let mut s = String::new();
-        if let Some(mut e) = server.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut s);
-        }
-        s
-    };
+    let server_log = server.log();
+    drop(server);
     assert!(
         out.status.success(),
         "{script} failed:\n{}\n{}\nserver:\n{server_log}",

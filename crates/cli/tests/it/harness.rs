@@ -618,6 +618,58 @@ impl Drop for TcpProxy {
 }
 
 /// Run the real binary.
+/// `stackwright up DIR` as its own process on a free port, with extra
+/// environment; ready once the port accepts. Killed when dropped.
+pub struct Served {
+    pub port: u16,
+    pub child: std::process::Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Served {
+    pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_stackwright"))
+            .args(["up", dir.to_str().unwrap(), "--port", &port.to_string()])
+            .args(["--database-url", database_url])
+            .env("STACKWRIGHT_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("stackwright up starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Served { port, child, log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn stackwright(args: &[&str]) -> Output {
     stackwright_env(args, &[])
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::harness::{stackwright, text, TempStack, TestApp, TestDatabase, TestEngine};
+use crate::harness::{stackwright, text, Served, TempStack, TestApp, TestDatabase, TestEngine};
 
 /// Items with a unique name: a message repeating a name (under a new id)
 /// is a poison message that no retry can apply.
@@ -472,39 +472,24 @@ async fn messages_flow_through_sns_and_sqs_against_moto() {
 
     let stack = TempStack::new(ITEMS);
     let db = TestDatabase::create(TestEngine::Sqlite).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut runtime = Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .args([
-            "up",
-            stack.path().to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--database-url", &db.raw_url])
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", region)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env(
-            "STACKWRIGHT_TOPIC_ARNS",
-            format!("items={topic_arn},private={topic_arn}"),
-        )
-        .env(
-            "STACKWRIGHT_SUBSCRIPTION_QUEUES",
-            format!("items-items={queue_url}"),
-        )
-        // moto serves one request at a time: a 20 s long poll would stall it.
-        .env("STACKWRIGHT_SQS_WAIT_SECONDS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let topics = format!("items={topic_arn},private={topic_arn}");
+    let queues = format!("items-items={queue_url}");
+    let runtime = Served::start(
+        stack.path(),
+        &db.raw_url,
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", region),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("STACKWRIGHT_TOPIC_ARNS", &topics),
+            ("STACKWRIGHT_SUBSCRIPTION_QUEUES", &queues),
+            // moto serves one request at a time: a 20 s long poll would stall it.
+            ("STACKWRIGHT_SQS_WAIT_SECONDS", "1"),
+        ],
+    );
+    let port = runtime.port;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let get = |id: i64| {
@@ -573,8 +558,7 @@ async fn messages_flow_through_sns_and_sqs_against_moto() {
         queue_depth(&sqs, &queue_url).await == (0, 0)
     })
     .await;
-    runtime.kill().unwrap();
-    runtime.wait().unwrap();
+    drop(runtime);
 
     assert_eq!(
         db.count("SELECT COUNT(*) FROM items").await,

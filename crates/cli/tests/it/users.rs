@@ -4,13 +4,13 @@
 //! and the runtime accepting tokens of a Cognito pool (moto's) through its
 //! JWKS URL.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 use stackwright_server::users::tokens::SigningKey;
 
-use crate::harness::{on_every_engine, stackwright, text, TempStack, TestApp, TestEngine};
+use crate::harness::{on_every_engine, stackwright, text, Served, TempStack, TestApp, TestEngine};
 
 const NOTES: &str = r#"
 name = "notes"
@@ -363,37 +363,26 @@ async fn the_runtime_accepts_cognito_tokens_through_the_jwks_url() {
     let pool: Json = serde_json::from_slice(&made.stdout).unwrap();
 
     let stack = notes();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let db = stack.path().join("notes.db");
-    let mut runtime = Command::new(env!("CARGO_BIN_EXE_stackwright"))
-        .args([
-            "up",
-            stack.path().to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--database-url", &format!("sqlite://{}", db.display())])
-        .env(
-            "STACKWRIGHT_USER_POOL_ID",
-            pool["pool_id"].as_str().unwrap(),
-        )
-        .env(
-            "STACKWRIGHT_USER_POOL_CLIENT_ID",
-            pool["client_id"].as_str().unwrap(),
-        )
-        .env(
-            "STACKWRIGHT_USER_POOL_JWKS_URL",
-            pool["jwks_url"].as_str().unwrap(),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let runtime = Served::start(
+        stack.path(),
+        &format!("sqlite://{}", db.display()),
+        &[
+            (
+                "STACKWRIGHT_USER_POOL_ID",
+                pool["pool_id"].as_str().unwrap(),
+            ),
+            (
+                "STACKWRIGHT_USER_POOL_CLIENT_ID",
+                pool["client_id"].as_str().unwrap(),
+            ),
+            (
+                "STACKWRIGHT_USER_POOL_JWKS_URL",
+                pool["jwks_url"].as_str().unwrap(),
+            ),
+        ],
+    );
+    let port = runtime.port;
     let client = reqwest::Client::new();
     let get = |token: String| {
         let client = client.clone();
@@ -434,8 +423,7 @@ async fn the_runtime_accepts_cognito_tokens_through_the_jwks_url() {
         .await
         .unwrap();
     assert_eq!(local.status().as_u16(), 404);
-    runtime.kill().unwrap();
-    runtime.wait().unwrap();
+    drop(runtime);
 }
 
 /// The deployed site calls the API from its own origin (CloudFront): that

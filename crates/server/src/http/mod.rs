@@ -103,12 +103,19 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(topics::router(&ctx.stack))
         .merge(auth::router());
     // The API's own description, generated from the stack.
-    let document = Arc::new(stackwright_stack::openapi::document(&ctx.stack));
+    // Rendered once: it cannot change while the stack is served.
+    let document =
+        axum::body::Bytes::from(stackwright_stack::openapi::document(&ctx.stack).to_string());
     router = router.route(
         "/openapi.json",
         axum::routing::get(move || {
             let document = document.clone();
-            async move { axum::Json((*document).clone()) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document,
+                )
+            }
         }),
     );
     let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {

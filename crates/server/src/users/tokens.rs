@@ -76,16 +76,25 @@ impl SigningKey {
             .unwrap_or_default()
     }
 
+    /// The public half, as verification takes it.
+    pub fn public(&self) -> PublicKeyComponents<Vec<u8>> {
+        let public = self.pair.public_key();
+        PublicKeyComponents {
+            n: public.modulus().big_endian_without_leading_zero().to_vec(),
+            e: public.exponent().big_endian_without_leading_zero().to_vec(),
+        }
+    }
+
     /// The public half as a JWK (what the JWKS endpoint publishes).
     pub fn jwk(&self) -> Json {
-        let public = self.pair.public_key();
+        let public = self.public();
         json!({
             "kty": "RSA",
             "alg": "RS256",
             "use": "sig",
             "kid": self.kid,
-            "n": B64.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": B64.encode(public.exponent().big_endian_without_leading_zero()),
+            "n": B64.encode(public.n),
+            "e": B64.encode(public.e),
         })
     }
 
