@@ -346,9 +346,10 @@ def main():
                 continue
             listed = [d for d in (cloudfront.list_distributions()["DistributionList"].get("Items") or [])
                       if d["Id"] == artifacts_physical[k]]
-            if len(listed) != 1 or not listed[0]["Enabled"]:
-                fail(f"{prefix}: the distribution is not in CloudFront or not enabled: {listed}")
             config = cloudfront.get_distribution(Id=artifacts_physical[k])["Distribution"]["DistributionConfig"]
+            # The list's summaries lack `Enabled` in some moto versions: the config has it.
+            if len(listed) != 1 or not config["Enabled"]:
+                fail(f"{prefix}: the distribution is not in CloudFront or not enabled: {listed}")
             origins = config["Origins"]["Items"]
             want = r["Properties"]["DistributionConfig"]["Origins"][0]
             bucket_logical = want["DomainName"]["Fn::GetAtt"][0]

@@ -5,6 +5,7 @@ mod ci;
 mod cloud;
 mod image;
 mod output;
+mod replicas;
 mod topics;
 mod users;
 
@@ -168,6 +169,11 @@ struct UpArgs {
 
     #[command(flatten)]
     database: DatabaseArgs,
+
+    /// Run this many server processes sharing one listening socket; SIGHUP
+    /// to the supervisor restarts them one at a time without dropping requests.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    replicas: u16,
 
     /// Print the serving address as JSON on stdout.
     #[arg(long)]
@@ -509,10 +515,18 @@ async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let Some(stack) = load_stack(&args.dir, out, false)? else {
+    let Some(mut stack) = load_stack(&args.dir, out, false)? else {
         return Ok(ExitCode::FAILURE);
     };
+    stack
+        .server
+        .apply_env(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
+    if args.replicas > 1 {
+        return up_replicas(&args, &name, out).await;
+    }
+    let inherited = replicas::inherited_listener()?;
     let cloud_topics = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
         .await
         .map_err(anyhow::Error::msg)?;
@@ -524,7 +538,7 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
         cloud_topics,
         cors_origins: stackwright_server::http::cors::origins_from_env(),
     };
-    let app = Application::build(stack, &settings).await?;
+    let app = Application::build_on(stack, &settings, inherited).await?;
     out.log_prepare(app.prepared());
     if args.json {
         out.json(
@@ -539,12 +553,58 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `up --replicas N`: bind here, serve from N replica processes.
+async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<ExitCode> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener =
+        std::net::TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let url = stackwright_server::base_url(listener.local_addr()?);
+    let mut exe = std::env::current_exe().context("cannot find the stackwright binary")?;
+    // Replaced on disk since it started (an upgrade): start the new one.
+    if let Some(path) = exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        exe = PathBuf::from(path);
+    }
+    let mut child_args: Vec<std::ffi::OsString> = vec![
+        "up".into(),
+        args.dir.clone().into(),
+        "--json".into(),
+        "--log-format".into(),
+        match output::log_format_is_json() {
+            true => "json",
+            false => "text",
+        }
+        .into(),
+    ];
+    if args.database.allow_destructive {
+        child_args.push("--allow-destructive".into());
+    }
+    if let Some(file) = &args.database.database_password_file {
+        child_args.push("--database-password-file".into());
+        child_args.push(file.clone().into());
+    }
+    let command = replicas::ReplicaCommand {
+        exe,
+        args: child_args,
+        database_url: args.database.database_url.clone(),
+    };
+    replicas::supervise(
+        command,
+        listener,
+        usize::from(args.replicas),
+        name,
+        &url,
+        args.json,
+        out,
+    )
+    .await
+}
+
 /// Lambda: the stack from STACKWRIGHT_STACK, the database from
 /// STACKWRIGHT_DATABASE_URL (password from the secret), then invocations.
 async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
     let dir = PathBuf::from(std::env::var("STACKWRIGHT_STACK").unwrap_or_else(|_| ".".into()));
     let migrate_mode = std::env::var("STACKWRIGHT_MODE").as_deref() == Ok("migrate");
-    let stack = match stackwright_stack::load(&dir) {
+    let mut stack = match stackwright_stack::load(&dir) {
         Ok(stack) => stack,
         // CloudFormation waits for an answer: a broken stack fails the deploy, with the reason.
         Err(e) if migrate_mode => {
@@ -605,6 +665,10 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
         .await?;
         return Ok(ExitCode::SUCCESS);
     }
+    stack
+        .server
+        .apply_env(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)?;
     let cloud = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
         .await
         .map_err(anyhow::Error::msg)?;

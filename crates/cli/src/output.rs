@@ -11,7 +11,16 @@ pub fn colour_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// Whether log lines are JSON (set once by `init_logging`), so that child
+/// processes log the same way.
+static LOG_JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+pub fn log_format_is_json() -> bool {
+    LOG_JSON.get().copied().unwrap_or(false)
+}
+
 pub fn init_logging(json: bool) {
+    let _ = LOG_JSON.set(json);
     let filter =
         EnvFilter::try_from_env("STACKWRIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -24,6 +24,13 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("request target and headers are larger than {0} bytes")]
+    HeadersTooLarge(usize),
+    /// Shed: as many requests as allowed are in progress.
+    #[error("the server is busy: retry after the Retry-After delay")]
+    Overloaded,
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
     /// The database did not answer; detail is for the log only.
     #[error("database unavailable")]
     Unavailable(String),
@@ -43,6 +50,12 @@ impl ApiError {
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -54,6 +67,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::Conflict => {
                 ApiError::Conflict("a row with this key already exists".into())
+            }
+            StorageError::TooLarge(detail) => {
+                tracing::info!(%detail, "value too large for the database");
+                ApiError::BadRequest("a value is larger than the database can store".into())
             }
             StorageError::BadCursor => ApiError::BadRequest(
                 "invalid `cursor`: pass the X-Next-Cursor value of the previous page".into(),
@@ -86,7 +103,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::Timeout(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -10,6 +10,7 @@ mod error;
 mod fetch;
 pub mod http;
 pub mod lambda;
+mod serve;
 pub mod topics;
 pub mod users;
 
@@ -86,6 +87,16 @@ pub fn local_site_values() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The base URL clients use for a listening address.
+pub fn base_url(address: SocketAddr) -> String {
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", address.port())
+}
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -95,10 +106,22 @@ pub struct Application {
     stack: Arc<Stack>,
     published: Arc<tokio::sync::Notify>,
     cloud: Option<Arc<cloud_topics::CloudTopics>>,
+    /// The listening socket is shared with other replicas.
+    shared: bool,
 }
 
 impl Application {
     pub async fn build(stack: Stack, settings: &Settings) -> Result<Self, StartError> {
+        Self::build_on(stack, settings, None).await
+    }
+
+    /// As [`Application::build`], on a listening socket opened by someone
+    /// else (a supervisor running replicas that share it), when given.
+    pub async fn build_on(
+        stack: Stack,
+        settings: &Settings,
+        inherited: Option<std::net::TcpListener>,
+    ) -> Result<Self, StartError> {
         let engine = stackwright_storage::open(&settings.database).await?;
         if !stack.topics.is_empty() && engine.kind() == stackwright_storage::EngineKind::Dynamodb {
             return Err(StorageError::Unsupported(format!(
@@ -111,12 +134,17 @@ impl Application {
             stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
                 .await?;
         let addr = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
+        let shared = inherited.is_some();
+        let listener = match inherited {
+            Some(listener) => listener
+                .set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(listener)),
+            None => TcpListener::bind(&addr).await,
+        }
+        .map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
@@ -150,6 +178,7 @@ impl Application {
             stack,
             published,
             cloud,
+            shared,
         })
     }
 
@@ -193,12 +222,7 @@ impl Application {
 
     /// The base URL clients use, e.g. `http://127.0.0.1:8080`.
     pub fn url(&self) -> String {
-        let host = match self.address.ip() {
-            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
-        format!("http://{host}:{}", self.address.port())
+        base_url(self.address)
     }
 
     /// What migrating and seeding did at start.
@@ -214,6 +238,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stop = Arc::new(tokio::sync::Notify::new());
+        let limits = self.stack.server.clone();
         let delivery = match self.cloud {
             // On AWS the subscriptions' SQS queues hold the messages.
             Some(cloud) => tokio::spawn(cloud.consume(self.engine, self.stack, stop.clone())),
@@ -224,11 +249,13 @@ impl Application {
                 stop.clone(),
             )),
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let idle_grace = match self.shared {
+            true => serve::SHARED_IDLE_GRACE,
+            false => std::time::Duration::ZERO,
+        };
+        serve::serve(self.listener, self.router, &limits, idle_grace, shutdown).await;
         stop.notify_one();
         let _ = delivery.await;
-        served
+        Ok(())
     }
 }

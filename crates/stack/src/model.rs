@@ -272,13 +272,90 @@ impl CloudEngine {
 pub struct ServerSettings {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted request target plus headers, in bytes.
+    pub max_header_bytes: usize,
+    /// Longest a request may take, body included, before it is answered 503.
+    pub request_timeout_seconds: u64,
+    /// Requests handled at once; more are shed with 503 and Retry-After.
+    pub max_concurrent_requests: usize,
+    /// Open connections; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and the longest an
+    /// idle keep-alive connection stays open (slow clients are cut off).
+    pub header_timeout_seconds: u64,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub drain_timeout_seconds: u64,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            request_timeout_seconds: 30,
+            max_concurrent_requests: 512,
+            max_connections: 4096,
+            header_timeout_seconds: 10,
+            drain_timeout_seconds: 30,
         }
+    }
+}
+
+impl ServerSettings {
+    /// Every `[server]` key with its allowed range: what the stack file
+    /// and the `STACKWRIGHT_SERVER_<KEY>` environment overrides accept.
+    pub const KEYS: [(&'static str, std::ops::RangeInclusive<i64>); 7] = [
+        ("max_body_bytes", 1024..=1024 * 1024 * 1024),
+        ("max_header_bytes", 1024..=1024 * 1024),
+        ("request_timeout_seconds", 1..=3600),
+        ("max_concurrent_requests", 1..=1_000_000),
+        ("max_connections", 1..=1_000_000),
+        ("header_timeout_seconds", 1..=3600),
+        ("drain_timeout_seconds", 0..=3600),
+    ];
+
+    /// Set `key` to `value`; an error names the allowed range.
+    pub fn set(&mut self, key: &str, value: i64) -> Result<(), String> {
+        let (key, range) = Self::KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .ok_or_else(|| format!("unknown server setting `{key}`"))?;
+        if !range.contains(&value) {
+            return Err(format!(
+                "{key} must be between {} and {}",
+                range.start(),
+                range.end()
+            ));
+        }
+        // In range, so non-negative and small enough for either type.
+        let (n, secs) = (value as usize, value as u64);
+        match *key {
+            "max_body_bytes" => self.max_body_bytes = n,
+            "max_header_bytes" => self.max_header_bytes = n,
+            "request_timeout_seconds" => self.request_timeout_seconds = secs,
+            "max_concurrent_requests" => self.max_concurrent_requests = n,
+            "max_connections" => self.max_connections = n,
+            "header_timeout_seconds" => self.header_timeout_seconds = secs,
+            _ => self.drain_timeout_seconds = secs,
+        }
+        Ok(())
+    }
+
+    /// Apply `STACKWRIGHT_SERVER_<KEY>` overrides (e.g. the deployed
+    /// runtime's keep-alive set longer than its load balancer's).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        for (key, _) in Self::KEYS {
+            let name = format!("STACKWRIGHT_SERVER_{}", key.to_ascii_uppercase());
+            if let Some(text) = var(&name) {
+                let value = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}: `{text}` is not an integer"))?;
+                self.set(key, value)
+                    .map_err(|why| format!("{name}: {why}"))?;
+            }
+        }
+        Ok(())
     }
 }
 

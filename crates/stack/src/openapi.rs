@@ -7,12 +7,20 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::model::*;
 
+/// What any operation may answer with 503.
+const UNAVAILABLE: &str =
+    "Overloaded or timed out (retry after Retry-After seconds), or the database does not answer";
+
 fn column_schema(c: &Column) -> Json {
     let mut s = match c.ty {
         ColumnType::String { max_length } => json!({ "type": "string", "maxLength": max_length }),
         ColumnType::Text => json!({ "type": "string" }),
-        ColumnType::Integer => json!({ "type": "integer", "format": "int32" }),
-        ColumnType::BigInt => json!({ "type": "integer", "format": "int64" }),
+        ColumnType::Integer => {
+            json!({ "type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX })
+        }
+        ColumnType::BigInt => {
+            json!({ "type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX })
+        }
         ColumnType::Float => json!({ "type": "number" }),
         ColumnType::Boolean => json!({ "type": "boolean" }),
         ColumnType::Timestamp => json!({ "type": "string", "format": "date-time" }),
@@ -86,6 +94,10 @@ fn success(route: &Route, table: Option<&Table>, many: bool) -> Json {
         }
         (None, None) => json!({ "type": "object" }),
     };
+    if route.response.status == 204 {
+        // The server sends no body (and so no Content-Type) with a 204.
+        return json!({ "description": "Success" });
+    }
     json!({
         "description": "Success",
         "content": { "application/json": { "schema": schema } }
@@ -142,10 +154,11 @@ pub fn document(stack: &Stack) -> Json {
             }
             Operation::Health => {
                 responses.insert(status.clone(), success(route, None, false));
-                responses.insert("503".into(), error_response("The database does not answer"));
             }
         }
         responses.insert("400".into(), error_response("The request is invalid"));
+        // Any route: shed under load, timed out, or the database is down.
+        responses.insert("503".into(), error_response(UNAVAILABLE));
         let mut op = json!({
             "operationId": format!("{}_{}", route.method.as_str().to_lowercase(), route.path.trim_matches('/').replace(['/', '{', '}'], "_")),
             "parameters": parameters,
@@ -153,6 +166,7 @@ pub fn document(stack: &Stack) -> Json {
         });
         if let Some(schema) = body {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+            op["responses"]["413"] = error_response("The request body is too large");
         }
         if route.auth == Auth::User {
             op["security"] = json!([{ "bearer": [] }]);
@@ -173,7 +187,7 @@ pub fn document(stack: &Stack) -> Json {
         let message = json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
         let mut op = json!({
             "operationId": format!("publish_{}", topic.name.replace('-', "_")),
-            "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 128 } }],
+            "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" } }],
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
                 "oneOf": [message.clone(), { "type": "array", "items": message, "minItems": 1, "maxItems": 1000 }]
             } } } },
@@ -183,7 +197,9 @@ pub fn document(stack: &Stack) -> Json {
                     "properties": { "ids": { "type": "array", "items": { "type": "string" } }, "accepted": { "type": "integer" }, "duplicates": { "type": "integer" } },
                     "required": ["ids", "accepted", "duplicates"]
                 } } } },
-                "400": error_response("An invalid message: none was stored")
+                "400": error_response("An invalid message: none was stored"),
+                "413": error_response("The request body is too large"),
+                "503": error_response(UNAVAILABLE)
             }
         });
         if topic.auth == Auth::User {

@@ -108,6 +108,12 @@ pub struct RawDatabase {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub max_body_bytes: Option<S<i64>>,
+    pub max_header_bytes: Option<S<i64>>,
+    pub request_timeout_seconds: Option<S<i64>>,
+    pub max_concurrent_requests: Option<S<i64>>,
+    pub max_connections: Option<S<i64>>,
+    pub header_timeout_seconds: Option<S<i64>>,
+    pub drain_timeout_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -153,18 +153,11 @@ impl Validator<'_> {
 
         self.engine = self.engine_override.unwrap_or(engine);
 
-        let mut server = ServerSettings::default();
-        if let Some(max) = raw.server.as_ref().and_then(|s| s.max_body_bytes.as_ref()) {
-            match usize::try_from(*max.get_ref()) {
-                Ok(n) if (1024..=1024 * 1024 * 1024).contains(&n) => server.max_body_bytes = n,
-                _ => {
-                    self.error(
-                        max.span(),
-                        "max_body_bytes must be between 1024 and 1073741824",
-                    );
-                }
-            }
-        }
+        let server = raw
+            .server
+            .as_ref()
+            .map(|raw| self.server_settings(raw))
+            .unwrap_or_default();
 
         let dir = self
             .file
@@ -195,10 +188,13 @@ impl Validator<'_> {
         for raw_route in &raw.routes {
             // Every topic is published at POST /topics/NAME.
             let path = &raw_route.get_ref().path;
-            if path.get_ref() == "/openapi.json" {
+            if ["/openapi.json", "/docs"].contains(&path.get_ref().as_str()) {
                 self.error(
                     path.span(),
-                    "`/openapi.json` is where the API describes itself; choose another path",
+                    format!(
+                        "`{}` is where the API describes itself; choose another path",
+                        path.get_ref()
+                    ),
                 );
             }
             if path.get_ref() == "/topics" || path.get_ref().starts_with("/topics/") {
@@ -287,6 +283,28 @@ impl Validator<'_> {
             server,
             aws,
         }
+    }
+
+    /// `[server]`: each limit within a range that keeps the server usable.
+    fn server_settings(&mut self, raw: &RawServer) -> ServerSettings {
+        let mut server = ServerSettings::default();
+        let given = [
+            ("max_body_bytes", &raw.max_body_bytes),
+            ("max_header_bytes", &raw.max_header_bytes),
+            ("request_timeout_seconds", &raw.request_timeout_seconds),
+            ("max_concurrent_requests", &raw.max_concurrent_requests),
+            ("max_connections", &raw.max_connections),
+            ("header_timeout_seconds", &raw.header_timeout_seconds),
+            ("drain_timeout_seconds", &raw.drain_timeout_seconds),
+        ];
+        for (key, value) in given {
+            if let Some(value) = value {
+                if let Err(why) = server.set(key, *value.get_ref()) {
+                    self.error(value.span(), why);
+                }
+            }
+        }
+        server
     }
 
     fn users(&mut self, raw: &S<RawUsers>) -> Users {

@@ -119,6 +119,10 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
                 Some("ConditionalCheckFailedException") => Failure::Condition,
                 Some("ResourceNotFoundException") => Failure::NotFound(message),
                 Some("ResourceInUseException") => Failure::InUse,
+                // An item over 400 KB or a key over its limit.
+                Some("ValidationException") if message.to_ascii_lowercase().contains("size") => {
+                    Failure::Other(StorageError::TooLarge(message))
+                }
                 Some(
                     "ProvisionedThroughputExceededException"
                     | "RequestLimitExceeded"

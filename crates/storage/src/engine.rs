@@ -30,6 +30,10 @@ pub enum StorageError {
     Conflict,
     #[error("invalid page cursor")]
     BadCursor,
+    /// A value is larger than the database can store (a MySQL TEXT, a
+    /// DynamoDB item or key): the request's to change, not a fault.
+    #[error("value too large for the database: {0}")]
+    TooLarge(String),
     /// The stack asks for changes that would lose data.
     #[error("{}", describe_destructive(.0))]
     Destructive(Vec<String>),

@@ -139,6 +139,8 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         // 1969 (MariaDB) and 3024 (MySQL) statement time limit.
         match db.code().as_deref() {
             Some("23000") if db.message().contains("Duplicate") => return StorageError::Conflict,
+            // 1406 data too long for the column.
+            Some("22001") => return StorageError::TooLarge(db.message().to_string()),
             _ => {}
         }
         let m = db.message();

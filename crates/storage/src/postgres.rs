@@ -123,6 +123,11 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
             return StorageError::Contention(db.message().to_string());
         }
+        // 22001 string too long for the column; 54000 a value over a limit
+        // (an index entry over a btree page's third).
+        if matches!(db.code().as_deref(), Some("22001" | "54000")) {
+            return StorageError::TooLarge(db.message().to_string());
+        }
         // 57014: statement timeout.
         if db.code().as_deref() == Some("57014") {
             return StorageError::Unavailable("statement timed out".into());

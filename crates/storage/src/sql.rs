@@ -92,6 +92,22 @@ impl Builder {
         }
         self
     }
+    /// `column = p`, exactly: MySQL's collations pad with spaces, so
+    /// `'a ' = 'a'` holds even in utf8mb4_bin; text is compared as bytes
+    /// as well (the first comparison keeps the index in use).
+    fn equals(&mut self, column: &str, p: Param) -> &mut Self {
+        self.push(column).push(" = ");
+        match (self.dialect, &p) {
+            (Dialect::Mysql, Param::Text(_)) => {
+                let again = p.clone();
+                self.bind(p)
+                    .push(&format!(" AND {column} = CAST("))
+                    .bind(again)
+                    .push(" AS BINARY)")
+            }
+            _ => self.bind(p),
+        }
+    }
     fn done(self) -> Statement {
         Statement {
             sql: self.sql,
@@ -136,12 +152,11 @@ impl Dialect {
     pub fn get(self, shape: &Shape<'_>, key: Param) -> Statement {
         let mut b = Builder::new(self);
         b.push(&format!(
-            "SELECT {} FROM {} WHERE {} = ",
+            "SELECT {} FROM {} WHERE ",
             self.select_list(shape),
             self.quote(shape.table),
-            self.quote(shape.key)
         ))
-        .bind(key);
+        .equals(&self.quote(shape.key), key);
         b.done()
     }
 
@@ -160,10 +175,10 @@ impl Dialect {
             self.quote(shape.table)
         ));
         for (i, (column, value)) in filters.iter().enumerate() {
-            b.push(if i == 0 { " WHERE " } else { " AND " })
-                .push(&self.quote(column))
-                .push(" = ")
-                .bind(param(Self::ty_of(shape, column)?, value)?);
+            b.push(if i == 0 { " WHERE " } else { " AND " }).equals(
+                &self.quote(column),
+                param(Self::ty_of(shape, column)?, value)?,
+            );
         }
         for (i, o) in order_by.iter().enumerate() {
             b.push(if i == 0 { " ORDER BY " } else { ", " })
@@ -249,8 +264,7 @@ impl Dialect {
             let c = self.quote(column);
             b.push(&format!("{c} = {c} + ")).bind(Param::Int(*by));
         }
-        b.push(&format!(" WHERE {} = ", self.quote(shape.key)))
-            .bind(key);
+        b.push(" WHERE ").equals(&self.quote(shape.key), key);
         if self == Dialect::Postgres {
             b.push(&format!(" RETURNING {}", self.select_list(shape)));
         }
@@ -259,12 +273,8 @@ impl Dialect {
 
     pub fn delete(self, shape: &Shape<'_>, key: Param) -> Statement {
         let mut b = Builder::new(self);
-        b.push(&format!(
-            "DELETE FROM {} WHERE {} = ",
-            self.quote(shape.table),
-            self.quote(shape.key)
-        ))
-        .bind(key);
+        b.push(&format!("DELETE FROM {} WHERE ", self.quote(shape.table)))
+            .equals(&self.quote(shape.key), key);
         b.done()
     }
 
@@ -273,7 +283,9 @@ impl Dialect {
     pub fn column_type(self, c: &Column) -> String {
         match (self, c.ty) {
             (_, ColumnType::String { max_length }) => format!("VARCHAR({max_length})"),
-            (_, ColumnType::Text) => "TEXT".into(),
+            (Dialect::Postgres, ColumnType::Text) => "TEXT".into(),
+            // MySQL's TEXT holds 64 KiB; a request body may carry more.
+            (Dialect::Mysql, ColumnType::Text) => "LONGTEXT".into(),
             (Dialect::Postgres, ColumnType::Integer) => "INTEGER".into(),
             (Dialect::Mysql, ColumnType::Integer) => "INT".into(),
             (_, ColumnType::BigInt) => "BIGINT".into(),
@@ -672,9 +684,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             my.sql,
-            "SELECT `id`, `n` FROM `t` WHERE `n` = ? LIMIT ? OFFSET ?"
+            "SELECT `id`, `n` FROM `t` WHERE `n` = ? AND `n` = CAST(? AS BINARY) LIMIT ? OFFSET ?"
         );
-        assert_eq!(my.params.len(), 3);
+        assert_eq!(my.params.len(), 4);
     }
 
     #[test]

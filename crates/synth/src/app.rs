@@ -85,6 +85,12 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     t
 }
 
+/// Behind the load balancer the runtime keeps idle connections open longer
+/// than the balancer does (60 s by default): if the runtime closed first,
+/// the balancer could send a request into a closing connection and answer
+/// 502. The balancer itself holds slow clients off the runtime.
+const KEEP_ALIVE: (&str, &str) = ("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS", "65");
+
 /// The runtime's configuration: the database URL without a password; the
 /// password is read from Secrets Manager by the runtime or injected by ECS.
 fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String, Json)> {
@@ -572,6 +578,7 @@ fn fargate(
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
         .collect();
     environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
+    environment.push(json!({ "Name": KEEP_ALIVE.0, "Value": KEEP_ALIVE.1 }));
     let mut container = json!({
         "Name": "app",
         "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": import(&export(prefix, "RepositoryUri")) }] },
@@ -713,7 +720,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          aws s3 cp s3://${{ArtifactBucket}}/${{ArtifactKey}} /opt/stackwright/runtime.zip\n\
          unzip -o /opt/stackwright/runtime.zip -d /opt/stackwright\n\
          useradd --system --no-create-home stackwright || true\n\
-         cat > /etc/stackwright.env <<'ENV'\n{exports}STACKWRIGHT_PORT={port}\nENV\n\
+         cat > /etc/stackwright.env <<'ENV'\n{exports}STACKWRIGHT_PORT={port}\n{keep_alive_key}={keep_alive_value}\nENV\n\
          cat > /etc/systemd/system/stackwright.service <<'UNIT'\n\
          [Unit]\nDescription=Stackwright runtime\nAfter=network-online.target\n\
          [Service]\nUser=stackwright\nEnvironmentFile=/etc/stackwright.env\n\
@@ -721,7 +728,9 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          Restart=always\nKillSignal=SIGTERM\nTimeoutStopSec=30\n\
          [Install]\nWantedBy=multi-user.target\nUNIT\n\
          systemctl daemon-reload\nsystemctl enable --now stackwright\n",
-        port = s.port
+        port = s.port,
+        keep_alive_key = KEEP_ALIVE.0,
+        keep_alive_value = KEEP_ALIVE.1,
     );
     let mut vars: serde_json::Map<String, Json> = env
         .iter()

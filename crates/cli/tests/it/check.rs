@@ -441,3 +441,47 @@ op = "health"
     assert_points_at(&err, 36, 17, &["`ownr` is not a field of topic `adopted`"]);
     assert_points_at(&err, 40, 8, &["paths under /topics/"]);
 }
+
+#[test]
+fn server_limits_out_of_range_and_reserved_paths_are_pointed_at() {
+    let stack = format!(
+        "{}\n[server]\nrequest_timeout_seconds = 0\nmax_header_bytes = 512\ndrain_timeout_seconds = 0\n",
+        GOOD.replace("/api/pet/{name}", "/docs")
+    );
+    let (ok, err) = check(&stack);
+    assert!(!ok);
+    assert_points_at(&err, 12, 8, &["`/docs` is where the API describes itself"]);
+    assert_points_at(
+        &err,
+        18,
+        27,
+        &["request_timeout_seconds must be between 1 and 3600"],
+    );
+    assert_points_at(
+        &err,
+        19,
+        20,
+        &["max_header_bytes must be between 1024 and 1048576"],
+    );
+    // Zero is allowed for the drain: stop at once.
+    assert!(!err.contains("drain_timeout_seconds"), "{err}");
+}
+
+#[test]
+fn server_limits_can_be_overridden_from_the_environment_and_bad_overrides_refused() {
+    let stack = TempStack::copy_of("todo", |t| t);
+    let out = crate::harness::stackwright_env(
+        &["up", stack.path().to_str().unwrap(), "--port", "0"],
+        &[("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS", "0")],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS: header_timeout_seconds must be between 1 and 3600"),
+        "{err}"
+    );
+    assert!(
+        !stack.path().join(".stackwright").exists(),
+        "nothing touched"
+    );
+}

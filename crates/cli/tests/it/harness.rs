@@ -670,6 +670,72 @@ impl Drop for Served {
     }
 }
 
+/// A PyPI tool installed by `.ci/run` in its own venv under `.tools/`;
+/// missing, the test fails (never skips) and says how to install it.
+pub fn tool(venv: &str, bin: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.tools")
+        .join(venv)
+        .join("bin")
+        .join(bin);
+    assert!(
+        p.exists(),
+        "{bin} is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/{venv} && .tools/{venv}/bin/pip install {venv}`",
+        p.display()
+    );
+    p
+}
+
+/// Sign up, confirm (the code from the stack's local outbox) and sign in
+/// through the embedded pool at `url`/auth/: the ID token.
+pub async fn signed_in_token(client: &reqwest::Client, url: &str, stack_dir: &Path) -> String {
+    let (email, password) = ("signed-in@example.com", "Correct-Horse-9");
+    let call = |op: &'static str, body: Json| async move {
+        let r = client
+            .post(format!("{url}/auth/"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "X-Amz-Target",
+                format!("AWSCognitoIdentityProviderService.{op}"),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Json = r.json().await.unwrap();
+        assert!(status.is_success(), "{op}: {status} {body}");
+        body
+    };
+    call(
+        "SignUp",
+        serde_json::json!({"ClientId": "local", "Username": email, "Password": password}),
+    )
+    .await;
+    let outbox = std::fs::read_to_string(stack_dir.join(".stackwright/outbox.jsonl")).unwrap();
+    let code = outbox
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .find(|m| m["to"] == email)
+        .and_then(|m| m["code"].as_str().map(str::to_string))
+        .expect("a code was sent");
+    call(
+        "ConfirmSignUp",
+        serde_json::json!({"ClientId": "local", "Username": email, "ConfirmationCode": code}),
+    )
+    .await;
+    let r = call(
+        "InitiateAuth",
+        serde_json::json!({"ClientId": "local", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": email, "PASSWORD": password}}),
+    )
+    .await;
+    r["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .expect("an ID token")
+        .to_string()
+}
+
 pub fn stackwright(args: &[&str]) -> Output {
     stackwright_env(args, &[])
 }
@@ -705,7 +771,7 @@ pub async fn ensure_moto() -> String {
     let python = root.join(".tools/moto/bin/python");
     assert!(
         python.exists(),
-        "moto is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/moto && .tools/moto/bin/pip install 'moto[server]'`",
+        "moto is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/moto && .tools/moto/bin/pip install 'moto[server]==5.2.4'`",
         python.display()
     );
     let (host, port) = addr.rsplit_once(':').expect("host:port");

@@ -78,3 +78,51 @@ async fn the_running_stack_serves_its_document() {
     assert_eq!(served.status, 200);
     assert_eq!(served.body, document("todo"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_shows_every_operation_of_the_document() {
+    for name in ["todo", "mysfits"] {
+        let app = TestApp::spawn(&example(name)).await;
+        let reply = app
+            .client
+            .get(format!("{}/docs", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["content-type"], "text/html; charset=utf-8");
+        let page = reply.text().await.unwrap();
+        let doc = document(name);
+        let mut secured = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap();
+                let section = page
+                    .split(&format!("<section id=\"{id}\">"))
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("{name}: no section for {id}"))
+                    .split("</section>")
+                    .next()
+                    .unwrap();
+                assert!(
+                    section.contains(&format!("<code>{path}</code>")),
+                    "{section}"
+                );
+                assert!(section.contains(&method.to_uppercase()), "{section}");
+                for status in op["responses"].as_object().unwrap().keys() {
+                    assert!(
+                        section.contains(&format!("<b>{status}</b>")),
+                        "{id}: {status}"
+                    );
+                }
+                if op.get("security").is_some() {
+                    assert!(section.contains("bearer"), "{id} shows it needs sign-in");
+                    secured += 1;
+                }
+            }
+        }
+        if name == "mysfits" {
+            assert!(secured > 0, "mysfits has signed-in routes");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value as Json;
 use stackwright_synth::Settings;
 
-use crate::harness::{example, stackwright, text};
+use crate::harness::{example, stackwright, text, tool};
 
 const EXAMPLES: [&str; 4] = ["pets", "todo", "mysfits", "clients"];
 
@@ -82,16 +82,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn tool(venv: &str, bin: &str) -> PathBuf {
-    let p = root().join(".tools").join(venv).join("bin").join(bin);
-    assert!(
-        p.exists(),
-        "{bin} is not installed at {}: run `bash .ci/run`, or `python3 -m venv .tools/{venv} && .tools/{venv}/bin/pip install {venv}`",
-        p.display()
-    );
-    p
 }
 
 #[test]

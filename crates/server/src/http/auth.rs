@@ -77,7 +77,7 @@ async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .unwrap_or_default();
-    let request = match serde_json::from_slice::<Json>(&bytes) {
+    let request = match super::operations::parse_json(&bytes) {
         Ok(Json::Object(map)) => Json::Object(map),
         _ => {
             return refused(PoolError::new(

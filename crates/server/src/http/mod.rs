@@ -6,6 +6,8 @@
 mod auth;
 pub mod cors;
 mod decode;
+mod docs;
+pub mod limits;
 mod operations;
 pub mod site;
 mod topics;
@@ -102,22 +104,14 @@ pub fn router(ctx: ApiContext) -> Router {
     router = router
         .merge(topics::router(&ctx.stack))
         .merge(auth::router());
-    // The API's own description, generated from the stack.
-    // Rendered once: it cannot change while the stack is served.
-    let document =
-        axum::body::Bytes::from(stackwright_stack::openapi::document(&ctx.stack).to_string());
-    router = router.route(
-        "/openapi.json",
-        axum::routing::get(move || {
-            let document = document.clone();
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    document,
-                )
-            }
-        }),
-    );
+    // The API's own description, generated from the stack, and a page to
+    // read it. Rendered once: neither can change while the stack is served.
+    let openapi = stackwright_stack::openapi::document(&ctx.stack);
+    let page = axum::body::Bytes::from(docs::page(&openapi));
+    let document = axum::body::Bytes::from(openapi.to_string());
+    router = router
+        .route("/openapi.json", fixed("application/json", document))
+        .route("/docs", fixed("text/html; charset=utf-8", page));
     let serve_site = |State(ctx): State<ApiContext>, request: Request| async move {
         match &ctx.site {
             Some(site) => site.respond(&request).unwrap_or_else(|e| e.into_response()),
@@ -141,11 +135,23 @@ pub fn router(ctx: ApiContext) -> Router {
     }
     router
         .layer(middleware::from_fn_with_state(
+            limits::Limits::new(&ctx.stack.server),
+            limits::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
             ctx.cors_origins.clone(),
             cors::layer,
         ))
         .layer(middleware::from_fn(log_requests))
         .with_state(ctx)
+}
+
+/// A GET route answering the same body every time.
+fn fixed(content_type: &'static str, body: axum::body::Bytes) -> MethodRouter<ApiContext> {
+    axum::routing::get(move || {
+        let body = body.clone();
+        async move { ([(axum::http::header::CONTENT_TYPE, content_type)], body) }
+    })
 }
 
 fn method_filter(m: Method) -> MethodFilter {

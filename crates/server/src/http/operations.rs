@@ -342,12 +342,73 @@ pub(super) async fn read_json(
             "the request body is empty; send a JSON object".into(),
         ));
     }
-    match serde_json::from_slice::<Json>(&bytes) {
+    match parse_json(&bytes) {
         Ok(value) => Ok(value),
         Err(e) => Err(ApiError::BadRequest(format!(
             "the request body is not valid JSON: {e}"
         ))),
     }
+}
+
+/// JSON text as a value, refusing an object with a key twice: parsers
+/// disagree on which one counts (serde_json keeps the last), so a proxy or
+/// validator in front could have judged the other.
+pub(super) fn parse_json(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+    use serde::de::{Deserializer, Error, MapAccess, SeqAccess, Visitor};
+
+    struct Unique(Json);
+    impl<'de> serde::Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(UniqueVisitor).map(Unique)
+        }
+    }
+    struct UniqueVisitor;
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Json;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+            Ok(Json::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+            Ok(Json::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+            Ok(Json::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+            Ok(Json::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Json, E> {
+            Ok(Json::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Json, E> {
+            Ok(Json::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Unique(v)) = seq.next_element()? {
+                items.push(v);
+            }
+            Ok(Json::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Unique(value) = map.next_value()?;
+                if out.contains_key(&key) {
+                    return Err(A::Error::custom(format!("duplicate key `{}`", clip(&key))));
+                }
+                out.insert(key, value);
+            }
+            Ok(Json::Object(out))
+        }
+    }
+    serde_json::from_slice::<Unique>(bytes).map(|u| u.0)
 }
 
 fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
