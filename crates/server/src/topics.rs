@@ -44,9 +44,7 @@ pub fn check_message(topic: &Topic, value: Json) -> Result<Map<String, Json>, St
             body.insert(name.clone(), normalize(field, v));
         }
         match body.get(name) {
-            Some(v) => check_value(field, v)
-                .and_then(|()| nul_free(v))
-                .map_err(|why| format!("field `{name}`: {why}"))?,
+            Some(v) => check_value(field, v).map_err(|why| format!("field `{name}`: {why}"))?,
             None => match &field.default {
                 Some(d) => {
                     body.insert(name.clone(), d.clone());
@@ -57,25 +55,6 @@ pub fn check_message(topic: &Topic, value: Json) -> Result<Map<String, Json>, St
         }
     }
     Ok(body)
-}
-
-/// Refuse a value holding the NUL character (in any string or key):
-/// PostgreSQL's text cannot store it, so no engine takes it and a stack
-/// behaves alike on every engine. Request decoding uses it too.
-pub(crate) fn nul_free(v: &Json) -> Result<(), String> {
-    fn has_nul(v: &Json) -> bool {
-        match v {
-            Json::String(s) => s.contains('\0'),
-            Json::Array(items) => items.iter().any(has_nul),
-            Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-            _ => false,
-        }
-    }
-    if has_nul(v) {
-        Err("must not contain the NUL character (\\u0000)".into())
-    } else {
-        Ok(())
-    }
 }
 
 /// Store checked messages of `topic` for each of its subscriptions.

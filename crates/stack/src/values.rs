@@ -68,6 +68,11 @@ pub fn check_value(column: &Column, v: &Json) -> Result<(), String> {
         };
     }
     check_type(column.ty, v)?;
+    // PostgreSQL's text cannot store NUL: no engine takes it, so a stack
+    // (its seeds, defaults, requests and messages) behaves alike on all.
+    if has_nul(v) {
+        return Err("must not contain the NUL character (\\u0000)".into());
+    }
     if let Some(allowed) = &column.allowed {
         if !allowed.iter().any(|a| same_value(column.ty, a, v)) {
             let list: Vec<String> = allowed.iter().map(Json::to_string).collect();
@@ -75,6 +80,16 @@ pub fn check_value(column: &Column, v: &Json) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// NUL in any string or object key of `v`.
+fn has_nul(v: &Json) -> bool {
+    match v {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(has_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// `v` as `column` stores it: a JSON number with no fractional part (`5.0`)
@@ -244,6 +259,21 @@ mod tests {
             from_text(&column(ColumnType::Integer), &long).unwrap_err(),
             format!("`{}...` is not an integer", "x".repeat(64))
         );
+    }
+
+    /// Found by the injection corpus: PostgreSQL cannot store NUL, so no
+    /// engine takes it, in strings or in a JSON value's keys.
+    #[test]
+    fn nul_is_refused_in_any_string() {
+        let text = column(ColumnType::Text);
+        assert!(check_value(&text, &json!("a\0b"))
+            .unwrap_err()
+            .contains("NUL"));
+        assert!(check_value(&text, &json!("a b")).is_ok());
+        let doc = column(ColumnType::Json);
+        assert!(check_value(&doc, &json!({ "k\0": 1 })).is_err());
+        assert!(check_value(&doc, &json!([["\0"]])).is_err());
+        assert!(from_text(&text, "x\0y").is_err());
     }
 
     /// Found by fuzzing (request_value): serde_json's default float parser

@@ -223,6 +223,15 @@ fn bad_seed_rows_name_the_seed_file_line() {
         "{err}"
     );
 
+    // NUL cannot be stored on PostgreSQL: refused in seeds as in requests.
+    stack.write("pets.csv", "name,owner\nFluffy,Har\0old\n");
+    let out = stackwright(&["check", stack.path().to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pets.csv:2:8: error: column `owner`: must not contain the NUL character"),
+        "{err}"
+    );
+
     stack.write("pets.csv", "name,ownr\nFluffy,Harold\n");
     let out = stackwright(&["check", stack.path().to_str().unwrap()]);
     let err = text(&out.stderr);

@@ -9,20 +9,16 @@ use stackwright_stack::values::{check_value, from_text, normalize};
 use stackwright_stack::Column;
 
 use crate::error::ApiError;
-use crate::topics::nul_free;
 
 /// Parse a path or query value for `column`; `what` names it in errors.
 pub fn text_value(column: &Column, raw: &str, what: &str) -> Result<Json, ApiError> {
-    from_text(column, raw)
-        .and_then(|v| nul_free(&v).map(|()| v))
-        .map_err(|why| ApiError::BadRequest(format!("{what}: {why}")))
+    from_text(column, raw).map_err(|why| ApiError::BadRequest(format!("{what}: {why}")))
 }
 
 /// Check a body value for `column`.
 pub fn body_value(column: &Column, value: Json, field: &str) -> Result<Json, ApiError> {
     let value = normalize(column, value);
     check_value(column, &value)
-        .and_then(|()| nul_free(&value))
         .map_err(|why| ApiError::BadRequest(format!("field `{field}`: {why}")))?;
     Ok(value)
 }
