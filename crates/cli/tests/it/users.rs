@@ -642,3 +642,95 @@ async fn rotated_keys_are_fetched_from_the_jwks_url() {
     );
     assert!(auth.verify(&token(&new)).await.is_ok());
 }
+
+/// Brute force: five wrong passwords (or confirmation codes) in a row lock
+/// the name out, even from the right one, for a lockout that starts at 1 s;
+/// other users are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_and_codes_lock_the_name_out() {
+    let stack = notes();
+    let app = TestApp::spawn(stack.path()).await;
+    let password = "Correct-Horse-9";
+    for email in ["ana@example.com", "bo@example.com"] {
+        let sign_up = json!({"ClientId": "local", "Username": email, "Password": password});
+        assert_eq!(cognito(&app, "SignUp", sign_up).await.0, 200);
+    }
+
+    // Confirmation codes: six digits, so guessing must be limited too.
+    let confirm = |code: &str| json!({"ClientId": "local", "Username": "ana@example.com", "ConfirmationCode": code});
+    let right = code_for(&stack, "ana@example.com");
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        let (_, r) = cognito(&app, "ConfirmSignUp", confirm(wrong)).await;
+        assert_eq!(r["__type"], "CodeMismatchException", "{r}");
+    }
+    let (status, r) = cognito(&app, "ConfirmSignUp", confirm(&right)).await;
+    assert_eq!(
+        (status, r["__type"].as_str()),
+        (400, Some("LimitExceededException")),
+        "{r}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(cognito(&app, "ConfirmSignUp", confirm(&right)).await.0, 200);
+    let bo = json!({"ClientId": "local", "Username": "bo@example.com", "ConfirmationCode": code_for(&stack, "bo@example.com")});
+    assert_eq!(cognito(&app, "ConfirmSignUp", bo).await.0, 200);
+
+    // Passwords.
+    for _ in 0..5 {
+        let (_, r) = cognito(
+            &app,
+            "InitiateAuth",
+            sign_in_body("ana@example.com", "Wrong-Horse-1"),
+        )
+        .await;
+        assert_eq!(r["message"], "Incorrect username or password.", "{r}");
+    }
+    let (status, r) = cognito(
+        &app,
+        "InitiateAuth",
+        sign_in_body("ana@example.com", password),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(r["message"], "Password attempts exceeded", "{r}");
+    // Another user signs in as usual; the lockout ends.
+    assert_eq!(
+        cognito(
+            &app,
+            "InitiateAuth",
+            sign_in_body("bo@example.com", password)
+        )
+        .await
+        .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, r) = cognito(
+        &app,
+        "InitiateAuth",
+        sign_in_body("ana@example.com", password),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+
+    // An unknown name is locked out alike, so the answer does not tell names apart.
+    for _ in 0..5 {
+        cognito(
+            &app,
+            "InitiateAuth",
+            sign_in_body("nobody@example.com", password),
+        )
+        .await;
+    }
+    let (_, r) = cognito(
+        &app,
+        "InitiateAuth",
+        sign_in_body("nobody@example.com", password),
+    )
+    .await;
+    assert_eq!(r["message"], "Password attempts exceeded", "{r}");
+}

@@ -7,6 +7,7 @@
 //! `STACKWRIGHT_USER_POOL_CLIENT_ID` (and, for emulators,
 //! `STACKWRIGHT_USER_POOL_ISSUER` and `STACKWRIGHT_USER_POOL_JWKS_URL`).
 
+mod attempts;
 pub mod pool;
 pub mod tokens;
 

@@ -87,6 +87,8 @@ pub struct Pool {
     outbox: PathBuf,
     pub expected: Expected,
     keys: RwLock<Vec<SigningKey>>,
+    /// Failed sign-ins and confirmation codes per user (brute force).
+    attempts: super::attempts::Attempts,
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -128,6 +130,7 @@ impl Pool {
                 client_id: LOCAL_CLIENT_ID.to_string(),
             },
             keys: RwLock::new(Vec::new()),
+            attempts: Default::default(),
         };
         pool.load_keys().await?;
         if pool.keys.read().await.is_empty() {
@@ -363,6 +366,15 @@ impl Pool {
             )
             .into());
         }
+        // Six digits can be guessed without a limit.
+        let attempt = format!("confirm:{username}");
+        if !self.attempts.allowed(&attempt) {
+            return Err(PoolError::new(
+                "LimitExceededException",
+                "Attempt limit exceeded, please try after some time.",
+            )
+            .into());
+        }
         let expires = user.get("code_expires").and_then(Json::as_i64).unwrap_or(0);
         if expires <= tokens::now_seconds() {
             return Err(PoolError::new(
@@ -372,6 +384,7 @@ impl Pool {
             .into());
         }
         if text(&user, "code_hash") != sha256_hex(code.trim()) {
+            self.attempts.failed(&attempt);
             return Err(PoolError::new(
                 "CodeMismatchException",
                 "Invalid verification code provided, please try again.",
@@ -389,6 +402,7 @@ impl Pool {
                 ],
             )
             .await?;
+        self.attempts.succeeded(&attempt);
         Ok(())
     }
 
@@ -456,6 +470,13 @@ impl Pool {
         self.client(client_id)?;
         let wrong = || PoolError::new("NotAuthorizedException", "Incorrect username or password.");
         let username = Self::username(email).map_err(|_| wrong())?;
+        // Known or not, a name is locked out alike: the answer tells nothing.
+        let attempt = format!("sign-in:{username}");
+        if !self.attempts.allowed(&attempt) {
+            return Err(
+                PoolError::new("NotAuthorizedException", "Password attempts exceeded").into(),
+            );
+        }
         let user = self.user(&username).await?;
         // Hash even for an unknown user, so the answer's timing tells nothing.
         let stored = user
@@ -463,8 +484,10 @@ impl Pool {
             .map(|u| text(u, "password_hash"))
             .unwrap_or_else(|| DUMMY_HASH.to_string());
         if !verify_password(password.to_string(), stored).await || user.is_none() {
+            self.attempts.failed(&attempt);
             return Err(wrong().into());
         }
+        self.attempts.succeeded(&attempt);
         let user = user.expect("checked");
         if user.get("confirmed") != Some(&json!(true)) {
             return Err(
