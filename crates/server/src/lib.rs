@@ -239,6 +239,10 @@ impl Application {
     ) -> std::io::Result<()> {
         let stop = Arc::new(tokio::sync::Notify::new());
         let limits = self.stack.server.clone();
+        let forgetting = tokio::spawn(topics::forget_applied(
+            self.engine.clone(),
+            self.stack.clone(),
+        ));
         let delivery = match self.cloud {
             // On AWS the subscriptions' SQS queues hold the messages.
             Some(cloud) => tokio::spawn(cloud.consume(self.engine, self.stack, stop.clone())),
@@ -255,6 +259,7 @@ impl Application {
         };
         serve::serve(self.listener, self.router, &limits, idle_grace, shutdown).await;
         stop.notify_one();
+        forgetting.abort();
         let _ = delivery.await;
         Ok(())
     }

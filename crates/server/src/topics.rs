@@ -21,6 +21,8 @@ const BATCH: usize = 1000;
 const POLL: Duration = Duration::from_millis(500);
 /// The pause after the database failed.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(2);
+/// How often applied ids past their retention are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// A message checked against `topic`: an object holding only the topic's
 /// fields, each of its type; absent fields take their default, and only
@@ -128,6 +130,31 @@ pub async fn run_delivery(
             _ = wake.notified() => {}
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+/// Forget the ids of messages applied longer ago than
+/// `APPLIED_RETENTION_MS`, at start and then every hour, for as long as the
+/// task runs (it is aborted at shutdown: each pass is one statement).
+pub async fn forget_applied(engine: Arc<dyn Engine>, stack: Arc<Stack>) {
+    if stack.subscriptions.is_empty() {
+        return;
+    }
+    loop {
+        let before =
+            stackwright_storage::queue::now_ms() - stackwright_storage::queue::APPLIED_RETENTION_MS;
+        match engine.forget_applied(before).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(
+                target: "stackwright::topics",
+                forgotten,
+                "forgot the ids of messages applied more than 30 days ago"
+            ),
+            Err(e) => {
+                tracing::warn!(target: "stackwright::topics", error = %e, "cannot forget old applied ids")
+            }
+        }
+        tokio::time::sleep(FORGET_EVERY).await;
     }
 }
 

@@ -201,6 +201,12 @@ pub trait Engine: Send + Sync + 'static {
     async fn redrive(&self, _sub: Option<&str>, _ids: &[String]) -> Result<usize> {
         Err(no_topics(self.kind()))
     }
+
+    /// Forget the ids of messages applied before `before_ms` (see
+    /// [`crate::queue::APPLIED_RETENTION_MS`]); returns how many.
+    async fn forget_applied(&self, _before_ms: i64) -> Result<u64> {
+        Err(no_topics(self.kind()))
+    }
 }
 
 fn no_topics(kind: EngineKind) -> StorageError {

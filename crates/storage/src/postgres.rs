@@ -303,4 +303,13 @@ impl Engine for PostgresEngine {
     async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
         server::queue::retrying(|| server::queue::redrive!(self.pool, sub, ids)).await
     }
+
+    async fn forget_applied(&self, before_ms: i64) -> Result<u64> {
+        let done = sqlx::query(D.forget_applied())
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
 }

@@ -21,6 +21,13 @@ use crate::engine::Row;
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: i64 = 15 * 60 * 1000;
 
+/// How long an applied message's id is remembered, so that publishing it
+/// again, or a queue delivering it again, is recognised as a duplicate.
+/// Longer than SQS keeps a message (14 days at most), so no redelivery can
+/// outlive its record; older records are forgotten, or the table would
+/// grow with every message ever applied.
+pub const APPLIED_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
 /// A validated message (field -> value) and its id.
 #[derive(Debug, Clone)]
 pub struct Message {

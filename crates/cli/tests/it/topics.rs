@@ -221,6 +221,80 @@ mod delivery {
     }
 }
 
+/// Applied ids are remembered for 30 days (duplicates are refused), then
+/// forgotten, so `_stackwright_applied` does not grow forever: a record
+/// aged past the retention is gone after a start, and its id is new again.
+async fn applied_ids_are_forgotten_after_the_retention(engine: TestEngine) {
+    let stack = TempStack::new(ITEMS);
+    let app = TestApp::spawn_on(engine, stack.path()).await;
+    let publish = |app: &TestApp, key: &'static str, id: i64| {
+        let request = app
+            .client
+            .post(format!("{}/topics/items", app.url))
+            .header("Idempotency-Key", key)
+            .body(json!({ "id": id, "name": format!("n{id}") }).to_string());
+        async move { request.send().await.unwrap().json::<Json>().await.unwrap() }
+    };
+    assert_eq!(publish(&app, "old", 1).await["accepted"], 1);
+    assert_eq!(publish(&app, "new", 2).await["accepted"], 1);
+    let app_ref = &app;
+    eventually("both applied", || async move {
+        app_ref.get("/items/1").await.status == 200 && app_ref.get("/items/2").await.status == 200
+    })
+    .await;
+    assert_eq!(publish(&app, "old", 3).await["duplicates"], 1);
+
+    // As if "old" had been applied 31 days ago.
+    let day_ms: i64 = 24 * 60 * 60 * 1000;
+    let aged = stackwright_storage::queue::now_ms() - 31 * day_ms;
+    app.db()
+        .exec(&format!(
+            "UPDATE _stackwright_applied SET applied_at = {aged} WHERE id = 'old'"
+        ))
+        .await;
+    let app = app.restart().await;
+    let app = &app;
+    eventually("the aged id forgotten at start", || async move {
+        app.db()
+            .count("SELECT COUNT(*) FROM _stackwright_applied WHERE id = 'old'")
+            .await
+            == 0
+    })
+    .await;
+    assert_eq!(
+        app.db()
+            .count("SELECT COUNT(*) FROM _stackwright_applied")
+            .await,
+        1
+    );
+    // "old" is a new message again; "new" is still remembered.
+    assert_eq!(publish(app, "old", 4).await["accepted"], 1);
+    assert_eq!(publish(app, "new", 5).await["duplicates"], 1);
+    eventually("the republished message applied", || async move {
+        app.get("/items/4").await.status == 200
+    })
+    .await;
+}
+
+mod forgetting {
+    use crate::harness::TestEngine;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::applied_ids_are_forgotten_after_the_retention(TestEngine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::applied_ids_are_forgotten_after_the_retention(TestEngine::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mariadb() {
+        super::applied_ids_are_forgotten_after_the_retention(TestEngine::Mariadb).await
+    }
+}
+
 /// `stackwright publish`: every message is checked before any is stored;
 /// an invalid file publishes nothing and says where the problem is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

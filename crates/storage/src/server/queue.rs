@@ -134,6 +134,13 @@ impl Dialect {
     }
 
     /// Binds subscription.
+    pub fn forget_applied(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "DELETE FROM _stackwright_applied WHERE applied_at < $1",
+            Dialect::Mysql => "DELETE FROM _stackwright_applied WHERE applied_at < ?",
+        }
+    }
+
     pub fn count_queued(self) -> &'static str {
         match self {
             Dialect::Postgres => {

@@ -795,6 +795,10 @@ impl Engine for SqliteEngine {
         self.run(move |c| queue::redrive(c, sub.as_deref(), &ids))
             .await
     }
+
+    async fn forget_applied(&self, before_ms: i64) -> Result<u64> {
+        self.run(move |c| queue::forget_applied(c, before_ms)).await
+    }
 }
 
 #[cfg(test)]

@@ -329,6 +329,15 @@ pub(super) fn queued(conn: &mut Connection, sub: &str) -> Result<u64> {
     .map_err(map_err)
 }
 
+pub(super) fn forget_applied(conn: &mut Connection, before_ms: i64) -> Result<u64> {
+    conn.execute(
+        "DELETE FROM _stackwright_applied WHERE applied_at < ?",
+        [before_ms],
+    )
+    .map(|n| n as u64)
+    .map_err(map_err)
+}
+
 /// ` AND subscription = ?` and ` AND id IN (...)` with their values.
 fn which(sub: Option<&str>, ids: &[String]) -> (String, Vec<String>) {
     let mut sql = String::new();
