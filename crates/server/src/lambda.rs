@@ -94,6 +94,20 @@ pub async fn sqs_event(handlers: &Handlers, event: &Json) -> Json {
             }
         }
     }
+    // No task outlives an invocation here: old applied ids are forgotten
+    // after a batch, at most once an hour per running instance.
+    static LAST_FORGOT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let due = {
+        let mut last = LAST_FORGOT.lock().expect("not poisoned");
+        let due = last.is_none_or(|t| t.elapsed() >= crate::topics::FORGET_EVERY);
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
+    };
+    if due {
+        crate::topics::forget_old_applied(handlers.engine.as_ref()).await;
+    }
     json!({ "batchItemFailures": failures })
 }
 

@@ -22,7 +22,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// The pause after the database failed.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// How often applied ids past their retention are forgotten.
-const FORGET_EVERY: Duration = Duration::from_secs(60 * 60);
+pub(crate) const FORGET_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// A message checked against `topic`: an object holding only the topic's
 /// fields, each of its type; absent fields take their default, and only
@@ -141,20 +141,25 @@ pub async fn forget_applied(engine: Arc<dyn Engine>, stack: Arc<Stack>) {
         return;
     }
     loop {
-        let before =
-            stackwright_storage::queue::now_ms() - stackwright_storage::queue::APPLIED_RETENTION_MS;
-        match engine.forget_applied(before).await {
-            Ok(0) => {}
-            Ok(forgotten) => tracing::info!(
-                target: "stackwright::topics",
-                forgotten,
-                "forgot the ids of messages applied more than 30 days ago"
-            ),
-            Err(e) => {
-                tracing::warn!(target: "stackwright::topics", error = %e, "cannot forget old applied ids")
-            }
-        }
+        forget_old_applied(engine.as_ref()).await;
         tokio::time::sleep(FORGET_EVERY).await;
+    }
+}
+
+/// One pass of [`forget_applied`].
+pub(crate) async fn forget_old_applied(engine: &dyn Engine) {
+    let before =
+        stackwright_storage::queue::now_ms() - stackwright_storage::queue::APPLIED_RETENTION_MS;
+    match engine.forget_applied(before).await {
+        Ok(0) => {}
+        Ok(forgotten) => tracing::info!(
+            target: "stackwright::topics",
+            forgotten,
+            "forgot the ids of messages applied more than 30 days ago"
+        ),
+        Err(e) => {
+            tracing::warn!(target: "stackwright::topics", error = %e, "cannot forget old applied ids")
+        }
     }
 }
 

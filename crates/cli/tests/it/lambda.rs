@@ -245,6 +245,15 @@ async fn applies_sqs_messages_and_reports_the_failed_ones() {
     let stack = example("clients").display().to_string();
     let migrated = stackwright(&["migrate", &stack, "--database-url", &url]);
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    // An id applied 31 days ago: forgotten by the subscriber, which has no
+    // long-running task to do it.
+    let db = rusqlite::Connection::open(temp.path().join("lambda.db")).unwrap();
+    let aged = stackwright_storage::queue::now_ms() - 31 * 24 * 60 * 60 * 1000;
+    db.execute(
+        "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ('customers-clientes', 'ancient', ?1)",
+        [aged],
+    )
+    .unwrap();
     let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let renamed = json!({"id": 6, "nombre": "Otro", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let results = invoke(
@@ -289,6 +298,18 @@ async fn applies_sqs_messages_and_reports_the_failed_ones() {
     assert_eq!(s2["statusCode"], 200, "{s2}");
     let body: Json = serde_json::from_str(s2["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, customer, "applied once, the redelivery ignored");
+    let remembered: Vec<String> = db
+        .prepare("SELECT id FROM _stackwright_applied ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        remembered,
+        ["p1"],
+        "the aged id forgotten, the new one kept"
+    );
 }
 
 #[derive(Default)]
