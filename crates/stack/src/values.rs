@@ -154,7 +154,7 @@ pub fn from_text(column: &Column, raw: &str) -> Result<Json, String> {
 }
 
 /// At most 64 characters of client input, for an error message.
-fn clip(s: &str) -> String {
+pub fn clip(s: &str) -> String {
     if s.chars().count() > 64 {
         format!("{}...", s.chars().take(64).collect::<String>())
     } else {

@@ -686,25 +686,35 @@ pub fn tool(venv: &str, bin: &str) -> PathBuf {
     p
 }
 
+/// One Cognito-protocol call to the embedded pool at `url`/auth/:
+/// (HTTP status, body).
+pub async fn cognito_call(
+    client: &reqwest::Client,
+    url: &str,
+    op: &str,
+    body: Json,
+) -> (u16, Json) {
+    let r = client
+        .post(format!("{url}/auth/"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "X-Amz-Target",
+            format!("AWSCognitoIdentityProviderService.{op}"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 /// Sign up, confirm (the code from the stack's local outbox) and sign in
 /// through the embedded pool at `url`/auth/: the ID token.
 pub async fn signed_in_token(client: &reqwest::Client, url: &str, stack_dir: &Path) -> String {
     let (email, password) = ("signed-in@example.com", "Correct-Horse-9");
     let call = |op: &'static str, body: Json| async move {
-        let r = client
-            .post(format!("{url}/auth/"))
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header(
-                "X-Amz-Target",
-                format!("AWSCognitoIdentityProviderService.{op}"),
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Json = r.json().await.unwrap();
-        assert!(status.is_success(), "{op}: {status} {body}");
+        let (status, body) = cognito_call(client, url, op, body).await;
+        assert_eq!(status, 200, "{op}: {body}");
         body
     };
     call(

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use stackwright_server::users::tokens::SigningKey;
 
-use crate::harness::{on_every_engine, stackwright, text, Served, TempStack, TestApp, TestEngine};
+use crate::harness::{
+    cognito_call, on_every_engine, stackwright, text, Served, TempStack, TestApp, TestEngine,
+};
 
 const NOTES: &str = r#"
 name = "notes"
@@ -47,19 +49,7 @@ fn notes() -> TempStack {
 
 /// One Cognito-protocol call: (HTTP status, body).
 async fn cognito(app: &TestApp, op: &str, body: Json) -> (u16, Json) {
-    let r = app
-        .client
-        .post(format!("{}/auth/", app.url))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "X-Amz-Target",
-            format!("AWSCognitoIdentityProviderService.{op}"),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    cognito_call(&app.client, &app.url, op, body).await
 }
 
 async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> u16 {

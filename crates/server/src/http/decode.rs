@@ -5,6 +5,7 @@
 //! is a JSON value the engine binds as a parameter, never SQL text.
 
 use serde_json::Value as Json;
+pub use stackwright_stack::values::clip;
 use stackwright_stack::values::{check_value, from_text, normalize};
 use stackwright_stack::Column;
 
@@ -21,13 +22,4 @@ pub fn body_value(column: &Column, value: Json, field: &str) -> Result<Json, Api
     check_value(column, &value)
         .map_err(|why| ApiError::BadRequest(format!("field `{field}`: {why}")))?;
     Ok(value)
-}
-
-/// Echo at most 64 characters of client input in an error message.
-pub fn clip(s: &str) -> String {
-    if s.chars().count() > 64 {
-        format!("{}...", s.chars().take(64).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }

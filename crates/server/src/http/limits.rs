@@ -37,8 +37,9 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     }
     // Shed at once rather than queue: a queue only adds latency to requests
     // that will time out anyway, and Retry-After tells clients when to come back.
+    // No log line of its own: the request log records each 503, and a
+    // second line per shed request would add work exactly when overloaded.
     let Ok(_permit) = limits.in_progress.clone().try_acquire_owned() else {
-        tracing::warn!(path = %request.uri().path(), "shed: too many requests in progress");
         return ApiError::Overloaded.into_response();
     };
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
