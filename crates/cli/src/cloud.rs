@@ -200,9 +200,9 @@ async fn build_artifacts(ctx: &Context_, runtime: Option<&Path>) -> anyhow::Resu
         Some(p) => p.to_path_buf(),
         None => std::env::current_exe().context("cannot find the stackwright binary")?,
     };
-    let package = package::runtime_zip(&binary, &ctx.stack.dir)?;
+    let package = package::runtime_zip(&binary, &ctx.stack)?;
     let image = if ctx.settings.compute == Compute::Fargate {
-        Some(crate::image::build(&binary, &ctx.stack.dir, ctx.settings.port).await?)
+        Some(crate::image::build(&binary, &ctx.stack, ctx.settings.port).await?)
     } else {
         None
     };

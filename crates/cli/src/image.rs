@@ -10,13 +10,14 @@ use indexmap::IndexMap;
 use stackwright_deploy::image::{self, Destination};
 use stackwright_deploy::Aws;
 use stackwright_image::Image;
+use stackwright_stack::Stack;
 
-/// Build the image of `binary` running the stack in `stack_dir`.
-pub async fn build(binary: &Path, stack_dir: &Path, port: u16) -> anyhow::Result<Image> {
-    let (binary, stack_dir): (PathBuf, PathBuf) = (binary.into(), stack_dir.into());
+/// Build the image of `binary` running `stack`.
+pub async fn build(binary: &Path, stack: &Stack, port: u16) -> anyhow::Result<Image> {
+    let (binary, stack): (PathBuf, Stack) = (binary.into(), stack.clone());
     let started = std::time::Instant::now();
     eprintln!("building the runtime image");
-    let image = tokio::task::spawn_blocking(move || image::build(&binary, &stack_dir, port))
+    let image = tokio::task::spawn_blocking(move || image::build(&binary, &stack, port))
         .await
         .context("the image build stopped")??;
     eprintln!(

@@ -348,10 +348,12 @@ fn synth(args: &SynthArgs, out: &Output) -> anyhow::Result<ExitCode> {
     } else {
         args.envs.clone()
     };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| stack.dir.join(".stackwright").join("synth"));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        stack
+            .dir
+            .join(stackwright_storage::local::DIR)
+            .join("synth")
+    });
     let mut report = Vec::new();
     for env in &envs {
         let (settings, templates) = stackwright_synth::synth(&stack, env)?;
@@ -409,7 +411,7 @@ fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
             let path = path.clone().unwrap_or_else(|| {
                 stack
                     .dir
-                    .join(".stackwright")
+                    .join(stackwright_storage::local::DIR)
                     .join(format!("graph-{}.svg", args.env))
             });
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -483,15 +485,10 @@ async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<Data
             })
         }
         None => {
-            let dir = stack.dir.join(".stackwright");
-            std::fs::create_dir_all(&dir)
+            // Local state: private, and never in version control.
+            let dir = stack.dir.join(stackwright_storage::local::DIR);
+            stackwright_storage::local::private_dir(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            // Local state never belongs in version control.
-            let ignore = dir.join(".gitignore");
-            if !ignore.exists() {
-                std::fs::write(&ignore, "*\n")
-                    .with_context(|| format!("cannot write {}", ignore.display()))?;
-            }
             Ok(DatabaseUrl::local_default(&stack.dir))
         }
     }
@@ -522,6 +519,10 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
         .server
         .apply_env(|name| std::env::var(name).ok())
         .map_err(anyhow::Error::msg)?;
+    if std::env::var(stackwright_stack::env::SITE_SERVED_ELSEWHERE).as_deref() == Ok("1") {
+        // On AWS the site is in its bucket; the runtime's package lacks it.
+        stack.site = None;
+    }
     let name = stack.name.clone();
     if args.replicas > 1 {
         return up_replicas(&args, &name, out).await;

@@ -68,6 +68,7 @@ fn failure(e: Failure) -> anyhow::Error {
     match e {
         Failure::Refused(e) => anyhow::anyhow!("{}", e.message),
         Failure::Storage(e) => e.into(),
+        Failure::Busy => anyhow::anyhow!("the user pool is busy hashing passwords: try again"),
     }
 }
 

@@ -16,6 +16,8 @@ use stackwright_image::{
     assemble, runtime_files, Auth, Entry, Image, ImageConfig, Protocol, BOOTSTRAP_PATH, STACK_DIR,
 };
 
+use stackwright_stack::Stack;
+
 use crate::package::{stack_files, PackageError};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +36,8 @@ pub enum ImageError {
 
 /// The runtime image for a stack folder. CPU-heavy (every byte of the
 /// binary is compressed and hashed): call it from a blocking thread.
-pub fn build(binary: &Path, stack_dir: &Path, port: u16) -> Result<Image, ImageError> {
-    let stack: Vec<Entry> = stack_files(stack_dir)?
+pub fn build(binary: &Path, stack: &Stack, port: u16) -> Result<Image, ImageError> {
+    let stack: Vec<Entry> = stack_files(stack)?
         .into_iter()
         .map(|f| Entry::host_file(format!("{STACK_DIR}/{}", f.relative), f.source, 0o644))
         .collect();

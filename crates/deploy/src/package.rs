@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use stackwright_stack::Stack;
 use zip::write::SimpleFileOptions;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,44 +32,38 @@ pub struct StackFile {
     pub source: PathBuf,
 }
 
-/// The files of a stack folder that belong in a package: everything but
-/// local state (`.stackwright/`) and hidden entries (`.git`, `.env`...),
-/// which are never part of what runs in the cloud. Sorted by path.
-pub fn stack_files(dir: &Path) -> Result<Vec<StackFile>, PackageError> {
-    let mut files = Vec::new();
-    collect(dir, "", &mut files)?;
-    files.sort_by(|a, b| a.relative.cmp(&b.relative));
-    Ok(files)
-}
-
-fn collect(dir: &Path, prefix: &str, out: &mut Vec<StackFile>) -> Result<(), PackageError> {
-    let read = |source| PackageError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let relative = format!("{prefix}{name}");
-        // Follows symlinks: a linked seed file is packaged as its content.
-        let meta = std::fs::metadata(&path).map_err(|source| PackageError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            collect(&path, &format!("{relative}/"), out)?;
-        } else if meta.is_file() {
-            out.push(StackFile {
-                relative,
-                source: path,
-            });
+/// The files of a stack that belong in a package: what the runtime reads,
+/// the stack file and the seed files, and nothing else of the folder (no
+/// site: it goes to its bucket; no local state, `.env` or notes that
+/// happen to sit beside them). Sorted by path.
+pub fn stack_files(stack: &Stack) -> Result<Vec<StackFile>, PackageError> {
+    let mut relative: Vec<String> = vec![stackwright_stack::STACK_FILE.to_string()];
+    for table in stack.tables.values() {
+        if let Some(seed) = &table.seed {
+            // Checked to stay inside the folder when the stack was loaded.
+            relative.push(seed.path.to_string_lossy().replace('\\', "/"));
         }
     }
-    Ok(())
+    relative.sort();
+    relative.dedup();
+    relative
+        .into_iter()
+        .map(|relative| {
+            let source = stack.dir.join(&relative);
+            // A seed may be a link the author made; its content is packaged.
+            let meta = std::fs::metadata(&source).map_err(|e| PackageError::Read {
+                path: source.clone(),
+                source: e,
+            })?;
+            if !meta.is_file() {
+                return Err(PackageError::Read {
+                    path: source,
+                    source: std::io::Error::other("not a file"),
+                });
+            }
+            Ok(StackFile { relative, source })
+        })
+        .collect()
 }
 
 /// A built package and the key it is stored under.
@@ -87,8 +82,8 @@ impl Package {
 }
 
 /// The zip Lambda and EC2 run: `bootstrap` (the binary, mode 755) and
-/// `stack/...` (the stack folder).
-pub fn runtime_zip(binary: &Path, stack_dir: &Path) -> Result<Package, PackageError> {
+/// `stack/...` (the stack file and its seeds).
+pub fn runtime_zip(binary: &Path, stack: &Stack) -> Result<Package, PackageError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| PackageError::Read {
             path: path.to_path_buf(),
@@ -96,7 +91,7 @@ pub fn runtime_zip(binary: &Path, stack_dir: &Path) -> Result<Package, PackageEr
         })
     };
     let mut entries = vec![("bootstrap".to_string(), read(binary)?, 0o755)];
-    for f in stack_files(stack_dir)? {
+    for f in stack_files(stack)? {
         entries.push((format!("stack/{}", f.relative), read(&f.source)?, 0o644));
     }
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -122,25 +117,34 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn stack(dir: &Path) {
+    fn stack(dir: &Path) -> Stack {
         std::fs::create_dir_all(dir.join("seed")).unwrap();
         std::fs::create_dir_all(dir.join(".stackwright")).unwrap();
-        std::fs::write(dir.join("stackwright.toml"), "name = \"t\"\n").unwrap();
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(
+            dir.join("stackwright.toml"),
+            "name = \"t\"\n[tables.a]\nkey = \"id\"\nseed = \"seed/a.csv\"\n[tables.a.columns]\nid = { type = \"integer\" }\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("seed/a.csv"), "id\n1\n").unwrap();
+        std::fs::write(dir.join("seed/notes.txt"), "not a seed").unwrap();
+        std::fs::write(dir.join("site/index.html"), "<p>site</p>").unwrap();
         std::fs::write(dir.join(".stackwright/local.db"), "state").unwrap();
         std::fs::write(dir.join(".env"), "SECRET=1").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("hostname")).unwrap();
+        stackwright_stack::load(dir).unwrap()
     }
 
     #[test]
-    fn packages_are_deterministic_and_leave_local_state_out() {
+    fn packages_are_deterministic_and_hold_only_the_stack_file_and_seeds() {
         let temp = tempfile::TempDir::new().unwrap();
         let dir = temp.path().join("stack");
-        stack(&dir);
+        let loaded = stack(&dir);
         let binary = temp.path().join("bin");
         std::fs::write(&binary, b"\x7fELF binary").unwrap();
 
-        let a = runtime_zip(&binary, &dir).unwrap();
-        let b = runtime_zip(&binary, &dir).unwrap();
+        let a = runtime_zip(&binary, &loaded).unwrap();
+        let b = runtime_zip(&binary, &loaded).unwrap();
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.key(), b.key());
 
@@ -149,6 +153,7 @@ mod tests {
             .file_names()
             .map(|n| n.unwrap().into_owned())
             .collect();
+        // No local state, .env, site, stray file or link.
         assert_eq!(
             names,
             ["bootstrap", "stack/seed/a.csv", "stack/stackwright.toml"]
@@ -159,7 +164,7 @@ mod tests {
         );
 
         std::fs::write(dir.join("seed/a.csv"), "id\n2\n").unwrap();
-        let c = runtime_zip(&binary, &dir).unwrap();
+        let c = runtime_zip(&binary, &loaded).unwrap();
         assert_ne!(a.key(), c.key(), "a changed stack gets a new key");
     }
 }

@@ -17,6 +17,11 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    /// A `Host` a local server does not answer (DNS rebinding).
+    #[error("host `{0}` is not served here: open the API as localhost or 127.0.0.1, or list the name in [server] allowed_hosts")]
+    HostNotAllowed(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
@@ -26,6 +31,14 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("request target and headers are larger than {0} bytes")]
     HeadersTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body did not arrive within the body deadline.
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
+    /// A per-client limit; the wait is the Retry-After delay.
+    #[error("too many requests from your address: retry after the Retry-After delay")]
+    TooManyRequests(std::time::Duration),
     /// Shed: as many requests as allowed are in progress.
     #[error("the server is busy: retry after the Retry-After delay")]
     Overloaded,
@@ -44,6 +57,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::HostNotAllowed(_) => (StatusCode::FORBIDDEN, "host_not_allowed"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
@@ -54,6 +69,11 @@ impl ApiError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
             ),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -106,8 +126,21 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::Timeout(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            ApiError::TooManyRequests(wait) => {
+                headers.insert(header::RETRY_AFTER, retry_after(*wait));
+            }
+            // The rest of a late body may still be on its way: start afresh.
+            ApiError::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response
     }
+}
+
+/// Whole seconds to wait, rounded up (Retry-After has no fractions).
+pub fn retry_after(wait: std::time::Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
 }

@@ -276,9 +276,18 @@ pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
             .map_err(|_| "the body is not valid base64")?,
         Some(text) => text.as_bytes().to_vec(),
     };
-    let request = request
+    let mut request = request
         .body(Body::from(body))
         .map_err(|e| format!("invalid request: {e}"))?;
+    // API Gateway's view of the client, as the accept loop's peer address.
+    if let Some(ip) = event["requestContext"]["http"]["sourceIp"]
+        .as_str()
+        .and_then(|ip| ip.parse().ok())
+    {
+        request
+            .extensions_mut()
+            .insert(crate::http::client::Peer(ip));
+    }
     let response = router
         .clone()
         .oneshot(request)

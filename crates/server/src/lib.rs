@@ -71,6 +71,7 @@ async fn user_auth(
         .map_err(|e| match e {
             users::pool::Failure::Storage(e) => StartError::Storage(e),
             users::pool::Failure::Refused(e) => StartError::Users(e.message),
+            users::pool::Failure::Busy => StartError::Users("busy".into()),
         })?;
     Ok(Some(Arc::new(users::UserAuth::Local(Arc::new(pool)))))
 }
@@ -168,6 +169,10 @@ impl Application {
             site,
             users,
             cors_origins: Arc::new(settings.cors_origins.clone()),
+            local: address.ip().is_loopback(),
+            auth_limit: Arc::new(http::client::RateLimit::per_minute(
+                stack.server.auth_requests_per_minute,
+            )),
         });
         Ok(Application {
             listener,
@@ -203,6 +208,11 @@ impl Application {
             site: None,
             users: user_auth(&engine, &stack).await?,
             cors_origins: Arc::new(http::cors::origins_from_env()),
+            // Behind API Gateway, which answers only its own host names.
+            local: false,
+            auth_limit: Arc::new(http::client::RateLimit::per_minute(
+                stack.server.auth_requests_per_minute,
+            )),
         });
         Ok(lambda::Handlers {
             router,

@@ -7,9 +7,11 @@
 //! refused while parsing, and beyond `max_connections` new connections wait
 //! in the kernel's backlog instead of exhausting file descriptors.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Request};
@@ -18,9 +20,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use stackwright_stack::ServerSettings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
+
+use crate::http::client::{self, Peer};
 
 /// How long a draining replica keeps an idle keep-alive connection open
 /// when another replica shares its socket. A busy client sends its next
@@ -54,6 +59,9 @@ pub async fn serve(
     // Each connection holds a sender; `recv` returns None once all are gone.
     let (open_tx, mut open_rx) = mpsc::channel::<Infallible>(1);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    // Behind a proxy every connection comes from the proxy: no cap per client.
+    let per_client = (settings.trusted_proxy_hops == 0)
+        .then(|| PerClient::new(settings.max_connections_per_client));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -61,11 +69,11 @@ pub async fn serve(
             () = &mut shutdown => break,
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors or a reset before accept: back off
                     // instead of spinning, and keep serving.
@@ -75,14 +83,22 @@ pub async fn serve(
                 }
             },
         };
+        let client = match per_client.as_ref().map(|p| p.enter(peer.ip())) {
+            Some(None) => {
+                tokio::spawn(refuse(stream, slot));
+                continue;
+            }
+            Some(Some(client)) => Some(client),
+            None => None,
+        };
         tokio::spawn(connection(
             stream,
+            Peer(peer.ip()),
             router.clone(),
             http.clone(),
             idle_grace,
             drain_rx.clone(),
-            open_tx.clone(),
-            slot,
+            (open_tx.clone(), slot, client),
         ));
     }
     // New connections now go to whoever else holds the listening socket
@@ -99,20 +115,29 @@ pub async fn serve(
     }
 }
 
+/// What a connection holds while open: its place in the drain, its
+/// connection slot and its place in its client's count.
+type Held = (
+    mpsc::Sender<Infallible>,
+    OwnedSemaphorePermit,
+    Option<ClientConnection>,
+);
+
 async fn connection(
     stream: TcpStream,
+    peer: Peer,
     router: Router,
     http: http1::Builder,
     idle_grace: Duration,
     mut drain: watch::Receiver<bool>,
-    _open: mpsc::Sender<Infallible>,
-    _slot: OwnedSemaphorePermit,
+    _held: Held,
 ) {
     let _ = stream.set_nodelay(true);
     let draining = drain.clone();
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         let router = router.clone();
         let draining = draining.clone();
+        request.extensions_mut().insert(peer);
         async move {
             let Ok(mut response) = router.oneshot(request.map(axum::body::Body::new)).await;
             // Read when the answer is ready: a request that began before the
@@ -142,4 +167,73 @@ async fn connection(
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// Open connections per client address, capped: one client holding
+/// thousands of slow connections would otherwise keep everyone else in
+/// the backlog.
+struct PerClient {
+    cap: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One open connection of a client; the count drops with it.
+struct ClientConnection {
+    client: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerClient {
+    fn new(cap: usize) -> Self {
+        PerClient {
+            cap,
+            open: Arc::default(),
+        }
+    }
+
+    /// A place for one more connection of `peer`, unless it has its cap.
+    fn enter(&self, peer: IpAddr) -> Option<ClientConnection> {
+        let client = client::key(peer);
+        let mut open = self.open.lock().expect("not poisoned");
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientConnection {
+            client,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("not poisoned");
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Answer a connection over its client's cap with a JSON 429 and close it.
+/// What the client already sent is read and dropped first (briefly), so
+/// the close does not reset the connection before the answer is read.
+async fn refuse(mut stream: TcpStream, _slot: OwnedSemaphorePermit) {
+    let body = r#"{"error":{"code":"too_many_connections","message":"too many open connections from your address: reuse or close some"}}"#;
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }

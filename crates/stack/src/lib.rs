@@ -5,6 +5,7 @@
 //! synthesizer consume, or into [`Diagnostics`] naming file:line:column.
 
 pub mod diagnostic;
+pub mod env;
 pub mod model;
 pub mod openapi;
 mod raw;

@@ -97,6 +97,9 @@ impl Users {
     pub const USERS_TABLE: &'static str = "_stackwright_users";
     pub const REFRESH_TABLE: &'static str = "_stackwright_refresh_tokens";
     pub const KEYS_TABLE: &'static str = "_stackwright_signing_keys";
+    /// Per user: tokens issued before this time (ms) are refused (sign-out
+    /// everywhere, deletion).
+    pub const REVOCATIONS_TABLE: &'static str = "_stackwright_revocations";
 
     /// The tables the embedded pool keeps in the stack's database (created
     /// by the migration like the stack's own, on every engine).
@@ -165,8 +168,19 @@ impl Users {
                         false,
                         Some(Json::Bool(false)),
                     ),
+                    // Null in stores made before revocation times.
+                    column("issued_ms", ColumnType::BigInt, true, None),
                 ],
                 true,
+            ),
+            table(
+                Self::REVOCATIONS_TABLE,
+                "sub",
+                vec![
+                    column("sub", s(36), false, None),
+                    column("revoked_ms", ColumnType::BigInt, false, None),
+                ],
+                false,
             ),
             table(
                 Self::KEYS_TABLE,
@@ -274,17 +288,35 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Largest accepted request target plus headers, in bytes.
     pub max_header_bytes: usize,
-    /// Longest a request may take, body included, before it is answered 503.
+    /// Longest a request may take once its body is in, before it is
+    /// answered 503.
     pub request_timeout_seconds: u64,
+    /// Time a client has to send a request's body. Bodies are read before a
+    /// request takes one of the `max_concurrent_requests` slots, so slow
+    /// senders cannot hold the slots.
+    pub body_timeout_seconds: u64,
     /// Requests handled at once; more are shed with 503 and Retry-After.
     pub max_concurrent_requests: usize,
     /// Open connections; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Open connections from one client address; more are answered 429
+    /// and closed. Not applied behind a proxy (`trusted_proxy_hops` > 0),
+    /// where every connection comes from the proxy.
+    pub max_connections_per_client: usize,
+    /// Requests to the user pool (`/auth/`) per client address and minute,
+    /// with a burst of as many; more are answered 429.
+    pub auth_requests_per_minute: usize,
+    /// Proxies in front of the runtime that append the client's address to
+    /// `X-Forwarded-For` (a load balancer: 1). 0 trusts no such header.
+    pub trusted_proxy_hops: usize,
     /// Time a client has to send a request's headers, and the longest an
     /// idle keep-alive connection stays open (slow clients are cut off).
     pub header_timeout_seconds: u64,
     /// On shutdown, how long in-flight requests may take to finish.
     pub drain_timeout_seconds: u64,
+    /// Host names answered besides the loopback ones when the server
+    /// listens on a loopback address (DNS rebinding defence).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -293,23 +325,32 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
             request_timeout_seconds: 30,
+            body_timeout_seconds: 10,
             max_concurrent_requests: 512,
             max_connections: 4096,
+            max_connections_per_client: 256,
+            auth_requests_per_minute: 60,
+            trusted_proxy_hops: 0,
             header_timeout_seconds: 10,
             drain_timeout_seconds: 30,
+            allowed_hosts: Vec::new(),
         }
     }
 }
 
 impl ServerSettings {
-    /// Every `[server]` key with its allowed range: what the stack file
-    /// and the `STACKWRIGHT_SERVER_<KEY>` environment overrides accept.
-    pub const KEYS: [(&'static str, std::ops::RangeInclusive<i64>); 7] = [
+    /// Every numeric `[server]` key with its allowed range: what the stack
+    /// file and the `STACKWRIGHT_SERVER_<KEY>` environment overrides accept.
+    pub const KEYS: [(&'static str, std::ops::RangeInclusive<i64>); 11] = [
         ("max_body_bytes", 1024..=1024 * 1024 * 1024),
         ("max_header_bytes", 1024..=1024 * 1024),
         ("request_timeout_seconds", 1..=3600),
+        ("body_timeout_seconds", 1..=3600),
         ("max_concurrent_requests", 1..=1_000_000),
         ("max_connections", 1..=1_000_000),
+        ("max_connections_per_client", 1..=1_000_000),
+        ("auth_requests_per_minute", 1..=1_000_000),
+        ("trusted_proxy_hops", 0..=10),
         ("header_timeout_seconds", 1..=3600),
         ("drain_timeout_seconds", 0..=3600),
     ];
@@ -333,8 +374,12 @@ impl ServerSettings {
             "max_body_bytes" => self.max_body_bytes = n,
             "max_header_bytes" => self.max_header_bytes = n,
             "request_timeout_seconds" => self.request_timeout_seconds = secs,
+            "body_timeout_seconds" => self.body_timeout_seconds = secs,
             "max_concurrent_requests" => self.max_concurrent_requests = n,
             "max_connections" => self.max_connections = n,
+            "max_connections_per_client" => self.max_connections_per_client = n,
+            "auth_requests_per_minute" => self.auth_requests_per_minute = n,
+            "trusted_proxy_hops" => self.trusted_proxy_hops = n,
             "header_timeout_seconds" => self.header_timeout_seconds = secs,
             _ => self.drain_timeout_seconds = secs,
         }

@@ -7,6 +7,33 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::model::*;
 
+/// What any operation that reads a body may answer besides 400.
+const BODY_ERRORS: [(&str, &str); 3] = [
+    ("408", "The request body did not arrive in time"),
+    ("413", "The request body is too large"),
+    (
+        "415",
+        "The request body is not declared as application/json",
+    ),
+];
+
+/// Whether the route writes the signed-in user's e-mail address (refused
+/// while it is unverified).
+fn writes_email(route: &Route) -> bool {
+    match &route.operation {
+        Operation::Update { changes, .. } => changes.iter().any(|c| {
+            matches!(
+                c,
+                Change::SetUser {
+                    claim: UserClaim::Email,
+                    ..
+                }
+            )
+        }),
+        _ => false,
+    }
+}
+
 /// What any operation may answer with 503.
 const UNAVAILABLE: &str =
     "Overloaded or timed out (retry after Retry-After seconds), or the database does not answer";
@@ -166,7 +193,13 @@ pub fn document(stack: &Stack) -> Json {
         });
         if let Some(schema) = body {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
-            op["responses"]["413"] = error_response("The request body is too large");
+            for (status, why) in BODY_ERRORS {
+                op["responses"][status] = error_response(why);
+            }
+        }
+        if writes_email(route) {
+            op["responses"]["403"] =
+                error_response("The signed-in user's e-mail address is not verified");
         }
         if route.auth == Auth::User {
             op["security"] = json!([{ "bearer": [] }]);
@@ -198,10 +231,12 @@ pub fn document(stack: &Stack) -> Json {
                     "required": ["ids", "accepted", "duplicates"]
                 } } } },
                 "400": error_response("An invalid message: none was stored"),
-                "413": error_response("The request body is too large"),
                 "503": error_response(UNAVAILABLE)
             }
         });
+        for (status, why) in BODY_ERRORS {
+            op["responses"][status] = error_response(why);
+        }
         if topic.auth == Auth::User {
             op["security"] = json!([{ "bearer": [] }]);
             op["responses"]["401"] = error_response("Not signed in");

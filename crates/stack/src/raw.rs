@@ -110,10 +110,15 @@ pub struct RawServer {
     pub max_body_bytes: Option<S<i64>>,
     pub max_header_bytes: Option<S<i64>>,
     pub request_timeout_seconds: Option<S<i64>>,
+    pub body_timeout_seconds: Option<S<i64>>,
     pub max_concurrent_requests: Option<S<i64>>,
     pub max_connections: Option<S<i64>>,
+    pub max_connections_per_client: Option<S<i64>>,
+    pub auth_requests_per_minute: Option<S<i64>>,
+    pub trusted_proxy_hops: Option<S<i64>>,
     pub header_timeout_seconds: Option<S<i64>>,
     pub drain_timeout_seconds: Option<S<i64>>,
+    pub allowed_hosts: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod engine;
+pub mod local;
 pub mod migrate;
 pub mod mysql;
 pub mod postgres;

@@ -40,7 +40,7 @@ impl DatabaseUrl {
     /// The embedded default for a stack folder: `DIR/.stackwright/local.db`.
     pub fn local_default(stack_dir: &Path) -> Self {
         DatabaseUrl::Sqlite {
-            path: stack_dir.join(".stackwright").join("local.db"),
+            path: stack_dir.join(crate::local::DIR).join("local.db"),
         }
     }
 

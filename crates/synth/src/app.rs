@@ -85,11 +85,17 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     t
 }
 
-/// Behind the load balancer the runtime keeps idle connections open longer
-/// than the balancer does (60 s by default): if the runtime closed first,
-/// the balancer could send a request into a closing connection and answer
-/// 502. The balancer itself holds slow clients off the runtime.
-const KEEP_ALIVE: (&str, &str) = ("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS", "65");
+/// The runtime's settings behind the load balancer. It keeps idle
+/// connections open longer than the balancer does (60 s by default): if the
+/// runtime closed first, the balancer could send a request into a closing
+/// connection and answer 502. The balancer itself holds slow clients off
+/// the runtime. Every connection comes from the balancer, which appends
+/// the client's address to X-Forwarded-For: the runtime's per-client
+/// limits count that address.
+const BEHIND_BALANCER: [(&str, &str); 2] = [
+    ("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS", "65"),
+    ("STACKWRIGHT_SERVER_TRUSTED_PROXY_HOPS", "1"),
+];
 
 /// The runtime's configuration: the database URL without a password; the
 /// password is read from Secrets Manager by the runtime or injected by ECS.
@@ -113,6 +119,10 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
         env.push((
             "STACKWRIGHT_CORS_ORIGINS".into(),
             import(&export(prefix, "SiteUrl")),
+        ));
+        env.push((
+            stackwright_stack::env::SITE_SERVED_ELSEWHERE.into(),
+            json!("1"),
         ));
     }
     match s.database {
@@ -578,7 +588,9 @@ fn fargate(
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
         .collect();
     environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
-    environment.push(json!({ "Name": KEEP_ALIVE.0, "Value": KEEP_ALIVE.1 }));
+    for (name, value) in BEHIND_BALANCER {
+        environment.push(json!({ "Name": name, "Value": value }));
+    }
     let mut container = json!({
         "Name": "app",
         "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": import(&export(prefix, "RepositoryUri")) }] },
@@ -720,7 +732,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          aws s3 cp s3://${{ArtifactBucket}}/${{ArtifactKey}} /opt/stackwright/runtime.zip\n\
          unzip -o /opt/stackwright/runtime.zip -d /opt/stackwright\n\
          useradd --system --no-create-home stackwright || true\n\
-         cat > /etc/stackwright.env <<'ENV'\n{exports}STACKWRIGHT_PORT={port}\n{keep_alive_key}={keep_alive_value}\nENV\n\
+         cat > /etc/stackwright.env <<'ENV'\n{exports}STACKWRIGHT_PORT={port}\n{balancer}ENV\n\
          cat > /etc/systemd/system/stackwright.service <<'UNIT'\n\
          [Unit]\nDescription=Stackwright runtime\nAfter=network-online.target\n\
          [Service]\nUser=stackwright\nEnvironmentFile=/etc/stackwright.env\n\
@@ -729,8 +741,9 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          [Install]\nWantedBy=multi-user.target\nUNIT\n\
          systemctl daemon-reload\nsystemctl enable --now stackwright\n",
         port = s.port,
-        keep_alive_key = KEEP_ALIVE.0,
-        keep_alive_value = KEEP_ALIVE.1,
+        balancer = BEHIND_BALANCER
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .concat(),
     );
     let mut vars: serde_json::Map<String, Json> = env
         .iter()

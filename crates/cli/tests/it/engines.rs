@@ -43,6 +43,7 @@ async fn hundred_concurrent_creates_get_distinct_ids(engine: TestEngine) {
         tasks.push(tokio::spawn(async move {
             let r = client
                 .post(url)
+                .header("content-type", "application/json")
                 .body(format!(r#"{{"title":"task {i}"}}"#))
                 .send()
                 .await
@@ -275,6 +276,7 @@ async fn up_on_postgres_keeps_data_across_restarts() {
         if round == 0 {
             let r = client
                 .post(format!("{base}/api/task/"))
+                .header("content-type", "application/json")
                 .body(r#"{"title":"kept"}"#)
                 .send()
                 .await

@@ -627,6 +627,7 @@ pub struct Served {
 }
 
 impl Served {
+    /// An empty `database_url` serves on the embedded default.
     pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -636,7 +637,12 @@ impl Served {
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_stackwright"))
             .args(["up", dir.to_str().unwrap(), "--port", &port.to_string()])
-            .args(["--database-url", database_url])
+            .args(
+                Some(["--database-url", database_url])
+                    .filter(|_| !database_url.is_empty())
+                    .into_iter()
+                    .flatten(),
+            )
             .env("STACKWRIGHT_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())

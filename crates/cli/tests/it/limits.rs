@@ -48,12 +48,26 @@ fn parse(raw: &str) -> (u16, String, Json) {
     (status, head.to_ascii_lowercase(), body)
 }
 
+/// Another session holding the tasks table (PostgreSQL): every statement on
+/// it stalls until the returned session rolls back.
+async fn lock_tasks(app: &TestApp) -> sqlx::PgConnection {
+    let mut locker = sqlx::PgConnection::connect(&app.db().url.to_string())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    locker
+}
+
 /// A POST whose body never fully arrives: the request is in progress.
 async fn slow_post(app: &TestApp) -> TcpStream {
     let mut stream = connect(app).await;
     stream
         .write_all(
-            b"POST /api/task/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"title\"",
+            b"POST /api/task/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"title\"",
         )
         .await
         .unwrap();
@@ -94,7 +108,7 @@ async fn oversized_headers_answer_431_json_and_the_server_keeps_serving() {
     // Far above it the parser refuses before buffering, and closes.
     let mut stream = connect(&app).await;
     let huge = format!(
-        "GET /api/task/ HTTP/1.1\r\nHost: t\r\nx-padding: {}\r\n\r\n",
+        "GET /api/task/ HTTP/1.1\r\nHost: localhost\r\nx-padding: {}\r\n\r\n",
         "y".repeat(64 * 1024)
     );
     let _ = stream.write_all(huge.as_bytes()).await;
@@ -107,27 +121,40 @@ async fn oversized_headers_answer_431_json_and_the_server_keeps_serving() {
     assert_eq!(app.get("/api/task/").await.status, 200);
 }
 
+/// Requests stalled in the database hold their slots; with both slots
+/// taken the next request is shed at once, and the stalled ones then finish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_max_concurrent_requests_load_is_shed_with_503_and_retry_after() {
     let stack = todo_with("max_concurrent_requests = 2");
-    let app = TestApp::spawn(stack.path()).await;
-    let mut first = slow_post(&app).await;
-    let mut second = slow_post(&app).await;
-    // Both are in progress once the server has read their headers.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let app = TestApp::spawn_on(TestEngine::Postgres, stack.path()).await;
+    let mut locker = lock_tasks(&app).await;
+    let stalled: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), app.url.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{url}/api/task/"))
+                    .header("content-type", "application/json")
+                    .body(r#"{"title":"done"}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    // Both are in progress once the server has them waiting on the lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let shed = app.get("/api/task/").await;
     shed.assert_error(503, "overloaded");
     assert_eq!(shed.headers["retry-after"], "1");
 
     // The requests in progress finish normally...
-    let rest = finish_body("done");
-    for stream in [&mut first, &mut second] {
-        stream.write_all(rest.as_bytes()).await.unwrap();
-        let mut buf = [0u8; 512];
-        let n = stream.read(&mut buf).await.unwrap();
-        let raw = String::from_utf8_lossy(&buf[..n]);
-        assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    for request in stalled {
+        assert_eq!(request.await.unwrap(), 201);
     }
     // ...and their permits are back: nothing was shed or lost for good.
     let list = app.get("/api/task/").await;
@@ -141,14 +168,7 @@ async fn a_request_past_its_deadline_answers_503_and_changes_nothing() {
     let stack = todo_with("request_timeout_seconds = 1");
     let app = TestApp::spawn_on(TestEngine::Postgres, stack.path()).await;
     // Another session holds the table: the database stalls every statement on it.
-    let mut locker = sqlx::PgConnection::connect(&app.db().url.to_string())
-        .await
-        .unwrap();
-    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
-    sqlx::query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = lock_tasks(&app).await;
 
     let started = Instant::now();
     let stalled = app.post("/api/task/", r#"{"title":"stalled"}"#).await;
@@ -179,18 +199,24 @@ async fn a_request_past_its_deadline_answers_503_and_changes_nothing() {
     );
 }
 
+/// A body that does not arrive within `body_timeout_seconds` is answered
+/// 408 and the connection closed; nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_sends_its_body_too_slowly_is_cut_off_at_the_deadline() {
-    let stack = todo_with("request_timeout_seconds = 1");
+async fn a_client_that_sends_its_body_too_slowly_is_cut_off_at_the_body_deadline() {
+    let stack = todo_with("body_timeout_seconds = 1");
     let app = TestApp::spawn(stack.path()).await;
     let before = app.get("/api/task/").await.body;
+    let started = Instant::now();
     let mut stream = slow_post(&app).await;
     let raw = read_all(&mut stream, Duration::from_secs(5))
         .await
-        .expect("answered within the deadline");
-    let (status, _, body) = parse(&raw);
-    assert_eq!(status, 503, "{raw}");
-    assert_eq!(body["error"]["code"], "timeout");
+        .expect("answered and closed at the deadline");
+    let waited = started.elapsed();
+    let (status, head, body) = parse(&raw);
+    assert_eq!(status, 408, "{raw}");
+    assert_eq!(body["error"]["code"], "body_timeout");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
     assert_eq!(app.get("/api/task/").await.body, before, "nothing stored");
 }
 
@@ -201,7 +227,7 @@ async fn slow_headers_and_idle_connections_are_closed_after_header_timeout_secon
 
     // Slowloris: headers one byte at a time, never finished.
     let mut slow = connect(&app).await;
-    slow.write_all(b"GET /api/task/ HTTP/1.1\r\nHost: t\r\nX-a: ")
+    slow.write_all(b"GET /api/task/ HTTP/1.1\r\nHost: localhost\r\nX-a: ")
         .await
         .unwrap();
     let started = Instant::now();
@@ -250,7 +276,7 @@ async fn beyond_max_connections_new_connections_wait_until_one_closes() {
     // The third connection is queued by the kernel, not served.
     let mut third = connect(&app).await;
     third
-        .write_all(b"GET /api/task/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /api/task/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let waiting = read_all(&mut third, Duration::from_millis(700)).await;

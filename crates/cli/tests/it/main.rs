@@ -21,6 +21,7 @@ mod pets;
 mod replicas;
 mod restart;
 mod schemathesis;
+mod security;
 mod site;
 mod synth;
 mod todo;

@@ -135,7 +135,7 @@ fn get_status(url: &str, path: &str) -> u16 {
     let mut stream = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = String::new();

@@ -96,6 +96,7 @@ async fn published_messages_are_applied_once_and_poison_reaches_the_dead_letters
         app.client
             .post(format!("{}/topics/items", app.url))
             .header("Idempotency-Key", "item-3")
+            .header("content-type", "application/json")
             .body(body)
             .send()
     };
@@ -232,6 +233,7 @@ async fn applied_ids_are_forgotten_after_the_retention(engine: TestEngine) {
             .client
             .post(format!("{}/topics/items", app.url))
             .header("Idempotency-Key", key)
+            .header("content-type", "application/json")
             .body(json!({ "id": id, "name": format!("n{id}") }).to_string());
         async move { request.send().await.unwrap().json::<Json>().await.unwrap() }
     };
@@ -584,6 +586,7 @@ async fn messages_flow_through_sns_and_sqs_against_moto() {
     for _ in 0..100 {
         if let Ok(r) = client
             .post(format!("{base}/topics/items"))
+            .header("content-type", "application/json")
             .body(r#"{"id": 1, "name": "one"}"#)
             .send()
             .await

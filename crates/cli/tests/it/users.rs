@@ -41,18 +41,18 @@ op = "get"
 table = "notes"
 "#;
 
-fn notes() -> TempStack {
+pub(crate) fn notes() -> TempStack {
     let stack = TempStack::new(NOTES);
     stack.write("seed/notes.csv", "id,text\n1,hello\n");
     stack
 }
 
 /// One Cognito-protocol call: (HTTP status, body).
-async fn cognito(app: &TestApp, op: &str, body: Json) -> (u16, Json) {
+pub(crate) async fn cognito(app: &TestApp, op: &str, body: Json) -> (u16, Json) {
     cognito_call(&app.client, &app.url, op, body).await
 }
 
-async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> u16 {
+pub(crate) async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> u16 {
     let mut request = app.client.get(format!("{}{path}", app.url));
     if let Some(t) = token {
         request = request.bearer_auth(t);
@@ -61,7 +61,7 @@ async fn get_with(app: &TestApp, path: &str, token: Option<&str>) -> u16 {
 }
 
 /// The newest code "sent" to `email`.
-fn code_for(stack: &TempStack, email: &str) -> String {
+pub(crate) fn code_for(stack: &TempStack, email: &str) -> String {
     let outbox = std::fs::read_to_string(stack.path().join(".stackwright/outbox.jsonl")).unwrap();
     outbox
         .lines()
@@ -72,7 +72,7 @@ fn code_for(stack: &TempStack, email: &str) -> String {
         .expect("a code was sent")
 }
 
-fn sign_in_body(email: &str, password: &str) -> Json {
+pub(crate) fn sign_in_body(email: &str, password: &str) -> Json {
     json!({"ClientId": "local", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": email, "PASSWORD": password}})
 }
 
@@ -233,14 +233,20 @@ async fn every_wrong_token_is_refused() {
         .text("SELECT kid FROM _stackwright_signing_keys")
         .await
         .unwrap();
-    let der = app
+    let stored = app
         .db()
         .text("SELECT private_key FROM _stackwright_signing_keys")
         .await
         .unwrap();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(der)
-        .unwrap();
+    // Sealed with the stack's key file: the database alone cannot sign.
+    assert!(stored.starts_with("sealed-v1:"), "{stored}");
+    let der = stackwright_server::users::keys::KeyFile::open(
+        &stack.path().join(".stackwright/user-pool.key"),
+        false,
+    )
+    .unwrap()
+    .open_stored(&kid, &stored)
+    .unwrap();
     let key = SigningKey::from_pkcs8(&kid, &der).unwrap();
     let now = stackwright_server::users::tokens::now_seconds();
     let claims = |change: &dyn Fn(&mut Json)| {

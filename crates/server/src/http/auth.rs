@@ -5,9 +5,8 @@
 //! GlobalSignOut; and the pool's keys at `/auth/.well-known/jwks.json`. So
 //! the same page signs in here and, deployed, against Cognito.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -59,11 +58,35 @@ async fn jwks(State(ctx): State<ApiContext>) -> Response {
     }
 }
 
-async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -> Response {
+async fn handle(State(ctx): State<ApiContext>, request: Request) -> Response {
     let Some(pool) = pool(&ctx) else {
         return crate::error::ApiError::NotFound("this stack has no user pool".into())
             .into_response();
     };
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    // Every call may hash a password: guessing and flooding are paced per client.
+    let hops = ctx.stack.server.trusted_proxy_hops;
+    if let Some(client) = super::client::address(&headers, &parts.extensions, hops) {
+        if let Err(wait) = ctx.auth_limit.take(client) {
+            let mut response = answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "__type": "TooManyRequestsException", "message": "Too many requests from your address; retry later." }),
+            );
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                crate::error::retry_after(wait),
+            );
+            return response;
+        }
+    }
+    // Cognito's own content type, or JSON; never a form a page elsewhere can post.
+    if let Err(e) = super::operations::require_json(
+        &headers,
+        &["application/x-amz-json-1.1", "application/json"],
+    ) {
+        return refused(PoolError::new("InvalidParameterException", e.to_string()));
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -72,8 +95,6 @@ async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -
     let op = target
         .strip_prefix("AWSCognitoIdentityProviderService.")
         .unwrap_or_default();
-    // Cognito's content type is application/x-amz-json-1.1: read the body
-    // as JSON whatever it is declared as.
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .unwrap_or_default();
@@ -129,6 +150,17 @@ async fn handle(State(ctx): State<ApiContext>, headers: HeaderMap, body: Body) -
             refused(e)
         }
         Err(Failure::Storage(e)) => crate::error::ApiError::from(e).into_response(),
+        Err(Failure::Busy) => {
+            let mut response = answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "__type": "TooManyRequestsException", "message": "The user pool is busy; retry shortly." }),
+            );
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from_static("1"),
+            );
+            response
+        }
     }
 }
 

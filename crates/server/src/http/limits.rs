@@ -1,13 +1,17 @@
-//! Per-request limits: header size, a concurrency cap that sheds load, and
-//! a deadline. Connection-level limits (slow clients, open connections) are
-//! in `crate::serve`.
+//! Per-request limits: the `Host` a local server answers, header size, the
+//! body's own deadline, a concurrency cap that sheds load, and a deadline.
+//! Connection-level limits (slow clients, open connections, connections per
+//! client) are in `crate::serve`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use stackwright_stack::ServerSettings;
 use tokio::sync::Semaphore;
 
@@ -18,15 +22,24 @@ pub struct Limits {
     /// One permit per request in progress.
     in_progress: Arc<Semaphore>,
     timeout: Duration,
+    body_timeout: Duration,
     max_header_bytes: usize,
+    max_body_bytes: usize,
+    /// On a loopback address: the host names answered besides loopback ones.
+    hosts: Option<Arc<Vec<String>>>,
 }
 
 impl Limits {
-    pub fn new(settings: &ServerSettings) -> Limits {
+    /// `local`: the server listens on a loopback address only, so only
+    /// loopback host names (and `allowed_hosts`) may reach it.
+    pub fn new(settings: &ServerSettings, local: bool) -> Limits {
         Limits {
             in_progress: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
             timeout: Duration::from_secs(settings.request_timeout_seconds),
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             max_header_bytes: settings.max_header_bytes,
+            max_body_bytes: settings.max_body_bytes,
+            hosts: local.then(|| Arc::new(settings.allowed_hosts.clone())),
         }
     }
 }
@@ -35,6 +48,22 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     if header_bytes(&request) > limits.max_header_bytes {
         return ApiError::HeadersTooLarge(limits.max_header_bytes).into_response();
     }
+    if let Some(allowed) = &limits.hosts {
+        if let Some(host) = request.headers().get(header::HOST) {
+            let host = String::from_utf8_lossy(host.as_bytes());
+            if !host_allowed(&host, allowed) {
+                return ApiError::HostNotAllowed(super::clip(&host)).into_response();
+            }
+        }
+    }
+    // The body first, under its own deadline, and only then a slot: a
+    // client that sends headers and then trickles (or never sends) its body
+    // would otherwise hold a slot for the whole request deadline, and a few
+    // hundred such sockets shed everyone else.
+    let request = match buffered(request, &limits).await {
+        Ok(request) => request,
+        Err(e) => return e.into_response(),
+    };
     // Shed at once rather than queue: a queue only adds latency to requests
     // that will time out anyway, and Retry-After tells clients when to come back.
     // No log line of its own: the request log records each 503, and a
@@ -49,6 +78,61 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     }
 }
 
+/// The request with its whole body in memory, read within the body
+/// deadline and the size limit.
+async fn buffered(request: Request, limits: &Limits) -> Result<Request, ApiError> {
+    let (parts, body) = request.into_parts();
+    if body.is_end_stream() {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Err(ApiError::PayloadTooLarge(limits.max_body_bytes));
+    }
+    let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
+    let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Err(_) => return Err(ApiError::BodyTimeout(limits.body_timeout.as_secs())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ApiError::PayloadTooLarge(limits.max_body_bytes))
+        }
+        Ok(Err(_)) => {
+            return Err(ApiError::BadRequest(
+                "the request body could not be read".into(),
+            ))
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether a loopback server answers `Host: host`: loopback names and
+/// addresses, and the configured names. A DNS rebinding page reaches a
+/// local server under its own name, which is refused.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host.as_str(), |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host.as_str()
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || allowed.iter().any(|a| a == name)
+}
+
 /// Bytes of the request target and headers as sent (`name: value\r\n`).
 fn header_bytes(request: &Request) -> usize {
     let target = request
@@ -61,4 +145,40 @@ fn header_bytes(request: &Request) -> usize {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum::<usize>()
         + target
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn a_local_server_answers_loopback_names_and_the_listed_ones() {
+        let listed = vec!["myapp.test".to_string()];
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST.:8080",
+            "app.localhost:3000",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]:8080",
+            "[::1]",
+            "myapp.test:8080",
+        ] {
+            assert!(host_allowed(ok, &listed), "{ok}");
+        }
+        for refused in [
+            "attacker.example",
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:8080",
+            "[2001:db8::1]:80",
+            "myapp.test.evil",
+            "",
+        ] {
+            assert!(!host_allowed(refused, &listed), "{refused}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! with several methods share a method router whose fallback answers 405.
 
 mod auth;
+pub mod client;
 pub mod cors;
 mod decode;
 mod docs;
@@ -45,6 +46,11 @@ pub struct ApiContext {
     pub users: Option<crate::users::Shared>,
     /// Origins allowed to call the API from a browser (the site on AWS).
     pub cors_origins: cors::Origins,
+    /// Served on a loopback address only: other host names are refused, so
+    /// a web page cannot reach the local API through DNS rebinding.
+    pub local: bool,
+    /// Requests to the user pool per client.
+    pub auth_limit: Arc<client::RateLimit>,
 }
 
 /// The router serving every route of the stack.
@@ -135,7 +141,7 @@ pub fn router(ctx: ApiContext) -> Router {
     }
     router
         .layer(middleware::from_fn_with_state(
-            limits::Limits::new(&ctx.stack.server),
+            limits::Limits::new(&ctx.stack.server, ctx.local),
             limits::layer,
         ))
         .layer(middleware::from_fn_with_state(

@@ -5,12 +5,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use stackwright_stack::validate::PAGINATION_PARAMS;
-use stackwright_stack::{Auth, Change, Field, KeySource, ListOperation, Operation, Route, Table};
+use stackwright_stack::{
+    Auth, Change, Field, KeySource, ListOperation, Operation, Route, Table, UserClaim,
+};
 use stackwright_storage::{Assignment, ListQuery, Row};
 
 use super::decode::{body_value, clip, text_value};
 use super::ApiContext;
 use crate::error::ApiError;
+use crate::users::tokens::Claims;
 
 pub struct Request {
     pub params: Vec<(String, String)>,
@@ -70,17 +73,8 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                     Change::Increment { column, by } => {
                         Ok(Assignment::Increment(column.clone(), *by))
                     }
-                    Change::SetUser { column, claim } => user
-                        .as_ref()
-                        .and_then(|u| u.0.get(claim.name()))
-                        .filter(|v| v.is_string())
-                        .map(|v| Assignment::Set(column.clone(), v.clone()))
-                        .ok_or_else(|| {
-                            ApiError::Unauthorized(format!(
-                                "the token carries no `{}`: send the ID token",
-                                claim.name()
-                            ))
-                        }),
+                    Change::SetUser { column, claim } => user_claim(user.as_ref(), *claim)
+                        .map(|v| Assignment::Set(column.clone(), v)),
                 })
                 .collect::<Result<_, ApiError>>()?;
             if !input.is_empty() {
@@ -209,6 +203,30 @@ async fn list(
     Ok(response)
 }
 
+/// A claim of the signed-in user to write. An e-mail address is written only
+/// once verified: an unverified one may belong to someone else.
+fn user_claim(user: Option<&Claims>, claim: UserClaim) -> Result<Json, ApiError> {
+    let value = user
+        .and_then(|u| u.0.get(claim.name()))
+        .filter(|v| v.is_string())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "the token carries no `{}`: send the ID token",
+                claim.name()
+            ))
+        })?;
+    if claim == UserClaim::Email {
+        let verified = user.and_then(|u| u.0.get("email_verified"));
+        // Cognito writes it as a boolean; some issuers as the string "true".
+        if !matches!(verified, Some(Json::Bool(true))) && verified != Some(&Json::from("true")) {
+            return Err(ApiError::Forbidden(
+                "the signed-in user's e-mail address is not verified".into(),
+            ));
+        }
+    }
+    Ok(value.clone())
+}
+
 fn allowed_key_params(key: &KeySource) -> Vec<&str> {
     match key {
         KeySource::Query(name) => vec![name.as_str()],
@@ -307,28 +325,6 @@ pub(super) async fn read_json(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    if let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let ct = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !(ct == "application/json"
-            || ct.ends_with("+json")
-            || ct == "text/plain"
-            || ct.is_empty()
-            || ct == "application/x-www-form-urlencoded")
-        {
-            return Err(ApiError::BadRequest(format!(
-                "unsupported content type `{}`; send JSON",
-                clip(&ct)
-            )));
-        }
-    }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         // to_bytes reports an over-long body and a broken stream alike.
         if is_length_limit(&e) {
@@ -342,11 +338,37 @@ pub(super) async fn read_json(
             "the request body is empty; send a JSON object".into(),
         ));
     }
+    require_json(&headers, &["application/json"])?;
     match parse_json(&bytes) {
         Ok(value) => Ok(value),
         Err(e) => Err(ApiError::BadRequest(format!(
             "the request body is not valid JSON: {e}"
         ))),
+    }
+}
+
+/// A body must be declared as JSON (`application/json` or `*+json`, or
+/// one of `also`). A browser sends `text/plain`, form or multipart bodies
+/// from any site without asking the API first (no CORS preflight); a JSON
+/// content type needs the preflight, which only the allowed origins pass.
+/// So a page elsewhere cannot make a visitor's browser write here.
+pub(super) fn require_json(headers: &HeaderMap, also: &[&str]) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = declared
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(|ct| ct.trim().to_ascii_lowercase());
+    match essence {
+        Some(ct) if ct.ends_with("+json") || also.contains(&ct.as_str()) => Ok(()),
+        Some(ct) => Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported content type `{}`: send the body as application/json",
+            clip(&ct)
+        ))),
+        None => Err(ApiError::UnsupportedMediaType(
+            "the request has a body but no Content-Type: send it as application/json".into(),
+        )),
     }
 }
 

@@ -241,14 +241,19 @@ fn collect(
             continue;
         }
         let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|source| SiteError::Read {
+        // The entry itself, not what a link points at: a link could lead
+        // anywhere on the machine (`/etc`, a home folder), and would be
+        // served by `up` and uploaded by `deploy`.
+        let kind = entry.file_type().map_err(|source| SiteError::Read {
             path: path.clone(),
             source,
         })?;
         let relative = format!("{prefix}{name}");
-        if meta.is_dir() {
+        if kind.is_symlink() {
+            tracing::warn!(target: "stackwright::site", file = %path.display(), "a symbolic link in the site folder is left out: copy the file in instead");
+        } else if kind.is_dir() {
             collect(&path, &format!("{relative}/"), each)?;
-        } else if meta.is_file() {
+        } else if kind.is_file() {
             each(&relative, &path)?;
         }
     }

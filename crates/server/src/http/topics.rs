@@ -2,7 +2,8 @@
 //! JSON array of objects). The answer, 202, comes after every message is
 //! stored; a batch with one invalid message stores none. `Idempotency-Key`
 //! names a single message: publishing it again is a duplicate, not a
-//! second delivery.
+//! second delivery. On a topic with `auth = "user"` the key belongs to the
+//! signed-in publisher (the message id is a digest of the user and the key).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -53,14 +54,14 @@ async fn publish(
     body: Body,
 ) -> Result<Response, ApiError> {
     let topic = &ctx.stack.topics[topic];
-    if topic.auth == Auth::User {
+    let publisher = if topic.auth == Auth::User {
         match &ctx.users {
-            Some(users) => {
-                users.user(&headers).await?;
-            }
+            Some(users) => Some(users.user(&headers).await?),
             None => return Err(crate::users::no_pool()),
         }
-    }
+    } else {
+        None
+    };
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -70,7 +71,12 @@ async fn publish(
                     "Idempotency-Key must be 1-{MAX_ID_LENGTH} visible ASCII characters"
                 )));
             }
-            Some(k.to_string())
+            // Each signed-in publisher has keys of its own: another user
+            // sending the same key must not make this message a duplicate.
+            Some(match &publisher {
+                Some(claims) => scoped_id(claims.sub(), k),
+                None => k.to_string(),
+            })
         }
     };
     let limit = ctx.stack.server.max_body_bytes;
@@ -136,4 +142,13 @@ async fn publish(
         })),
     )
         .into_response())
+}
+
+/// The message id of a signed-in publisher's key: a digest of both, so it
+/// fits the id column and no two publishers' keys meet.
+fn scoped_id(sub: &str, key: &str) -> String {
+    format!(
+        "u-{}",
+        crate::users::pool::sha256_hex(&format!("{sub}\n{key}"))
+    )
 }

@@ -8,6 +8,11 @@
 //! `STACKWRIGHT_USER_POOL_ISSUER` and `STACKWRIGHT_USER_POOL_JWKS_URL`).
 
 mod attempts;
+mod files {
+    pub use stackwright_storage::local::{private_dir, private_file};
+}
+mod hashing;
+pub mod keys;
 pub mod pool;
 pub mod tokens;
 

@@ -1,17 +1,20 @@
 //! The embedded user pool: sign-up with a confirmation code, sign-in,
 //! refresh, sign-out, over the stack's own database (the tables of
 //! `stackwright_stack::Users::tables`, so every engine holds them).
-//! Passwords are hashed with Argon2id; refresh tokens and confirmation
-//! codes are stored as SHA-256 hashes. Errors carry Cognito's error types,
-//! so one client speaks to this pool and to Cognito alike.
+//! Passwords are hashed with Argon2id (a bounded number at a time, see
+//! [`super::hashing`]); refresh tokens and confirmation codes are stored as
+//! SHA-256 hashes; signing keys are sealed ([`super::keys`]). Errors carry
+//! Cognito's error types, so one client speaks to this pool and to Cognito
+//! alike. As Cognito with `PreventUserExistenceErrors`, answers and timing
+//! do not tell which names are registered, except SignUp's
+//! `UsernameExistsException` (Cognito's too): that call does the same work
+//! either way and is paced per client.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
@@ -19,6 +22,9 @@ use stackwright_stack::{Stack, Table, Users};
 use stackwright_storage::{Assignment, Engine, ListQuery, Row, StorageError};
 use tokio::sync::RwLock;
 
+use super::attempts::{Attempts, Locked};
+use super::hashing::{Busy, Hashing};
+use super::keys::{self, KeyFile};
 use super::tokens::{self, Claims, Expected, SigningKey, TokenError};
 
 /// How long a confirmation code is valid.
@@ -40,11 +46,25 @@ impl PoolError {
     }
 }
 
-/// The database failed: for logs; the client gets a 5xx.
+/// Why a call did not succeed.
 #[derive(Debug)]
 pub enum Failure {
+    /// Cognito's refusal, for the client.
     Refused(PoolError),
+    /// The database failed: for logs; the client gets a 5xx.
     Storage(StorageError),
+    /// Too many passwords are being hashed: 503 with Retry-After.
+    Busy,
+}
+
+impl From<Busy> for Failure {
+    fn from(_: Busy) -> Self {
+        Failure::Busy
+    }
+}
+
+fn internal(why: impl Into<String>) -> Failure {
+    Failure::Storage(StorageError::Internal(why.into()))
 }
 
 impl From<PoolError> for Failure {
@@ -87,8 +107,11 @@ pub struct Pool {
     outbox: PathBuf,
     pub expected: Expected,
     keys: RwLock<Vec<SigningKey>>,
+    /// Seals the signing keys in the database.
+    key_file: KeyFile,
     /// Failed sign-ins and confirmation codes per user (brute force).
-    attempts: super::attempts::Attempts,
+    attempts: Attempts,
+    hashing: Hashing,
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -98,7 +121,7 @@ pub fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     SystemRandom::new()
         .fill(&mut bytes)
@@ -117,20 +140,41 @@ fn text(row: &Row, column: &str) -> String {
 /// `{{CLIENT_ID}}` is `local` too).
 pub const LOCAL_CLIENT_ID: &str = "local";
 
+/// The claim of the embedded pool's tokens carrying when they were issued
+/// in milliseconds (`iat` has whole seconds), so a sign-out refuses every
+/// token issued before it and none issued after, even within one second.
+pub const ISSUED_MS_CLAIM: &str = "stackwright:issued_ms";
+
+/// A revocation time later than every token: the user was deleted.
+const DELETED: i64 = i64::MAX;
+
 impl Pool {
     pub async fn open(engine: Arc<dyn Engine>, stack: &Stack) -> Result<Self> {
         let settings = stack.users.clone().expect("a pool needs [users]");
+        let state = stack.dir.join(stackwright_storage::local::DIR);
+        let tables = Users::tables();
+        let keys_table = tables
+            .iter()
+            .find(|t| t.name == Users::KEYS_TABLE)
+            .expect("a pool table");
+        let stored = stored_keys(engine.as_ref(), keys_table).await?;
+        // A new key file cannot open keys sealed with the old one.
+        let create = !stored.iter().any(|(_, k)| keys::is_sealed(k));
+        let key_file = KeyFile::open(&state.join("user-pool.key"), create)
+            .map_err(|why| PoolError::new("KeyFile", why))?;
         let pool = Pool {
             engine,
             settings,
-            tables: Users::tables(),
-            outbox: stack.dir.join(".stackwright").join("outbox.jsonl"),
+            tables,
+            outbox: state.join("outbox.jsonl"),
             expected: Expected {
                 issuer: format!("urn:stackwright:{}:local", stack.name),
                 client_id: LOCAL_CLIENT_ID.to_string(),
             },
             keys: RwLock::new(Vec::new()),
-            attempts: Default::default(),
+            key_file,
+            attempts: Attempts::default(),
+            hashing: Hashing::default(),
         };
         pool.load_keys().await?;
         if pool.keys.read().await.is_empty() {
@@ -138,10 +182,13 @@ impl Pool {
             let key = tokio::task::spawn_blocking(SigningKey::generate)
                 .await
                 .expect("key generation ran")
-                .map_err(|e| Failure::Storage(StorageError::Internal(e.to_string())))?;
+                .map_err(|e| internal(e.to_string()))?;
             let mut row = Row::new();
             row.insert("kid".into(), json!(key.kid));
-            row.insert("private_key".into(), json!(STANDARD.encode(key.pkcs8())));
+            row.insert(
+                "private_key".into(),
+                json!(pool.key_file.seal(&key.kid, &key.pkcs8())),
+            );
             row.insert("created_at".into(), json!(tokens::now_seconds()));
             pool.engine
                 .insert(pool.table(Users::KEYS_TABLE), row)
@@ -158,31 +205,24 @@ impl Pool {
             .expect("a pool table")
     }
 
-    /// Every stored key, newest first (the newest signs; all verify).
+    /// Every stored key, newest first (the newest signs; all verify). A key
+    /// stored in the clear by an older version is sealed now.
     async fn load_keys(&self) -> Result<()> {
-        let page = self
-            .engine
-            .list(
-                self.table(Users::KEYS_TABLE),
-                &ListQuery {
-                    filters: vec![],
-                    order_by: &[],
-                    limit: 100,
-                    cursor: None,
-                },
-            )
-            .await?;
+        let table = self.table(Users::KEYS_TABLE);
         let mut keys = Vec::new();
-        let mut rows = page.rows;
-        rows.sort_by_key(|r| std::cmp::Reverse(r.get("created_at").and_then(Json::as_i64)));
-        for row in rows {
-            let der = STANDARD.decode(text(&row, "private_key")).map_err(|_| {
-                Failure::Storage(StorageError::Internal(
-                    "a stored signing key is not base64".into(),
-                ))
-            })?;
-            let key = SigningKey::from_pkcs8(&text(&row, "kid"), &der)
-                .map_err(|e| Failure::Storage(StorageError::Internal(e.to_string())))?;
+        for (kid, stored) in stored_keys(self.engine.as_ref(), table).await? {
+            let der = self.key_file.open_stored(&kid, &stored).map_err(internal)?;
+            let key = SigningKey::from_pkcs8(&kid, &der).map_err(|e| internal(e.to_string()))?;
+            if !keys::is_sealed(&stored) {
+                let sealed = self.key_file.seal(&kid, &der);
+                self.engine
+                    .update(
+                        table,
+                        &json!(kid),
+                        &[Assignment::Set("private_key".into(), json!(sealed))],
+                    )
+                    .await?;
+            }
             keys.push(key);
         }
         *self.keys.write().await = keys;
@@ -195,8 +235,8 @@ impl Pool {
         json!({ "keys": keys })
     }
 
-    /// Verify a token this pool issued; a key another process made since
-    /// this one started is read from the database.
+    /// Verify a token this pool issued and not revoked since; a key another
+    /// process made since this one started is read from the database.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let attempt = |keys: &Vec<SigningKey>| {
             tokens::verify(
@@ -206,15 +246,63 @@ impl Pool {
                 tokens::now_seconds(),
             )
         };
-        let first = attempt(&*self.keys.read().await);
-        if first != Err(TokenError::UnknownKey) {
-            return first;
+        let mut claims = attempt(&*self.keys.read().await);
+        if claims == Err(TokenError::UnknownKey) {
+            self.load_keys()
+                .await
+                .map_err(|_| TokenError::Keys("the signing keys cannot be read".into()))?;
+            claims = attempt(&*self.keys.read().await);
         }
-        self.load_keys()
+        let claims = claims?;
+        let issued = claims
+            .0
+            .get(ISSUED_MS_CLAIM)
+            .and_then(Json::as_i64)
+            .unwrap_or(0);
+        let revoked = self
+            .revoked_ms(claims.sub())
             .await
-            .map_err(|_| TokenError::Keys("the signing keys cannot be read".into()))?;
-        let again = attempt(&*self.keys.read().await);
-        again
+            .map_err(|_| TokenError::Keys("the user pool cannot be read".into()))?;
+        if revoked.is_some_and(|at| issued < at) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// When the user's tokens were last revoked, if ever.
+    async fn revoked_ms(&self, sub: &str) -> Result<Option<i64>> {
+        let row = self
+            .engine
+            .get(self.table(Users::REVOCATIONS_TABLE), &json!(sub))
+            .await?;
+        Ok(row.and_then(|r| r.get("revoked_ms").and_then(Json::as_i64)))
+    }
+
+    /// Refuse every token and refresh token of `sub` issued before `at_ms`:
+    /// one write, however many tokens the user holds.
+    async fn revoke(&self, sub: &str, at_ms: i64) -> Result<()> {
+        let table = self.table(Users::REVOCATIONS_TABLE);
+        let set = [Assignment::Set("revoked_ms".into(), json!(at_ms))];
+        if self
+            .engine
+            .update(table, &json!(sub), &set)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut row = Row::new();
+        row.insert("sub".into(), json!(sub));
+        row.insert("revoked_ms".into(), json!(at_ms));
+        match self.engine.insert(table, row).await {
+            Ok(_) => Ok(()),
+            // Another sign-out made the row meanwhile.
+            Err(StorageError::Conflict) => {
+                self.engine.update(table, &json!(sub), &set).await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn client(&self, client_id: &str) -> Result<(), PoolError> {
@@ -231,8 +319,18 @@ impl Pool {
         }
     }
 
+    /// The name an e-mail address is kept under. Look-alikes are one name:
+    /// full-width letters, ligatures and compatibility forms are folded
+    /// (NFKC) and case is ignored; invisible characters (zero-width spaces
+    /// and joiners, direction marks, fillers) are refused outright.
     fn username(email: &str) -> Result<String, PoolError> {
-        let email = email.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let invalid =
+            || PoolError::new("InvalidParameterException", "Invalid email address format.");
+        if email.chars().any(invisible) {
+            return Err(invalid());
+        }
+        let email: String = email.trim().to_lowercase().nfkc().collect();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -240,14 +338,13 @@ impl Pool {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
             })
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || invisible(c));
         if valid {
             Ok(email)
         } else {
-            Err(PoolError::new(
-                "InvalidParameterException",
-                "Invalid email address format.",
-            ))
+            Err(invalid())
         }
     }
 
@@ -274,11 +371,12 @@ impl Pool {
         Ok(page.rows.into_iter().next())
     }
 
-    /// Write the confirmation "e-mail" to the outbox.
+    /// Write the confirmation "e-mail" to the outbox (its owner's alone: it
+    /// holds codes).
     fn send_code(&self, email: &str, code: &str) -> std::io::Result<()> {
         use std::io::Write;
         if let Some(dir) = self.outbox.parent() {
-            std::fs::create_dir_all(dir)?;
+            stackwright_storage::local::private_dir(dir)?;
         }
         let line = json!({
             "to": email,
@@ -287,10 +385,7 @@ impl Pool {
             "code": code,
             "sent_at": tokens::now_seconds(),
         });
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.outbox)?;
+        let mut file = stackwright_storage::local::private_file(&self.outbox, true)?;
         writeln!(file, "{line}")?;
         tracing::info!(target: "stackwright::users", to = %email, outbox = %self.outbox.display(), "confirmation code written to the outbox");
         Ok(())
@@ -308,15 +403,22 @@ impl Pool {
             .password
             .check(password)
             .map_err(|why| PoolError::new("InvalidPasswordException", why))?;
-        if self.user(&username).await?.is_some() {
-            return Err(PoolError::new(
+        let exists = || {
+            PoolError::new(
                 "UsernameExistsException",
                 "An account with the given email already exists.",
             )
-            .into());
+        };
+        // Hashed before looking the name up, taken or not: the time taken
+        // does not tell whether the address is registered.
+        let hash = self
+            .hashing
+            .hash(password.to_string(), random_bytes::<16>())
+            .await?;
+        if self.user(&username).await?.is_some() {
+            return Err(exists().into());
         }
         let sub = uuid::Uuid::new_v4().to_string();
-        let hash = hash_password(password.to_string()).await?;
         let code = Self::new_code();
         let mut row = Row::new();
         row.insert("username".into(), json!(username));
@@ -335,43 +437,40 @@ impl Pool {
             .await
         {
             Ok(_) => {}
-            Err(StorageError::Conflict) => {
-                return Err(PoolError::new(
-                    "UsernameExistsException",
-                    "An account with the given email already exists.",
-                )
-                .into())
-            }
+            Err(StorageError::Conflict) => return Err(exists().into()),
             Err(e) => return Err(e.into()),
         }
-        self.send_code(&username, &code).map_err(|e| {
-            Failure::Storage(StorageError::Internal(format!("writing the outbox: {e}")))
-        })?;
+        self.send_code(&username, &code)
+            .map_err(|e| internal(format!("writing the outbox: {e}")))?;
         Ok(sub)
     }
 
     pub async fn confirm(&self, client_id: &str, email: &str, code: &str) -> Result<()> {
         self.client(client_id)?;
-        let username = Self::username(email)?;
-        let user = self.user(&username).await?.ok_or_else(|| {
+        let mismatch = || {
             PoolError::new(
-                "UserNotFoundException",
-                "Username/client id combination not found.",
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
             )
-        })?;
+        };
+        let username = Self::username(email).map_err(|_| mismatch())?;
+        // Six digits can be guessed without a limit. Unknown names count
+        // too, and answer as a wrong code does: nothing tells them apart.
+        let attempt = self
+            .attempts
+            .begin(&format!("confirm:{username}"))
+            .await
+            .map_err(|Locked| {
+                PoolError::new(
+                    "LimitExceededException",
+                    "Attempt limit exceeded, please try after some time.",
+                )
+            })?;
+        let user = self.user(&username).await?.ok_or_else(mismatch)?;
         if user.get("confirmed") == Some(&json!(true)) {
             return Err(PoolError::new(
                 "NotAuthorizedException",
                 "User cannot be confirmed. Current status is CONFIRMED",
-            )
-            .into());
-        }
-        // Six digits can be guessed without a limit.
-        let attempt = format!("confirm:{username}");
-        if !self.attempts.allowed(&attempt) {
-            return Err(PoolError::new(
-                "LimitExceededException",
-                "Attempt limit exceeded, please try after some time.",
             )
             .into());
         }
@@ -384,12 +483,7 @@ impl Pool {
             .into());
         }
         if text(&user, "code_hash") != sha256_hex(code.trim()) {
-            self.attempts.failed(&attempt);
-            return Err(PoolError::new(
-                "CodeMismatchException",
-                "Invalid verification code provided, please try again.",
-            )
-            .into());
+            return Err(mismatch().into());
         }
         self.engine
             .update(
@@ -402,7 +496,7 @@ impl Pool {
                 ],
             )
             .await?;
-        self.attempts.succeeded(&attempt);
+        attempt.succeeded();
         Ok(())
     }
 
@@ -424,10 +518,11 @@ impl Pool {
             .is_some())
     }
 
+    /// Delete a user; every token it holds stops working at once.
     pub async fn delete(&self, email: &str) -> Result<bool> {
         let username = Self::username(email)?;
         if let Some(user) = self.user(&username).await? {
-            self.revoke_all(&text(&user, "sub")).await?;
+            self.revoke(&text(&user, "sub"), DELETED).await?;
         }
         Ok(self
             .engine
@@ -471,24 +566,30 @@ impl Pool {
         let wrong = || PoolError::new("NotAuthorizedException", "Incorrect username or password.");
         let username = Self::username(email).map_err(|_| wrong())?;
         // Known or not, a name is locked out alike: the answer tells nothing.
-        let attempt = format!("sign-in:{username}");
-        if !self.attempts.allowed(&attempt) {
-            return Err(
-                PoolError::new("NotAuthorizedException", "Password attempts exceeded").into(),
-            );
-        }
+        let attempt = self
+            .attempts
+            .begin(&format!("sign-in:{username}"))
+            .await
+            .map_err(|Locked| {
+                PoolError::new("NotAuthorizedException", "Password attempts exceeded")
+            })?;
         let user = self.user(&username).await?;
         // Hash even for an unknown user, so the answer's timing tells nothing.
         let stored = user
             .as_ref()
             .map(|u| text(u, "password_hash"))
             .unwrap_or_else(|| DUMMY_HASH.to_string());
-        if !verify_password(password.to_string(), stored).await || user.is_none() {
-            self.attempts.failed(&attempt);
+        let matches = match self.hashing.verify(password.to_string(), stored).await {
+            Ok(matches) => matches,
+            Err(Busy) => {
+                attempt.withdraw();
+                return Err(Failure::Busy);
+            }
+        };
+        let Some(user) = user.filter(|_| matches) else {
             return Err(wrong().into());
-        }
-        self.attempts.succeeded(&attempt);
-        let user = user.expect("checked");
+        };
+        attempt.succeeded();
         if user.get("confirmed") != Some(&json!(true)) {
             return Err(
                 PoolError::new("UserNotConfirmedException", "User is not confirmed.").into(),
@@ -504,6 +605,7 @@ impl Pool {
             json!(tokens::now_seconds() + i64::from(self.settings.refresh_days) * 86_400),
         );
         row.insert("revoked".into(), json!(false));
+        row.insert("issued_ms".into(), json!(tokens::now_millis()));
         self.engine
             .insert(self.table(Users::REFRESH_TABLE), row)
             .await?;
@@ -524,14 +626,18 @@ impl Pool {
             .ok_or_else(invalid)?;
         let expired =
             row.get("expires_at").and_then(Json::as_i64).unwrap_or(0) <= tokens::now_seconds();
-        if expired || row.get("revoked") == Some(&json!(true)) {
+        let sub = text(&row, "sub");
+        let issued = row.get("issued_ms").and_then(Json::as_i64).unwrap_or(0);
+        let revoked = self.revoked_ms(&sub).await?.is_some_and(|at| issued < at);
+        if expired || revoked || row.get("revoked") == Some(&json!(true)) {
             return Err(invalid().into());
         }
-        let user = self.by_sub(&text(&row, "sub")).await?.ok_or_else(invalid)?;
+        let user = self.by_sub(&sub).await?.ok_or_else(invalid)?;
         Ok(self.issue(&user).await)
     }
 
-    /// Sign out everywhere: every refresh token of the access token's user is revoked.
+    /// Sign out everywhere: every token of the access token's user issued
+    /// until now is refused, ID, access and refresh alike.
     pub async fn sign_out(&self, access_token: &str) -> Result<()> {
         let claims = self
             .verify(access_token)
@@ -539,37 +645,13 @@ impl Pool {
             .ok()
             .filter(|c| c.token_use() == "access")
             .ok_or_else(|| PoolError::new("NotAuthorizedException", "Invalid Access Token"))?;
-        self.revoke_all(claims.sub()).await
-    }
-
-    async fn revoke_all(&self, sub: &str) -> Result<()> {
-        let table = self.table(Users::REFRESH_TABLE);
-        let page = self
-            .engine
-            .list(
-                table,
-                &ListQuery {
-                    filters: vec![("sub", json!(sub))],
-                    order_by: &[],
-                    limit: 10_000,
-                    cursor: None,
-                },
-            )
-            .await?;
-        for row in page.rows {
-            self.engine
-                .update(
-                    table,
-                    &json!(text(&row, "token_hash")),
-                    &[Assignment::Set("revoked".into(), json!(true))],
-                )
-                .await?;
-        }
-        Ok(())
+        // The next millisecond: a token issued in this one is refused too.
+        self.revoke(claims.sub(), tokens::now_millis() + 1).await
     }
 
     async fn issue(&self, user: &Row) -> Tokens {
         let now = tokens::now_seconds();
+        let now_ms = tokens::now_millis();
         let exp = now + i64::from(self.settings.token_minutes) * 60;
         let (sub, email) = (text(user, "sub"), text(user, "username"));
         let keys = self.keys.read().await;
@@ -586,6 +668,7 @@ impl Pool {
             "iat": now,
             "exp": exp,
             "jti": uuid::Uuid::new_v4().to_string(),
+            ISSUED_MS_CLAIM: now_ms,
         }));
         let access = key.sign(&json!({
             "sub": sub,
@@ -598,6 +681,7 @@ impl Pool {
             "iat": now,
             "exp": exp,
             "jti": uuid::Uuid::new_v4().to_string(),
+            ISSUED_MS_CLAIM: now_ms,
         }));
         Tokens {
             id_token: id,
@@ -608,32 +692,88 @@ impl Pool {
     }
 }
 
+/// The stored signing keys: (kid, stored form), newest first.
+async fn stored_keys(engine: &dyn Engine, table: &Table) -> Result<Vec<(String, String)>> {
+    let page = engine
+        .list(
+            table,
+            &ListQuery {
+                filters: vec![],
+                order_by: &[],
+                limit: 100,
+                cursor: None,
+            },
+        )
+        .await?;
+    let mut rows = page.rows;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.get("created_at").and_then(Json::as_i64)));
+    Ok(rows
+        .iter()
+        .map(|r| (text(r, "kid"), text(r, "private_key")))
+        .collect())
+}
+
+/// Characters that show nothing, or change nothing visible, in a name:
+/// format characters (zero-width space, joiners, direction marks, tags),
+/// variation selectors and the Hangul fillers. Two names differing only
+/// by them look the same, so they are refused.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{34F}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61C}'
+            | '\u{6DD}'
+            | '\u{70F}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
 /// A valid Argon2id hash of a random password: compared against when the
 /// user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RhY2t3cmlnaHRkdW1teQ$5hYyC7yp0GQJKeEdLg1TJ7XlTnlbWw4y8Wdu9kcq1pM";
 
-async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("16 bytes make a salt");
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Failure::Storage(StorageError::Internal(format!("hashing: {e}"))))
-    })
-    .await
-    .expect("hashing ran")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn verify_password(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    #[test]
+    fn look_alike_names_are_one_name_or_refused() {
+        let name = |s: &str| Pool::username(s).map_err(|e| e.kind);
+        assert_eq!(name("Alice@Example.com").unwrap(), "alice@example.com");
+        // Full-width letters fold to their plain forms.
+        assert_eq!(name("ａｌｉｃｅ@example.com").unwrap(), "alice@example.com");
+        assert_eq!(name("ﬁona@example.com").unwrap(), "fiona@example.com");
+        for hidden in [
+            "ali\u{200B}ce@example.com",
+            "alice\u{200D}@example.com",
+            "\u{FEFF}alice@example.com",
+            "alice@exa\u{202E}mple.com",
+            "alice\u{3164}@example.com",
+            "alice\u{E0041}@example.com",
+            "alice\u{AD}@example.com",
+        ] {
+            assert_eq!(name(hidden), Err("InvalidParameterException"), "{hidden:?}");
+        }
+    }
 }

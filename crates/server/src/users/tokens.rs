@@ -36,6 +36,8 @@ pub enum TokenError {
     Use,
     #[error("the token has expired")]
     Expired,
+    #[error("the token was revoked (signed out, or the user was deleted): sign in again")]
+    Revoked,
     #[error("the signing keys cannot be read: {0}")]
     Keys(String),
 }
@@ -44,6 +46,12 @@ pub fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A private RSA key (2048 bits) with its key id.

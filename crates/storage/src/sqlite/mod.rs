@@ -50,6 +50,18 @@ impl SqliteEngine {
                 StorageError::Unavailable(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        // A new database is its owner's alone; SQLite gives its -wal and
+        // -shm files the database file's mode.
+        match crate::local::private_file(path, false) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StorageError::Unavailable(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )))
+            }
+        }
         let first = open_connection(path)?;
         Ok(SqliteEngine {
             pool: Arc::new(Pool {
