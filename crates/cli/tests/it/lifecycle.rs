@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 use crate::harness::{stackwright, stackwright_env, text, TempStack};
 
@@ -73,6 +73,23 @@ impl Moto {
 
 fn unique(base: &str) -> String {
     format!("{base}{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+}
+
+/// The regular files under `dir` (not links), as sorted relative paths.
+fn regular_files(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            out.extend(regular_files(&entry.path(), &format!("{name}/")));
+        } else if kind.is_file() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// A copy of an example under a name of its own, so runs never share stacks.
@@ -519,6 +536,14 @@ async fn deploy_redeploy_destroy(
     let name = unique(example);
     let prefix = format!("{name}-{env}");
     let stack = copy(example, &name, "");
+    let site_dir = stack.path().join("site");
+    // A link in the site folder is never uploaded (it could lead anywhere).
+    let site_files = if site_dir.is_dir() {
+        std::os::unix::fs::symlink("/etc/hostname", site_dir.join("linked.txt")).unwrap();
+        regular_files(&site_dir, "")
+    } else {
+        Vec::new()
+    };
     let dir = stack.path().to_str().unwrap().to_string();
     let deploy = [
         "deploy",
@@ -575,6 +600,12 @@ async fn deploy_redeploy_destroy(
         if let Some(pool) = outputs.get("UserPoolId").and_then(Json::as_str) {
             assert!(config.contains(pool), "USER_POOL_ID filled: {config}");
         }
+        let uploaded = get("--keys");
+        assert_eq!(
+            uploaded["keys"],
+            json!(site_files),
+            "the site's own files only"
+        );
     }
 
     let again = moto.json(&deploy);
