@@ -74,6 +74,19 @@ def main():
                                    if lb["LoadBalancerName"].lower().startswith(low[:10]))
     inv["autoscaling_groups"] = sorted(g["AutoScalingGroupName"] for g in c("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
                                        if g["AutoScalingGroupName"].startswith(prefix))
+    # Each role with the permissions boundary IAM holds for it.
+    iam = c("iam")
+    inv["roles"] = sorted(
+        "{} boundary={}".format(
+            r["RoleName"],
+            iam.get_role(RoleName=r["RoleName"])["Role"]
+            .get("PermissionsBoundary", {}).get("PermissionsBoundaryArn", "none"))
+        for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(prefix))
+    if "boundary" in extra:
+        # The region's bootstrap policy, which outlives every stack.
+        arn = "arn:aws:iam::123456789012:policy/" + extra["boundary"]
+        doc = iam.get_policy_version(PolicyArn=arn, VersionId=iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"])
+        inv["boundary_policy"] = doc["PolicyVersion"]["Document"]
     print(json.dumps(inv, indent=1))
 
 

@@ -48,6 +48,29 @@ enum Provider {
     /// Write a GitHub Actions workflow: test the stack on pushes and pull requests,
     /// deploy one environment on pushes to one branch with OIDC role credentials.
     Github(GithubArgs),
+    /// Print the IAM policy of the role that deploys one environment: scoped to the
+    /// stack's names, roles only with the permissions boundary, only the managed
+    /// policies the templates use (docs/ci.md, section 4.3).
+    AwsPolicy(AwsPolicyArgs),
+}
+
+#[derive(Args)]
+struct AwsPolicyArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    dir: PathBuf,
+
+    /// Environment the role deploys: dev, prod, or one declared as [aws.env.NAME].
+    #[arg(long, default_value = "dev", value_name = "NAME")]
+    env: String,
+
+    /// The AWS account id (12 digits); `ACCOUNT` is written when left out.
+    #[arg(long, default_value = "ACCOUNT")]
+    account: String,
+
+    /// The region; default: the environment's region from the stack file.
+    #[arg(long)]
+    region: Option<String>,
 }
 
 #[derive(Args)]
@@ -88,7 +111,30 @@ struct GithubArgs {
 pub fn run(args: &CiArgs, out: &Output) -> anyhow::Result<ExitCode> {
     match &args.provider {
         Provider::Github(args) => github(args, out),
+        Provider::AwsPolicy(args) => aws_policy(args, out),
     }
+}
+
+fn aws_policy(args: &AwsPolicyArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(stack) = crate::load_stack(&args.dir, out, true)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if args.account != "ACCOUNT"
+        && !(args.account.len() == 12 && args.account.chars().all(|c| c.is_ascii_digit()))
+    {
+        bail!(
+            "--account: `{}` is not a 12-digit AWS account id",
+            args.account
+        );
+    }
+    let settings = stackwright_synth::Settings::resolve(&stack, &args.env)?;
+    let region = args
+        .region
+        .clone()
+        .unwrap_or_else(|| settings.region.clone());
+    let policy = stackwright_synth::deploy_role::policy(&stack, &settings, &args.account, &region);
+    out.line(&serde_json::to_string_pretty(&policy).expect("JSON"));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn github(args: &GithubArgs, out: &Output) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,8 @@
 //! `stackwright_deploy`. This module decides the order, asks for
 //! confirmation, shows progress and prints results.
 
+pub mod bootstrap;
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -371,14 +373,13 @@ async fn with_heartbeat<T>(what: &str, fut: impl std::future::Future<Output = T>
 /// deploy cannot be updated, so it is deleted (after asking) and planned anew.
 async fn plan_layer(
     ctx: &Context_,
-    layer: Layer,
+    (name, layer): (&str, Layer),
     template: &str,
     params: &[(String, String)],
     yes: bool,
     progress: &Progress,
 ) -> anyhow::Result<Plan> {
-    let name = ctx.stack_name(layer);
-    match ctx.cloud.plan(&name, template, params, &token(layer)).await {
+    match ctx.cloud.plan(name, template, params, &token(layer)).await {
         Err(DeployError::NeedsReplacement { stack, status }) => {
             let reason = ctx.cloud.status_reason(&stack).await.unwrap_or_default();
             eprintln!("{stack} is in {status} after a failed first deploy ({reason}); it holds nothing and must be deleted before it can be created again");
@@ -390,7 +391,7 @@ async fn plan_layer(
                 .await?;
             Ok(ctx
                 .cloud
-                .plan(&name, template, params, &token(layer))
+                .plan(name, template, params, &token(layer))
                 .await?)
         }
         other => Ok(other?),
@@ -409,6 +410,7 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
         ctx.aws.region(),
         ctx.aws.endpoint().unwrap_or("AWS")
     );
+    let bootstrap = bootstrap::ensure(&ctx, args.yes, &progress).await?;
     let artifacts = build_artifacts(&ctx, args.runtime.as_deref()).await?;
     let mut outputs: IndexMap<String, String> = IndexMap::new();
     let mut stacks = Vec::new();
@@ -422,7 +424,15 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
         } else {
             Vec::new()
         };
-        let plan = plan_layer(&ctx, t.layer, &t.render(), &params, args.yes, &progress).await?;
+        let plan = plan_layer(
+            &ctx,
+            (&name, t.layer),
+            &t.render(),
+            &params,
+            args.yes,
+            &progress,
+        )
+        .await?;
         show_plan(&plan, colour);
         let result = if plan.change_set.is_none() {
             "unchanged"
@@ -511,6 +521,7 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
     if args.target.json {
         out.json(&json!({
             "ok": true,
+            "bootstrap": bootstrap,
             "site": site,
             "stack": ctx.stack.name,
             "env": ctx.settings.env,
@@ -842,7 +853,7 @@ struct Holdings {
     /// The artifact bucket and the site's.
     buckets: Vec<String>,
     repository: Option<String>,
-    secret: Option<String>,
+    secrets: Vec<String>,
     /// Log groups services create for resources of the stacks.
     log_prefixes: Vec<String>,
     /// Tables a production stack keeps on purpose (DeletionPolicy Retain).
@@ -853,7 +864,7 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
     let mut h = Holdings {
         buckets: Vec::new(),
         repository: None,
-        secret: None,
+        secrets: Vec::new(),
         log_prefixes: Vec::new(),
         retained: Vec::new(),
     };
@@ -891,21 +902,21 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
                 _ => {}
             }
         }
-        if t.resources.contains_key("DatabaseSecret") {
-            h.secret = Some(format!("{}/database", ctx.prefix));
-        }
     }
     // Named by the templates: found even if a stack is already gone.
     if h.repository.is_none() && ctx.settings.compute == Compute::Fargate {
         h.repository = Some(ctx.prefix.to_lowercase());
     }
-    if h.secret.is_none()
-        && ctx
-            .templates
-            .iter()
-            .any(|t| t.resources.contains_key("DatabaseSecret"))
-    {
-        h.secret = Some(format!("{}/database", ctx.prefix));
+    // The secrets, by the names the templates give them.
+    for t in &ctx.templates {
+        for (id, resource) in &t.resources {
+            if resource["Type"] == "AWS::SecretsManager::Secret" {
+                match resource["Properties"]["Name"].as_str() {
+                    Some(name) => h.secrets.push(name.to_string()),
+                    None => tracing::warn!(%id, "a secret without a name cannot be checked"),
+                }
+            }
+        }
     }
     Ok(h)
 }
@@ -959,7 +970,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
     }
     // What lives on after the stacks: the secret's scheduled deletion, and
     // log groups services made on their own.
-    if let Some(secret) = &h.secret {
+    for secret in &h.secrets {
         if store::delete_secret(&ctx.aws.secrets(), secret).await? {
             removed.push(format!("secret {secret}"));
         }

@@ -6,6 +6,7 @@ mod cloud;
 mod image;
 mod output;
 mod replicas;
+mod secrets;
 mod topics;
 mod users;
 
@@ -62,6 +63,10 @@ enum Command {
     /// Deploy an environment to AWS: upload artifacts, then create or update each
     /// layer's stack through a change set, showing it first.
     Deploy(cloud::DeployArgs),
+    /// Make or update the region's bootstrap stack: the permissions boundary every
+    /// role of every stack carries (once per account and region, with credentials
+    /// that may create IAM policies; `deploy` does it when it can).
+    Bootstrap(cloud::bootstrap::BootstrapArgs),
     /// Show what `deploy` would change in each layer, without changing anything.
     Diff(cloud::DiffArgs),
     /// Show each layer's stack state, drift, and whether the service answers.
@@ -205,6 +210,13 @@ struct MigrateArgs {
     #[command(flatten)]
     database: DatabaseArgs,
 
+    /// After migrating, make (or update) this database user for the runtime,
+    /// with read and write access to the rows only (PostgreSQL, MySQL). Its
+    /// password comes from STACKWRIGHT_APP_DATABASE_PASSWORD. Serve with
+    /// STACKWRIGHT_MIGRATED_ELSEWHERE=1 as that user.
+    #[arg(long, value_name = "NAME")]
+    app_user: Option<String>,
+
     /// Print what was applied as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -233,6 +245,9 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth(&args, &out),
         Command::Graph(args) => graph(&args, &out),
         Command::Deploy(args) => runtime().and_then(|rt| rt.block_on(cloud::deploy(&args, &out))),
+        Command::Bootstrap(args) => {
+            runtime().and_then(|rt| rt.block_on(cloud::bootstrap::run(&args, &out)))
+        }
         Command::Diff(args) => runtime().and_then(|rt| rt.block_on(cloud::diff(&args, &out))),
         Command::Status(args) => runtime().and_then(|rt| rt.block_on(cloud::status(&args, &out))),
         Command::Outputs(args) => runtime().and_then(|rt| rt.block_on(cloud::outputs(&args, &out))),
@@ -429,33 +444,6 @@ fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
 /// The `password` key of a Secrets Manager secret (as the synthesized
 /// templates create it), read with the standard AWS credential chain.
 /// Errors name the secret, never its value.
-async fn secret_password(secret: &str) -> anyhow::Result<String> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let value = client
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the database secret {secret}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-    let text = value
-        .secret_string()
-        .with_context(|| format!("the database secret {secret} has no text value"))?;
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| anyhow::anyhow!("the database secret {secret} is not a JSON object"))?;
-    json.get("password")
-        .and_then(|p| p.as_str())
-        .map(str::to_string)
-        .with_context(|| format!("the database secret {secret} has no `password` key"))
-}
-
 async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
     match &args.database_url {
         Some(url) => {
@@ -475,7 +463,7 @@ async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<Data
                 ),
                 (None, Ok(p)) if !p.is_empty() => Some(p),
                 _ => match std::env::var("STACKWRIGHT_DATABASE_SECRET_ARN") {
-                    Ok(arn) if !arn.is_empty() => Some(secret_password(&arn).await?),
+                    Ok(arn) if !arn.is_empty() => Some(secrets::database_password(&arn).await?),
                     _ => None,
                 },
             };
@@ -503,6 +491,20 @@ async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let report =
         stackwright_storage::prepare(engine.as_ref(), &stack, args.database.allow_destructive)
             .await?;
+    if let Some(name) = &args.app_user {
+        let password = std::env::var(stackwright_stack::env::APP_DATABASE_PASSWORD)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .with_context(|| {
+                format!(
+                    "--app-user needs the user's password in {}",
+                    stackwright_stack::env::APP_DATABASE_PASSWORD
+                )
+            })?;
+        let user = stackwright_storage::grants::AppUser::new(name, password)?;
+        engine.grant_app_user(&user).await?;
+        tracing::info!(user = %name, "the runtime's database user may read and write rows only");
+    }
     if args.json {
         out.json(&json!({ "ok": true, "database": url.to_string(), "report": report }));
     } else {
@@ -538,6 +540,7 @@ async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
         allow_destructive: args.database.allow_destructive,
         cloud_topics,
         cors_origins: stackwright_server::http::cors::origins_from_env(),
+        migrate: std::env::var(stackwright_stack::env::MIGRATED_ELSEWHERE).as_deref() != Ok("1"),
     };
     let app = Application::build_on(stack, &settings, inherited).await?;
     out.log_prepare(app.prepared());
@@ -656,6 +659,16 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
                 let report = stackwright_storage::prepare(engine.as_ref(), &stack, false)
                     .await
                     .map_err(|e| e.to_string())?;
+                // The runtime connects as its own user, made here.
+                if let Ok(arn) = std::env::var(stackwright_stack::env::APP_DATABASE_SECRET_ARN) {
+                    let user = secrets::app_user(&arn)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                    engine
+                        .grant_app_user(&user)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 let inserted: usize = report.seeds.iter().map(|s| s.inserted).sum();
                 Ok(match report.migration.version {
                     Some(v) => format!("applied migration {v}; {inserted} seed row(s) inserted"),

@@ -37,6 +37,10 @@ pub struct Settings {
     pub cloud_topics: Option<cloud_topics::CloudTopics>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
+    /// Migrate and seed at start. Off where the migration runs elsewhere,
+    /// as the administrator (the deployed runtime, which connects as a user
+    /// that may not change the schema): then the schema is only checked.
+    pub migrate: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,9 +135,13 @@ impl Application {
             ))
             .into());
         }
-        let prepared =
+        let prepared = if settings.migrate {
             stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
-                .await?;
+                .await?
+        } else {
+            stackwright_storage::verify_migrated(engine.as_ref(), &stack).await?;
+            PrepareReport::default()
+        };
         let addr = format!("{}:{}", settings.host, settings.port);
         let shared = inherited.is_some();
         let listener = match inherited {

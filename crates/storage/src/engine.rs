@@ -139,6 +139,25 @@ pub trait Engine: Send + Sync + 'static {
     /// Insert the seed rows not applied before; never touch rows otherwise.
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome>;
 
+    /// The schema the stack's last migration produced, None before the
+    /// first. For a runtime that does not migrate (the deployed one: the
+    /// migration runs once per deploy, as the administrator).
+    async fn applied_schema(&self, _stack: &str) -> Result<Option<SchemaSnapshot>> {
+        Err(StorageError::Unsupported(format!(
+            "{:?} databases are always migrated by the runtime",
+            self.kind()
+        )))
+    }
+
+    /// Make (or update) `user` with read and write access to the stack's
+    /// rows and nothing else; run as the administrator, after migrating.
+    async fn grant_app_user(&self, _user: &crate::grants::AppUser) -> Result<()> {
+        Err(StorageError::Unsupported(format!(
+            "{:?} has no database users to grant",
+            self.kind()
+        )))
+    }
+
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>>;
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page>;

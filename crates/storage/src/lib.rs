@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod engine;
+pub mod grants;
 pub mod local;
 pub mod migrate;
 pub mod mysql;
@@ -58,6 +59,23 @@ fn connect_error(url: &DatabaseUrl, e: StorageError) -> StorageError {
             StorageError::Unavailable(format!("cannot connect to {url}: {why}"))
         }
         other => other,
+    }
+}
+
+/// Check that the database holds the stack's schema, changing nothing:
+/// what a runtime that does not migrate checks at start.
+pub async fn verify_migrated(engine: &dyn Engine, stack: &Stack) -> Result<()> {
+    let target = migrate::SchemaSnapshot::of(stack);
+    match engine.applied_schema(&target.stack).await? {
+        Some(applied) if applied == target => Ok(()),
+        Some(_) => Err(StorageError::Migration(format!(
+            "the database holds an older schema of `{}` than this runtime serves: run the migration first (`stackwright migrate`, or the deploy's migration step)",
+            stack.name
+        ))),
+        None => Err(StorageError::Migration(format!(
+            "the database has not been migrated for `{}`: run the migration first (`stackwright migrate`, or the deploy's migration step)",
+            stack.name
+        ))),
     }
 }
 

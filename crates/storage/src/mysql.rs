@@ -196,6 +196,35 @@ impl Engine for MysqlEngine {
         result
     }
 
+    async fn applied_schema(&self, stack: &str) -> Result<Option<SchemaSnapshot>> {
+        server::applied_schema!(&self.pool, stack)
+    }
+
+    async fn grant_app_user(&self, user: &crate::grants::AppUser) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let database = database
+            .ok_or_else(|| StorageError::Migration("the connection names no database".into()))?
+            .replace('`', "``");
+        for statement in crate::grants::mysql(user) {
+            let statement = statement.replace("{database}", &database);
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    // The error, never the statement: it holds the password.
+                    let why = e
+                        .as_database_error()
+                        .map_or_else(|| e.to_string(), |d| d.message().to_string());
+                    StorageError::Migration(format!("granting the app user: {why}"))
+                })?;
+        }
+        Ok(())
+    }
+
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
         let shape = Shape::of(table);
         let mut tx = self.pool.begin().await.map_err(map_err)?;

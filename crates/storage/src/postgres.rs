@@ -169,6 +169,31 @@ impl Engine for PostgresEngine {
         Ok(outcome)
     }
 
+    async fn applied_schema(&self, stack: &str) -> Result<Option<SchemaSnapshot>> {
+        server::applied_schema!(&self.pool, stack)
+    }
+
+    async fn grant_app_user(&self, user: &crate::grants::AppUser) -> Result<()> {
+        let salt = uuid::Uuid::new_v4().into_bytes();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // One at a time: concurrent GRANTs on one object can fail ("tuple
+        // concurrently updated").
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('stackwright:grant'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for statement in crate::grants::postgres(user, salt) {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StorageError::Migration(format!("granting the app user: {}", redact_grant(e)))
+                })?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
         let shape = Shape::of(table);
         let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -311,5 +336,13 @@ impl Engine for PostgresEngine {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+/// A failed grant's error without the statement (it holds the verifier).
+fn redact_grant(e: sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
     }
 }

@@ -6,8 +6,8 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, Compute, Operation, Stack};
 
 use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
-use crate::data::{DB_NAME, DB_USER};
-use crate::network::assume;
+use crate::data::{has_app_user, runtime_secret_export, APP_DB_USER, DB_NAME, DB_USER};
+use crate::iam::{managed, role, ssm_agent};
 use crate::{db_port, export, Settings};
 
 /// Where the runtime finds the stack inside its image or on an instance.
@@ -45,9 +45,16 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         None,
     );
 
-    let mut env = runtime_environment(stack, s, &prefix);
-    let mut policies = data_access(s, &prefix);
-    migration(&mut t, s, &prefix, &env, &policies, key.clone());
+    let mut env = runtime_environment(stack, s, &prefix, Who::Runtime);
+    let mut policies = data_access(stack, s, &prefix, Who::Runtime);
+    migration(
+        &mut t,
+        s,
+        &prefix,
+        &runtime_environment(stack, s, &prefix, Who::Migration),
+        &data_access(stack, s, &prefix, Who::Migration),
+        key.clone(),
+    );
 
     // Topics: the migration has no use for them; the runtime publishes and,
     // on Fargate and EC2, consumes (on Lambda a subscriber function does).
@@ -67,7 +74,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             if let Some((queues_env, consume)) = wiring.as_ref().and_then(|w| w.consume.as_ref()) {
                 let mut env = env.clone();
                 env.push(queues_env.clone());
-                let mut policies = data_access(s, &prefix);
+                let mut policies = data_access(stack, s, &prefix, Who::Runtime);
                 policies.push(consume.clone());
                 let queues = &wiring.as_ref().expect("consume implies wiring").queues;
                 subscriber(&mut t, s, &prefix, &env, &policies, key, queues);
@@ -97,9 +104,17 @@ const BEHIND_BALANCER: [(&str, &str); 2] = [
     ("STACKWRIGHT_SERVER_TRUSTED_PROXY_HOPS", "1"),
 ];
 
+/// Who connects to the database: the serving runtime (as its own user, rows
+/// only) or the migration (as the master user, which makes that user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Runtime,
+    Migration,
+}
+
 /// The runtime's configuration: the database URL without a password; the
 /// password is read from Secrets Manager by the runtime or injected by ECS.
-fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String, Json)> {
+fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<(String, Json)> {
     let mut env = vec![
         ("STACKWRIGHT_LOG_FORMAT".to_string(), json!("json")),
         ("STACKWRIGHT_STACK".to_string(), json!(STACK_DIR)),
@@ -136,10 +151,16 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
                 CloudEngine::Mysql | CloudEngine::AuroraMysql => ("mysql", "ssl-mode=required"),
                 _ => ("postgres", "sslmode=require"),
             };
+            let (user, secret) = match who {
+                Who::Runtime if has_app_user(engine) => {
+                    (APP_DB_USER, runtime_secret_export(engine))
+                }
+                _ => (DB_USER, "DatabaseSecretArn"),
+            };
             env.push((
                 "STACKWRIGHT_DATABASE_URL".into(),
                 json!({ "Fn::Sub": [
-                    format!("{scheme}://{DB_USER}@${{Host}}:${{Port}}/{DB_NAME}?{tls}"),
+                    format!("{scheme}://{user}@${{Host}}:${{Port}}/{DB_NAME}?{tls}"),
                     {
                         "Host": import(&export(prefix, "DatabaseHost")),
                         "Port": import(&export(prefix, "DatabasePort"))
@@ -148,8 +169,21 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str) -> Vec<(String
             ));
             env.push((
                 "STACKWRIGHT_DATABASE_SECRET_ARN".into(),
-                import(&export(prefix, "DatabaseSecretArn")),
+                import(&export(prefix, secret)),
             ));
+            if has_app_user(engine) {
+                env.push(match who {
+                    // It may not change the schema: it checks it instead.
+                    Who::Runtime => (
+                        stackwright_stack::env::MIGRATED_ELSEWHERE.into(),
+                        json!("1"),
+                    ),
+                    Who::Migration => (
+                        stackwright_stack::env::APP_DATABASE_SECRET_ARN.into(),
+                        import(&export(prefix, "AppDatabaseSecretArn")),
+                    ),
+                });
+            }
         }
     }
     env
@@ -159,8 +193,9 @@ fn env_map(env: &[(String, Json)]) -> Json {
     Json::Object(env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
-/// What the runtime may do with the data: read its secret, or use its tables.
-fn data_access(s: &Settings, prefix: &str) -> Vec<Json> {
+/// What the runtime may do with the data: read its secret, or use its
+/// tables. The migration also reads the master user's secret.
+fn data_access(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<Json> {
     let mut statements = vec![json!({
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -173,37 +208,33 @@ fn data_access(s: &Settings, prefix: &str) -> Vec<Json> {
                 "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                 "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"
             ],
-            "Resource": [
-                sub(&format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{prefix}-*")),
-                sub(&format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{prefix}-*/index/*"))
-            ]
+            // The stack's own tables by name: a prefix pattern would also
+            // match another stack whose name starts with this one's.
+            "Resource": crate::data::dynamodb_table_names(stack, prefix)
+                .iter()
+                .flat_map(|table| {
+                    let arn = format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}");
+                    [sub(&arn), sub(&format!("{arn}/index/*"))]
+                })
+                .collect::<Vec<_>>()
         })),
-        _ => statements.push(json!({
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            // The full ARN ends in a random suffix.
-            "Resource": { "Fn::Sub": ["${Secret}-*", { "Secret": import(&export(prefix, "DatabaseSecretArn")) }] }
-        })),
+        engine => {
+            let mut secrets = vec![runtime_secret_export(engine)];
+            if who == Who::Migration && has_app_user(engine) {
+                secrets.push("DatabaseSecretArn");
+            }
+            statements.push(json!({
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                // The full ARN ends in a random suffix.
+                "Resource": secrets
+                    .iter()
+                    .map(|secret| json!({ "Fn::Sub": ["${Secret}-*", { "Secret": import(&export(prefix, secret)) }] }))
+                    .collect::<Vec<_>>()
+            }));
+        }
     }
     statements
-}
-
-fn role(t: &mut Template, id: &str, service: &str, managed: Vec<Json>, statements: Vec<Json>) {
-    let mut props = json!({ "AssumeRolePolicyDocument": assume(service) });
-    if !statements.is_empty() {
-        props["Policies"] = json!([{
-            "PolicyName": "runtime",
-            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements }
-        }]);
-    }
-    if !managed.is_empty() {
-        props["ManagedPolicyArns"] = json!(managed);
-    }
-    t.add(id, "AWS::IAM::Role", props);
-}
-
-fn managed(name: &str) -> Json {
-    sub(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
 }
 
 fn vpc_config(prefix: &str) -> Json {
@@ -613,7 +644,7 @@ fn fargate(
         // ECS reads the password at task start; it is never in the template.
         container["Secrets"] = json!([{
             "Name": "STACKWRIGHT_DATABASE_PASSWORD",
-            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": import(&export(prefix, "DatabaseSecretArn")) }] }
+            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": import(&export(prefix, runtime_secret_export(s.database))) }] }
         }]);
     }
     t.add(
@@ -709,13 +740,8 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         "Resource": att("AppLogGroup", "Arn")
     }));
-    role(
-        t,
-        "InstanceRole",
-        "ec2.amazonaws.com",
-        vec![managed("AmazonSSMManagedInstanceCore")],
-        statements,
-    );
+    statements.extend(ssm_agent());
+    role(t, "InstanceRole", "ec2.amazonaws.com", vec![], statements);
     t.add(
         "InstanceProfile",
         "AWS::IAM::InstanceProfile",

@@ -12,6 +12,9 @@ pub enum Layer {
     Artifacts,
     Data,
     App,
+    /// Not an environment's layer: the region's bootstrap stack (the
+    /// permissions boundary), shared by every stack there.
+    Bootstrap,
 }
 
 impl Layer {
@@ -23,6 +26,7 @@ impl Layer {
             Layer::Artifacts => "artifacts",
             Layer::Data => "data",
             Layer::App => "app",
+            Layer::Bootstrap => "bootstrap",
         }
     }
 }
@@ -49,8 +53,12 @@ impl Template {
         }
     }
 
-    /// Add a resource; `props` are its Properties.
-    pub fn add(&mut self, id: &str, ty: &str, props: Json) -> &mut Json {
+    /// Add a resource; `props` are its Properties. Every role carries the
+    /// permissions boundary, here, so no role can be made without it.
+    pub fn add(&mut self, id: &str, ty: &str, mut props: Json) -> &mut Json {
+        if ty == "AWS::IAM::Role" {
+            props["PermissionsBoundary"] = crate::iam::boundary_arn();
+        }
         let mut r = json!({ "Type": ty, "Properties": props });
         if props_is_empty(&r) {
             r.as_object_mut().expect("object").remove("Properties");

@@ -5,11 +5,36 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, ColumnType, Stack};
 
 use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
-use crate::network::assume;
+use crate::iam::{assume, managed};
 use crate::{db_port, export, Settings};
 
-/// The master user of SQL databases; the password is generated.
+/// The master user of SQL databases; the password is generated. Only the
+/// migration connects as it.
 pub const DB_USER: &str = "stackwright";
+/// The runtime's own user: rows only, no DDL (made by the migration).
+pub const APP_DB_USER: &str = "stackwright_app";
+
+/// Whether the runtime connects as its own user ([`APP_DB_USER`]) rather
+/// than the master user. Redshift keeps the master user until it has a
+/// dialect of its own; DynamoDB has no database users (IAM scopes it).
+pub fn has_app_user(engine: CloudEngine) -> bool {
+    matches!(
+        engine,
+        CloudEngine::Postgres
+            | CloudEngine::AuroraPostgres
+            | CloudEngine::Mysql
+            | CloudEngine::AuroraMysql
+    )
+}
+
+/// The export naming the secret of the user the runtime connects as.
+pub fn runtime_secret_export(engine: CloudEngine) -> &'static str {
+    if has_app_user(engine) {
+        "AppDatabaseSecretArn"
+    } else {
+        "DatabaseSecretArn"
+    }
+}
 /// The database (schema) the stack's tables live in.
 pub const DB_NAME: &str = "app";
 
@@ -44,6 +69,29 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }
         }),
     );
+    if has_app_user(s.database) {
+        t.add(
+            "AppDatabaseSecret",
+            "AWS::SecretsManager::Secret",
+            json!({
+                "Name": format!("{prefix}/database-app"),
+                "Description": format!("{prefix}: the runtime's database user, rows only (generated; made by the migration)"),
+                "KmsKeyId": key.clone(),
+                "GenerateSecretString": {
+                    "SecretStringTemplate": format!("{{\"username\":\"{APP_DB_USER}\"}}"),
+                    "GenerateStringKey": "password",
+                    "PasswordLength": 32,
+                    "ExcludeCharacters": "\"@/\\'` "
+                }
+            }),
+        );
+        t.output(
+            "AppDatabaseSecretArn",
+            "Secret holding the runtime's database credentials (ARN, not the value)",
+            sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database-app")),
+            Some(export(&prefix, "AppDatabaseSecretArn")),
+        );
+    }
     let user = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}");
     let password = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}");
     let security_groups = json!([import(&export(&prefix, "DataSecurityGroup"))]);
@@ -268,9 +316,23 @@ fn monitoring_role(t: &mut Template) {
         "AWS::IAM::Role",
         json!({
             "AssumeRolePolicyDocument": assume("monitoring.rds.amazonaws.com"),
-            "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")]
+            "ManagedPolicyArns": [managed("service-role/AmazonRDSEnhancedMonitoringRole")]
         }),
     );
+}
+
+/// The table Stackwright keeps its own records in (migrations, seed rows).
+const RECORDS_TABLE: &str = "_stackwright";
+
+/// Every DynamoDB table of the stack, by its name in AWS.
+pub fn dynamodb_table_names(stack: &Stack, prefix: &str) -> Vec<String> {
+    stack
+        .tables
+        .keys()
+        .map(String::as_str)
+        .chain([RECORDS_TABLE])
+        .map(|name| format!("{prefix}-{name}"))
+        .collect()
 }
 
 /// One DynamoDB table per stack table (GSIs for its indexes), plus the
@@ -317,7 +379,7 @@ fn dynamodb_tables(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, 
     }
     tables.push((
         "StackwrightRecords".into(),
-        "_stackwright".into(),
+        RECORDS_TABLE.into(),
         json!([{ "AttributeName": "id", "AttributeType": "S" }]),
         json!([{ "AttributeName": "id", "KeyType": "HASH" }]),
         json!([]),

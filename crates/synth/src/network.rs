@@ -6,6 +6,7 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, Compute, Stack};
 
 use crate::cfn::{att, r, sub, tags, Layer, Template};
+use crate::iam::assume;
 use crate::{db_port, export, Settings};
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
@@ -34,16 +35,29 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
                         "Resource": "*"
                     },
                     {
+                        // Only this stack's log groups: every one is left
+                        // unnamed, so CloudFormation names it after its
+                        // stack, `PREFIX-LAYER-...`. The context holds the
+                        // group's ARN without the `:*` of GetAtt Arn.
                         "Sid": "CloudWatchLogsEncrypts",
                         "Effect": "Allow",
                         "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
-                        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                         "Resource": "*",
                         "Condition": {
                             "ArnLike": {
-                                "kms:EncryptionContext:aws:logs:arn": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*")
+                                "kms:EncryptionContext:aws:logs:arn": sub(&format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{prefix}-*"))
                             }
                         }
+                    },
+                    {
+                        // Encryption-context conditions cannot cover
+                        // DescribeKey, which carries no context.
+                        "Sid": "CloudWatchLogsDescribesKey",
+                        "Effect": "Allow",
+                        "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+                        "Action": "kms:DescribeKey",
+                        "Resource": "*"
                     }
                 ]
             }
@@ -55,12 +69,16 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             .as_array_mut()
             .expect("statements")
             .push(json!({
+                // Only for this stack's topics (named `PREFIX-TOPIC`).
                 "Sid": "SnsDeliversToQueues",
                 "Effect": "Allow",
                 "Principal": { "Service": "sns.amazonaws.com" },
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
-                "Condition": { "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") } }
+                "Condition": {
+                    "ArnLike": { "aws:SourceArn": sub(&format!("arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{prefix}-*")) },
+                    "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") }
+                }
             }));
     }
     if stack.site.is_some() {
@@ -69,12 +87,24 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             .as_array_mut()
             .expect("statements")
             .push(json!({
+                // The distribution is made later (artifacts layer), so its
+                // ARN cannot be named here; the decryption is bounded to
+                // this account's distributions and to this stack's site
+                // bucket, whose ARN S3 puts in the encryption context
+                // (bucket keys are on). The bucket policy admits only the
+                // stack's own distribution.
                 "Sid": "CloudFrontReadsSite",
                 "Effect": "Allow",
                 "Principal": { "Service": "cloudfront.amazonaws.com" },
                 "Action": ["kms:Decrypt"],
                 "Resource": "*",
-                "Condition": { "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") } }
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"),
+                        "kms:EncryptionContext:aws:s3:arn": sub(&format!("arn:${{AWS::Partition}}:s3:::{}-artifacts-sitebucket-*", prefix.to_lowercase()))
+                    },
+                    "StringEquals": { "aws:SourceAccount": sub("${AWS::AccountId}") }
+                }
             }));
     }
     // Production keeps snapshots and tables encrypted with this key: keep the key too.
@@ -361,13 +391,6 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
 /// allow-all egress to a group declared without rules.
 fn no_egress() -> Json {
     json!({ "Description": "No egress", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86, "CidrIp": "127.0.0.1/32" })
-}
-
-pub(crate) fn assume(service: &str) -> Json {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
-    })
 }
 
 /// Load balancer 80/443 from anywhere -> app port from the load balancer only

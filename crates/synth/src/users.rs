@@ -21,6 +21,9 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
             "UserPoolName": prefix,
             "UsernameAttributes": ["email"],
             "AutoVerifiedAttributes": ["email"],
+            // A changed address takes effect only once verified: routes
+            // write `$user.email` only while `email_verified` is true.
+            "UserAttributeUpdateSettings": { "AttributesRequireVerificationBeforeUpdate": ["email"] },
             "UsernameConfiguration": { "CaseSensitive": false },
             "Policies": { "PasswordPolicy": {
                 "MinimumLength": p.min_length,

@@ -388,6 +388,7 @@ impl TestApp {
             allow_destructive,
             cloud_topics: None,
             cors_origins: vec!["https://site.example".to_string()],
+            migrate: true,
         };
         let app = Application::build(stack, &settings).await?;
         let url = app.url();
@@ -650,8 +651,12 @@ impl Served {
             .stderr(log.reopen().unwrap())
             .spawn()
             .expect("stackwright up starts");
+        let mut child = child;
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Ready, or already gone (a start that fails).
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                || child.try_wait().is_ok_and(|s| s.is_some())
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));

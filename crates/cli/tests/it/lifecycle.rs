@@ -69,6 +69,32 @@ impl Moto {
         serde_json::from_str(&self.python("moto_inventory.py", &[prefix, &format!("vpc={vpc}")]))
             .unwrap()
     }
+
+    /// Every role of the environment carries the region's permissions
+    /// boundary (read back from IAM), and the boundary exists and denies IAM.
+    fn assert_roles_bounded(&self, prefix: &str, vpc: &str) {
+        let boundary = format!("stackwright-boundary-{}", self.region);
+        let inv: Json = serde_json::from_str(&self.python(
+            "moto_inventory.py",
+            &[
+                prefix,
+                &format!("vpc={vpc}"),
+                &format!("boundary={boundary}"),
+            ],
+        ))
+        .unwrap();
+        let roles = inv["roles"].as_array().unwrap();
+        assert!(!roles.is_empty(), "{inv}");
+        let suffix = format!("boundary=arn:aws:iam::123456789012:policy/{boundary}");
+        for role in roles {
+            assert!(role.as_str().unwrap().ends_with(&suffix), "{role}");
+        }
+        assert_eq!(
+            inv["boundary_policy"],
+            stackwright_synth::iam::boundary_document(),
+            "{inv}"
+        );
+    }
 }
 
 fn unique(base: &str) -> String {
@@ -202,6 +228,7 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     let bucket = outputs["ArtifactBucket"].as_str().unwrap().to_string();
 
     // The services' own view.
+    moto.assert_roles_bounded(&prefix, &vpc);
     let inv = moto.inventory(&prefix, &vpc);
     assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
     let site_bucket = outputs["SiteBucket"].as_str().unwrap().to_string();
@@ -564,6 +591,7 @@ async fn deploy_redeploy_destroy(
     );
     let outputs = moto.json(&["outputs", &dir, "--env", env]);
     let vpc = outputs["VpcId"].as_str().unwrap().to_string();
+    moto.assert_roles_bounded(&prefix, &vpc);
     let inv = moto.inventory(&prefix, &vpc);
     assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
     let site = outputs

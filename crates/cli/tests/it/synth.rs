@@ -33,6 +33,14 @@ fn all_templates() -> Vec<(String, String, String, String)> {
             }
         }
     }
+    // The region's bootstrap stack (the permissions boundary) passes the
+    // same gates.
+    out.push((
+        "_bootstrap".to_string(),
+        "all".to_string(),
+        "bootstrap".to_string(),
+        stackwright_synth::iam::bootstrap_template().render(),
+    ));
     out
 }
 
@@ -90,8 +98,8 @@ fn cfn_lint_reports_nothing_for_any_template() {
     let paths = write_all(temp.path());
     assert_eq!(
         paths.len(),
-        40,
-        "4 examples, their environments, 4 layers each"
+        41,
+        "4 examples, their environments, 4 layers each, and the bootstrap"
     );
     let out = Command::new(tool("cfn-lint", "cfn-lint"))
         .arg("-t")

@@ -14,6 +14,33 @@ use crate::sql::{self, Dialect, MigrationSql, Param};
 
 pub(crate) mod queue;
 
+/// The schema the stack's last migration recorded (None before the first,
+/// or before the bookkeeping table exists), read without changing anything.
+macro_rules! applied_schema {
+    ($pool:expr, $stack:expr) => {{
+        use sqlx::AssertSqlSafe;
+        let current: std::result::Result<Option<String>, sqlx::Error> =
+            sqlx::query_scalar(AssertSqlSafe(D.latest_schema()))
+                .bind($stack)
+                .fetch_optional($pool)
+                .await;
+        match current {
+            Ok(text) => $crate::server::parse_snapshot(text),
+            Err(e) if $crate::server::is_missing_table(&e) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }};
+}
+pub(crate) use applied_schema;
+
+/// The error of a query on a table that does not exist.
+pub fn is_missing_table(e: &sqlx::Error) -> bool {
+    // PostgreSQL 42P01 undefined_table; MySQL 1146 ER_NO_SUCH_TABLE.
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42P01" || c == "1146" || c == "42S02")
+}
+
 /// The migration sequence both SQL server engines run on one connection:
 /// create the bookkeeping tables, read the stack's last snapshot, plan,
 /// run the statements, record the migration. Locking and transactions stay
