@@ -439,7 +439,10 @@ fn render(p: &Plan) -> anyhow::Result<String> {
         line("          exit 1");
     }
     line("      - name: AWS credentials from GitHub's OIDC token");
-    line("        uses: aws-actions/configure-aws-credentials@v4");
+    line(&format!(
+        "        uses: {}",
+        pinned(CONFIGURE_AWS_CREDENTIALS)
+    ));
     line("        with:");
     line(&format!("          role-to-assume: {role}"));
     line(&format!("          role-session-name: {session}"));
@@ -452,17 +455,49 @@ fn render(p: &Plan) -> anyhow::Result<String> {
     Ok(w)
 }
 
+/// The actions the workflow uses, each pinned to the commit of a release
+/// (named in a comment): a tag can be moved to other code, and the deploy
+/// job holds AWS credentials; a commit cannot change. Dependabot and
+/// Renovate update pins written this way.
+const CHECKOUT: (&str, &str, &str) = (
+    "actions/checkout",
+    "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",
+    "v5.1.0",
+);
+const CACHE: (&str, &str, &str) = (
+    "actions/cache",
+    "27d5ce7f107fe9357f9df03efb73ab90386fccae",
+    "v5.0.5",
+);
+const CONFIGURE_AWS_CREDENTIALS: (&str, &str, &str) = (
+    "aws-actions/configure-aws-credentials",
+    "61815dcd50bd041e203e49132bacad1fd04d2708",
+    "v5.1.1",
+);
+/// No releases: the `master` branch's commit, told the toolchain.
+const RUST_TOOLCHAIN: (&str, &str, &str) = (
+    "dtolnay/rust-toolchain",
+    "3c5f7ea28cd621ae0bf5283f0e981fb97b8a7af9",
+    "master, 2026-03-27",
+);
+
+fn pinned((action, commit, release): (&str, &str, &str)) -> String {
+    format!("{action}@{commit} # {release}")
+}
+
 /// Checkout, toolchain, install cache and install: the same in both jobs.
 fn setup_steps(line: &mut impl FnMut(&str), install_key: &str) {
-    line("      - uses: actions/checkout@v4");
+    line(&format!("      - uses: {}", pinned(CHECKOUT)));
     line("        with:");
     line("          persist-credentials: false");
-    line("      - uses: dtolnay/rust-toolchain@stable");
+    line(&format!("      - uses: {}", pinned(RUST_TOOLCHAIN)));
     line("        id: toolchain");
+    line("        with:");
+    line("          toolchain: stable");
     line("      # Keeps the installed binary between runs; the key changes with the Rust");
     line("      # toolchain and the install command, which rebuilds it.");
     line("      - name: Cache the stackwright install");
-    line("        uses: actions/cache@v4");
+    line(&format!("        uses: {}", pinned(CACHE)));
     line("        with:");
     line("          path: |");
     line("            ~/.cargo/bin/stackwright");

@@ -194,9 +194,22 @@ fn ci_github_workflow_structure() {
             test_runs.contains(&format!("\"$url\"{health})")),
             "{file}: health route"
         );
-        assert!(steps(test)
-            .iter()
-            .any(|s| s["uses"] == "dtolnay/rust-toolchain@stable"));
+        assert!(steps(test).iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("dtolnay/rust-toolchain@"))
+            && s["with"]["toolchain"] == "stable"));
+        // Every action is pinned to a commit, never a tag or branch that can move.
+        for job in [test, deploy] {
+            for step in steps(job) {
+                if let Some(uses) = step["uses"].as_str() {
+                    let (_, commit) = uses.split_once('@').unwrap();
+                    assert!(
+                        commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+                        "{file}: {uses} is not pinned to a commit"
+                    );
+                }
+            }
+        }
 
         // One runner for both (they share the install cache), not ubuntu-latest
         // (its glibc builds a runtime Amazon Linux 2023 cannot load).
@@ -223,7 +236,11 @@ fn ci_github_workflow_structure() {
         );
         let creds = steps(deploy)
             .iter()
-            .find(|s| s["uses"] == "aws-actions/configure-aws-credentials@v4")
+            .find(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+            })
             .unwrap_or_else(|| panic!("{file}: no configure-aws-credentials step"));
         let role = if extra.is_empty() {
             "${{ vars.STACKWRIGHT_DEPLOY_ROLE_ARN }}"

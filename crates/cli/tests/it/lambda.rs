@@ -481,3 +481,81 @@ async fn migrates_once_per_deploy_as_a_custom_resource() {
         answers[0]
     );
 }
+
+/// On AWS the migration also makes the runtime's database user, from the
+/// secret the templates generate for it: rows only, no schema changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_makes_the_runtime_user_from_its_secret() {
+    use crate::harness::{TestDatabase, TestEngine};
+    let cf: Arc<Mutex<CloudFormation>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let response_url = format!(
+        "http://{}/cfn-response?X-Amz-Signature=abc",
+        listener.local_addr().unwrap()
+    );
+    let app = Router::new()
+        .route("/cfn-response", axum::routing::put(answer))
+        .with_state(cf.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let db = TestDatabase::create(TestEngine::Postgres).await;
+    let user = format!("app_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let endpoint = crate::harness::ensure_moto().await;
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build(),
+    );
+    let secret = secrets
+        .create_secret()
+        .name(format!("{}/database-app", db.name))
+        .secret_string(format!(
+            r#"{{"username":"{user}","password":"Generated-1"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let env = [
+        ("STACKWRIGHT_STACK", example("todo").display().to_string()),
+        ("STACKWRIGHT_DATABASE_URL", db.raw_url.clone()),
+        ("STACKWRIGHT_MODE", "migrate".to_string()),
+        (
+            "STACKWRIGHT_APP_DATABASE_SECRET_ARN",
+            secret.arn().unwrap().to_string(),
+        ),
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+    ];
+    let results = invoke(
+        &env,
+        vec![("c".into(), custom_resource_event("Create", &response_url))],
+    )
+    .await;
+    assert_eq!(results[0].1, "response");
+    let answers = std::mem::take(&mut cf.lock().unwrap().answers);
+    assert_eq!(answers[0]["Status"], "SUCCESS", "{}", answers[0]);
+    assert!(!answers[0].to_string().contains("Generated-1"));
+    let can = |privilege: &str| {
+        format!("SELECT has_table_privilege('{user}', 'tasks', '{privilege}')::text")
+    };
+    assert_eq!(db.text(&can("INSERT")).await.as_deref(), Some("true"));
+    assert_eq!(db.text(&can("DELETE")).await.as_deref(), Some("true"));
+    assert_eq!(db.text(&can("TRUNCATE")).await.as_deref(), Some("false"));
+    let create = format!("SELECT has_schema_privilege('{user}', 'public', 'CREATE')::text");
+    assert_eq!(db.text(&create).await.as_deref(), Some("false"));
+    let stored = format!("SELECT rolpassword FROM pg_authid WHERE rolname = '{user}'");
+    assert!(db
+        .text(&stored)
+        .await
+        .unwrap()
+        .starts_with("SCRAM-SHA-256$"));
+    db.exec(&format!("DROP OWNED BY \"{user}\"")).await;
+    db.exec(&format!("DROP ROLE \"{user}\"")).await;
+}
