@@ -454,7 +454,7 @@ op = "health"
 #[test]
 fn server_limits_out_of_range_and_reserved_paths_are_pointed_at() {
     let stack = format!(
-        "{}\n[server]\nrequest_timeout_seconds = 0\nmax_header_bytes = 512\ndrain_timeout_seconds = 0\n",
+        "{}\n[server]\nrequest_timeout_seconds = 0\nmax_header_bytes = 512\ndrain_timeout_seconds = 0\ntrusted_proxy_hops = 11\nallowed_hosts = [\"ok.test\", \"Bad Host:80\"]\n",
         GOOD.replace("/api/pet/{name}", "/docs")
     );
     let (ok, err) = check(&stack);
@@ -474,6 +474,13 @@ fn server_limits_out_of_range_and_reserved_paths_are_pointed_at() {
     );
     // Zero is allowed for the drain: stop at once.
     assert!(!err.contains("drain_timeout_seconds"), "{err}");
+    assert_points_at(
+        &err,
+        21,
+        22,
+        &["trusted_proxy_hops must be between 0 and 10"],
+    );
+    assert_points_at(&err, 22, 29, &["`Bad Host:80` is not a host name"]);
 }
 
 #[test]

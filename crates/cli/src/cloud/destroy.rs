@@ -1,0 +1,210 @@
+//! `stackwright destroy`: every stack of an environment, deleted in reverse
+//! order, then what outlives them (bucket objects, images, the secrets'
+//! scheduled deletion, log groups services made), and a check, service by
+//! service, that nothing is left. The region's bootstrap stack stays: other
+//! stacks' roles carry its boundary.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+use stackwright_deploy::store;
+use stackwright_stack::Compute;
+use stackwright_synth::Layer;
+
+use super::{confirm, open, with_heartbeat, Context_, Progress, Target};
+use crate::output::Output;
+
+#[derive(Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub target: Target,
+
+    /// Delete without asking for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// What a stack environment holds outside its stacks' own deletion.
+struct Holdings {
+    /// The artifact bucket and the site's.
+    buckets: Vec<String>,
+    repository: Option<String>,
+    secrets: Vec<String>,
+    /// Log groups services create for resources of the stacks.
+    log_prefixes: Vec<String>,
+    /// Tables a production stack keeps on purpose (DeletionPolicy Retain).
+    retained: Vec<String>,
+}
+
+async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
+    let mut h = Holdings {
+        buckets: Vec::new(),
+        repository: None,
+        secrets: Vec::new(),
+        log_prefixes: Vec::new(),
+        retained: Vec::new(),
+    };
+    for t in &ctx.templates {
+        let name = ctx.stack_name(t.layer);
+        if ctx.cloud.status(&name).await?.is_none() {
+            continue;
+        }
+        for r in ctx.cloud.resources(&name).await? {
+            let retained = t
+                .resources
+                .get(&r.logical_id)
+                .is_some_and(|j| j["DeletionPolicy"] == "Retain");
+            match r.resource_type.as_str() {
+                "AWS::S3::Bucket" => h.buckets.push(r.physical_id),
+                "AWS::ECR::Repository" => h.repository = Some(r.physical_id),
+                "AWS::RDS::DBInstance" => h
+                    .log_prefixes
+                    .push(format!("/aws/rds/instance/{}/", r.physical_id)),
+                "AWS::RDS::DBCluster" => h
+                    .log_prefixes
+                    .push(format!("/aws/rds/cluster/{}/", r.physical_id)),
+                "AWS::Redshift::Cluster" => h
+                    .log_prefixes
+                    .push(format!("/aws/redshift/cluster/{}/", r.physical_id)),
+                "AWS::ECS::Cluster" => {
+                    let cluster = r.physical_id.rsplit('/').next().unwrap_or_default();
+                    h.log_prefixes
+                        .push(format!("/aws/ecs/containerinsights/{cluster}/"));
+                }
+                "AWS::Lambda::Function" => h
+                    .log_prefixes
+                    .push(format!("/aws/lambda/{}", r.physical_id)),
+                "AWS::DynamoDB::Table" if retained => h.retained.push(r.physical_id),
+                _ => {}
+            }
+        }
+    }
+    // Named by the templates: found even if a stack is already gone.
+    if h.repository.is_none() && ctx.settings.compute == Compute::Fargate {
+        h.repository = Some(ctx.prefix.to_lowercase());
+    }
+    // The secrets, by the names the templates give them.
+    for t in &ctx.templates {
+        for (id, resource) in &t.resources {
+            if resource["Type"] == "AWS::SecretsManager::Secret" {
+                match resource["Properties"]["Name"].as_str() {
+                    Some(name) => h.secrets.push(name.to_string()),
+                    None => tracing::warn!(%id, "a secret without a name cannot be checked"),
+                }
+            }
+        }
+    }
+    Ok(h)
+}
+
+pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(ctx) = open(&args.target, out).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let progress = Progress::new(out.colour());
+    let mut present = Vec::new();
+    for layer in Layer::ALL.iter().rev() {
+        let name = ctx.stack_name(*layer);
+        if let Some(status) = ctx.cloud.status(&name).await? {
+            present.push((*layer, name, status));
+        }
+    }
+    let h = holdings(&ctx).await?;
+    if !present.is_empty() {
+        eprintln!("destroying {} in {}:", ctx.prefix, ctx.aws.region());
+        for (_, name, status) in &present {
+            eprintln!("  {name} ({status})");
+        }
+        if !confirm(
+            &format!(
+                "Delete these {} stack(s) and everything in them?",
+                present.len()
+            ),
+            args.yes,
+        )? {
+            eprintln!("nothing was deleted");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let mut removed: Vec<String> = Vec::new();
+    for (layer, name, _) in &present {
+        if *layer == Layer::Artifacts {
+            // CloudFormation cannot delete a bucket that holds objects, or
+            // (in production) a repository that holds images.
+            for bucket in &h.buckets {
+                let n = store::empty_bucket(&ctx.aws.s3(), bucket).await?;
+                removed.push(format!("{n} object version(s) in s3://{bucket}"));
+            }
+            if let Some(repo) = &h.repository {
+                let n = store::delete_images(&ctx.aws.ecr(), repo).await?;
+                removed.push(format!("{n} image(s) in {repo}"));
+            }
+        }
+        with_heartbeat(name, ctx.cloud.destroy(name, |e| progress.event(name, e))).await?;
+        removed.push(format!("stack {name}"));
+        eprintln!("{name}: deleted");
+    }
+    // What lives on after the stacks: the secret's scheduled deletion, and
+    // log groups services made on their own.
+    for secret in &h.secrets {
+        if store::delete_secret(&ctx.aws.secrets(), secret).await? {
+            removed.push(format!("secret {secret}"));
+        }
+    }
+    let logs = ctx.aws.logs();
+    for prefix in &h.log_prefixes {
+        for group in store::log_groups(&logs, prefix).await? {
+            store::delete_log_group(&logs, &group).await?;
+            removed.push(format!("log group {group}"));
+        }
+    }
+
+    // Check, through each service, that nothing is left.
+    let mut left = Vec::new();
+    for layer in Layer::ALL {
+        let name = ctx.stack_name(layer);
+        if let Some(status) = ctx.cloud.status(&name).await? {
+            left.push(format!("stack {name} ({status})"));
+        }
+    }
+    for bucket in &h.buckets {
+        if store::bucket_exists(&ctx.aws.s3(), bucket).await {
+            left.push(format!("bucket {bucket}"));
+        }
+    }
+    if let Some(repo) = &h.repository {
+        if store::repository_exists(&ctx.aws.ecr(), repo).await {
+            left.push(format!("repository {repo}"));
+        }
+    }
+    for prefix in &h.log_prefixes {
+        for group in store::log_groups(&logs, prefix).await.unwrap_or_default() {
+            left.push(format!("log group {group}"));
+        }
+    }
+    let kept: Vec<String> = h
+        .retained
+        .iter()
+        .map(|t| format!("table {t} (DeletionPolicy Retain: production data is kept)"))
+        .collect();
+    if args.target.json {
+        out.json(&json!({ "ok": left.is_empty(), "env": ctx.settings.env, "removed": removed, "left": left, "kept": kept }));
+    } else {
+        if present.is_empty() && removed.is_empty() {
+            out.line(&format!("{}: nothing to destroy", ctx.prefix));
+        } else {
+            out.line(&format!("{}: destroyed", ctx.prefix));
+        }
+        for k in &kept {
+            out.line(&format!("kept: {k}"));
+        }
+    }
+    if !left.is_empty() {
+        for l in &left {
+            out.error(&format!("could not remove {l}"));
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,238 @@
+//! The app layer on Lambda: the runtime as functions (the HTTP API's, the
+//! subscriptions', the migration's), each with its role, in the VPC.
+
+use serde_json::{json, Value as Json};
+
+use super::{env_map, LAMBDA_STACK_DIR};
+use crate::cfn::{att, import, import_list, r, sub, Template};
+use crate::iam::{managed, role};
+use crate::{export, Settings};
+
+fn vpc_config(prefix: &str) -> Json {
+    json!({
+        "SubnetIds": import_list(&export(prefix, "AppSubnets")),
+        "SecurityGroupIds": [import(&export(prefix, "AppSecurityGroup"))]
+    })
+}
+
+/// A function running the runtime from the artifact, in the private subnets.
+fn function(
+    role_id: &str,
+    s: &Settings,
+    prefix: &str,
+    env: Json,
+    key: Json,
+    timeout: u32,
+    concurrency: u32,
+) -> Json {
+    json!({
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Architectures": ["x86_64"],
+        "Code": { "S3Bucket": import(&export(prefix, "ArtifactBucket")), "S3Key": r("ArtifactKey") },
+        "Role": att(role_id, "Arn"),
+        "MemorySize": s.lambda_memory,
+        "Timeout": timeout,
+        "ReservedConcurrentExecutions": concurrency,
+        "KmsKeyArn": key,
+        "TracingConfig": { "Mode": "Active" },
+        "VpcConfig": vpc_config(prefix),
+        "LoggingConfig": { "LogGroup": r("AppLogGroup"), "LogFormat": "JSON" },
+        "Environment": { "Variables": env }
+    })
+}
+
+/// The environment of a function: the stack sits where Lambda unpacks the zip.
+fn function_env(env: &[(String, Json)]) -> Vec<(String, Json)> {
+    env.iter()
+        .map(|(k, v)| {
+            if k == "STACKWRIGHT_STACK" {
+                (k.clone(), json!(LAMBDA_STACK_DIR))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
+}
+
+fn lambda_role_statements(policies: &[Json]) -> Vec<Json> {
+    let mut statements = policies.to_vec();
+    // Active tracing sends segments to X-Ray.
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*"
+    }));
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": att("AppLogGroup", "Arn")
+    }));
+    statements
+}
+
+/// A function and its role (`<name>Role`, `<name>Function`): the runtime
+/// from the artifact, in the VPC, logging to the app's group.
+#[allow(clippy::too_many_arguments)]
+fn lambda_function<'t>(
+    t: &'t mut Template,
+    name: &str,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+    (timeout, concurrency): (u32, u32),
+) -> &'t mut Json {
+    let role_id = format!("{name}Role");
+    role(
+        t,
+        &role_id,
+        "lambda.amazonaws.com",
+        vec![managed("service-role/AWSLambdaVPCAccessExecutionRole")],
+        lambda_role_statements(policies),
+    );
+    t.add(
+        &format!("{name}Function"),
+        "AWS::Lambda::Function",
+        function(&role_id, s, prefix, env_map(env), key, timeout, concurrency),
+    )
+}
+
+/// The migration: a function invoked by a custom resource on every deploy
+/// (its DeployId changes), before the compute that serves traffic is updated.
+pub(super) fn migration(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    let mut env = function_env(env);
+    env.push(("STACKWRIGHT_MODE".into(), json!("migrate")));
+    // One at a time: the runtime's own lock makes concurrent runs safe, this makes them rare.
+    lambda_function(t, "Migrate", s, prefix, &env, policies, key, (900, 1));
+    t.add(
+        "Migrate",
+        "AWS::CloudFormation::CustomResource",
+        json!({ "ServiceToken": att("MigrateFunction", "Arn"), "DeployId": r("DeployId") }),
+    );
+}
+
+pub(super) fn lambda_api(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    let concurrency = if s.production { 100 } else { 10 };
+    let function = lambda_function(
+        t,
+        "Api",
+        s,
+        prefix,
+        &function_env(env),
+        policies,
+        key,
+        (30, concurrency),
+    );
+    function["DependsOn"] = json!("Migrate");
+    t.add(
+        "HttpApi",
+        "AWS::ApiGatewayV2::Api",
+        json!({ "Name": prefix, "ProtocolType": "HTTP", "Description": format!("Stackwright {prefix}") }),
+    );
+    t.add(
+        "HttpApiIntegration",
+        "AWS::ApiGatewayV2::Integration",
+        json!({
+            "ApiId": r("HttpApi"),
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": att("ApiFunction", "Arn"),
+            "PayloadFormatVersion": "2.0"
+        }),
+    );
+    t.add(
+        "HttpApiRoute",
+        "AWS::ApiGatewayV2::Route",
+        json!({
+            "ApiId": r("HttpApi"),
+            "RouteKey": "$default",
+            "Target": sub("integrations/${HttpApiIntegration}")
+        }),
+    );
+    t.add(
+        "HttpApiAccessLogs",
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": import(&export(prefix, "KeyArn")) }),
+    );
+    t.add(
+        "HttpApiStage",
+        "AWS::ApiGatewayV2::Stage",
+        json!({
+            "ApiId": r("HttpApi"),
+            "StageName": "$default",
+            "AutoDeploy": true,
+            "AccessLogSettings": {
+                "DestinationArn": att("HttpApiAccessLogs", "Arn"),
+                "Format": "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"method\":\"$context.httpMethod\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"latency\":\"$context.responseLatency\"}"
+            }
+        }),
+    );
+    t.add(
+        "HttpApiInvokes",
+        "AWS::Lambda::Permission",
+        json!({
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": r("ApiFunction"),
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*")
+        }),
+    );
+    t.output(
+        "ServiceUrl",
+        "URL of the API",
+        att("HttpApi", "ApiEndpoint"),
+        Some(export(prefix, "ServiceUrl")),
+    );
+}
+
+/// On Lambda, the subscriptions' queues trigger a function of their own,
+/// in batches; it reports the messages that failed, so only those return.
+pub(super) fn subscriber(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+    queues: &[String],
+) {
+    let concurrency = if s.production { 50 } else { 5 };
+    let function = lambda_function(
+        t,
+        "Subscriber",
+        s,
+        prefix,
+        &function_env(env),
+        policies,
+        key,
+        (crate::topics::SUBSCRIBER_TIMEOUT_SECONDS, concurrency),
+    );
+    function["DependsOn"] = json!("Migrate");
+    for queue in queues {
+        t.add(
+            &format!("{queue}Trigger"),
+            "AWS::Lambda::EventSourceMapping",
+            json!({
+                "EventSourceArn": att(queue, "Arn"),
+                "FunctionName": r("SubscriberFunction"),
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            }),
+        );
+    }
+}
