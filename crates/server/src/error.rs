@@ -36,9 +36,6 @@ pub enum ApiError {
     /// The body did not arrive within the body deadline.
     #[error("the request body did not arrive within {0} s")]
     BodyTimeout(u64),
-    /// A per-client limit; the wait is the Retry-After delay.
-    #[error("too many requests from your address: retry after the Retry-After delay")]
-    TooManyRequests(std::time::Duration),
     /// Shed: as many requests as allowed are in progress.
     #[error("the server is busy: retry after the Retry-After delay")]
     Overloaded,
@@ -73,7 +70,6 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -125,9 +121,6 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::Timeout(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ApiError::TooManyRequests(wait) => {
-                headers.insert(header::RETRY_AFTER, retry_after(*wait));
             }
             // The rest of a late body may still be on its way: start afresh.
             ApiError::BodyTimeout(_) => {

@@ -69,7 +69,7 @@ pub async fn verify_migrated(engine: &dyn Engine, stack: &Stack) -> Result<()> {
     match engine.applied_schema(&target.stack).await? {
         Some(applied) if applied == target => Ok(()),
         Some(_) => Err(StorageError::Migration(format!(
-            "the database holds an older schema of `{}` than this runtime serves: run the migration first (`stackwright migrate`, or the deploy's migration step)",
+            "the database holds another schema of `{}` than this runtime serves (an older one: run the migration first, with `stackwright migrate` or the deploy's migration step; a newer one: this runtime is outdated)",
             stack.name
         ))),
         None => Err(StorageError::Migration(format!(
