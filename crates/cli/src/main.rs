@@ -288,7 +288,28 @@ fn load_stack_for(
     out: &Output,
     json: bool,
 ) -> anyhow::Result<Option<Stack>> {
-    match stackwright_stack::load_for(dir, engine) {
+    report_invalid(stackwright_stack::load_for(dir, engine), out, json)
+}
+
+/// The stack `up` serves: as its deployed package holds it where the site
+/// is served from a bucket (no site folder), else as [`load_stack`].
+fn load_served_stack(dir: &Path, out: &Output) -> anyhow::Result<Option<Stack>> {
+    report_invalid(load_served(dir), out, false)
+}
+
+fn load_served(dir: &Path) -> Result<Stack, LoadError> {
+    match stackwright_stack::site_served_elsewhere() {
+        true => stackwright_stack::load_deployed(dir),
+        false => stackwright_stack::load(dir),
+    }
+}
+
+fn report_invalid(
+    loaded: Result<Stack, LoadError>,
+    out: &Output,
+    json: bool,
+) -> anyhow::Result<Option<Stack>> {
+    match loaded {
         Ok(stack) => Ok(Some(stack)),
         Err(LoadError::Invalid(diags)) => {
             if json {
@@ -441,9 +462,9 @@ fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `password` key of a Secrets Manager secret (as the synthesized
-/// templates create it), read with the standard AWS credential chain.
-/// Errors name the secret, never its value.
+/// The database to use: `--database-url` (its password from the
+/// environment, a file, or the Secrets Manager secret the templates name),
+/// else the stack's embedded default, made private.
 async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
     match &args.database_url {
         Some(url) => {
@@ -514,17 +535,13 @@ async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let Some(mut stack) = load_stack(&args.dir, out, false)? else {
+    let Some(mut stack) = load_served_stack(&args.dir, out)? else {
         return Ok(ExitCode::FAILURE);
     };
     stack
         .server
         .apply_env(|name| std::env::var(name).ok())
         .map_err(anyhow::Error::msg)?;
-    if std::env::var(stackwright_stack::env::SITE_SERVED_ELSEWHERE).as_deref() == Ok("1") {
-        // On AWS the site is in its bucket; the runtime's package lacks it.
-        stack.site = None;
-    }
     let name = stack.name.clone();
     if args.replicas > 1 {
         return up_replicas(&args, &name, out).await;
@@ -608,7 +625,7 @@ async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<
 async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
     let dir = PathBuf::from(std::env::var("STACKWRIGHT_STACK").unwrap_or_else(|_| ".".into()));
     let migrate_mode = std::env::var("STACKWRIGHT_MODE").as_deref() == Ok("migrate");
-    let mut stack = match stackwright_stack::load(&dir) {
+    let mut stack = match load_served(&dir) {
         Ok(stack) => stack,
         // CloudFormation waits for an answer: a broken stack fails the deploy, with the reason.
         Err(e) if migrate_mode => {
@@ -621,8 +638,8 @@ async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
             .await?;
             return Ok(ExitCode::FAILURE);
         }
-        Err(_) => {
-            let _ = load_stack(&dir, out, true)?;
+        Err(e) => {
+            let _ = report_invalid(Err(e), out, true)?;
             return Ok(ExitCode::FAILURE);
         }
     };

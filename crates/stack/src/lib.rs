@@ -47,10 +47,33 @@ pub fn load(dir: &Path) -> Result<Stack, LoadError> {
 
 /// Like [`load`], checking the rules of `engine` instead of the stack's own.
 pub fn load_for(dir: &Path, engine: Option<CloudEngine>) -> Result<Stack, LoadError> {
+    read_and_parse(dir, engine, true)
+}
+
+/// The stack as a deployed runtime reads it, when its site is served from
+/// a bucket ([`env::SITE_SERVED_ELSEWHERE`]): the package holds the stack
+/// file and the seeds, not the site's folder, so the site is not looked for
+/// and not part of the result.
+pub fn load_deployed(dir: &Path) -> Result<Stack, LoadError> {
+    let mut stack = read_and_parse(dir, None, false)?;
+    stack.site = None;
+    Ok(stack)
+}
+
+/// Whether this process runs where the site is served from a bucket.
+pub fn site_served_elsewhere() -> bool {
+    std::env::var(env::SITE_SERVED_ELSEWHERE).as_deref() == Ok("1")
+}
+
+fn read_and_parse(
+    dir: &Path,
+    engine: Option<CloudEngine>,
+    site_files: bool,
+) -> Result<Stack, LoadError> {
     let file = stack_file_path(dir);
     let source = std::fs::read_to_string(&file).map_err(|source| LoadError::Read {
         path: file.clone(),
         source,
     })?;
-    validate::parse_for(&file, &source, engine).map_err(LoadError::Invalid)
+    validate::parse_with(&file, &source, engine, site_files).map_err(LoadError::Invalid)
 }

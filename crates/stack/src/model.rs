@@ -386,11 +386,18 @@ impl ServerSettings {
         Ok(())
     }
 
+    /// The environment variable that overrides `key`:
+    /// `STACKWRIGHT_SERVER_<KEY>` (what the templates set for the runtime).
+    pub fn env_name(key: &str) -> String {
+        debug_assert!(Self::KEYS.iter().any(|(k, _)| *k == key), "{key}");
+        format!("STACKWRIGHT_SERVER_{}", key.to_ascii_uppercase())
+    }
+
     /// Apply `STACKWRIGHT_SERVER_<KEY>` overrides (e.g. the deployed
     /// runtime's keep-alive set longer than its load balancer's).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         for (key, _) in Self::KEYS {
-            let name = format!("STACKWRIGHT_SERVER_{}", key.to_ascii_uppercase());
+            let name = Self::env_name(key);
             if let Some(text) = var(&name) {
                 let value = text
                     .trim()

@@ -31,6 +31,17 @@ pub fn parse_for(
     source: &str,
     engine: Option<CloudEngine>,
 ) -> Result<Stack, Diagnostics> {
+    parse_with(file, source, engine, true)
+}
+
+/// Like [`parse_for`]; `site_files` false skips looking for the site's
+/// folder (a deployed package does not hold it: the site is in its bucket).
+pub fn parse_with(
+    file: &Path,
+    source: &str,
+    engine: Option<CloudEngine>,
+    site_files: bool,
+) -> Result<Stack, Diagnostics> {
     let raw: RawStack = match toml::from_str(source) {
         Ok(raw) => raw,
         Err(e) => {
@@ -48,6 +59,7 @@ pub fn parse_for(
         errors: Diagnostics::default(),
         engine_override: engine,
         engine: CloudEngine::Postgres,
+        site_files,
     };
     let stack = v.stack(raw);
     if v.errors.is_empty() {
@@ -79,6 +91,8 @@ struct Validator<'a> {
     engine_override: Option<CloudEngine>,
     /// The engine whose rules apply (set before tables are read).
     engine: CloudEngine,
+    /// Look for the site's folder and its index.html.
+    site_files: bool,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -399,6 +413,8 @@ impl Validator<'_> {
                 r.dir.span(),
                 "the site folder must be inside the stack folder",
             );
+        } else if !self.site_files {
+            // Deployed: the folder stayed behind; the site is in its bucket.
         } else if !dir.join(folder).is_dir() {
             self.error(
                 r.dir.span(),

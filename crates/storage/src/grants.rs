@@ -40,9 +40,11 @@ impl AppUser {
                 "`{name}` is not a valid database user name"
             )));
         }
-        if password.is_empty() {
+        // Printable ASCII: PostgreSQL normalizes other passwords (SASLprep)
+        // before deriving the verifier, which is not done here.
+        if password.is_empty() || !password.chars().all(|c| c.is_ascii_graphic()) {
             return Err(StorageError::Internal(
-                "the app user's password is empty".into(),
+                "the app user's password must be printable ASCII without spaces".into(),
             ));
         }
         Ok(AppUser {
@@ -80,20 +82,42 @@ pub fn postgres(user: &AppUser, salt: [u8; 16]) -> Vec<String> {
         format!("DO $$ BEGIN EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I TO \"{name}\"', current_schema()); END $$"),
         format!("DO $$ BEGIN EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO \"{name}\"', current_schema()); END $$"),
         format!("DO $$ BEGIN EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO \"{name}\"', current_schema()); END $$"),
+        format!(
+            "REVOKE INSERT, UPDATE, DELETE ON {} FROM \"{name}\"",
+            BOOKKEEPING_TABLES.join(", ")
+        ),
     ]
 }
 
+/// Stackwright's records of what was migrated and seeded: the runtime reads
+/// them (to check the schema) and never writes them, or it could forge the
+/// snapshot the next migration plans from.
+pub const BOOKKEEPING_TABLES: [&str; 2] = ["_stackwright_migrations", "_stackwright_seed_rows"];
+
 /// MySQL and MariaDB: the user (made or updated) from any host, with row
-/// access to this database only.
-pub fn mysql(user: &AppUser) -> Vec<String> {
+/// access to each of `tables` of `database` (and read access to the
+/// bookkeeping tables). Granted table by table: a grant on `database.*`
+/// could not leave the bookkeeping tables out.
+pub fn mysql(user: &AppUser, database: &str, tables: &[String]) -> Vec<String> {
     let name = &user.name;
     let password = literal(&user.password, true);
-    vec![
+    let db = database.replace('`', "``");
+    let mut statements = vec![
         format!("CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY {password}"),
         format!("ALTER USER '{name}'@'%' IDENTIFIED BY {password}"),
-        // Granted on the current database: its name comes from the server.
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON `{{database}}`.* TO '{name}'@'%'"),
-    ]
+    ];
+    for table in tables {
+        let privileges = if BOOKKEEPING_TABLES.contains(&table.as_str()) {
+            "SELECT"
+        } else {
+            "SELECT, INSERT, UPDATE, DELETE"
+        };
+        let table = table.replace('`', "``");
+        statements.push(format!(
+            "GRANT {privileges} ON `{db}`.`{table}` TO '{name}'@'%'"
+        ));
+    }
+    statements
 }
 
 /// PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 7677, as
@@ -129,6 +153,9 @@ mod tests {
         for bad in ["", "App", "1x", "a-b", "a\"b", "a'b", &"x".repeat(33)] {
             assert!(AppUser::new(bad, "pw".into()).is_err(), "{bad}");
         }
+        for bad in ["", "with space", "pässword"] {
+            assert!(AppUser::new("app", bad.into()).is_err(), "{bad}");
+        }
         let user = AppUser::new("app", "s3cret".into()).unwrap();
         assert!(!format!("{user:?}").contains("s3cret"));
     }
@@ -139,7 +166,14 @@ mod tests {
         let statements = postgres(&user, [1; 16]).join("\n");
         assert!(!statements.contains("pa'ss") && !statements.contains("pa''ss"));
         assert!(statements.contains("PASSWORD 'SCRAM-SHA-256$4096:AQEBAQEBAQEBAQEBAQEBAQ==$"));
-        let mysql = mysql(&AppUser::new("app", "a'b\\c".into()).unwrap()).join("\n");
-        assert!(mysql.contains("IDENTIFIED BY 'a''b\\\\c'"), "{mysql}");
+        let tables = ["tasks".to_string(), "_stackwright_migrations".to_string()];
+        let user = AppUser::new("app", "a'b\\c{database}".into()).unwrap();
+        let mysql = mysql(&user, "d_b", &tables).join("\n");
+        assert!(
+            mysql.contains("IDENTIFIED BY 'a''b\\\\c{database}'"),
+            "{mysql}"
+        );
+        assert!(mysql.contains("GRANT SELECT, INSERT, UPDATE, DELETE ON `d_b`.`tasks`"));
+        assert!(mysql.contains("GRANT SELECT ON `d_b`.`_stackwright_migrations`"));
     }
 }

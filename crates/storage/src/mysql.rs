@@ -207,10 +207,14 @@ impl Engine for MysqlEngine {
             .await
             .map_err(map_err)?;
         let database = database
-            .ok_or_else(|| StorageError::Migration("the connection names no database".into()))?
-            .replace('`', "``");
-        for statement in crate::grants::mysql(user) {
-            let statement = statement.replace("{database}", &database);
+            .ok_or_else(|| StorageError::Migration("the connection names no database".into()))?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        for statement in crate::grants::mysql(user, &database, &tables) {
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await

@@ -6,7 +6,10 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, Compute, Operation, Stack};
 
 use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
-use crate::data::{has_app_user, runtime_secret_export, APP_DB_USER, DB_NAME, DB_USER};
+use crate::data::{
+    has_app_user, runtime_secret_export, APP_DB_USER, APP_SECRET_EXPORT, DB_NAME, DB_USER,
+    SECRET_EXPORT,
+};
 use crate::iam::{managed, role, ssm_agent};
 use crate::{db_port, export, Settings};
 
@@ -104,9 +107,16 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
 /// the client's address to X-Forwarded-For: the runtime's per-client
 /// limits count that address.
 const BEHIND_BALANCER: [(&str, &str); 2] = [
-    ("STACKWRIGHT_SERVER_HEADER_TIMEOUT_SECONDS", "65"),
-    ("STACKWRIGHT_SERVER_TRUSTED_PROXY_HOPS", "1"),
+    ("header_timeout_seconds", "65"),
+    ("trusted_proxy_hops", "1"),
 ];
+
+/// [`BEHIND_BALANCER`] as environment variables.
+fn behind_balancer() -> impl Iterator<Item = (String, &'static str)> {
+    BEHIND_BALANCER
+        .into_iter()
+        .map(|(key, value)| (stackwright_stack::ServerSettings::env_name(key), value))
+}
 
 /// Who connects to the database: the serving runtime (as its own user, rows
 /// only) or the migration (as the master user, which makes that user).
@@ -159,7 +169,7 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                 Who::Runtime if has_app_user(engine) => {
                     (APP_DB_USER, runtime_secret_export(engine))
                 }
-                _ => (DB_USER, "DatabaseSecretArn"),
+                _ => (DB_USER, SECRET_EXPORT),
             };
             env.push((
                 "STACKWRIGHT_DATABASE_URL".into(),
@@ -184,7 +194,7 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                     ),
                     Who::Migration => (
                         stackwright_stack::env::APP_DATABASE_SECRET_ARN.into(),
-                        import(&export(prefix, "AppDatabaseSecretArn")),
+                        import(&export(prefix, APP_SECRET_EXPORT)),
                     ),
                 });
             }
@@ -225,7 +235,7 @@ fn data_access(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<Json>
         engine => {
             let mut secrets = vec![runtime_secret_export(engine)];
             if who == Who::Migration && has_app_user(engine) {
-                secrets.push("DatabaseSecretArn");
+                secrets.push(SECRET_EXPORT);
             }
             statements.push(json!({
                 "Effect": "Allow",
@@ -394,7 +404,7 @@ fn fargate(
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
         .collect();
     environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
-    for (name, value) in BEHIND_BALANCER {
+    for (name, value) in behind_balancer() {
         environment.push(json!({ "Name": name, "Value": value }));
     }
     let mut container = json!({
@@ -542,9 +552,9 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
          [Install]\nWantedBy=multi-user.target\nUNIT\n\
          systemctl daemon-reload\nsystemctl enable --now stackwright\n",
         port = s.port,
-        balancer = BEHIND_BALANCER
+        balancer = behind_balancer()
             .map(|(name, value)| format!("{name}={value}\n"))
-            .concat(),
+            .collect::<String>(),
     );
     let mut vars: serde_json::Map<String, Json> = env
         .iter()

@@ -14,6 +14,10 @@ pub const DB_USER: &str = "stackwright";
 /// The runtime's own user: rows only, no DDL (made by the migration).
 pub const APP_DB_USER: &str = "stackwright_app";
 
+/// The exports naming the master user's secret and the runtime user's.
+pub const SECRET_EXPORT: &str = "DatabaseSecretArn";
+pub const APP_SECRET_EXPORT: &str = "AppDatabaseSecretArn";
+
 /// Whether the runtime connects as its own user ([`APP_DB_USER`]) rather
 /// than the master user. Redshift keeps the master user until it has a
 /// dialect of its own; DynamoDB has no database users (IAM scopes it).
@@ -30,9 +34,9 @@ pub fn has_app_user(engine: CloudEngine) -> bool {
 /// The export naming the secret of the user the runtime connects as.
 pub fn runtime_secret_export(engine: CloudEngine) -> &'static str {
     if has_app_user(engine) {
-        "AppDatabaseSecretArn"
+        APP_SECRET_EXPORT
     } else {
-        "DatabaseSecretArn"
+        SECRET_EXPORT
     }
 }
 /// The database (schema) the stack's tables live in.
@@ -54,44 +58,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         return t;
     }
 
-    t.add(
-        "DatabaseSecret",
-        "AWS::SecretsManager::Secret",
-        json!({
-            "Name": format!("{prefix}/database"),
-            "Description": format!("{prefix}: database master credentials (generated)"),
-            "KmsKeyId": key.clone(),
-            "GenerateSecretString": {
-                "SecretStringTemplate": format!("{{\"username\":\"{DB_USER}\"}}"),
-                "GenerateStringKey": "password",
-                "PasswordLength": 32,
-                "ExcludeCharacters": "\"@/\\'` "
-            }
-        }),
-    );
-    if has_app_user(s.database) {
-        t.add(
-            "AppDatabaseSecret",
-            "AWS::SecretsManager::Secret",
-            json!({
-                "Name": format!("{prefix}/database-app"),
-                "Description": format!("{prefix}: the runtime's database user, rows only (generated; made by the migration)"),
-                "KmsKeyId": key.clone(),
-                "GenerateSecretString": {
-                    "SecretStringTemplate": format!("{{\"username\":\"{APP_DB_USER}\"}}"),
-                    "GenerateStringKey": "password",
-                    "PasswordLength": 32,
-                    "ExcludeCharacters": "\"@/\\'` "
-                }
-            }),
-        );
-        t.output(
-            "AppDatabaseSecretArn",
-            "Secret holding the runtime's database credentials (ARN, not the value)",
-            sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database-app")),
-            Some(export(&prefix, "AppDatabaseSecretArn")),
-        );
-    }
+    secrets(&mut t, s, &prefix, &key);
     let user = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}");
     let password = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}");
     let security_groups = json!([import(&export(&prefix, "DataSecurityGroup"))]);
@@ -279,10 +246,10 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     // The partial ARN (by name): ECS, IAM and GetSecretValue accept it, and
     // it does not depend on the random suffix of the full ARN.
     t.output(
-        "DatabaseSecretArn",
+        SECRET_EXPORT,
         "Secret holding the database credentials (ARN, not the value)",
         sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database")),
-        Some(export(&prefix, "DatabaseSecretArn")),
+        Some(export(&prefix, SECRET_EXPORT)),
     );
     let _ = db_port(s.database);
     t
@@ -319,6 +286,50 @@ fn monitoring_role(t: &mut Template) {
             "ManagedPolicyArns": [managed("service-role/AmazonRDSEnhancedMonitoringRole")]
         }),
     );
+}
+
+/// The generated credentials: the master user's (the migration's), and the
+/// runtime's own user's where it has one. Their values never appear in a
+/// template: the database resolves them from Secrets Manager.
+fn secrets(t: &mut Template, s: &Settings, prefix: &str, key: &Json) {
+    let generated = |id: &str, name: String, description: String, user: &str| {
+        (
+            id.to_string(),
+            json!({
+                "Name": name,
+                "Description": description,
+                "KmsKeyId": key.clone(),
+                "GenerateSecretString": {
+                    "SecretStringTemplate": format!("{{\"username\":\"{user}\"}}"),
+                    "GenerateStringKey": "password",
+                    "PasswordLength": 32,
+                    "ExcludeCharacters": "\"@/\\'` "
+                }
+            }),
+        )
+    };
+    let (id, props) = generated(
+        "DatabaseSecret",
+        format!("{prefix}/database"),
+        format!("{prefix}: database master credentials (generated)"),
+        DB_USER,
+    );
+    t.add(&id, "AWS::SecretsManager::Secret", props);
+    if has_app_user(s.database) {
+        let (id, props) = generated(
+            "AppDatabaseSecret",
+            format!("{prefix}/database-app"),
+            format!("{prefix}: the runtime's database user, rows only (generated; made by the migration)"),
+            APP_DB_USER,
+        );
+        t.add(&id, "AWS::SecretsManager::Secret", props);
+        t.output(
+            APP_SECRET_EXPORT,
+            "Secret holding the runtime's database credentials (ARN, not the value)",
+            sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database-app")),
+            Some(export(prefix, APP_SECRET_EXPORT)),
+        );
+    }
 }
 
 /// The table Stackwright keeps its own records in (migrations, seed rows).

@@ -7,7 +7,10 @@
 //!   boundary can neither be removed from a role nor edited.
 //! - Passing roles: only the stack's, only to the services that run them.
 //! - Everything else with a generated name (VPCs, keys, security groups):
-//!   only through CloudFormation, inside the stack's own stacks.
+//!   only through CloudFormation (`aws:CalledVia`), in stacks named after
+//!   the stack. Those stacks' resources can still point at resources of the
+//!   account outside them (a bucket policy on another bucket, say): the
+//!   deploy branch's protection stays part of the boundary.
 
 use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, Compute, Stack};
@@ -24,50 +27,6 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
     let iam = |resource: &str| format!("arn:aws:iam::{account}:{resource}");
     let boundary = iam(&format!("policy/{}", boundary_name(region)));
     let roles = iam(&format!("role/{prefix}-*"));
-
-    let mut runs_roles = vec!["vpc-flow-logs.amazonaws.com", "lambda.amazonaws.com"];
-    match s.compute {
-        Compute::Lambda => {}
-        Compute::Fargate => runs_roles.push("ecs-tasks.amazonaws.com"),
-        Compute::Ec2 => runs_roles.push("ec2.amazonaws.com"),
-    }
-    if !matches!(s.database, CloudEngine::Dynamodb | CloudEngine::Redshift) {
-        // RDS and Aurora send enhanced monitoring through a role of their own.
-        runs_roles.push("monitoring.rds.amazonaws.com");
-    }
-    let mut services = vec![
-        "ec2:*",
-        "kms:*",
-        "logs:*",
-        "lambda:*",
-        "secretsmanager:*",
-        "cloudwatch:*",
-        "s3:*",
-    ];
-    match s.compute {
-        Compute::Lambda => services.push("apigateway:*"),
-        Compute::Fargate => services.extend([
-            "elasticloadbalancing:*",
-            "ecs:*",
-            "ecr:*",
-            "application-autoscaling:*",
-        ]),
-        Compute::Ec2 => services.extend(["elasticloadbalancing:*", "autoscaling:*", "ssm:*"]),
-    }
-    services.push(match s.database {
-        CloudEngine::Dynamodb => "dynamodb:*",
-        CloudEngine::Redshift => "redshift:*",
-        _ => "rds:*",
-    });
-    if !stack.topics.is_empty() {
-        services.extend(["sns:*", "sqs:*"]);
-    }
-    if stack.users.is_some() {
-        services.push("cognito-idp:*");
-    }
-    if stack.site.is_some() {
-        services.push("cloudfront:*");
-    }
 
     let mut statements = vec![
         json!({
@@ -96,21 +55,24 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
             "Resource": [format!("arn:aws:s3:::{lower}-artifacts-*"), format!("arn:aws:s3:::{lower}-artifacts-*/*")]
         }),
         json!({
+            // The actions IAM gives the boundary's condition key to.
             "Sid": "RolesOnlyWithTheBoundary",
             "Effect": "Allow",
             "Action": [
-                "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"
+                "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"
             ],
             "Resource": roles,
             "Condition": { "StringEquals": { "iam:PermissionsBoundary": boundary } }
         }),
         json!({
-            "Sid": "ReadAndTagRoles",
+            // The rest of a stack role's life: none of these adds a
+            // permission, and every such role was made with the boundary.
+            "Sid": "ReadUpdateAndDeleteStackRoles",
             "Effect": "Allow",
             "Action": [
                 "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+                "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole", "iam:UntagRole",
                 "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
                 "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"
@@ -147,7 +109,7 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": roles,
-            "Condition": { "StringEquals": { "iam:PassedToService": runs_roles } }
+            "Condition": { "StringEquals": { "iam:PassedToService": services_running_roles(s) } }
         }),
         json!({
             "Sid": "ServiceLinkedRoles",
@@ -180,7 +142,7 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
         json!({
             "Sid": "OnlyThroughCloudFormation",
             "Effect": "Allow",
-            "Action": services,
+            "Action": services_through_cloudformation(stack, s),
             "Resource": "*",
             "Condition": { "ForAnyValue:StringEquals": { "aws:CalledVia": "cloudformation.amazonaws.com" } }
         }),
@@ -195,4 +157,58 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
         }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The services the stack's roles are passed to.
+fn services_running_roles(s: &Settings) -> Vec<&'static str> {
+    let mut services = vec!["vpc-flow-logs.amazonaws.com", "lambda.amazonaws.com"];
+    match s.compute {
+        Compute::Lambda => {}
+        Compute::Fargate => services.push("ecs-tasks.amazonaws.com"),
+        Compute::Ec2 => services.push("ec2.amazonaws.com"),
+    }
+    if !matches!(s.database, CloudEngine::Dynamodb | CloudEngine::Redshift) {
+        // RDS and Aurora send enhanced monitoring through a role of their own.
+        services.push("monitoring.rds.amazonaws.com");
+    }
+    services
+}
+
+/// The services whose resources the templates hold, for CloudFormation to
+/// manage with the role: only those the environment uses.
+fn services_through_cloudformation(stack: &Stack, s: &Settings) -> Vec<&'static str> {
+    let mut services = vec![
+        "ec2:*",
+        "kms:*",
+        "logs:*",
+        "lambda:*",
+        "secretsmanager:*",
+        "cloudwatch:*",
+        "s3:*",
+    ];
+    match s.compute {
+        Compute::Lambda => services.push("apigateway:*"),
+        Compute::Fargate => services.extend([
+            "elasticloadbalancing:*",
+            "ecs:*",
+            "ecr:*",
+            "application-autoscaling:*",
+        ]),
+        Compute::Ec2 => services.extend(["elasticloadbalancing:*", "autoscaling:*", "ssm:*"]),
+    }
+    services.push(match s.database {
+        CloudEngine::Dynamodb => "dynamodb:*",
+        CloudEngine::Redshift => "redshift:*",
+        _ => "rds:*",
+    });
+    if !stack.topics.is_empty() {
+        services.extend(["sns:*", "sqs:*"]);
+    }
+    if stack.users.is_some() {
+        services.push("cognito-idp:*");
+    }
+    if stack.site.is_some() {
+        services.push("cloudfront:*");
+    }
+    services
 }

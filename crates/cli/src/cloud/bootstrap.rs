@@ -45,7 +45,9 @@ pub(super) async fn ensure(
             .iter()
             .find(|(k, _)| k == BOOTSTRAP_VERSION_OUTPUT)
             .map(|(_, v)| v.as_str());
-        if version == Some(BOOTSTRAP_VERSION) {
+        // A newer boundary (made by a newer stackwright) is kept as it is.
+        let current: u32 = BOOTSTRAP_VERSION.parse().expect("a number");
+        if version.and_then(|v| v.parse::<u32>().ok()) >= Some(current) {
             return Ok("unchanged");
         }
     }

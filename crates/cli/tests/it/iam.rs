@@ -6,6 +6,7 @@
 //! cannot make an administrator.
 
 use serde_json::{json, Value as Json};
+use stackwright_synth::data::APP_SECRET_EXPORT;
 use stackwright_synth::Settings;
 
 use crate::harness::{example, stackwright, text};
@@ -83,7 +84,7 @@ fn every_role_carries_the_boundary_and_only_allowlisted_managed_policies() {
 fn the_runtime_connects_as_its_own_database_user() {
     let mut checked = 0;
     for (at, layer, t) in templates() {
-        if layer != "app" || !t.to_string().contains("AppDatabaseSecretArn") {
+        if layer != "app" || !t.to_string().contains(APP_SECRET_EXPORT) {
             continue;
         }
         for (id, role) in of_type(&t, "AWS::IAM::Role") {
@@ -104,7 +105,10 @@ fn the_runtime_connects_as_its_own_database_user() {
                 assert!(env["STACKWRIGHT_APP_DATABASE_SECRET_ARN"].is_object());
             } else {
                 assert!(url.contains("://stackwright_app@"), "{at} {id}: {url}");
-                assert!(secret.ends_with("-AppDatabaseSecretArn"), "{at} {id}");
+                assert!(
+                    secret.ends_with(&format!("-{APP_SECRET_EXPORT}")),
+                    "{at} {id}"
+                );
                 assert_eq!(env["STACKWRIGHT_MIGRATED_ELSEWHERE"], "1", "{at} {id}");
             }
             checked += 1;
@@ -112,7 +116,10 @@ fn the_runtime_connects_as_its_own_database_user() {
         for (_, task) in of_type(&t, "AWS::ECS::TaskDefinition") {
             let container = &task["Properties"]["ContainerDefinitions"][0];
             let secret = container["Secrets"][0]["ValueFrom"].to_string();
-            assert!(secret.contains("-AppDatabaseSecretArn"), "{at}: {secret}");
+            assert!(
+                secret.contains(&format!("-{APP_SECRET_EXPORT}")),
+                "{at}: {secret}"
+            );
             checked += 1;
         }
     }
@@ -381,6 +388,17 @@ fn the_deploy_role_cannot_make_an_administrator() {
                 allowed(&policy, &call("iam:PassRole", &role, &pass)),
                 "{at}"
             );
+            // Actions IAM gives no boundary key to (replacing and deleting roles).
+            for action in [
+                "iam:DeleteRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:GetRole",
+            ] {
+                assert!(
+                    allowed(&policy, &call(action, &role, &[])),
+                    "{at}: {action}"
+                );
+            }
 
             // What would make an administrator.
             let refused = [

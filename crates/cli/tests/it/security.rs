@@ -746,3 +746,143 @@ async fn local_state_is_private_and_the_signing_key_is_sealed() {
         crate::harness::text(&out.stderr)
     );
 }
+
+/// The runtime package holds the stack file and the seeds only, not the
+/// site's folder (the site is in its bucket): its own `bootstrap`, told so
+/// as the templates tell it, serves the stack from the unpacked package.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_package_serves_without_the_site_folder() {
+    let stack = stackwright_stack::load(&crate::harness::example("todo")).unwrap();
+    assert!(stack.site.is_some(), "todo has a site");
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_stackwright"));
+    let package = stackwright_deploy::package::runtime_zip(binary, &stack).unwrap();
+    let unpacked = tempfile::tempdir().unwrap();
+    zip::ZipArchive::new(std::io::Cursor::new(package.bytes))
+        .unwrap()
+        .extract(unpacked.path())
+        .unwrap();
+    let dir = unpacked.path().join("stack");
+    assert!(!dir.join("site").exists(), "no site in the package");
+    let run = |env: &[(&str, &str)]| {
+        std::process::Command::new(unpacked.path().join("bootstrap"))
+            .args(["check", dir.to_str().unwrap()])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // Unless told the site is elsewhere, the missing folder is a mistake.
+    let check = run(&[]);
+    assert!(!check.status.success());
+    assert!(crate::harness::text(&check.stderr).contains("site folder `site` not found"));
+
+    let db = unpacked.path().join("state.db");
+    let served = Served::start(
+        &dir,
+        &format!("sqlite://{}", db.display()),
+        &[("STACKWRIGHT_SITE_SERVED_ELSEWHERE", "1")],
+    );
+    let client = reqwest::Client::new();
+    let tasks = client
+        .get(format!("{}/api/task/", served.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tasks.status(), 200, "{}", served.log());
+    let site = client
+        .get(format!("{}/index.html", served.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(site.status(), 404, "the runtime does not serve the site");
+}
+
+/// A write that a browser sends for a page of another origin is refused,
+/// with a body or without; the API's own origin, the allowed site and
+/// clients that are not browsers (no `Origin`) write as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_from_pages_of_other_origins_are_refused() {
+    let app = TestApp::spawn(&crate::harness::example("todo")).await;
+    let before = app.get("/api/task/").await.body;
+    let send = |method: reqwest::Method, path: &str, origin: Option<&str>, body: Option<&str>| {
+        let mut request = app.client.request(method, format!("{}{path}", app.url));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let post = reqwest::Method::POST;
+    let delete = reqwest::Method::DELETE;
+    for (method, path, body) in [
+        (post.clone(), "/api/task/", Some(r#"{"title":"from evil"}"#)),
+        (delete.clone(), "/api/task/1/", None),
+    ] {
+        for origin in ["https://evil.example", "null"] {
+            let r = send(method.clone(), path, Some(origin), body).await;
+            assert_eq!(r.status(), 403, "{method} {path} from {origin}");
+            let e: Json = r.json().await.unwrap();
+            assert_eq!(e["error"]["code"], "forbidden", "{e}");
+        }
+    }
+    assert_eq!(app.get("/api/task/").await.body, before, "nothing written");
+    // Reads are answered (CORS keeps the page from seeing them).
+    let read = send(
+        reqwest::Method::GET,
+        "/api/task/",
+        Some("https://evil.example"),
+        None,
+    )
+    .await;
+    assert_eq!(read.status(), 200);
+    let own = app.url.clone();
+    for origin in [Some(own.as_str()), Some("https://site.example"), None] {
+        let r = send(
+            post.clone(),
+            "/api/task/",
+            origin,
+            Some(r#"{"title":"fine"}"#),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "from {origin:?}");
+    }
+}
+
+/// Bodies waiting to arrive hold memory only within a byte budget
+/// (`max_concurrent_requests` × `max_body_bytes`): beyond it a request is
+/// shed at once; requests without a body are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_stay_within_a_byte_budget() {
+    let stack = TempStack::copy_of("todo", |toml| {
+        format!("{toml}\n[server]\nmax_body_bytes = 1024\nmax_concurrent_requests = 4\nbody_timeout_seconds = 5\n")
+    });
+    let app = TestApp::spawn(stack.path()).await;
+    let port = port_of(&app.url);
+    let mut senders = Vec::new();
+    for _ in 0..6 {
+        let mut s = connect_from("127.0.0.2", port).await;
+        let head = "POST /api/task/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n";
+        s.write_all(format!("{head}{}", " ".repeat(1000)).as_bytes())
+            .await
+            .unwrap();
+        senders.push(s);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Four bodies fill the 4 KiB budget; the others are shed at once.
+    let mut shed = 0;
+    for s in &mut senders {
+        let mut buf = [0u8; 512];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+        {
+            let answer = String::from_utf8_lossy(&buf[..n]);
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains("overloaded"), "{answer}");
+            shed += 1;
+        }
+    }
+    assert_eq!(shed, 2, "beyond the budget");
+    assert_eq!(app.get("/api/task/").await.status, 200, "no body, no share");
+}

@@ -40,10 +40,15 @@ pub fn address(headers: &HeaderMap, extensions: &Extensions, hops: usize) -> Opt
     if hops == 0 {
         return peer.map(key);
     }
-    let forwarded: Vec<&str> = headers
+    // Read as bytes: one stray byte must not drop a whole line, or the
+    // count from the right would land on the wrong entry.
+    let lines: Vec<String> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let forwarded: Vec<&str> = lines
+        .iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
@@ -86,6 +91,15 @@ impl RateLimit {
             // A bucket that has filled up again is the same as no bucket.
             let (rate, burst) = (self.per_second, self.burst);
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+            if buckets.len() >= TRACKED {
+                // More clients active at once than tracked (many networks):
+                // start afresh rather than grow without bound.
+                tracing::warn!(
+                    clients = buckets.len(),
+                    "per-client pacing forgot every client"
+                );
+                buckets.clear();
+            }
         }
         let bucket = buckets.entry(client).or_insert(Bucket {
             tokens: self.burst,

@@ -23,6 +23,9 @@ pub async fn layer(State(origins): State<Origins>, request: Request, next: Next)
         .filter(|o| origins.iter().any(|allowed| allowed == o))
         .map(str::to_string);
     let Some(origin) = origin else {
+        if let Some(refusal) = foreign_write(&request) {
+            return refusal.into_response();
+        }
         return next.run(request).await;
     };
     let preflight = request.method() == Method::OPTIONS
@@ -58,6 +61,35 @@ pub async fn layer(State(origins): State<Origins>, request: Request, next: Next)
         );
     }
     response
+}
+
+/// A write a browser sends for a page of another origin: refused. Forms,
+/// `text/plain` posts and body-less POSTs need no preflight, so CORS alone
+/// would let any page make a visitor's browser call a write route (a local
+/// `up` from any site the developer opens). Browsers name the page's origin
+/// in `Origin` on such requests; clients that are not browsers send none.
+fn foreign_write(request: &Request) -> Option<crate::error::ApiError> {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return None;
+    }
+    let origin = request.headers().get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).to_ascii_lowercase();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).to_ascii_lowercase());
+    // The page's own origin (the site `up` serves beside the API) may write.
+    let authority = origin.split_once("://").map(|(_, a)| a);
+    if authority.is_some() && authority == host.as_deref() {
+        return None;
+    }
+    Some(crate::error::ApiError::Forbidden(format!(
+        "a write from a page of another origin (`{}`) is refused: only the stack's site may call the API from a browser",
+        super::clip(&origin)
+    )))
 }
 
 /// `STACKWRIGHT_CORS_ORIGINS`: comma-separated origins (`https://x.cloudfront.net`).

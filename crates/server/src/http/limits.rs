@@ -11,9 +11,10 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use http_body_util::BodyExt;
 use stackwright_stack::ServerSettings;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 
@@ -25,6 +26,11 @@ pub struct Limits {
     body_timeout: Duration,
     max_header_bytes: usize,
     max_body_bytes: usize,
+    /// Bytes of bodies held in memory at once, across requests: what
+    /// `max_concurrent_requests` full bodies take. Bodies are read before a
+    /// request takes a slot, so without it every open connection could hold
+    /// a full body.
+    body_budget: Arc<Semaphore>,
     /// On a loopback address: the host names answered besides loopback ones.
     hosts: Option<Arc<Vec<String>>>,
 }
@@ -39,6 +45,12 @@ impl Limits {
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             max_header_bytes: settings.max_header_bytes,
             max_body_bytes: settings.max_body_bytes,
+            body_budget: Arc::new(Semaphore::new(
+                settings
+                    .max_concurrent_requests
+                    .saturating_mul(settings.max_body_bytes)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             hosts: local.then(|| Arc::new(settings.allowed_hosts.clone())),
         }
     }
@@ -60,8 +72,9 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     // client that sends headers and then trickles (or never sends) its body
     // would otherwise hold a slot for the whole request deadline, and a few
     // hundred such sockets shed everyone else.
-    let request = match buffered(request, &limits).await {
-        Ok(request) => request,
+    // The body's share of the byte budget is held until the answer is ready.
+    let (request, _body_bytes) = match buffered(request, &limits).await {
+        Ok(buffered) => buffered,
         Err(e) => return e.into_response(),
     };
     // Shed at once rather than queue: a queue only adds latency to requests
@@ -79,11 +92,16 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
 }
 
 /// The request with its whole body in memory, read within the body
-/// deadline and the size limit.
-async fn buffered(request: Request, limits: &Limits) -> Result<Request, ApiError> {
+/// deadline, the size limit and the byte budget (each chunk takes its share
+/// as it arrives, so a slow sender holds only what it sent; beyond the
+/// budget the request is shed as overloaded).
+async fn buffered(
+    request: Request,
+    limits: &Limits,
+) -> Result<(Request, Option<OwnedSemaphorePermit>), ApiError> {
     let (parts, body) = request.into_parts();
     if body.is_end_stream() {
-        return Ok(Request::from_parts(parts, body));
+        return Ok((Request::from_parts(parts, body), None));
     }
     let declared = parts
         .headers
@@ -93,20 +111,40 @@ async fn buffered(request: Request, limits: &Limits) -> Result<Request, ApiError
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         return Err(ApiError::PayloadTooLarge(limits.max_body_bytes));
     }
-    let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
-    let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
-        Err(_) => return Err(ApiError::BodyTimeout(limits.body_timeout.as_secs())),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(ApiError::PayloadTooLarge(limits.max_body_bytes))
+    let mut body = http_body_util::Limited::new(body, limits.max_body_bytes);
+    let read = async {
+        let mut bytes = BytesMut::new();
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ApiError::PayloadTooLarge(limits.max_body_bytes)
+                } else {
+                    ApiError::BadRequest("the request body could not be read".into())
+                }
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let share = u32::try_from(data.len()).map_err(|_| ApiError::Overloaded)?;
+            let permit = limits
+                .body_budget
+                .clone()
+                .try_acquire_many_owned(share)
+                .map_err(|_| ApiError::Overloaded)?;
+            match held.as_mut() {
+                Some(h) => h.merge(permit),
+                None => held = Some(permit),
+            }
+            bytes.extend_from_slice(&data);
         }
-        Ok(Err(_)) => {
-            return Err(ApiError::BadRequest(
-                "the request body could not be read".into(),
-            ))
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok((bytes.freeze(), held))
     };
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    match tokio::time::timeout(limits.body_timeout, read).await {
+        Err(_) => Err(ApiError::BodyTimeout(limits.body_timeout.as_secs())),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok((bytes, held))) => Ok((Request::from_parts(parts, Body::from(bytes)), held)),
+    }
 }
 
 /// Whether a loopback server answers `Host: host`: loopback names and

@@ -5,10 +5,12 @@
 //! [`super::hashing`]); refresh tokens and confirmation codes are stored as
 //! SHA-256 hashes; signing keys are sealed ([`super::keys`]). Errors carry
 //! Cognito's error types, so one client speaks to this pool and to Cognito
-//! alike. As Cognito with `PreventUserExistenceErrors`, answers and timing
-//! do not tell which names are registered, except SignUp's
-//! `UsernameExistsException` (Cognito's too): that call does the same work
-//! either way and is paced per client.
+//! alike. As Cognito with `PreventUserExistenceErrors`, sign-in and
+//! confirming an unknown name answer as for a wrong password or code. What
+//! still tells a registered name, as on Cognito: SignUp's
+//! `UsernameExistsException` (that call does the same work either way and is
+//! paced per client), and ConfirmSignUp's answers for an expired code or a
+//! name confirmed already.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -330,7 +332,10 @@ impl Pool {
         if email.chars().any(invisible) {
             return Err(invalid());
         }
-        let email: String = email.trim().to_lowercase().nfkc().collect();
+        // Folded first, so compatibility capitals (`𝐀`, `ℌ`) lower-case
+        // too, and again after: lower-casing can undo a normal form.
+        let folded: String = email.trim().nfkc().collect();
+        let email: String = folded.to_lowercase().nfkc().collect();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -764,6 +769,8 @@ mod tests {
         // Full-width letters fold to their plain forms.
         assert_eq!(name("ａｌｉｃｅ@example.com").unwrap(), "alice@example.com");
         assert_eq!(name("ﬁona@example.com").unwrap(), "fiona@example.com");
+        // Compatibility capitals fold, then lower-case: one mailbox.
+        assert_eq!(name("𝐀lice@example.com").unwrap(), "alice@example.com");
         for hidden in [
             "ali\u{200B}ce@example.com",
             "alice\u{200D}@example.com",
