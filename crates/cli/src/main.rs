@@ -56,7 +56,7 @@ enum Command {
     Check(CheckArgs),
     /// Apply schema changes and new seed rows to the database, then exit.
     Migrate(MigrateArgs),
-    /// Write the stack's CloudFormation templates (network, data, app) for AWS.
+    /// Write the stack's CloudFormation templates (network, artifacts, data, app) for AWS.
     Synth(SynthArgs),
     /// Draw the stack's AWS architecture as an SVG, read from its templates.
     Graph(GraphArgs),

@@ -292,3 +292,40 @@ on_every_engine!(
     concurrent_increments_are_never_lost,
     lists_order_nulls_first_on_every_engine,
 );
+
+/// A literal segment wins over a parameter in the same place, whatever
+/// the order of the routes in the file (docs/stack-file.md, `path`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_segment_wins_over_a_parameter() {
+    let stack = TempStack::new(
+        r#"
+name = "items"
+
+[tables.items]
+key = "id"
+seed = "seed/items.csv"
+[tables.items.columns]
+id = { type = "integer" }
+name = { type = "string", max_length = 20 }
+
+[[routes]]
+method = "GET"
+path = "/items/{id}"
+op = "get"
+table = "items"
+
+[[routes]]
+method = "GET"
+path = "/items/new"
+op = "health"
+body = { form = "empty" }
+"#,
+    );
+    stack.write("seed/items.csv", "id,name\n7,seven\n");
+    let app = TestApp::spawn(stack.path()).await;
+    let literal = app.get("/items/new").await;
+    assert_eq!(literal.status, 200);
+    assert_eq!(literal.body, json!({ "form": "empty" }));
+    let param = app.get("/items/7").await;
+    assert_eq!(param.body["name"], "seven");
+}
