@@ -114,23 +114,10 @@ pub struct Change {
     pub replacement: Replacement,
 }
 
-/// Types that hold data: replacing one loses it.
-const STATEFUL: [&str; 9] = [
-    "AWS::RDS::DBInstance",
-    "AWS::RDS::DBCluster",
-    "AWS::DynamoDB::Table",
-    "AWS::Redshift::Cluster",
-    "AWS::S3::Bucket",
-    "AWS::SecretsManager::Secret",
-    "AWS::KMS::Key",
-    "AWS::ECR::Repository",
-    "AWS::Logs::LogGroup",
-];
-
 impl Change {
     /// A data-holding resource that would be replaced or removed.
     pub fn loses_data(&self) -> bool {
-        STATEFUL.contains(&self.resource_type.as_str())
+        stackwright_synth::resources::of(&self.resource_type).is_some_and(|f| f.holds_data)
             && (self.action == Action::Remove
                 || (self.action == Action::Modify && self.replacement != Replacement::Never))
     }

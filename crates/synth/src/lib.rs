@@ -14,6 +14,7 @@ pub mod deploy_role;
 pub mod graph;
 pub mod iam;
 pub mod network;
+pub mod resources;
 pub mod settings;
 pub mod site;
 pub mod topics;

@@ -10,6 +10,7 @@ mod clients;
 mod deploy;
 mod engines;
 mod grants;
+mod graph;
 mod http_errors;
 mod iam;
 mod injection;
