@@ -9,6 +9,7 @@ pub mod env;
 pub mod model;
 pub mod openapi;
 mod raw;
+mod read;
 pub mod validate;
 pub mod values;
 

@@ -42,43 +42,39 @@ pub fn parse_with(
     engine: Option<CloudEngine>,
     site_files: bool,
 ) -> Result<Stack, Diagnostics> {
-    let raw: RawStack = match toml::from_str(source) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().to_string();
-            let hint = unknown_key_hint(&message);
-            let mut all = Diagnostics::default();
-            all.push(Diagnostic::at(file, source, span, message).with_optional_hint(hint));
-            return Err(all);
-        }
+    // Every problem of shape at once; what can be read is then validated.
+    let (raw, problems) = crate::read::raw_stack(file, source);
+    let Some(raw) = raw else {
+        return Err(problems);
     };
+    let shape_problems = problems.0.len();
     let mut v = Validator {
         file,
         source,
-        errors: Diagnostics::default(),
+        errors: problems,
         engine_override: engine,
         engine: CloudEngine::Postgres,
         site_files,
     };
     let stack = v.stack(raw);
+    // A value reported for its type stood in with a blank of the right
+    // type: what the checks then say of the blank, at the same place, is
+    // not news.
+    let shape: Vec<(usize, usize)> = v.errors.0[..shape_problems]
+        .iter()
+        .map(|d| (d.line, d.column))
+        .collect();
+    let mut i = 0;
+    v.errors.0.retain(|d| {
+        i += 1;
+        i <= shape_problems || !shape.contains(&(d.line, d.column))
+    });
     if v.errors.is_empty() {
         Ok(stack)
     } else {
         v.errors.sort();
         Err(v.errors)
     }
-}
-
-/// serde says "unknown field `tabels`, expected one of `name`, `tables`"; turn that into a hint.
-fn unknown_key_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (word, rest) = rest.split_once('`')?;
-    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    if expected.is_empty() {
-        return None;
-    }
-    Some(suggest(word, expected.iter().copied()))
 }
 
 /// A route key, where it was written, and the ops it applies to.

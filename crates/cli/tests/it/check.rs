@@ -65,23 +65,18 @@ fn typo_in_a_key_names_line_column_and_suggestion() {
         &err,
         6,
         13,
-        &["unknown field `colums`", "did you mean `columns`?"],
+        &["unknown key `colums`", "did you mean `columns`?"],
     );
     let (ok, err) = check(&GOOD.replace("name = \"pets\"", "nmae = \"pets\""));
     assert!(!ok);
-    assert_points_at(
-        &err,
-        1,
-        1,
-        &["unknown field `nmae`", "did you mean `name`?"],
-    );
+    assert_points_at(&err, 1, 1, &["unknown key `nmae`", "did you mean `name`?"]);
     let (ok, err) = check(&GOOD.replace("op = \"get\"", "op = \"get\"\ntabel = \"pet\""));
     assert!(!ok);
     assert_points_at(
         &err,
         14,
         1,
-        &["unknown field `tabel`", "did you mean `table`?"],
+        &["unknown key `tabel`", "did you mean `table`?"],
     );
 }
 
@@ -500,4 +495,73 @@ fn server_limits_can_be_overridden_from_the_environment_and_bad_overrides_refuse
         !stack.path().join(".stackwright").exists(),
         "nothing touched"
     );
+}
+
+/// A first draft with nine mistakes, of shape and of meaning, in several
+/// sections: every one is reported in one run, in the stack file's words,
+/// with a hint only where one is right.
+#[test]
+fn a_draft_with_nine_mistakes_gets_nine_answers_in_one_run() {
+    let draft = r#"name = "shop"
+colour = "blue"
+
+[tables.orders]
+key = "id"
+sed = "seed/orders.csv"
+
+[tables.orders.columns]
+id = { type = "integer" }
+total = { type = "integr" }
+paid = { type = "boolean", nullable = "yes" }
+
+[[routes]]
+method = "GET"
+path = "/orders/{id}"
+op = "get"
+table = "orders"
+match = "x"
+
+[[routes]]
+method = "PSOT"
+path = "/orders"
+op = "create"
+table = "order"
+
+[server]
+max_body_bytes = "big"
+request_timeout_seconds = 0
+"#;
+    let (ok, err) = check(draft);
+    assert!(!ok);
+    let expected: [(usize, usize, &str); 9] = [
+        (2, 1, "unknown key `colour`"),
+        (6, 1, "unknown key `sed`"),
+        (10, 18, "unknown column type `integr`"),
+        (11, 39, "expected true or false, found the string \"yes\""),
+        (18, 1, "unknown key `match`"),
+        (21, 10, "unknown method `PSOT`"),
+        (24, 9, "unknown table `order`"),
+        (27, 18, "expected an integer, found the string \"big\""),
+        (28, 27, "request_timeout_seconds must be between 1 and 3600"),
+    ];
+    for (line, column, words) in expected {
+        assert_points_at(&err, line, column, &[words]);
+    }
+    assert!(err.contains("did you mean `seed`?"), "{err}");
+    assert!(err.contains("did you mean `orders`?"), "{err}");
+    let for_match = err
+        .split("\n\n")
+        .find(|block| block.contains("`match`"))
+        .unwrap();
+    assert!(
+        !for_match.contains("did you mean"),
+        "no hint that misleads: {for_match}"
+    );
+    assert!(
+        !err.contains("i64") && !err.contains("u32"),
+        "the stack file's words: {err}"
+    );
+    let count = err.matches(": error: ").count();
+    assert_eq!(count, 9, "{err}");
+    assert!(err.contains("9 problems found"), "{err}");
 }
