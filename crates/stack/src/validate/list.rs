@@ -1,0 +1,270 @@
+//! `op = "list"` (filters, a named filter, order, page sizes), and the
+//! field lists routes share: `fields`, `input`, and API names in maps.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use indexmap::IndexMap;
+
+use super::route::{RouteHead, RouteTable};
+use super::{ApiFields, Validator, PAGINATION_PARAMS};
+use crate::diagnostic::suggest;
+use crate::model::{Field, Filter, ListOperation, NamedFilter, Operation, Order, Table};
+use crate::raw::{RawNamedFilter, RawRoute, S};
+
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const DEFAULT_MAX_PAGE_SIZE: u32 = 1000;
+const MAX_PAGE_SIZE_LIMIT: u32 = 10_000;
+
+/// The index a filter on `column` of `table` needs, as the stack file says it.
+fn index_hint(table: &Table, column: &str) -> String {
+    format!(
+        "add [tables.{}.indexes] {column} = {{ columns = [\"{column}\"] }}",
+        table.name
+    )
+}
+
+impl Validator<'_> {
+    /// `op = "list"`: rows filtered by query parameters on indexed columns,
+    /// in a stable order, a page at a time.
+    pub(super) fn list(&mut self, head: &RouteHead, data: &RouteTable) -> Operation {
+        self.unused_params(head, Some("use `filters` for query parameters"));
+        let (r, table, api) = (head.raw, data.table, &data.api);
+        let mut params = HashSet::new();
+        let filters = self.filters(r, table, api, &mut params);
+        let named_filter = r
+            .named_filter
+            .as_ref()
+            .map(|nf| self.named_filter(nf, table, api, &mut params));
+        let order_by = self.order_by(r, table, api);
+        let max_page_size = self.page_size(r.max_page_size.as_ref(), DEFAULT_MAX_PAGE_SIZE);
+        let default_size = DEFAULT_PAGE_SIZE.min(max_page_size);
+        let page_size = self.page_size(r.page_size.as_ref(), default_size);
+        if page_size > max_page_size {
+            let span = r.page_size.as_ref().expect("only when explicit").span();
+            self.error(span, "page_size is larger than max_page_size");
+        }
+        Operation::List(ListOperation {
+            table: table.name.clone(),
+            filters,
+            named_filter,
+            order_by,
+            page_size,
+            max_page_size,
+        })
+    }
+
+    /// A query parameter the list reads: not one of pagination's, and
+    /// not read twice.
+    fn query_param(&mut self, seen: &mut HashSet<String>, name: &str, span: Range<usize>) {
+        if PAGINATION_PARAMS.contains(&name) {
+            self.error(
+                span,
+                format!("query parameter `{name}` is reserved for pagination"),
+            );
+        } else if !seen.insert(name.to_string()) {
+            self.error(span, format!("query parameter `{name}` is used twice"));
+        }
+    }
+
+    /// `filters`: each a field on an indexed column, read from the query
+    /// parameter of its name.
+    fn filters(
+        &mut self,
+        r: &RawRoute,
+        table: &Table,
+        api: &ApiFields,
+        params: &mut HashSet<String>,
+    ) -> Vec<Filter> {
+        let mut filters = Vec::new();
+        for f in r.filters.iter().flat_map(|l| l.get_ref()) {
+            let Some(col) = self.api_column(f.get_ref(), f.span(), api, table) else {
+                continue;
+            };
+            if !table.is_indexed(col) {
+                self.error(
+                    f.span(),
+                    format!(
+                        "filter `{}` is on column `{col}`, which has no index",
+                        f.get_ref()
+                    ),
+                )
+                .hint = Some(index_hint(table, col));
+                continue;
+            }
+            self.query_param(params, f.get_ref(), f.span());
+            filters.push(Filter {
+                param: f.get_ref().clone(),
+                column: col.to_string(),
+            });
+        }
+        filters
+    }
+
+    /// `named_filter`: one parameter chooses the field, another gives its value.
+    fn named_filter(
+        &mut self,
+        nf: &S<RawNamedFilter>,
+        table: &Table,
+        api: &ApiFields,
+        params: &mut HashSet<String>,
+    ) -> NamedFilter {
+        let n = nf.get_ref();
+        self.query_param(params, n.param.get_ref(), n.param.span());
+        self.query_param(params, n.value_param.get_ref(), n.value_param.span());
+        if n.choices.is_empty() {
+            self.error(nf.span(), "named_filter needs at least one choice");
+        }
+        let mut choices = IndexMap::new();
+        for (choice, field) in &n.choices {
+            let Some(col) = self.api_column(field.get_ref(), field.span(), api, table) else {
+                continue;
+            };
+            if !table.is_indexed(col) {
+                self.error(
+                    field.span(),
+                    format!("choice `{choice}` filters on column `{col}`, which has no index"),
+                )
+                .hint = Some(index_hint(table, col));
+                continue;
+            }
+            choices.insert(choice.clone(), col.to_string());
+        }
+        NamedFilter {
+            param: n.param.get_ref().clone(),
+            value_param: n.value_param.get_ref().clone(),
+            choices,
+        }
+    }
+
+    /// `order_by` (`-field` descending), the key last unless named.
+    fn order_by(&mut self, r: &RawRoute, table: &Table, api: &ApiFields) -> Vec<Order> {
+        let mut order_by = Vec::new();
+        for o in r.order_by.iter().flat_map(|l| l.get_ref()) {
+            let (descending, name) = match o.get_ref().strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, o.get_ref().as_str()),
+            };
+            let Some(col) = self.api_column(name, o.span(), api, table) else {
+                continue;
+            };
+            order_by.push(Order {
+                column: col.to_string(),
+                descending,
+            });
+        }
+        if !order_by.iter().any(|o| o.column == table.key) {
+            // The key last keeps pages stable when other columns tie.
+            order_by.push(Order {
+                column: table.key.clone(),
+                descending: false,
+            });
+        }
+        order_by
+    }
+
+    fn page_size(&mut self, written: Option<&S<i64>>, default: u32) -> u32 {
+        match written {
+            None => default,
+            Some(n) if (1..=MAX_PAGE_SIZE_LIMIT as i64).contains(n.get_ref()) => {
+                *n.get_ref() as u32
+            }
+            Some(n) => {
+                self.error(
+                    n.span(),
+                    format!("page sizes must be between 1 and {MAX_PAGE_SIZE_LIMIT}"),
+                );
+                default
+            }
+        }
+    }
+
+    /// Resolve an API field name to its column, reporting unknown names.
+    pub(super) fn api_column<'t>(
+        &mut self,
+        field: &str,
+        span: Range<usize>,
+        api: &ApiFields,
+        table: &'t Table,
+    ) -> Option<&'t str> {
+        match api.column_of(field) {
+            Some(col) => table.columns.get_key_value(col).map(|(k, _)| k.as_str()),
+            None => {
+                let hint = suggest(field, api.names());
+                self.error(
+                    span,
+                    format!("unknown field `{field}` of table `{}`", table.name),
+                )
+                .hint = Some(hint);
+                None
+            }
+        }
+    }
+
+    /// A list of API field names (`fields`, `input`), each known and named once.
+    pub(super) fn field_list(
+        &mut self,
+        list: &S<Vec<S<String>>>,
+        api: &ApiFields,
+        table: &str,
+    ) -> Vec<Field> {
+        let mut out: Vec<Field> = Vec::new();
+        for f in list.get_ref() {
+            let name = f.get_ref();
+            match api.column_of(name) {
+                Some(col) if !out.iter().any(|o| &o.api == name) => out.push(Field {
+                    api: name.clone(),
+                    column: col.to_string(),
+                }),
+                Some(_) => {
+                    self.error(f.span(), format!("field `{name}` appears twice"));
+                }
+                None => {
+                    let hint = match api.api_of(name) {
+                        Some(renamed) if renamed != name => {
+                            format!("column `{name}` is renamed to `{renamed}` on this route")
+                        }
+                        _ => suggest(name, api.names()),
+                    };
+                    self.error(
+                        f.span(),
+                        format!("unknown field `{name}` of table `{table}`"),
+                    )
+                    .hint = Some(hint);
+                }
+            }
+        }
+        out
+    }
+
+    /// The fields a create or update reads from the body: `input`, or
+    /// every field but a generated key.
+    pub(super) fn input(
+        &mut self,
+        r: &RawRoute,
+        table: &Table,
+        api: &ApiFields,
+        create: bool,
+    ) -> Vec<Field> {
+        let Some(list) = &r.input else {
+            return api
+                .fields
+                .iter()
+                .filter(|f| !(f.column == table.key && table.key_column().generated))
+                .cloned()
+                .collect();
+        };
+        let fields = self.field_list(list, api, &table.name);
+        for (f, raw) in fields.iter().zip(list.get_ref()) {
+            if f.column == table.key && (!create || table.key_column().generated) {
+                let why = if create {
+                    "is generated"
+                } else {
+                    "cannot change on update"
+                };
+                self.error(raw.span(), format!("input `{}`: the key {why}", f.api));
+            }
+        }
+        fields
+    }
+}

@@ -1,0 +1,71 @@
+//! `[aws]` and its environments.
+
+use super::{check, NAME};
+
+#[test]
+fn aws_settings() {
+    check(
+        NAME,
+        &[
+            (
+                r#"
+[aws]
+region = "eu-west-1"
+compute = "fargate"
+database = "aurora-postgres"
+cpu = 512
+memory = 1024
+min = 1
+max = 2
+log_retention_days = 14
+certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/x"
+"#,
+                &[],
+            ),
+            ("[aws]\nregion = \"useast1\"\n", &[(2, 10, "`useast1` is not an AWS region", Some("e.g. us-east-1, eu-west-1, ap-southeast-2"))]),
+            ("[aws]\nregion = \"us-east-1a\"\n", &[(2, 10, "`us-east-1a` is not an AWS region", Some("e.g. us-east-1, eu-west-1, ap-southeast-2"))]),
+            ("[aws]\ncompute = \"lamda\"\n", &[(2, 11, "unknown compute `lamda`", Some("did you mean `lambda`?"))]),
+            ("[aws]\ndatabase = \"mysq\"\n", &[(2, 12, "unknown database engine `mysq`", Some("did you mean `mysql`?"))]),
+            ("[aws]\nport = 0\n", &[(2, 8, "port must be between 1 and 65535", None)]),
+            ("[aws]\nazs = 4\n", &[(2, 7, "azs must be between 2 and 3", None)]),
+            ("[aws]\ncpu = 128\n", &[(2, 7, "cpu (Fargate CPU units) must be between 256 and 16384", None)]),
+            ("[aws]\ncpu = 300\n", &[(2, 7, "Fargate cpu is one of 256, 512, 1024, 2048, 4096, 8192, 16384", None)]),
+            ("[aws]\nmemory = 256\n", &[(2, 10, "memory (MiB) must be between 512 and 122880", None)]),
+            ("[aws]\nmin = 0\n", &[(2, 7, "min must be between 1 and 100", None)]),
+            ("[aws]\nmax = 101\n", &[(2, 7, "max must be between 1 and 100", None)]),
+            ("[aws]\nmin = 3\nmax = 2\n", &[(3, 7, "max is smaller than min", None)]),
+            ("[aws]\ntarget_cpu = 95\n", &[(2, 14, "target_cpu (percent) must be between 10 and 90", None)]),
+            ("[aws]\ndb_storage_gb = 10\n", &[(2, 17, "db_storage_gb must be between 20 and 65536", None)]),
+            ("[aws]\nlambda_memory = 64\n", &[(2, 17, "lambda_memory (MiB) must be between 128 and 10240", None)]),
+            ("[aws]\nlog_retention_days = 2\n", &[(2, 22, "CloudWatch Logs does not offer that retention", Some("one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"))]),
+            ("[aws]\ncertificate_arn = \"arn:aws:iam::1:x\"\n", &[(2, 19, "certificate_arn must be an ACM certificate ARN (arn:aws:acm:...)", None)]),
+        ],
+    );
+}
+
+#[test]
+fn aws_environments() {
+    check(
+        NAME,
+        &[
+            ("[aws.env.prod]\nmin = 2\n", &[]),
+            (
+                "[aws.env.Prod]\nmin = 2\n",
+                &[(
+                    1,
+                    1,
+                    "invalid environment name `Prod`",
+                    Some("use 1-16 lowercase letters, digits and dashes, starting with a letter"),
+                )],
+            ),
+            (
+                "[aws.env.prod]\nmin = 0\n",
+                &[(2, 7, "min must be between 1 and 100", None)],
+            ),
+            (
+                "[aws.env.prod.env.eu]\nmin = 2\n",
+                &[(1, 1, "environments cannot be nested", None)],
+            ),
+        ],
+    );
+}

@@ -1,0 +1,210 @@
+//! Lists, field lists, paths and routes that collide.
+
+use super::{check, GET, ON_T, TABLE};
+
+/// A route `GET /t` listing table `t`.
+const LIST: &str = r#"
+[[routes]]
+method = "GET"
+path = "/t"
+op = "list"
+table = "t"
+"#;
+
+#[test]
+fn list() {
+    let base = format!("{TABLE}{LIST}");
+    check(
+        &base,
+        &[
+            (
+                "filters = [\"count\"]\norder_by = [\"-name\"]\npage_size = 10\nmax_page_size = 50\n",
+                &[],
+            ),
+            ("filters = [\"name\"]\n", &[(1, 12, "filter `name` is on column `name`, which has no index", Some("add [tables.t.indexes] name = { columns = [\"name\"] }"))]),
+            ("filters = [\"nme\"]\n", &[(1, 12, "unknown field `nme` of table `t`", Some("did you mean `name`?"))]),
+            ("filters = [\"count\", \"count\"]\n", &[(1, 21, "query parameter `count` is used twice", None)]),
+            (
+                "named_filter = { param = \"by\", value_param = \"v\", choices = { count = \"count\" } }\n",
+                &[],
+            ),
+            (
+                "named_filter = { param = \"limit\", value_param = \"cursor\", choices = { c = \"count\" } }\n",
+                &[(1, 26, "query parameter `limit` is reserved for pagination", None), (1, 49, "query parameter `cursor` is reserved for pagination", None)],
+            ),
+            (
+                "filters = [\"count\"]\nnamed_filter = { param = \"by\", value_param = \"count\", choices = { c = \"count\" } }\n",
+                &[(2, 46, "query parameter `count` is used twice", None)],
+            ),
+            (
+                "named_filter = { param = \"by\", value_param = \"v\", choices = {} }\n",
+                &[(1, 16, "named_filter needs at least one choice", None)],
+            ),
+            (
+                "named_filter = { param = \"by\", value_param = \"v\", choices = { n = \"name\" } }\n",
+                &[(1, 67, "choice `n` filters on column `name`, which has no index", Some("add [tables.t.indexes] name = { columns = [\"name\"] }"))],
+            ),
+            (
+                "named_filter = { param = \"by\", value_param = \"v\", choices = { n = \"nme\" } }\n",
+                &[(1, 67, "unknown field `nme` of table `t`", Some("did you mean `name`?"))],
+            ),
+            ("order_by = [\"-nme\"]\n", &[(1, 13, "unknown field `nme` of table `t`", Some("did you mean `name`?"))]),
+            ("page_size = 0\n", &[(1, 13, "page sizes must be between 1 and 10000", None)]),
+            ("max_page_size = 10001\n", &[(1, 17, "page sizes must be between 1 and 10000", None)]),
+            ("page_size = 50\nmax_page_size = 20\n", &[(1, 13, "page_size is larger than max_page_size", None)]),
+        ],
+    );
+}
+
+#[test]
+fn list_path() {
+    check(
+        TABLE,
+        &[(
+            r#"
+[[routes]]
+method = "GET"
+path = "/t/{id}"
+op = "list"
+table = "t"
+"#,
+            &[(
+                3,
+                12,
+                "path parameter `{id}` is not used by op = \"list\"",
+                Some("use `filters` for query parameters"),
+            )],
+        )],
+    );
+}
+
+#[test]
+fn field_lists() {
+    let base = format!("{TABLE}{LIST}");
+    check(
+        &base,
+        &[
+            ("fields = [\"name\", \"count\"]\n", &[]),
+            (
+                "fields = [\"name\", \"name\"]\n",
+                &[(1, 19, "field `name` appears twice", None)],
+            ),
+            (
+                "fields = [\"nme\"]\n",
+                &[(
+                    1,
+                    11,
+                    "unknown field `nme` of table `t`",
+                    Some("did you mean `name`?"),
+                )],
+            ),
+            (
+                "fields = [\"nme\", \"count\"]\n",
+                &[(
+                    1,
+                    11,
+                    "unknown field `nme` of table `t`",
+                    Some("did you mean `name`?"),
+                )],
+            ),
+            (
+                "fields = [\"zzzzzz\"]\n",
+                &[(
+                    1,
+                    11,
+                    "unknown field `zzzzzz` of table `t`",
+                    Some("expected one of `id`, `name`, `count`"),
+                )],
+            ),
+            (
+                "rename = { title = \"name\" }\nfields = [\"name\"]\n",
+                &[(
+                    2,
+                    11,
+                    "unknown field `name` of table `t`",
+                    Some("column `name` is renamed to `title` on this route"),
+                )],
+            ),
+            ("fields = []\n", &[]),
+        ],
+    );
+}
+
+/// A route getting a row of table `t`, its path left to the case.
+const GET_AT: &str = "\n[[routes]]\nmethod = \"GET\"\nop = \"get\"\ntable = \"t\"\n";
+
+#[test]
+fn paths() {
+    check(
+        &format!("{TABLE}{GET_AT}"),
+        &[
+            (
+                "path = \"t/{id}\"\n",
+                &[
+                    (1, 8, "a route path must start with `/`", None),
+                    (
+                        1,
+                        8,
+                        "op = \"get\" needs the key: add `{id}` to the path, or set key_query",
+                        None,
+                    ),
+                ],
+            ),
+            (
+                "path = \"/t/{id}/{id}\"\n",
+                &[(1, 17, "path parameter `{id}` appears twice", None)],
+            ),
+            (
+                "path = \"/t/x{id}\"\n",
+                &[
+                    (
+                        1,
+                        8,
+                        "op = \"get\" needs the key: add `{id}` to the path, or set key_query",
+                        None,
+                    ),
+                    (
+                        1,
+                        12,
+                        "invalid path segment `x{id}`",
+                        Some("a parameter is a whole segment: `/items/{id}`"),
+                    ),
+                ],
+            ),
+            (
+                "path = \"/t/{1d}\"\n",
+                &[
+                    (
+                        1,
+                        8,
+                        "op = \"get\" needs the key: add `{id}` to the path, or set key_query",
+                        None,
+                    ),
+                    (
+                        1,
+                        12,
+                        "invalid path segment `{1d}`",
+                        Some("a parameter is a whole segment: `/items/{id}`"),
+                    ),
+                ],
+            ),
+            (
+                "path = \"/t/a:b/{id}\"\n",
+                &[(1, 12, "invalid path segment `a:b`", None)],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn routes_that_collide() {
+    check(
+        &format!("{TABLE}{GET}{ON_T}"),
+        &[
+            ("method = \"get\"\npath = \"/t/{id}\"\nop = \"get\"\n", &[(0, 1, "route GET /t/{id} is defined twice", None)]),
+            (
+                "method = \"DELETE\"\npath = \"/t/{key}\"\nop = \"delete\"\nrename = { key = \"id\" }\n", &[(2, 8, "path `/t/{key}` conflicts with `/t/{id}`", Some("use the same parameter names in both paths"))],
+            ),
+        ],
+    );
+}

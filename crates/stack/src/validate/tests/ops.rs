@@ -1,0 +1,133 @@
+//! The key of get, delete and update; create and update.
+
+use super::{check, ON_T, TABLE};
+
+#[test]
+fn keys_of_get_delete_and_update() {
+    check(
+        &format!("{TABLE}{ON_T}"),
+        &[
+            (
+                "method = \"GET\"\npath = \"/t\"\nop = \"get\"\nkey_query = \"id\"\n",
+                &[],
+            ),
+            (
+                "method = \"GET\"\npath = \"/t/{id}\"\nop = \"get\"\nkey_query = \"id\"\n",
+                &[(
+                    2,
+                    12,
+                    "path parameter `{id}` is not used (the key comes from `key_query`)",
+                    None,
+                )],
+            ),
+            (
+                "method = \"DELETE\"\npath = \"/t/{name}\"\nop = \"delete\"\n",
+                &[(
+                    2,
+                    12,
+                    "path parameter `{name}` is not the table's key",
+                    Some("the key of table `t` is `id`"),
+                )],
+            ),
+            (
+                "method = \"PATCH\"\npath = \"/t\"\nop = \"update\"\nincrement = { count = 1 }\n",
+                &[(
+                    2,
+                    8,
+                    "op = \"update\" needs the key: add `{id}` to the path, or set key_query",
+                    None,
+                )],
+            ),
+            (
+                "method = \"GET\"\npath = \"/t/{key}\"\nop = \"get\"\nrename = { key = \"id\" }\n",
+                &[],
+            ),
+        ],
+    );
+}
+
+/// A route `POST /t` creating rows of table `t`.
+const CREATE: &str =
+    "\n[[routes]]\nmethod = \"POST\"\npath = \"/t\"\nop = \"create\"\ntable = \"t\"\n";
+
+#[test]
+fn create() {
+    check(
+        &format!("{TABLE}{CREATE}"),
+        &[
+            ("input = [\"name\"]\n", &[]),
+            (
+                "input = [\"count\"]\n",
+                &[(
+                    1,
+                    9,
+                    "`input` leaves out `name`, which is required (not nullable, no default)",
+                    Some("add `name` to input, or give the column a default"),
+                )],
+            ),
+            (
+                "rename = { title = \"name\" }\ninput = [\"count\"]\n",
+                &[(
+                    2,
+                    9,
+                    "`input` leaves out `title`, which is required (not nullable, no default)",
+                    Some("add `title` to input, or give the column a default"),
+                )],
+            ),
+            (
+                "input = [\"id\", \"name\"]\n",
+                &[(1, 10, "input `id`: the key is generated", None)],
+            ),
+        ],
+    );
+    check(
+        &format!("{TABLE}{ON_T}"),
+        &[(
+            "method = \"POST\"\npath = \"/t/{id}\"\nop = \"create\"\n",
+            &[(
+                2,
+                12,
+                "path parameter `{id}` is not used by op = \"create\"",
+                None,
+            )],
+        )],
+    );
+}
+
+/// A route `PATCH /t/{id}` updating table `t`, and a user pool.
+const UPDATE: &str = r#"
+[users]
+
+[[routes]]
+method = "PATCH"
+path = "/t/{id}"
+op = "update"
+table = "t"
+"#;
+
+#[test]
+fn update() {
+    let base = format!("{TABLE}{UPDATE}");
+    check(
+        &base,
+        &[
+            ("auth = \"user\"\nset = { name = \"$user.email\" }\n", &[]),
+            ("set = { count = 2 }\nincrement = { count = 1 }\n", &[]),
+            ("input = [\"name\"]\n", &[]),
+            ("", &[(0, 1, "op = \"update\" changes nothing", Some("add `set = { field = value }`, `increment = { field = 1 }` or `input = [fields from the body]`"))]),
+            ("wrap = \"\"\nset = { count = 2 }\n", &[(1, 8, "wrap needs a key name", None)]),
+            ("set = { nme = \"x\" }\n", &[(1, 15, "unknown field `nme` of table `t`", Some("did you mean `name`?"))]),
+            ("set = { id = 5 }\n", &[(1, 14, "an update cannot change the key", None)]),
+            ("set = { name = 5 }\n", &[(1, 16, "set `name`: expected a string, got an integer", None)]),
+            ("set = { count = \"many\" }\n", &[(1, 17, "set `count`: expected an integer, got a string", None)]),
+            ("auth = \"user\"\nset = { name = \"$user.phone\" }\n", &[(2, 16, "a user claim is `$user.sub` or `$user.email`", None)]),
+            ("set = { name = \"$user.sub\" }\n", &[(1, 16, "`$user.*` needs a signed-in user: add auth = \"user\" to the route", None)]),
+            ("auth = \"user\"\nset = { count = \"$user.sub\" }\n", &[(2, 17, "`count` cannot hold a user claim: use a string column (max_length >= 36) or text", None)]),
+            ("auth = \"user\"\nset = { id = \"$user.sub\" }\n", &[(2, 14, "`id` cannot hold a user claim: use a string column (max_length >= 36) or text", None)]),
+            ("increment = { name = 1 }\n", &[(1, 22, "increment needs an integer column; `name` is string(50)", None)]),
+            ("increment = { id = 1 }\n", &[(1, 20, "increment needs an integer column; `id` is integer", None)]),
+            ("increment = { cnt = 1 }\n", &[(1, 21, "unknown field `cnt` of table `t`", Some("expected one of `id`, `name`, `count`"))]),
+            ("input = [\"id\"]\n", &[(1, 10, "input `id`: the key cannot change on update", None)]),
+        ],
+    );
+}
