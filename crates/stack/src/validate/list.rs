@@ -255,15 +255,19 @@ impl Validator<'_> {
                 .collect();
         };
         let fields = self.field_list(list, api, &table.name);
-        for (f, raw) in fields.iter().zip(list.get_ref()) {
-            if f.column == table.key && (!create || table.key_column().generated) {
-                let why = if create {
-                    "is generated"
-                } else {
-                    "cannot change on update"
-                };
-                self.error(raw.span(), format!("input `{}`: the key {why}", f.api));
-            }
+        let key_is_input = create && !table.key_column().generated;
+        let key = fields.iter().find(|f| f.column == table.key);
+        if let Some(f) = key.filter(|_| !key_is_input) {
+            // Where the key's name is first written (a name written twice
+            // or unknown is left out of `fields`).
+            let written = list.get_ref().iter().find(|w| w.get_ref() == &f.api);
+            let why = if create {
+                "is generated"
+            } else {
+                "cannot change on update"
+            };
+            let span = written.expect("fields come from the list").span();
+            self.error(span, format!("input `{}`: the key {why}", f.api));
         }
         fields
     }

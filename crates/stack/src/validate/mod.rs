@@ -21,6 +21,7 @@ mod tests;
 use std::ops::{Range, RangeInclusive};
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
@@ -150,6 +151,24 @@ impl Validator<'_> {
         self.error(span, format!("unknown {what} `{word}`")).hint = Some(hint);
     }
 
+    /// What `name` names among the valid definitions `found`. An unknown
+    /// name is reported; a definition with problems was reported where it
+    /// is, so a name among `defined` is not.
+    fn lookup<'m, T, D>(
+        &mut self,
+        name: &S<String>,
+        what: &str,
+        found: &'m IndexMap<String, T>,
+        defined: &IndexMap<String, D>,
+    ) -> Option<&'m T> {
+        let found = found.get(name.get_ref());
+        if found.is_none() && !defined.contains_key(name.get_ref()) {
+            let names = defined.keys().map(String::as_str);
+            self.unknown(name.span(), what, name.get_ref(), names);
+        }
+        found
+    }
+
     /// A number written for `what`, if it was and lies in `range`;
     /// reported when it does not.
     fn in_range(
@@ -194,7 +213,7 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|raw_site| self.site(raw_site, &dir, &routes));
         let users = self.user_pool(&raw);
-        let subscriptions = self.subscriptions(&raw.subscriptions, &topics, &tables);
+        let subscriptions = self.subscriptions(&raw, &topics, &tables);
         let aws = raw.aws.as_ref().map_or_else(Aws::default, |a| self.aws(a));
         Stack {
             name,

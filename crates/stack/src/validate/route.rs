@@ -287,14 +287,7 @@ impl Validator<'_> {
             self.error(head.span.clone(), format!("op = \"{op}\" needs `table`"));
             return None;
         };
-        let Some(table) = tables.get(table_name.get_ref()) else {
-            if !raw_tables.contains_key(table_name.get_ref()) {
-                let names = raw_tables.keys().map(String::as_str);
-                self.unknown(table_name.span(), "table", table_name.get_ref(), names);
-            }
-            // An invalid table was already reported where it is defined.
-            return None;
-        };
+        let table = self.lookup(table_name, "table", tables, raw_tables)?;
         let api = self.api_fields(head, table);
         let key_api = api.api_of(&table.key).unwrap_or(&table.key).to_string();
         let fields = match &r.fields {

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::{fits, Validator};
 use crate::diagnostic::suggest;
 use crate::model::{Apply, CloudEngine, Subscription, Table, Topic};
-use crate::raw::{RawSubscription, RawTopic, S};
+use crate::raw::{RawStack, RawSubscription, RawTopic, S};
 
 impl Validator<'_> {
     pub(super) fn topics(
@@ -64,13 +64,13 @@ impl Validator<'_> {
     /// Every subscription, each topic at most once per table.
     pub(super) fn subscriptions(
         &mut self,
-        raw: &[S<RawSubscription>],
+        raw: &RawStack,
         topics: &IndexMap<String, Topic>,
         tables: &IndexMap<String, Table>,
     ) -> Vec<Subscription> {
         let mut subscriptions: Vec<Subscription> = Vec::new();
-        for raw_sub in raw {
-            let Some(sub) = self.subscription(raw_sub, topics, tables) else {
+        for raw_sub in &raw.subscriptions {
+            let Some(sub) = self.subscription(raw_sub, raw, topics, tables) else {
                 continue;
             };
             if subscriptions.iter().any(|s| s.name == sub.name) {
@@ -91,6 +91,7 @@ impl Validator<'_> {
     fn subscription(
         &mut self,
         raw: &S<RawSubscription>,
+        stack: &RawStack,
         topics: &IndexMap<String, Topic>,
         tables: &IndexMap<String, Table>,
     ) -> Option<Subscription> {
@@ -104,16 +105,8 @@ impl Validator<'_> {
             );
             return None;
         }
-        let Some(topic) = topics.get(r.topic.get_ref()) else {
-            let names = topics.keys().map(String::as_str);
-            self.unknown(r.topic.span(), "topic", r.topic.get_ref(), names);
-            return None;
-        };
-        let Some(table) = tables.get(r.table.get_ref()) else {
-            let names = tables.keys().map(String::as_str);
-            self.unknown(r.table.span(), "table", r.table.get_ref(), names);
-            return None;
-        };
+        let topic = self.lookup(&r.topic, "topic", topics, &stack.topics)?;
+        let table = self.lookup(&r.table, "table", tables, &stack.tables)?;
         let apply = match r.action.as_ref().map(|a| a.get_ref().as_str()) {
             None | Some("insert") => Apply::Insert,
             Some("upsert") => Apply::Upsert,

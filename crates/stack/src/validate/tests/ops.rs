@@ -128,6 +128,9 @@ fn update() {
             ("increment = { id = 1 }\n", &[(1, 20, "increment needs an integer column; `id` is integer", None)]),
             ("increment = { cnt = 1 }\n", &[(1, 21, "unknown field `cnt` of table `t`", Some("expected one of `id`, `name`, `count`"))]),
             ("input = [\"id\"]\n", &[(1, 10, "input `id`: the key cannot change on update", None)]),
+            // The key's error stands at the key, after a name left out of the list.
+            ("input = [\"nme\", \"id\"]\n", &[(1, 10, "unknown field `nme` of table `t`", Some("did you mean `name`?")), (1, 17, "input `id`: the key cannot change on update", None)]),
+            ("input = [\"name\", \"name\", \"id\"]\n", &[(1, 18, "field `name` appears twice", None), (1, 26, "input `id`: the key cannot change on update", None)]),
         ],
     );
 }
