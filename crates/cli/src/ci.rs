@@ -20,10 +20,58 @@ use stackwright_synth::Settings;
 
 use crate::output::Output;
 
-/// How the workflow installs stackwright, in both jobs. One constant so a pinned
-/// version, a git source or a prebuilt binary is a one-line change; the install
-/// cache's key includes a hash of it, so changing it also refreshes the cache.
-pub const INSTALL: &str = "cargo install stackwright --locked";
+/// Where this build of stackwright comes from, when whoever built it said so
+/// (`STACKWRIGHT_SOURCE=git+https://HOST/OWNER/REPO@REV` at build time): the
+/// default of `--install-from`, so a workflow installs the same stackwright
+/// that wrote it.
+const BUILT_FROM: Option<&str> = option_env!("STACKWRIGHT_SOURCE");
+
+/// How the workflow installs stackwright: from a repository at one commit
+/// or tag, never by a bare crate name (which installs whatever someone
+/// publishes under it). Checked before it reaches the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Source {
+    repository: String,
+    /// `--rev COMMIT` or `--tag TAG`.
+    pin: (&'static str, String),
+}
+
+impl Source {
+    fn parse(text: &str) -> anyhow::Result<Source> {
+        let bad = || {
+            anyhow::anyhow!(
+                "--install-from `{text}`: expected git+https://HOST/OWNER/REPO@REV, REV a commit (40 hex digits) or a tag"
+            )
+        };
+        let rest = text.strip_prefix("git+https://").ok_or_else(bad)?;
+        let (path, rev) = rest.rsplit_once('@').ok_or_else(bad)?;
+        let safe = |s: &str, extra: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        };
+        if !safe(path, "./-_") || !path.contains('/') || path.contains("..") || !safe(rev, ".-_") {
+            return Err(bad());
+        }
+        let pin = if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
+            ("--rev", rev.to_ascii_lowercase())
+        } else {
+            ("--tag", rev.to_string())
+        };
+        Ok(Source {
+            repository: format!("https://{path}"),
+            pin,
+        })
+    }
+
+    /// The install command both jobs run; the install cache's key hashes it.
+    fn command(&self) -> String {
+        format!(
+            "cargo install --locked --git {} {} {} stackwright",
+            self.repository, self.pin.0, self.pin.1
+        )
+    }
+}
 
 /// The runner of both jobs. Not `ubuntu-latest`: `deploy` packages the binary
 /// it runs as the Lambda and EC2 runtime, on Amazon Linux 2023 (glibc 2.34),
@@ -103,6 +151,12 @@ struct GithubArgs {
     #[arg(long)]
     force: bool,
 
+    /// Where the workflow installs stackwright from:
+    /// git+https://HOST/OWNER/REPO@REV, REV a commit or a tag. Default: where
+    /// this build came from, when it was built with STACKWRIGHT_SOURCE.
+    #[arg(long, value_name = "SOURCE", env = "STACKWRIGHT_INSTALL_FROM")]
+    install_from: Option<String>,
+
     /// Print what was written as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -156,6 +210,14 @@ fn github(args: &GithubArgs, out: &Output) -> anyhow::Result<ExitCode> {
         );
     }
     let settings = Settings::resolve(&stack, &args.env)?;
+    let (install, install_from) = match args.install_from.as_deref().or(BUILT_FROM) {
+        Some(source) => (Source::parse(source)?.command(), source.to_string()),
+        None => bail!(
+            "this stackwright does not know where it was built from, so the workflow cannot install \
+             the same one: pass --install-from git+https://HOST/OWNER/REPO@REV (a commit or a tag \
+             of stackwright's repository)"
+        ),
+    };
     check_branch(&args.branch)?;
     if let Some(arn) = &args.role_arn {
         check_role_arn(arn)?;
@@ -198,9 +260,11 @@ fn github(args: &GithubArgs, out: &Output) -> anyhow::Result<ExitCode> {
         if abs == default_out {
             return None;
         }
+        // Outside the repository, the absolute path: the command is run
+        // from the repository's root, where a path relative to here is wrong.
         Some(match relative(&abs, &root) {
             Ok(r) => r,
-            Err(_) => p.display().to_string(),
+            Err(_) => abs.display().to_string(),
         })
     });
 
@@ -214,6 +278,8 @@ fn github(args: &GithubArgs, out: &Output) -> anyhow::Result<ExitCode> {
         dir: rel_dir,
         health,
         out_arg,
+        install,
+        install_from,
     };
     let text = render(&plan).with_context(|| format!("from {}", stack_file.display()))?;
 
@@ -275,6 +341,9 @@ struct Plan {
     health: Option<String>,
     /// `--out` as the regenerate command should show it, when given.
     out_arg: Option<String>,
+    /// The command that installs stackwright, and the source it names.
+    install: String,
+    install_from: String,
 }
 
 /// The first GET route with `op = "health"` and no path parameters.
@@ -306,7 +375,7 @@ fn render(p: &Plan) -> anyhow::Result<String> {
     let branch = yaml_scalar(&p.branch);
     let env = yaml_scalar(&p.env);
     let install_key = {
-        let digest = Sha256::digest(INSTALL.as_bytes());
+        let digest = Sha256::digest(p.install.as_bytes());
         digest[..4]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -327,6 +396,7 @@ fn render(p: &Plan) -> anyhow::Result<String> {
     if let Some(o) = &p.out_arg {
         regen.push_str(&format!(" --out {}", sh_quote(o)));
     }
+    regen.push_str(&format!(" --install-from {}", sh_quote(&p.install_from)));
     regen.push_str(" --force");
     // STS caps session names at 64 characters.
     let session: String = format!("stackwright-{}-{}", p.stack, p.env)
@@ -384,7 +454,7 @@ fn render(p: &Plan) -> anyhow::Result<String> {
     line("    name: Test the stack");
     line(&format!("    runs-on: {RUNNER}"));
     line("    steps:");
-    setup_steps(&mut line, &install_key);
+    setup_steps(&mut line, &install_key, &p.install);
     line("      - name: Check the stack file and its seed files");
     line(&format!(
         "        run: {}",
@@ -428,7 +498,7 @@ fn render(p: &Plan) -> anyhow::Result<String> {
     ));
     line("      cancel-in-progress: false");
     line("    steps:");
-    setup_steps(&mut line, &install_key);
+    setup_steps(&mut line, &install_key, &p.install);
     if p.role_arn.is_none() {
         line("      - name: Check the deploy role is configured");
         line(&format!("        if: vars.{ROLE_VARIABLE} == ''"));
@@ -486,7 +556,7 @@ fn pinned((action, commit, release): (&str, &str, &str)) -> String {
 }
 
 /// Checkout, toolchain, install cache and install: the same in both jobs.
-fn setup_steps(line: &mut impl FnMut(&str), install_key: &str) {
+fn setup_steps(line: &mut impl FnMut(&str), install_key: &str, install: &str) {
     line(&format!("      - uses: {}", pinned(CHECKOUT)));
     line("        with:");
     line("          persist-credentials: false");
@@ -507,7 +577,7 @@ fn setup_steps(line: &mut impl FnMut(&str), install_key: &str) {
         "          key: stackwright-${{{{ runner.os }}}}-${{{{ steps.toolchain.outputs.cachekey }}}}-{install_key}"
     ));
     line("      - name: Install stackwright");
-    line(&format!("        run: {}", yaml_scalar(INSTALL)));
+    line(&format!("        run: {}", yaml_scalar(install)));
 }
 
 /// The smoke test's bash script: serve on the embedded SQLite database on a

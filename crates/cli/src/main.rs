@@ -264,7 +264,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            out.error(&format!("{e:#}"));
+            let message = format!("{e:#}");
+            out.error(&message);
+            // Asked for JSON, a failure is JSON on stdout too: a script
+            // reading stdout learns why, not only that it failed.
+            if std::env::args().any(|a| a == "--json") {
+                out.json(&json!({ "ok": false, "error": message }));
+            }
             ExitCode::FAILURE
         }
     }

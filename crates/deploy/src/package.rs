@@ -16,10 +16,10 @@ use zip::write::SimpleFileOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("cannot build the runtime package: {0}")]
     Zip(#[from] zip::result::ZipError),
@@ -53,12 +53,12 @@ pub fn stack_files(stack: &Stack) -> Result<Vec<StackFile>, PackageError> {
             // A seed may be a link the author made; its content is packaged.
             let meta = std::fs::metadata(&source).map_err(|e| PackageError::Read {
                 path: source.clone(),
-                source: e,
+                reason: e,
             })?;
             if !meta.is_file() {
                 return Err(PackageError::Read {
                     path: source,
-                    source: std::io::Error::other("not a file"),
+                    reason: std::io::Error::other("not a file"),
                 });
             }
             Ok(StackFile { relative, source })
@@ -87,7 +87,7 @@ pub fn runtime_zip(binary: &Path, stack: &Stack) -> Result<Package, PackageError
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| PackageError::Read {
             path: path.to_path_buf(),
-            source,
+            reason: source,
         })
     };
     let mut entries = vec![("bootstrap".to_string(), read(binary)?, 0o755)];

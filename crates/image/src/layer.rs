@@ -143,7 +143,7 @@ fn append<W: Write>(
             // would corrupt the archive.
             let data = std::fs::read(source).map_err(|e| ImageError::Read {
                 path: source.clone(),
-                source: e,
+                reason: e,
             })?;
             regular(tar, &mut header, name, &data)
         }

@@ -54,10 +54,10 @@ const CREATED: &str = "1970-01-01T00:00:00Z";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("invalid path {path:?} in the image: {reason}")]
     Path { path: String, reason: &'static str },

@@ -63,7 +63,7 @@ pub fn runtime_files(binary: &Path) -> Result<Vec<Entry>, ImageError> {
     }
     std::fs::metadata(CA_BUNDLE).map_err(|e| ImageError::Read {
         path: PathBuf::from(format!("{CA_BUNDLE} (install the ca-certificates package)")),
-        source: e,
+        reason: e,
     })?;
     entries.push(Entry::host_file(CA_BUNDLE, CA_BUNDLE, 0o644));
     let (uid, gid, user) = (RUNTIME_UID, RUNTIME_GID, RUNTIME_USER);
@@ -96,7 +96,7 @@ pub fn runtime_files(binary: &Path) -> Result<Vec<Entry>, ImageError> {
 fn real_file(path: &Path) -> Result<PathBuf, ImageError> {
     std::fs::canonicalize(path).map_err(|source| ImageError::Read {
         path: path.to_path_buf(),
-        source,
+        reason: source,
     })
 }
 

@@ -51,10 +51,10 @@ pub enum StartError {
     Site(#[from] http::site::SiteError),
     #[error("the user pool: {0}")]
     Users(String),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {reason}")]
     Bind {
         addr: String,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 
@@ -152,11 +152,12 @@ impl Application {
         }
         .map_err(|source| StartError::Bind {
             addr: addr.clone(),
-            source,
+            reason: source,
         })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            addr,
+            reason: source,
+        })?;
         let stack = Arc::new(stack);
         let published = Arc::new(tokio::sync::Notify::new());
         let cloud = settings.cloud_topics.clone().map(Arc::new);

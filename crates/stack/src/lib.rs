@@ -23,10 +23,10 @@ pub const STACK_FILE: &str = "stackwright.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -74,7 +74,7 @@ fn read_and_parse(
     let file = stack_file_path(dir);
     let source = std::fs::read_to_string(&file).map_err(|source| LoadError::Read {
         path: file.clone(),
-        source,
+        reason: source,
     })?;
     validate::parse_with(&file, &source, engine, site_files).map_err(LoadError::Invalid)
 }

@@ -33,10 +33,10 @@ pub enum SynthError {
     UnknownEnv { env: String, known: Vec<String> },
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {reason}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 
@@ -77,14 +77,14 @@ pub fn write(out: &Path, env: &str, templates: &[Template]) -> Result<Vec<PathBu
     let dir = out.join(env);
     std::fs::create_dir_all(&dir).map_err(|source| SynthError::Write {
         path: dir.clone(),
-        source,
+        reason: source,
     })?;
     let mut written = Vec::new();
     for t in templates {
         let path = dir.join(format!("{}.json", t.layer.as_str()));
         std::fs::write(&path, t.render()).map_err(|source| SynthError::Write {
             path: path.clone(),
-            source,
+            reason: source,
         })?;
         written.push(path);
     }

@@ -221,3 +221,21 @@ fn http(url: &str, method: &str, path: &str, body: Option<&str>) -> String {
     conn.read_to_string(&mut response).unwrap();
     response
 }
+
+/// A failure says why once (not the reason twice), and with --json it is
+/// also JSON on stdout for whatever reads it.
+#[test]
+fn a_failure_says_why_once_and_as_json_when_asked() {
+    let out = stackwright(&["check", "/nonexistent/stack"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let out = stackwright(&["ci", "github", "/nonexistent/stack", "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["error"].as_str().unwrap().contains("cannot read"),
+        "{report}"
+    );
+}

@@ -21,10 +21,10 @@ const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
-    #[error("cannot read the site folder {path}: {source}")]
+    #[error("cannot read the site folder {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("the site folder holds more than {} MiB", MAX_TOTAL_BYTES / 1024 / 1024)]
     TooLarge,
@@ -88,7 +88,7 @@ impl SiteFiles {
         collect(&root, "", &mut |relative, path| {
             let read = |source| SiteError::Read {
                 path: path.to_path_buf(),
-                source,
+                reason: source,
             };
             let data = std::fs::read(path).map_err(read)?;
             total += data.len() as u64;
@@ -228,7 +228,7 @@ fn collect(
 ) -> Result<(), SiteError> {
     let read = |source| SiteError::Read {
         path: dir.to_path_buf(),
-        source,
+        reason: source,
     };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(read)?
@@ -246,7 +246,7 @@ fn collect(
         // served by `up` and uploaded by `deploy`.
         let kind = entry.file_type().map_err(|source| SiteError::Read {
             path: path.clone(),
-            source,
+            reason: source,
         })?;
         let relative = format!("{prefix}{name}");
         if kind.is_symlink() {
