@@ -20,58 +20,11 @@ use stackwright_synth::Settings;
 
 use crate::output::Output;
 
-/// Where this build of stackwright comes from, when whoever built it said so
-/// (`STACKWRIGHT_SOURCE=git+https://HOST/OWNER/REPO@REV` at build time): the
-/// default of `--install-from`, so a workflow installs the same stackwright
-/// that wrote it.
-const BUILT_FROM: Option<&str> = option_env!("STACKWRIGHT_SOURCE");
+mod install;
 
-/// How the workflow installs stackwright: from a repository at one commit
-/// or tag, never by a bare crate name (which installs whatever someone
-/// publishes under it). Checked before it reaches the workflow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Source {
-    repository: String,
-    /// `--rev COMMIT` or `--tag TAG`.
-    pin: (&'static str, String),
-}
-
-impl Source {
-    fn parse(text: &str) -> anyhow::Result<Source> {
-        let bad = || {
-            anyhow::anyhow!(
-                "--install-from `{text}`: expected git+https://HOST/OWNER/REPO@REV, REV a commit (40 hex digits) or a tag"
-            )
-        };
-        let rest = text.strip_prefix("git+https://").ok_or_else(bad)?;
-        let (path, rev) = rest.rsplit_once('@').ok_or_else(bad)?;
-        let safe = |s: &str, extra: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
-        };
-        if !safe(path, "./-_") || !path.contains('/') || path.contains("..") || !safe(rev, ".-_") {
-            return Err(bad());
-        }
-        let pin = if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
-            ("--rev", rev.to_ascii_lowercase())
-        } else {
-            ("--tag", rev.to_string())
-        };
-        Ok(Source {
-            repository: format!("https://{path}"),
-            pin,
-        })
-    }
-
-    /// The install command both jobs run; the install cache's key hashes it.
-    fn command(&self) -> String {
-        format!(
-            "cargo install --locked --git {} {} {} stackwright",
-            self.repository, self.pin.0, self.pin.1
-        )
-    }
-}
+use install::{
+    pinned, Source, BUILT_FROM, CACHE, CHECKOUT, CONFIGURE_AWS_CREDENTIALS, RUST_TOOLCHAIN,
+};
 
 /// The runner of both jobs. Not `ubuntu-latest`: `deploy` packages the binary
 /// it runs as the Lambda and EC2 runtime, on Amazon Linux 2023 (glibc 2.34),
@@ -523,36 +476,6 @@ fn render(p: &Plan) -> anyhow::Result<String> {
         yaml_scalar(&format!("stackwright deploy {dir} --env {} --yes", p.env))
     ));
     Ok(w)
-}
-
-/// The actions the workflow uses, each pinned to the commit of a release
-/// (named in a comment): a tag can be moved to other code, and the deploy
-/// job holds AWS credentials; a commit cannot change. Dependabot and
-/// Renovate update pins written this way.
-const CHECKOUT: (&str, &str, &str) = (
-    "actions/checkout",
-    "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09",
-    "v5.1.0",
-);
-const CACHE: (&str, &str, &str) = (
-    "actions/cache",
-    "27d5ce7f107fe9357f9df03efb73ab90386fccae",
-    "v5.0.5",
-);
-const CONFIGURE_AWS_CREDENTIALS: (&str, &str, &str) = (
-    "aws-actions/configure-aws-credentials",
-    "61815dcd50bd041e203e49132bacad1fd04d2708",
-    "v5.1.1",
-);
-/// No releases: the `master` branch's commit, told the toolchain.
-const RUST_TOOLCHAIN: (&str, &str, &str) = (
-    "dtolnay/rust-toolchain",
-    "3c5f7ea28cd621ae0bf5283f0e981fb97b8a7af9",
-    "master, 2026-03-27",
-);
-
-fn pinned((action, commit, release): (&str, &str, &str)) -> String {
-    format!("{action}@{commit} # {release}")
 }
 
 /// Checkout, toolchain, install cache and install: the same in both jobs.
