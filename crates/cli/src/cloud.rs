@@ -6,24 +6,27 @@
 
 pub mod bootstrap;
 mod destroy;
+mod terminal;
 
 pub use destroy::{destroy, DestroyArgs};
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
-use sha2::{Digest, Sha256};
-use stackwright_deploy::{package, store, Aws, Change, Cloud, DeployError, Plan};
-use stackwright_stack::{Compute, Stack};
+use stackwright_deploy::aws::AwsShipping;
+use stackwright_deploy::deployer::{token, SiteFile, SiteSource};
+use stackwright_deploy::{Artifacts, Aws, Cloud, DeployError, Deployer, Outcome, Release};
+use stackwright_stack::Stack;
+use stackwright_synth::outputs::Output as StackOutput;
 use stackwright_synth::{Layer, Settings, Template};
 
 use crate::output::Output;
+use terminal::{paint, show_plan, Terminal};
 
 /// Where and as whom: shared by every lifecycle command.
 #[derive(Args, Clone)]
@@ -146,6 +149,26 @@ impl Context_ {
     fn stack_name(&self, layer: Layer) -> String {
         stackwright_synth::stack_name(&self.prefix, layer)
     }
+
+    /// The deploy workflow on this context's AWS clients.
+    fn deployer<'a>(
+        &'a self,
+        ui: &'a Terminal,
+        registry: Option<&'a str>,
+        allow_replace: bool,
+    ) -> Deployer<'a, Cloud, AwsShipping<'a>, Terminal> {
+        Deployer {
+            stacks: &self.cloud,
+            shipping: AwsShipping {
+                aws: &self.aws,
+                registry,
+            },
+            ui,
+            region: self.aws.region(),
+            endpoint: self.aws.endpoint().map(str::to_string),
+            allow_replace,
+        }
+    }
 }
 
 async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>> {
@@ -179,215 +202,34 @@ async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>>
     }))
 }
 
-/// The runtime package and, on Fargate, the image: built locally, so a diff
-/// knows the parameters a deploy would pass.
-/// What a deploy ships: the runtime package (Lambda, EC2) and, for
-/// Fargate, the runtime image.
-struct Artifacts {
-    package: package::Package,
-    image: Option<stackwright_image::Image>,
-}
-
-/// Built before any stack is touched: an artifact that cannot be built
-/// stops the deploy with nothing changed.
-async fn build_artifacts(ctx: &Context_, runtime: Option<&Path>) -> anyhow::Result<Artifacts> {
-    let binary = match runtime {
-        Some(p) => p.to_path_buf(),
-        None => std::env::current_exe().context("cannot find the stackwright binary")?,
-    };
-    let package = package::runtime_zip(&binary, &ctx.stack)?;
-    let image = if ctx.settings.compute == Compute::Fargate {
-        Some(crate::image::build(&binary, &ctx.stack, ctx.settings.port).await?)
-    } else {
-        None
-    };
-    Ok(Artifacts { package, image })
-}
-
-/// The app layer's parameters. `DeployId` changes exactly when what runs
-/// changes (package, image, the app or data template), so the migration
-/// runs once per real deploy and an unchanged redeploy changes nothing.
-fn app_parameters(ctx: &Context_, artifacts: &Artifacts) -> Vec<(String, String)> {
-    let image_tag = artifacts.image.as_ref().map(|i| i.tag());
-    let image_tag = image_tag.as_deref();
-    let mut hasher = Sha256::new();
-    hasher.update(artifacts.package.sha256.as_bytes());
-    hasher.update(image_tag.unwrap_or_default().as_bytes());
-    for t in &ctx.templates {
-        if matches!(t.layer, Layer::Data | Layer::App) {
-            hasher.update(t.render().as_bytes());
-        }
-    }
-    let deploy_id = package::hex(&hasher.finalize())[..16].to_string();
-    let mut params = vec![
-        ("ArtifactKey".to_string(), artifacts.package.key()),
-        ("DeployId".to_string(), deploy_id),
-    ];
-    if let Some(tag) = image_tag {
-        params.push(("ImageTag".to_string(), tag.to_string()));
-    }
-    params
-}
-
-fn token(layer: Layer) -> String {
-    // Unique per call: change set names must not collide between stacks.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{}-{nanos:x}", layer.as_str())
-}
-
-fn paint(out_colour: bool, code: &str, text: &str) -> String {
-    if out_colour {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
+/// The runtime binary to package: `--runtime`, else this one.
+fn runtime_binary(runtime: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match runtime {
+        Some(p) => Ok(p.to_path_buf()),
+        None => std::env::current_exe().context("cannot find the stackwright binary"),
     }
 }
 
-/// A plan as people read it: one line per change, replacements of data
-/// marked.
-fn show_plan(plan: &Plan, colour: bool) {
-    if plan.change_set.is_none() {
-        eprintln!("{}: no changes", plan.stack);
-        return;
-    }
-    let verb = if plan.creates_stack {
-        "create"
-    } else {
-        "update"
-    };
-    eprintln!("{}: {verb}, {} change(s)", plan.stack, plan.changes.len());
-    for c in &plan.changes {
-        eprintln!("  {}", change_line(c, colour));
-    }
+/// The stack's site folder, rendered the way `up` serves it.
+struct SiteFolder<'a> {
+    stack: &'a Stack,
+    site: &'a stackwright_stack::Site,
 }
 
-fn change_line(c: &Change, colour: bool) -> String {
-    use stackwright_deploy::{Action, Replacement};
-    let (mark, code) = match (c.action, c.replacement) {
-        (Action::Add, _) => ("+ add    ", "32"),
-        (Action::Remove, _) => ("- remove ", "31"),
-        (Action::Modify, Replacement::Always) => ("! replace", "33"),
-        (Action::Modify, Replacement::Conditional) => ("~ modify (may replace)", "33"),
-        (Action::Modify, Replacement::Never) => ("~ modify ", "36"),
-        (Action::Other, _) => ("? other  ", "0"),
-    };
-    let mut line = format!(
-        "{} {} ({})",
-        paint(colour, code, mark),
-        c.logical_id,
-        c.resource_type
-    );
-    if c.loses_data() {
-        line.push_str(&paint(colour, "1;31", "  <- loses its data"));
-    }
-    line
-}
-
-fn changes_json(plan: &Plan) -> Json {
-    json!(plan.changes)
-}
-
-/// Ask on the terminal; without one, refuse unless told `--yes`.
-fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!("{question}: confirmation needed, but stdin is not a terminal; re-run with --yes");
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
-}
-
-/// Prints events as they come, with the time since the operation started,
-/// and a line every 30 s while nothing happens (AWS can be quiet for minutes).
-struct Progress {
-    started: Instant,
-    colour: bool,
-}
-
-impl Progress {
-    fn new(colour: bool) -> Self {
-        Progress {
-            started: Instant::now(),
-            colour,
-        }
-    }
-
-    fn event(&self, stack: &str, e: &stackwright_deploy::Event) {
-        let code = if e.status.ends_with("_FAILED") {
-            "31"
-        } else if e.status.ends_with("_COMPLETE") {
-            "32"
-        } else {
-            "0"
-        };
-        let mut line = format!(
-            "[{:>4}s] {stack} {} ({}) {}",
-            self.started.elapsed().as_secs(),
-            e.logical_id,
-            e.resource_type,
-            paint(self.colour, code, &e.status)
-        );
-        if let Some(r) = e.reason.as_deref().filter(|r| !r.is_empty()) {
-            line.push_str(&format!(": {r}"));
-        }
-        eprintln!("{line}");
-    }
-}
-
-/// Runs `fut` while printing a heartbeat every 30 s.
-async fn with_heartbeat<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    let started = Instant::now();
-    let what = what.to_string();
-    let beat = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            eprintln!(
-                "  ... {what}: still working ({}s)",
-                started.elapsed().as_secs()
-            );
-        }
-    });
-    let result = fut.await;
-    beat.abort();
-    result
-}
-
-/// Plan one layer; a stack left in ROLLBACK_COMPLETE by a failed first
-/// deploy cannot be updated, so it is deleted (after asking) and planned anew.
-async fn plan_layer(
-    ctx: &Context_,
-    (name, layer): (&str, Layer),
-    template: &str,
-    params: &[(String, String)],
-    yes: bool,
-    progress: &Progress,
-) -> anyhow::Result<Plan> {
-    match ctx.cloud.plan(name, template, params, &token(layer)).await {
-        Err(DeployError::NeedsReplacement { stack, status }) => {
-            let reason = ctx.cloud.status_reason(&stack).await.unwrap_or_default();
-            eprintln!("{stack} is in {status} after a failed first deploy ({reason}); it holds nothing and must be deleted before it can be created again");
-            if !confirm(&format!("Delete {stack} and create it again?"), yes)? {
-                bail!("{stack} is in {status}; nothing was changed");
-            }
-            ctx.cloud
-                .destroy(&stack, |e| progress.event(&stack, e))
-                .await?;
-            Ok(ctx
-                .cloud
-                .plan(name, template, params, &token(layer))
-                .await?)
-        }
-        other => Ok(other?),
+impl SiteSource for SiteFolder<'_> {
+    fn files(&self, values: &[(&str, String)]) -> Result<Vec<SiteFile>, String> {
+        let files = stackwright_server::http::site::SiteFiles::load(self.stack, self.site, values)
+            .map_err(|e| e.to_string())?;
+        Ok(files
+            .files()
+            .into_iter()
+            .map(|(key, body, content_type, page)| SiteFile {
+                key: key.to_string(),
+                body: body.to_vec(),
+                content_type,
+                page,
+            })
+            .collect())
     }
 }
 
@@ -395,208 +237,54 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
     let Some(ctx) = open(&args.target, out).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let colour = out.colour();
-    let progress = Progress::new(colour);
     eprintln!(
         "deploying {} to {} ({})",
         ctx.prefix,
         ctx.aws.region(),
         ctx.aws.endpoint().unwrap_or("AWS")
     );
-    let bootstrap = bootstrap::ensure(&ctx, args.yes, &progress).await?;
-    let artifacts = build_artifacts(&ctx, args.runtime.as_deref()).await?;
-    let mut outputs: IndexMap<String, String> = IndexMap::new();
-    let mut stacks = Vec::new();
-    let mut uploaded = false;
-    let mut image_digest: Option<String> = None;
-
-    for t in &ctx.templates {
-        let name = ctx.stack_name(t.layer);
-        let params = if t.layer == Layer::App {
-            app_parameters(&ctx, &artifacts)
-        } else {
-            Vec::new()
-        };
-        let plan = plan_layer(
-            &ctx,
-            (&name, t.layer),
-            &t.render(),
-            &params,
-            args.yes,
-            &progress,
-        )
-        .await?;
-        show_plan(&plan, colour);
-        let result = if plan.change_set.is_none() {
-            "unchanged"
-        } else {
-            let losing: Vec<&Change> = plan.changes.iter().filter(|c| c.loses_data()).collect();
-            if !losing.is_empty() && !args.allow_replace {
-                ctx.cloud.discard(&plan).await;
-                let list: Vec<String> = losing
-                    .iter()
-                    .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
-                    .collect();
-                bail!(
-                    "{name}: this change replaces or removes data-holding resources: {}; nothing was changed. Re-run with --allow-replace to accept the loss",
-                    list.join(", ")
-                );
-            }
-            let verb = if plan.creates_stack {
-                "Create"
-            } else {
-                "Update"
-            };
-            let answer = confirm(&format!("{verb} {name}?"), args.yes);
-            if !matches!(answer, Ok(true)) {
-                ctx.cloud.discard(&plan).await;
-            }
-            if !answer? {
-                ctx.cloud.discard(&plan).await;
-                eprintln!("{name}: not applied; nothing was changed");
-                return Ok(ExitCode::FAILURE);
-            }
-            with_heartbeat(&name, ctx.cloud.apply(&plan, |e| progress.event(&name, e))).await?;
-            if plan.creates_stack {
-                "created"
-            } else {
-                "updated"
-            }
-        };
-        eprintln!("{name}: {result}");
-        for (k, v) in ctx.cloud.outputs(&name).await? {
-            outputs.insert(k, v);
-        }
-        stacks.push(json!({
-            "stack": name,
-            "layer": t.layer.as_str(),
-            "result": result,
-            "changes": changes_json(&plan),
-        }));
-        if t.layer == Layer::Artifacts {
-            let bucket = outputs
-                .get("ArtifactBucket")
-                .with_context(|| format!("{name} has no ArtifactBucket output"))?
-                .clone();
-            uploaded = with_heartbeat(
-                "uploading the runtime package",
-                store::upload_package(&ctx.aws.s3(), &bucket, &artifacts.package),
-            )
-            .await?;
-            eprintln!(
-                "runtime package s3://{bucket}/{}: {}",
-                artifacts.package.key(),
-                if uploaded {
-                    "uploaded"
-                } else {
-                    "already there"
-                }
-            );
-            if let Some(image) = &artifacts.image {
-                image_digest = Some(
-                    with_heartbeat(
-                        "pushing the runtime image",
-                        crate::image::publish(&ctx.aws, image, &outputs, args.registry.as_deref()),
-                    )
-                    .await?,
-                );
-            }
-        }
-    }
-
-    let site = match &ctx.stack.site {
-        Some(site) => {
-            Some(with_heartbeat("uploading the site", publish_site(&ctx, site, &outputs)).await?)
-        }
-        None => None,
+    let terminal = Terminal::new(args.yes, out.colour());
+    let binary = runtime_binary(args.runtime.as_deref())?;
+    let site = ctx.stack.site.as_ref().map(|site| SiteFolder {
+        stack: &ctx.stack,
+        site,
+    });
+    let release = Release {
+        stack: &ctx.stack,
+        settings: &ctx.settings,
+        templates: &ctx.templates,
+        binary: &binary,
+        site: site.as_ref().map(|s| s as &dyn SiteSource),
     };
-
+    let deployer = ctx.deployer(&terminal, args.registry.as_deref(), args.allow_replace);
+    let report = match deployer.deploy(&release).await? {
+        Outcome::Deployed(report) => report,
+        Outcome::Declined { .. } => return Ok(ExitCode::FAILURE),
+    };
     if args.target.json {
         out.json(&json!({
             "ok": true,
-            "bootstrap": bootstrap,
-            "site": site,
+            "bootstrap": report.bootstrap,
+            "site": report.site,
             "stack": ctx.stack.name,
             "env": ctx.settings.env,
             "region": ctx.aws.region(),
-            "stacks": stacks,
-            "package": { "key": artifacts.package.key(), "uploaded": uploaded },
-            "image": artifacts.image.as_ref().map(|i| json!({ "tag": i.tag(), "digest": image_digest })),
-            "outputs": outputs,
+            "stacks": report.stacks,
+            "package": report.package,
+            "image": report.image,
+            "outputs": report.outputs,
         }));
     } else {
-        print_outputs(out, &outputs);
+        print_outputs(out, &report.outputs);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Upload the site to its bucket with the placeholders filled from the
-/// stack's outputs: the API's URL, the user pool and its client.
-async fn publish_site(
-    ctx: &Context_,
-    site: &stackwright_stack::Site,
-    outputs: &IndexMap<String, String>,
-) -> anyhow::Result<Json> {
-    let bucket = outputs
-        .get("SiteBucket")
-        .context("the artifacts layer has no SiteBucket output")?;
-    let api = outputs.get("ServiceUrl").cloned().unwrap_or_default();
-    if api.starts_with("http://") {
-        eprintln!(
-            "warning: the site is served over HTTPS, and browsers refuse its calls to {api}: \
-             set certificate_arn so the API is served over HTTPS too"
-        );
-    }
-    let region = ctx.aws.region();
-    let auth = match ctx.aws.endpoint() {
-        // An emulator answers the Cognito protocol at its own address.
-        Some(endpoint) => format!("{}/", endpoint.trim_end_matches('/')),
-        None => format!("https://cognito-idp.{region}.amazonaws.com/"),
-    };
-    let values = vec![
-        ("API_URL", api),
-        ("AUTH_URL", auth),
-        ("REGION", region),
-        (
-            "USER_POOL_ID",
-            outputs.get("UserPoolId").cloned().unwrap_or_default(),
-        ),
-        (
-            "CLIENT_ID",
-            outputs.get("UserPoolClientId").cloned().unwrap_or_default(),
-        ),
-    ];
-    let files = stackwright_server::http::site::SiteFiles::load(&ctx.stack, site, &values)?;
-    let objects: Vec<store::SiteObject> = files
-        .files()
-        .into_iter()
-        .map(|(key, body, content_type, page)| store::SiteObject {
-            key,
-            body,
-            content_type,
-            // Pages are checked on every visit, so a deploy shows at once;
-            // other files may be cached for five minutes.
-            cache_control: if page {
-                "no-cache"
-            } else {
-                "public, max-age=300"
-            },
-        })
-        .collect();
-    let done = store::sync_site(&ctx.aws.s3(), bucket, &objects).await?;
-    let url = outputs.get("SiteUrl").cloned().unwrap_or_default();
-    eprintln!(
-        "site {url}: {} uploaded, {} unchanged, {} removed",
-        done.uploaded, done.unchanged, done.removed
-    );
-    Ok(json!({ "url": url, "bucket": bucket, "upload": done }))
-}
-
 fn print_outputs(out: &Output, outputs: &IndexMap<String, String>) {
-    if let Some(url) = outputs.get("ServiceUrl") {
+    if let Some(url) = outputs.get(StackOutput::ServiceUrl.name()) {
         out.line(&format!("service: {url}"));
     }
-    if let Some(url) = outputs.get("SiteUrl") {
+    if let Some(url) = outputs.get(StackOutput::SiteUrl.name()) {
         out.line(&format!("site: {url}"));
     }
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
@@ -610,7 +298,9 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let colour = out.colour();
-    let artifacts = build_artifacts(&ctx, args.runtime.as_deref()).await?;
+    let terminal = Terminal::new(false, colour);
+    let binary = runtime_binary(args.runtime.as_deref())?;
+    let artifacts = Artifacts::build(&binary, &ctx.stack, &ctx.settings, &terminal).await?;
     let mut report = Vec::new();
     let mut missing_before: Option<String> = None;
     let mut changes = 0;
@@ -635,11 +325,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
                 "changes": t.resources.iter().map(|(id, r)| json!({"action": "add", "logical_id": id, "resource_type": r["Type"], "replacement": "never"})).collect::<Vec<_>>() }));
             continue;
         }
-        let params = if t.layer == Layer::App {
-            app_parameters(&ctx, &artifacts)
-        } else {
-            Vec::new()
-        };
+        let params = artifacts.parameters(t.layer, &ctx.templates);
         let plan = match ctx
             .cloud
             .plan(&name, &t.render(), &params, &token(t.layer))
@@ -659,7 +345,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
         if plan.creates_stack {
             missing_before = Some(name.clone());
         }
-        report.push(json!({ "stack": name, "layer": t.layer.as_str(), "creates_stack": plan.creates_stack, "changes": changes_json(&plan) }));
+        report.push(json!({ "stack": name, "layer": t.layer.as_str(), "creates_stack": plan.creates_stack, "changes": plan.changes }));
     }
     if args.target.json {
         out.json(
@@ -748,7 +434,7 @@ pub async fn status(args: &StatusArgs, out: &Output) -> anyhow::Result<ExitCode>
         layers.push(json!({ "stack": name, "layer": layer.as_str(), "status": status, "reason": reason, "drift": drift }));
     }
     let outputs = all_outputs(&ctx).await?;
-    let health = match outputs.get("ServiceUrl") {
+    let health = match outputs.get(StackOutput::ServiceUrl.name()) {
         // An emulator's URLs name hosts that do not exist: nothing to ask.
         Some(url) if ctx.aws.endpoint().is_some() => {
             if !args.target.json {
@@ -796,7 +482,7 @@ pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
         .outputs(&app)
         .await?
         .into_iter()
-        .find(|(k, _)| k == "LogGroup")
+        .find(|(k, _)| k == StackOutput::LogGroup.name())
         .map(|(_, v)| v)
         .with_context(|| format!("{app} has no LogGroup output; deploy again to add it"))?;
     let now_ms = std::time::SystemTime::now()

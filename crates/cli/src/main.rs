@@ -3,7 +3,6 @@
 
 mod ci;
 mod cloud;
-mod image;
 mod output;
 mod replicas;
 mod secrets;

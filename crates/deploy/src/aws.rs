@@ -4,6 +4,13 @@
 //! override for emulators.
 
 use aws_config::SdkConfig;
+use stackwright_image::Image;
+
+use crate::deployer::{Pushed, Shipping};
+use crate::image::Destination;
+use crate::package::Package;
+use crate::store::{self, SiteObject, SiteUpload};
+use crate::Result;
 
 #[derive(Clone)]
 pub struct Aws {
@@ -68,5 +75,35 @@ impl Aws {
 
     pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&self.config)
+    }
+}
+
+/// The production [`Shipping`]: S3 for the package and the site, ECR (or
+/// a registry on this machine standing in for it) for the image.
+pub struct AwsShipping<'a> {
+    pub aws: &'a Aws,
+    /// `HOST:PORT` of a local registry replacing ECR (for emulators).
+    pub registry: Option<&'a str>,
+}
+
+impl Shipping for AwsShipping<'_> {
+    async fn upload_package(&self, bucket: &str, package: &Package) -> Result<bool> {
+        store::upload_package(&self.aws.s3(), bucket, package).await
+    }
+
+    async fn push_image(&self, image: &Image, repository_uri: &str) -> Result<Pushed> {
+        let destination = match self.registry {
+            Some(registry) => Destination::local(registry, repository_uri)?,
+            None => Destination::ecr(&self.aws.ecr(), repository_uri).await?,
+        };
+        let digest = destination.push(image).await?;
+        Ok(Pushed {
+            destination: format!("{}/{}", destination.registry, destination.repository),
+            digest,
+        })
+    }
+
+    async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload> {
+        store::sync_site(&self.aws.s3(), bucket, files).await
     }
 }

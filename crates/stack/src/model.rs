@@ -767,6 +767,41 @@ impl Compute {
         ("fargate", Compute::Fargate),
         ("ec2", Compute::Ec2),
     ];
+
+    /// Behind an application load balancer (else an HTTP API).
+    pub fn load_balanced(self) -> bool {
+        match self {
+            Compute::Lambda => false,
+            Compute::Fargate | Compute::Ec2 => true,
+        }
+    }
+
+    /// Runs the runtime image (pushed to the environment's repository);
+    /// the others run the runtime package from the artifact bucket.
+    pub fn needs_image(self) -> bool {
+        match self {
+            Compute::Fargate => true,
+            Compute::Lambda | Compute::Ec2 => false,
+        }
+    }
+
+    /// Long-running tasks reach AWS APIs and the internet through NAT
+    /// gateways; functions use VPC endpoints instead.
+    pub fn needs_nat(self) -> bool {
+        match self {
+            Compute::Fargate | Compute::Ec2 => true,
+            Compute::Lambda => false,
+        }
+    }
+
+    /// Subscriptions are consumed by the running service polling its
+    /// queues; on Lambda a subscriber function is invoked instead.
+    pub fn polls_queues(self) -> bool {
+        match self {
+            Compute::Fargate | Compute::Ec2 => true,
+            Compute::Lambda => false,
+        }
+    }
 }
 
 /// Retention periods CloudWatch Logs accepts, in days.

@@ -5,13 +5,14 @@
 use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, Compute, Operation, Stack};
 
-use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
+use crate::cfn::{att, r, sub, Layer, Template};
 use crate::data::{
     has_app_user, runtime_secret_export, APP_DB_USER, APP_SECRET_EXPORT, DB_NAME, DB_USER,
     SECRET_EXPORT,
 };
 use crate::iam::{managed, role, ssm_agent};
-use crate::{db_port, export, Settings};
+use crate::outputs::{Output, Parameter};
+use crate::{db_port, Settings};
 
 mod functions;
 
@@ -31,14 +32,14 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     };
     let mut t = Template::new(Layer::App, format!("Stackwright {prefix}: app ({compute})"));
     t.parameters.insert(
-        "ArtifactKey".into(),
+        Parameter::ArtifactKey.name().into(),
         json!({ "Type": "String", "Description": "Key of the runtime zip (Lambda bootstrap plus the stack)" }),
     );
     t.parameters.insert(
-        "DeployId".into(),
+        Parameter::DeployId.name().into(),
         json!({ "Type": "String", "Default": "initial", "Description": "Changes on every deploy, so migrations run once per deploy" }),
     );
-    let key = import(&export(&prefix, "KeyArn"));
+    let key = Output::KeyArn.import(&prefix);
     t.add(
         "AppLogGroup",
         "AWS::Logs::LogGroup",
@@ -46,7 +47,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     );
     // `stackwright logs` reads the service's logs from here.
     t.output(
-        "LogGroup",
+        Output::LogGroup.name(),
         "The runtime's log group",
         r("AppLogGroup"),
         None,
@@ -69,7 +70,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     if let Some(w) = &wiring {
         env.push(w.publish_env.clone());
         policies.push(w.publish.clone());
-        if let (Some((queues_env, consume)), false) = (&w.consume, s.compute == Compute::Lambda) {
+        if let (Some((queues_env, consume)), true) = (&w.consume, s.compute.polls_queues()) {
             env.push(queues_env.clone());
             policies.push(consume.clone());
         }
@@ -136,18 +137,18 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
     if stack.users.is_some() {
         env.push((
             "STACKWRIGHT_USER_POOL_ID".into(),
-            import(&export(prefix, "UserPoolId")),
+            Output::UserPoolId.import(prefix),
         ));
         env.push((
             "STACKWRIGHT_USER_POOL_CLIENT_ID".into(),
-            import(&export(prefix, "UserPoolClientId")),
+            Output::UserPoolClientId.import(prefix),
         ));
     }
     if stack.site.is_some() {
         // The site (on CloudFront) calls the API from its own origin.
         env.push((
             "STACKWRIGHT_CORS_ORIGINS".into(),
-            import(&export(prefix, "SiteUrl")),
+            Output::SiteUrl.import(prefix),
         ));
         env.push((
             stackwright_stack::env::SITE_SERVED_ELSEWHERE.into(),
@@ -176,14 +177,14 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                 json!({ "Fn::Sub": [
                     format!("{scheme}://{user}@${{Host}}:${{Port}}/{DB_NAME}?{tls}"),
                     {
-                        "Host": import(&export(prefix, "DatabaseHost")),
-                        "Port": import(&export(prefix, "DatabasePort"))
+                        "Host": Output::DatabaseHost.import(prefix),
+                        "Port": Output::DatabasePort.import(prefix)
                     }
                 ] }),
             ));
             env.push((
                 "STACKWRIGHT_DATABASE_SECRET_ARN".into(),
-                import(&export(prefix, secret)),
+                secret.import(prefix),
             ));
             if has_app_user(engine) {
                 env.push(match who {
@@ -194,7 +195,7 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                     ),
                     Who::Migration => (
                         stackwright_stack::env::APP_DATABASE_SECRET_ARN.into(),
-                        import(&export(prefix, APP_SECRET_EXPORT)),
+                        APP_SECRET_EXPORT.import(prefix),
                     ),
                 });
             }
@@ -213,7 +214,7 @@ fn data_access(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<Json>
     let mut statements = vec![json!({
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-        "Resource": import(&export(prefix, "KeyArn"))
+        "Resource": Output::KeyArn.import(prefix)
     })];
     match s.database {
         CloudEngine::Dynamodb => statements.push(json!({
@@ -243,7 +244,7 @@ fn data_access(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<Json>
                 // The full ARN ends in a random suffix.
                 "Resource": secrets
                     .iter()
-                    .map(|secret| json!({ "Fn::Sub": ["${Secret}-*", { "Secret": import(&export(prefix, secret)) }] }))
+                    .map(|secret| json!({ "Fn::Sub": ["${Secret}-*", { "Secret": secret.import(prefix) }] }))
                     .collect::<Vec<_>>()
             }));
         }
@@ -267,8 +268,8 @@ fn load_balancer(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, ta
         json!({
             "Type": "application",
             "Scheme": "internet-facing",
-            "Subnets": import_list(&export(prefix, "PublicSubnets")),
-            "SecurityGroups": [import(&export(prefix, "LoadBalancerSecurityGroup"))],
+            "Subnets": Output::PublicSubnets.import_list(prefix),
+            "SecurityGroups": [Output::LoadBalancerSecurityGroup.import(prefix)],
             "LoadBalancerAttributes": [
                 { "Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true" },
                 { "Key": "deletion_protection.enabled", "Value": s.deletion_protection.to_string() }
@@ -279,7 +280,7 @@ fn load_balancer(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, ta
         "TargetGroup",
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         json!({
-            "VpcId": import(&export(prefix, "VpcId")),
+            "VpcId": Output::VpcId.import(prefix),
             "Protocol": "HTTP",
             "Port": s.port,
             "TargetType": target_type,
@@ -319,10 +320,10 @@ fn load_balancer(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, ta
                 }),
             );
             t.output(
-                "ServiceUrl",
+                Output::ServiceUrl.name(),
                 "URL of the service",
                 sub("https://${LoadBalancer.DNSName}"),
-                Some(export(prefix, "ServiceUrl")),
+                Some(Output::ServiceUrl.export(prefix)),
             );
         }
         None => {
@@ -337,10 +338,10 @@ fn load_balancer(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, ta
                 }),
             );
             t.output(
-                "ServiceUrl",
+                Output::ServiceUrl.name(),
                 "URL of the service",
                 sub("http://${LoadBalancer.DNSName}"),
-                Some(export(prefix, "ServiceUrl")),
+                Some(Output::ServiceUrl.export(prefix)),
             );
         }
     }
@@ -355,7 +356,7 @@ fn fargate(
     key: Json,
 ) {
     t.parameters.insert(
-        "ImageTag".into(),
+        Parameter::ImageTag.name().into(),
         json!({ "Type": "String", "Description": "Tag of the runtime image in the stack's repository (written by stackwright deploy)" }),
     );
     t.add(
@@ -409,7 +410,7 @@ fn fargate(
     }
     let mut container = json!({
         "Name": "app",
-        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": import(&export(prefix, "RepositoryUri")) }] },
+        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": Output::RepositoryUri.import(prefix) }] },
         "Essential": true,
         "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
         "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
@@ -429,7 +430,7 @@ fn fargate(
         // ECS reads the password at task start; it is never in the template.
         container["Secrets"] = json!([{
             "Name": "STACKWRIGHT_DATABASE_PASSWORD",
-            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": import(&export(prefix, runtime_secret_export(s.database))) }] }
+            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": runtime_secret_export(s.database).import(prefix) }] }
         }]);
     }
     t.add(
@@ -466,8 +467,8 @@ fn fargate(
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
                     "AssignPublicIp": "DISABLED",
-                    "Subnets": import_list(&export(prefix, "AppSubnets")),
-                    "SecurityGroups": [import(&export(prefix, "AppSecurityGroup"))]
+                    "Subnets": Output::AppSubnets.import_list(prefix),
+                    "SecurityGroups": [Output::AppSecurityGroup.import(prefix)]
                 }
             },
             "LoadBalancers": [{ "ContainerName": "app", "ContainerPort": s.port, "TargetGroupArn": r("TargetGroup") }]
@@ -517,7 +518,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
         "Action": ["s3:GetObject"],
         "Resource": { "Fn::Sub": [
             "arn:${AWS::Partition}:s3:::${ArtifactBucket}/${ArtifactKey}",
-            { "ArtifactBucket": import(&export(prefix, "ArtifactBucket")) }
+            { "ArtifactBucket": Output::ArtifactBucket.import(prefix) }
         ] }
     }));
     statements.push(json!({
@@ -562,7 +563,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
         .collect();
     vars.insert(
         "ArtifactBucket".into(),
-        import(&export(prefix, "ArtifactBucket")),
+        Output::ArtifactBucket.import(prefix),
     );
     t.add(
         "LaunchTemplate",
@@ -572,7 +573,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
                 "ImageId": r("ImageId"),
                 "InstanceType": s.instance_type,
                 "IamInstanceProfile": { "Arn": att("InstanceProfile", "Arn") },
-                "SecurityGroupIds": [import(&export(prefix, "AppSecurityGroup"))],
+                "SecurityGroupIds": [Output::AppSecurityGroup.import(prefix)],
                 "MetadataOptions": { "HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1 },
                 "Monitoring": { "Enabled": true },
                 "BlockDeviceMappings": [{
@@ -589,7 +590,7 @@ fn ec2(t: &mut Template, s: &Settings, prefix: &str, env: &[(String, Json)], pol
         json!({
             "MinSize": s.min.to_string(),
             "MaxSize": s.max.to_string(),
-            "VPCZoneIdentifier": import_list(&export(prefix, "AppSubnets")),
+            "VPCZoneIdentifier": Output::AppSubnets.import_list(prefix),
             "LaunchTemplate": { "LaunchTemplateId": r("LaunchTemplate"), "Version": att("LaunchTemplate", "LatestVersionNumber") },
             "TargetGroupARNs": [r("TargetGroup")],
             "HealthCheckType": "ELB",

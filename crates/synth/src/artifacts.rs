@@ -9,10 +9,11 @@
 //! whose image cannot have been pushed yet.
 
 use serde_json::{json, Value as Json};
-use stackwright_stack::{Compute, Stack};
+use stackwright_stack::Stack;
 
-use crate::cfn::{att, import, r, sub, Layer, Template};
-use crate::{export, Settings};
+use crate::cfn::{att, r, sub, Layer, Template};
+use crate::outputs::Output;
+use crate::Settings;
 
 /// A bucket only the stack writes and reads: all public access blocked,
 /// ACLs off, versioned, encrypted with the stack's key (bucket keys save
@@ -50,7 +51,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         Layer::Artifacts,
         format!("Stackwright {prefix}: artifacts (runtime package, image repository)"),
     );
-    let key = import(&export(&prefix, "KeyArn"));
+    let key = Output::KeyArn.import(&prefix);
     // No BucketName: CloudFormation picks a globally unique one, so two
     // accounts (or a destroyed and recreated stack) never collide.
     t.add(
@@ -77,13 +78,13 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         }),
     );
     t.output(
-        "ArtifactBucket",
+        Output::ArtifactBucket.name(),
         "Bucket holding the runtime package (written by stackwright deploy)",
         r("ArtifactBucket"),
-        Some(export(&prefix, "ArtifactBucket")),
+        Some(Output::ArtifactBucket.export(&prefix)),
     );
     crate::site::add(&mut t, stack, s, &prefix, key.clone());
-    if s.compute == Compute::Fargate {
+    if s.compute.needs_image() {
         t.add(
             "Repository",
             "AWS::ECR::Repository",
@@ -96,10 +97,10 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }),
         );
         t.output(
-            "RepositoryUri",
+            Output::RepositoryUri.name(),
             "Where deploy pushes the runtime image",
             att("Repository", "RepositoryUri"),
-            Some(export(&prefix, "RepositoryUri")),
+            Some(Output::RepositoryUri.export(&prefix)),
         );
     }
     t

@@ -4,9 +4,10 @@
 use serde_json::{json, Value as Json};
 use stackwright_stack::{CloudEngine, ColumnType, Stack};
 
-use crate::cfn::{att, import, import_list, r, sub, Layer, Template};
+use crate::cfn::{att, r, sub, Layer, Template};
 use crate::iam::{assume, managed};
-use crate::{db_port, export, Settings};
+use crate::outputs::Output;
+use crate::{db_port, Settings};
 
 /// The master user of SQL databases; the password is generated. Only the
 /// migration connects as it.
@@ -15,8 +16,8 @@ pub const DB_USER: &str = "stackwright";
 pub const APP_DB_USER: &str = "stackwright_app";
 
 /// The exports naming the master user's secret and the runtime user's.
-pub const SECRET_EXPORT: &str = "DatabaseSecretArn";
-pub const APP_SECRET_EXPORT: &str = "AppDatabaseSecretArn";
+pub const SECRET_EXPORT: Output = Output::DatabaseSecretArn;
+pub const APP_SECRET_EXPORT: Output = Output::AppDatabaseSecretArn;
 
 /// Whether the runtime connects as its own user ([`APP_DB_USER`]) rather
 /// than the master user. Redshift keeps the master user until it has a
@@ -32,7 +33,7 @@ pub fn has_app_user(engine: CloudEngine) -> bool {
 }
 
 /// The export naming the secret of the user the runtime connects as.
-pub fn runtime_secret_export(engine: CloudEngine) -> &'static str {
+pub fn runtime_secret_export(engine: CloudEngine) -> Output {
     if has_app_user(engine) {
         APP_SECRET_EXPORT
     } else {
@@ -48,7 +49,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         Layer::Data,
         format!("Stackwright {prefix}: data ({})", engine_label(s.database)),
     );
-    let key = import(&export(&prefix, "KeyArn"));
+    let key = Output::KeyArn.import(&prefix);
     // Production keeps a final snapshot (or the table) when the stack goes.
     let keep = if s.production { "Snapshot" } else { "Delete" };
 
@@ -61,7 +62,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     secrets(&mut t, s, &prefix, &key);
     let user = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}");
     let password = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}");
-    let security_groups = json!([import(&export(&prefix, "DataSecurityGroup"))]);
+    let security_groups = json!([Output::DataSecurityGroup.import(&prefix)]);
     let backups = if s.production { 14 } else { 1 };
 
     let (endpoint, port, target_id, target_type) = match s.database {
@@ -171,7 +172,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
                 "AWS::Redshift::ClusterSubnetGroup",
                 json!({
                     "Description": format!("{prefix}: private data subnets"),
-                    "SubnetIds": import_list(&export(&prefix, "DataSubnets"))
+                    "SubnetIds": Output::DataSubnets.import_list(&prefix)
                 }),
             );
             t.add(
@@ -232,24 +233,24 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         json!({ "SecretId": r("DatabaseSecret"), "TargetId": r(target_id), "TargetType": target_type }),
     );
     t.output(
-        "DatabaseHost",
+        Output::DatabaseHost.name(),
         "Database endpoint",
         endpoint,
-        Some(export(&prefix, "DatabaseHost")),
+        Some(Output::DatabaseHost.export(&prefix)),
     );
     t.output(
-        "DatabasePort",
+        Output::DatabasePort.name(),
         "Database port",
         port,
-        Some(export(&prefix, "DatabasePort")),
+        Some(Output::DatabasePort.export(&prefix)),
     );
     // The partial ARN (by name): ECS, IAM and GetSecretValue accept it, and
     // it does not depend on the random suffix of the full ARN.
     t.output(
-        SECRET_EXPORT,
+        SECRET_EXPORT.name(),
         "Secret holding the database credentials (ARN, not the value)",
         sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database")),
-        Some(export(&prefix, SECRET_EXPORT)),
+        Some(SECRET_EXPORT.export(&prefix)),
     );
     let _ = db_port(s.database);
     t
@@ -272,7 +273,7 @@ fn subnet_group(t: &mut Template, prefix: &str) {
         "AWS::RDS::DBSubnetGroup",
         json!({
             "DBSubnetGroupDescription": format!("{prefix}: private data subnets"),
-            "SubnetIds": import_list(&export(prefix, "DataSubnets"))
+            "SubnetIds": Output::DataSubnets.import_list(prefix)
         }),
     );
 }
@@ -324,10 +325,10 @@ fn secrets(t: &mut Template, s: &Settings, prefix: &str, key: &Json) {
         );
         t.add(&id, "AWS::SecretsManager::Secret", props);
         t.output(
-            APP_SECRET_EXPORT,
+            APP_SECRET_EXPORT.name(),
             "Secret holding the runtime's database credentials (ARN, not the value)",
             sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}/database-app")),
-            Some(export(prefix, APP_SECRET_EXPORT)),
+            Some(APP_SECRET_EXPORT.export(prefix)),
         );
     }
 }
@@ -413,10 +414,10 @@ fn dynamodb_tables(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, 
         table["UpdateReplacePolicy"] = json!(keep);
     }
     t.output(
-        "TablePrefix",
+        Output::TablePrefix.name(),
         "Prefix of the stack's DynamoDB table names",
         json!(format!("{prefix}-")),
-        Some(export(prefix, "TablePrefix")),
+        Some(Output::TablePrefix.export(prefix)),
     );
 }
 

@@ -147,7 +147,7 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
             "Condition": { "ForAnyValue:StringEquals": { "aws:CalledVia": "cloudformation.amazonaws.com" } }
         }),
     ];
-    if s.compute == Compute::Fargate {
+    if s.compute.needs_image() {
         // Pushing the runtime image: the sign-in takes no resource.
         statements.push(json!({
             "Sid": "EcrSignIn",

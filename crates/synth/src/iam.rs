@@ -14,6 +14,7 @@
 use serde_json::{json, Value as Json};
 
 use crate::cfn::{sub, Layer, Template};
+use crate::outputs::Output;
 
 /// The boundary policy's name; one per region, so each region's bootstrap
 /// stack owns its own.
@@ -29,11 +30,9 @@ pub fn boundary_arn() -> Json {
 /// The bootstrap stack of a region: the permissions boundary.
 pub const BOOTSTRAP_STACK: &str = "stackwright-bootstrap";
 
-/// Bumped whenever the boundary changes, so deploy knows to update it.
-pub const BOOTSTRAP_VERSION: &str = "1";
-
-/// The output of the bootstrap stack holding [`BOOTSTRAP_VERSION`].
-pub const BOOTSTRAP_VERSION_OUTPUT: &str = "BootstrapVersion";
+/// Bumped whenever the boundary changes, so deploy knows to update it
+/// (the bootstrap stack's `BootstrapVersion` output).
+pub const BOOTSTRAP_VERSION: u32 = 1;
 
 /// The managed policies a template may attach to a role: the deploy role
 /// may attach these and no other.
@@ -129,15 +128,15 @@ pub fn bootstrap_template() -> Template {
         }),
     );
     t.output(
-        "Boundary",
+        Output::Boundary.name(),
         "ARN of the permissions boundary",
         crate::cfn::r("Boundary"),
         None,
     );
     t.output(
-        BOOTSTRAP_VERSION_OUTPUT,
+        Output::BootstrapVersion.name(),
         "Version of the bootstrap stack",
-        json!(BOOTSTRAP_VERSION),
+        json!(BOOTSTRAP_VERSION.to_string()),
         None,
     );
     t

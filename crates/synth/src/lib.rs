@@ -14,6 +14,7 @@ pub mod deploy_role;
 pub mod graph;
 pub mod iam;
 pub mod network;
+pub mod outputs;
 pub mod resources;
 pub mod settings;
 pub mod site;
@@ -48,11 +49,6 @@ pub fn db_port(engine: CloudEngine) -> Option<u16> {
         CloudEngine::Redshift => Some(5439),
         CloudEngine::Dynamodb => None,
     }
-}
-
-/// The name a layer exports a value under: `todo-dev-VpcId`.
-pub fn export(prefix: &str, name: &str) -> String {
-    format!("{prefix}-{name}")
 }
 
 /// The CloudFormation stack name of a layer: `todo-dev-network`.

@@ -3,11 +3,12 @@
 //! (load balancer -> app port -> database port), which every later layer imports.
 
 use serde_json::{json, Value as Json};
-use stackwright_stack::{CloudEngine, Compute, Stack};
+use stackwright_stack::{CloudEngine, Stack};
 
 use crate::cfn::{att, r, sub, tags, Layer, Template};
 use crate::iam::assume;
-use crate::{db_port, export, Settings};
+use crate::outputs::Output;
+use crate::{db_port, Settings};
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
     let prefix = s.prefix(stack);
@@ -189,7 +190,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
 
     // Private compute needs the internet (image pulls, OS patches) only on
     // Fargate and EC2; Lambda reaches AWS APIs through VPC endpoints.
-    let nat = matches!(s.compute, Compute::Fargate | Compute::Ec2);
+    let nat = s.compute.needs_nat();
     let nat_count = if s.production { s.azs } else { 1 };
     let az = |i: u8| json!({ "Fn::Select": [i, { "Fn::GetAZs": "" }] });
     for i in 0..s.azs {
@@ -299,7 +300,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     // Secrets Manager for the database password, SNS to publish.
     let secrets = db_port(s.database).is_some();
     let sns = !stack.topics.is_empty();
-    if s.compute == Compute::Lambda && (secrets || sns) {
+    if !s.compute.needs_nat() && (secrets || sns) {
         t.add(
             "EndpointSecurityGroup",
             "AWS::EC2::SecurityGroup",
@@ -337,51 +338,56 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     }
 
     let list = |kind: &str| json!({ "Fn::Join": [",", (0..s.azs).map(|i| r(&format!("{kind}Subnet{i}"))).collect::<Vec<_>>()] });
-    t.output("VpcId", "The VPC", r("Vpc"), Some(export(&prefix, "VpcId")));
     t.output(
-        "PublicSubnets",
+        Output::VpcId.name(),
+        "The VPC",
+        r("Vpc"),
+        Some(Output::VpcId.export(&prefix)),
+    );
+    t.output(
+        Output::PublicSubnets.name(),
         "Public subnets (load balancer)",
         list("Public"),
-        Some(export(&prefix, "PublicSubnets")),
+        Some(Output::PublicSubnets.export(&prefix)),
     );
     t.output(
-        "AppSubnets",
+        Output::AppSubnets.name(),
         "Private subnets for compute",
         list("App"),
-        Some(export(&prefix, "AppSubnets")),
+        Some(Output::AppSubnets.export(&prefix)),
     );
     t.output(
-        "DataSubnets",
+        Output::DataSubnets.name(),
         "Private subnets for databases",
         list("Data"),
-        Some(export(&prefix, "DataSubnets")),
+        Some(Output::DataSubnets.export(&prefix)),
     );
     t.output(
-        "KeyArn",
+        Output::KeyArn.name(),
         "KMS key for logs, secrets, databases, images",
         att("Key", "Arn"),
-        Some(export(&prefix, "KeyArn")),
+        Some(Output::KeyArn.export(&prefix)),
     );
     t.output(
-        "AppSecurityGroup",
+        Output::AppSecurityGroup.name(),
         "Security group of the compute",
         att("AppSecurityGroup", "GroupId"),
-        Some(export(&prefix, "AppSecurityGroup")),
+        Some(Output::AppSecurityGroup.export(&prefix)),
     );
     if t.resources.contains_key("LoadBalancerSecurityGroup") {
         t.output(
-            "LoadBalancerSecurityGroup",
+            Output::LoadBalancerSecurityGroup.name(),
             "Security group of the load balancer",
             att("LoadBalancerSecurityGroup", "GroupId"),
-            Some(export(&prefix, "LoadBalancerSecurityGroup")),
+            Some(Output::LoadBalancerSecurityGroup.export(&prefix)),
         );
     }
     if t.resources.contains_key("DataSecurityGroup") {
         t.output(
-            "DataSecurityGroup",
+            Output::DataSecurityGroup.name(),
             "Security group of the database",
             att("DataSecurityGroup", "GroupId"),
-            Some(export(&prefix, "DataSecurityGroup")),
+            Some(Output::DataSecurityGroup.export(&prefix)),
         );
     }
     t
@@ -397,7 +403,7 @@ fn no_egress() -> Json {
 /// -> database port from the app only.
 fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
     let _ = stack;
-    let load_balanced = s.compute != Compute::Lambda;
+    let load_balanced = s.compute.load_balanced();
     let port = s.port;
     let db = db_port(s.database);
 

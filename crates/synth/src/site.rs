@@ -8,7 +8,8 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::Stack;
 
 use crate::cfn::{att, r, sub, Template};
-use crate::{export, Settings};
+use crate::outputs::Output;
+use crate::Settings;
 
 /// CloudFront's managed policies: CachingOptimized (honours the origin's
 /// Cache-Control: pages are uploaded `no-cache`) and SecurityHeadersPolicy.
@@ -97,16 +98,16 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Jso
         }),
     );
     t.output(
-        "SiteBucket",
+        Output::SiteBucket.name(),
         "Bucket holding the site (written by stackwright deploy)",
         r("SiteBucket"),
-        Some(export(prefix, "SiteBucket")),
+        Some(Output::SiteBucket.export(prefix)),
     );
     t.output(
-        "SiteUrl",
+        Output::SiteUrl.name(),
         "URL of the site",
         sub("https://${SiteDistribution.DomainName}"),
-        Some(export(prefix, "SiteUrl")),
+        Some(Output::SiteUrl.export(prefix)),
     );
     let _ = s;
 }

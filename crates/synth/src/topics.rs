@@ -62,7 +62,7 @@ pub fn add(
     if stack.topics.is_empty() {
         return None;
     }
-    let visibility = if s.compute == stackwright_stack::Compute::Lambda {
+    let visibility = if !s.compute.polls_queues() {
         LAMBDA_VISIBILITY_SECONDS
     } else {
         VISIBILITY_SECONDS
@@ -76,7 +76,7 @@ pub fn add(
             json!({ "TopicName": format!("{prefix}-{name}"), "KmsMasterKeyId": key.clone() }),
         );
         t.output(
-            &format!("{id}Arn"),
+            &crate::outputs::topic_arn(&id),
             &format!("Publish `{name}` messages here"),
             r(&id),
             None,
@@ -145,7 +145,7 @@ pub fn add(
             json!({ "TopicArn": r(&topic), "Protocol": "sqs", "Endpoint": att(&queue, "Arn") }),
         );
         t.output(
-            &format!("{base}DeadLetterQueueUrl"),
+            &crate::outputs::dead_letter_queue_url(&base),
             &format!(
                 "Messages of `{}` that failed {} times",
                 sub.name, sub.max_attempts

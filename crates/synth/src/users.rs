@@ -7,7 +7,8 @@ use serde_json::json;
 use stackwright_stack::Stack;
 
 use crate::cfn::{r, Template};
-use crate::{export, Settings};
+use crate::outputs::Output;
+use crate::Settings;
 
 pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
     let Some(users) = &stack.users else {
@@ -64,15 +65,15 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
         }),
     );
     t.output(
-        "UserPoolId",
+        Output::UserPoolId.name(),
         "The Cognito user pool",
         r("UserPool"),
-        Some(export(prefix, "UserPoolId")),
+        Some(Output::UserPoolId.export(prefix)),
     );
     t.output(
-        "UserPoolClientId",
+        Output::UserPoolClientId.name(),
         "The app client the site signs in with",
         r("UserPoolClient"),
-        Some(export(prefix, "UserPoolClientId")),
+        Some(Output::UserPoolClientId.export(prefix)),
     );
 }

@@ -7,15 +7,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
-use stackwright_synth::iam::{
-    bootstrap_template, BOOTSTRAP_STACK, BOOTSTRAP_VERSION, BOOTSTRAP_VERSION_OUTPUT,
-};
-use stackwright_synth::Layer;
+use stackwright_synth::iam::BOOTSTRAP_STACK;
+use stackwright_synth::outputs::Output as StackOutput;
 
-use super::{confirm, open, plan_layer, show_plan, with_heartbeat, Context_, Progress, Target};
+use super::terminal::Terminal;
+use super::{open, Target};
 use crate::output::Output;
 
 #[derive(Args)]
@@ -28,86 +26,22 @@ pub struct BootstrapArgs {
     pub yes: bool,
 }
 
-/// Make or update the bootstrap stack when needed: "unchanged", "created"
-/// or "updated".
-pub(super) async fn ensure(
-    ctx: &Context_,
-    yes: bool,
-    progress: &Progress,
-) -> anyhow::Result<&'static str> {
-    let status = ctx.cloud.status(BOOTSTRAP_STACK).await?;
-    if status
-        .as_deref()
-        .is_some_and(|s| s.ends_with("_COMPLETE") && !s.contains("ROLLBACK"))
-    {
-        let outputs = ctx.cloud.outputs(BOOTSTRAP_STACK).await?;
-        let version = outputs
-            .iter()
-            .find(|(k, _)| k == BOOTSTRAP_VERSION_OUTPUT)
-            .map(|(_, v)| v.as_str());
-        // A newer boundary (made by a newer stackwright) is kept as it is.
-        let current: u32 = BOOTSTRAP_VERSION.parse().expect("a number");
-        if version.and_then(|v| v.parse::<u32>().ok()) >= Some(current) {
-            return Ok("unchanged");
-        }
-    }
-    let hint = || {
-        format!(
-            "{BOOTSTRAP_STACK} (the permissions boundary every role of a stack carries) is missing or outdated in {} and could not be deployed: \
-             run `stackwright bootstrap` once with credentials that may create IAM policies",
-            ctx.aws.region()
-        )
-    };
-    let template = bootstrap_template().render();
-    let plan = plan_layer(
-        ctx,
-        (BOOTSTRAP_STACK, Layer::Bootstrap),
-        &template,
-        &[],
-        yes,
-        progress,
-    )
-    .await
-    .with_context(hint)?;
-    show_plan(&plan, progress.colour);
-    if plan.change_set.is_none() {
-        return Ok("unchanged");
-    }
-    let answer = confirm(&format!("Deploy {BOOTSTRAP_STACK}?"), yes);
-    if !matches!(answer, Ok(true)) {
-        // A declined create leaves nothing behind, not even an empty stack.
-        ctx.cloud.discard(&plan).await;
-        if !answer? {
-            anyhow::bail!("{BOOTSTRAP_STACK}: not applied; nothing was changed");
-        }
-    }
-    with_heartbeat(
-        BOOTSTRAP_STACK,
-        ctx.cloud
-            .apply(&plan, |e| progress.event(BOOTSTRAP_STACK, e)),
-    )
-    .await
-    .with_context(hint)?;
-    Ok(if plan.creates_stack {
-        "created"
-    } else {
-        "updated"
-    })
-}
-
 /// `stackwright bootstrap`: make or update the region's bootstrap stack.
 pub async fn run(args: &BootstrapArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let Some(ctx) = open(&args.target, out).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let progress = Progress::new(out.colour());
-    let result = ensure(&ctx, args.yes, &progress).await?;
+    let terminal = Terminal::new(args.yes, out.colour());
+    let result = ctx
+        .deployer(&terminal, None, false)
+        .ensure_bootstrap()
+        .await?;
     let boundary = ctx
         .cloud
         .outputs(BOOTSTRAP_STACK)
         .await?
         .into_iter()
-        .find(|(k, _)| k == "Boundary")
+        .find(|(k, _)| k == StackOutput::Boundary.name())
         .map(|(_, v)| v);
     if args.target.json {
         out.json(&json!({ "ok": true, "stack": BOOTSTRAP_STACK, "region": ctx.aws.region(), "result": result, "boundary": boundary }));

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 use stackwright_deploy::store;
-use stackwright_stack::Compute;
 use stackwright_synth::Layer;
 
-use super::{confirm, open, with_heartbeat, Context_, Progress, Target};
+use super::terminal::{confirm, with_heartbeat, Progress};
+use super::{open, Context_, Target};
 use crate::output::Output;
 
 #[derive(Args)]
@@ -81,7 +81,7 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
         }
     }
     // Named by the templates: found even if a stack is already gone.
-    if h.repository.is_none() && ctx.settings.compute == Compute::Fargate {
+    if h.repository.is_none() && ctx.settings.compute.needs_image() {
         h.repository = Some(ctx.prefix.to_lowercase());
     }
     // The secrets, by the names the templates give them.
@@ -122,7 +122,9 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
                 present.len()
             ),
             args.yes,
-        )? {
+        )
+        .map_err(anyhow::Error::msg)?
+        {
             eprintln!("nothing was deleted");
             return Ok(ExitCode::FAILURE);
         }

@@ -84,7 +84,7 @@ fn every_role_carries_the_boundary_and_only_allowlisted_managed_policies() {
 fn the_runtime_connects_as_its_own_database_user() {
     let mut checked = 0;
     for (at, layer, t) in templates() {
-        if layer != "app" || !t.to_string().contains(APP_SECRET_EXPORT) {
+        if layer != "app" || !t.to_string().contains(APP_SECRET_EXPORT.name()) {
             continue;
         }
         for (id, role) in of_type(&t, "AWS::IAM::Role") {

@@ -4,14 +4,15 @@
 use serde_json::{json, Value as Json};
 
 use super::{env_map, LAMBDA_STACK_DIR};
-use crate::cfn::{att, import, import_list, r, sub, Template};
+use crate::cfn::{att, r, sub, Template};
 use crate::iam::{managed, role};
-use crate::{export, Settings};
+use crate::outputs::Output;
+use crate::Settings;
 
 fn vpc_config(prefix: &str) -> Json {
     json!({
-        "SubnetIds": import_list(&export(prefix, "AppSubnets")),
-        "SecurityGroupIds": [import(&export(prefix, "AppSecurityGroup"))]
+        "SubnetIds": Output::AppSubnets.import_list(prefix),
+        "SecurityGroupIds": [Output::AppSecurityGroup.import(prefix)]
     })
 }
 
@@ -29,7 +30,7 @@ fn function(
         "Runtime": "provided.al2023",
         "Handler": "bootstrap",
         "Architectures": ["x86_64"],
-        "Code": { "S3Bucket": import(&export(prefix, "ArtifactBucket")), "S3Key": r("ArtifactKey") },
+        "Code": { "S3Bucket": Output::ArtifactBucket.import(prefix), "S3Key": r("ArtifactKey") },
         "Role": att(role_id, "Arn"),
         "MemorySize": s.lambda_memory,
         "Timeout": timeout,
@@ -167,7 +168,7 @@ pub(super) fn lambda_api(
     t.add(
         "HttpApiAccessLogs",
         "AWS::Logs::LogGroup",
-        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": import(&export(prefix, "KeyArn")) }),
+        json!({ "RetentionInDays": s.log_retention_days, "KmsKeyId": Output::KeyArn.import(prefix) }),
     );
     t.add(
         "HttpApiStage",
@@ -193,10 +194,10 @@ pub(super) fn lambda_api(
         }),
     );
     t.output(
-        "ServiceUrl",
+        Output::ServiceUrl.name(),
         "URL of the API",
         att("HttpApi", "ApiEndpoint"),
-        Some(export(prefix, "ServiceUrl")),
+        Some(Output::ServiceUrl.export(prefix)),
     );
 }
 

@@ -1,0 +1,531 @@
+//! The deploy workflow, start to end: make sure the region's bootstrap
+//! stack is current, build the artifacts, then for each layer in order
+//! plan, refuse data loss, confirm and apply; upload the package and push
+//! the image once the artifacts layer has made their homes; publish the
+//! site last, when every output it names exists.
+//!
+//! It talks to CloudFormation through [`Stacks`], to S3 and the registry
+//! through [`Shipping`], and to the person deploying through [`Ui`], so the
+//! whole sequence is unit-tested with fakes (`deployer/tests.rs`). The CLI
+//! only answers prompts and prints.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use stackwright_stack::Stack;
+use stackwright_synth::iam::{bootstrap_template, BOOTSTRAP_STACK, BOOTSTRAP_VERSION};
+use stackwright_synth::outputs::Output;
+use stackwright_synth::{stack_name, Layer, Settings, Template};
+
+use crate::artifacts::Artifacts;
+use crate::package::Package;
+use crate::plan::{Change, Event, Plan};
+use crate::store::{SiteObject, SiteUpload};
+use crate::{DeployError, Result};
+
+/// CloudFormation as the deployer uses it ([`crate::Cloud`] in production).
+// Used through generics by one caller at a time, never spawned: the
+// futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Stacks {
+    /// The stack's status; None when it does not exist.
+    async fn status(&self, stack: &str) -> Result<Option<String>>;
+    /// Why the stack is in its status.
+    async fn status_reason(&self, stack: &str) -> Option<String>;
+    /// A change set: what deploying `template` would do. Changes nothing.
+    async fn plan(
+        &self,
+        stack: &str,
+        template: &str,
+        parameters: &[(String, String)],
+        token: &str,
+    ) -> Result<Plan>;
+    /// Throw a plan away, and the empty stack a create plan made.
+    async fn discard(&self, plan: &Plan);
+    /// Execute the plan and follow the stack to its end.
+    async fn apply(&self, plan: &Plan, on_event: &mut dyn FnMut(&Event)) -> Result<String>;
+    /// Delete the stack and wait until it is gone.
+    async fn destroy(&self, stack: &str, on_event: &mut dyn FnMut(&Event)) -> Result<()>;
+    /// The stack's outputs, in template order.
+    async fn outputs(&self, stack: &str) -> Result<Vec<(String, String)>>;
+}
+
+/// Where the artifacts go: the artifact bucket, the image repository,
+/// the site bucket ([`crate::aws::AwsShipping`] in production).
+#[allow(async_fn_in_trait)]
+pub trait Shipping {
+    /// Upload unless the bucket has it; whether anything was uploaded.
+    async fn upload_package(&self, bucket: &str, package: &Package) -> Result<bool>;
+    /// Push the image to the repository the artifacts layer made.
+    async fn push_image(
+        &self,
+        image: &stackwright_image::Image,
+        repository_uri: &str,
+    ) -> Result<Pushed>;
+    /// Make the bucket hold exactly these files.
+    async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload>;
+}
+
+/// Where an image went, and its manifest digest.
+pub struct Pushed {
+    pub destination: String,
+    pub digest: String,
+}
+
+/// The person deploying: answers questions and reads progress.
+pub trait Ui {
+    /// Ask; `Err` (why nobody can answer) when there is no one to ask.
+    fn confirm(&self, question: &str) -> std::result::Result<bool, String>;
+    /// One line of progress.
+    fn note(&self, line: &str);
+    /// What a layer's plan would do.
+    fn plan(&self, plan: &Plan);
+    /// A stack event while an operation runs.
+    fn event(&self, stack: &str, event: &Event);
+}
+
+/// The site's files with the values only a deploy knows filled in.
+pub trait SiteSource {
+    fn files(&self, values: &[(&str, String)]) -> std::result::Result<Vec<SiteFile>, String>;
+}
+
+pub struct SiteFile {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// A page (HTML): checked on every visit, so a deploy shows at once.
+    pub page: bool,
+}
+
+/// What to deploy.
+pub struct Release<'a> {
+    pub stack: &'a Stack,
+    pub settings: &'a Settings,
+    pub templates: &'a [Template],
+    /// The runtime binary to package.
+    pub binary: &'a Path,
+    pub site: Option<&'a dyn SiteSource>,
+}
+
+pub enum Outcome {
+    Deployed(Box<Report>),
+    /// The person declined to apply a layer; nothing of it was changed.
+    Declined {
+        stack: String,
+    },
+}
+
+/// What a deploy did.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub bootstrap: &'static str,
+    pub stacks: Vec<LayerResult>,
+    pub package: PackageResult,
+    pub image: Option<ImageResult>,
+    pub site: Option<SiteResult>,
+    pub outputs: IndexMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayerResult {
+    pub stack: String,
+    pub layer: Layer,
+    /// `unchanged`, `created` or `updated`.
+    pub result: &'static str,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackageResult {
+    pub key: String,
+    pub uploaded: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageResult {
+    pub tag: String,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SiteResult {
+    pub url: String,
+    pub bucket: String,
+    pub upload: SiteUpload,
+}
+
+pub struct Deployer<'a, S, P, U> {
+    pub stacks: &'a S,
+    pub shipping: P,
+    pub ui: &'a U,
+    /// Named in advice; the site's sign-in talks to this region.
+    pub region: String,
+    /// An emulator's endpoint: the site's sign-in talks to it instead.
+    pub endpoint: Option<String>,
+    /// Apply changes that replace or remove data-holding resources.
+    pub allow_replace: bool,
+}
+
+/// The layers' outputs gathered so far, by name.
+pub type Outputs = IndexMap<String, String>;
+
+impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
+    /// The whole deploy.
+    pub async fn deploy(&self, release: &Release<'_>) -> Result<Outcome> {
+        let bootstrap = self.ensure_bootstrap().await?;
+        let artifacts =
+            Artifacts::build(release.binary, release.stack, release.settings, self.ui).await?;
+        let prefix = release.settings.prefix(release.stack);
+        let mut outputs = Outputs::new();
+        let mut stacks = Vec::new();
+        let mut package = PackageResult {
+            key: artifacts.package.key(),
+            uploaded: false,
+        };
+        let mut image = artifacts.image.as_ref().map(|i| ImageResult {
+            tag: i.tag(),
+            digest: None,
+        });
+        for t in release.templates {
+            let name = stack_name(&prefix, t.layer);
+            let params = artifacts.parameters(t.layer, release.templates);
+            let Some(layer) = self.layer(&name, t, &params).await? else {
+                return Ok(Outcome::Declined { stack: name });
+            };
+            for (k, v) in self.stacks.outputs(&name).await? {
+                outputs.insert(k, v);
+            }
+            stacks.push(layer);
+            if t.layer == Layer::Artifacts {
+                package.uploaded = self.ship_package(&name, &artifacts, &outputs).await?;
+                if let (Some(built), Some(result)) = (&artifacts.image, &mut image) {
+                    result.digest = Some(self.ship_image(&name, built, &outputs).await?);
+                }
+            }
+        }
+        let site = match release.site {
+            Some(source) => Some(
+                self.working("uploading the site", self.publish_site(source, &outputs))
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(Outcome::Deployed(Box::new(Report {
+            bootstrap,
+            stacks,
+            package,
+            image,
+            site,
+            outputs,
+        })))
+    }
+
+    /// Plan, check and apply one layer; None when the person declined.
+    async fn layer(
+        &self,
+        name: &str,
+        t: &Template,
+        params: &[(String, String)],
+    ) -> Result<Option<LayerResult>> {
+        let plan = self.plan(name, t.layer, &t.render(), params).await?;
+        self.ui.plan(&plan);
+        let result = if plan.change_set.is_none() {
+            "unchanged"
+        } else {
+            self.refuse_data_loss(&plan).await?;
+            let verb = if plan.creates_stack {
+                "Create"
+            } else {
+                "Update"
+            };
+            if !self
+                .confirm_or_discard(&plan, &format!("{verb} {name}?"))
+                .await?
+            {
+                self.ui
+                    .note(&format!("{name}: not applied; nothing was changed"));
+                return Ok(None);
+            }
+            self.apply(&plan).await?;
+            if plan.creates_stack {
+                "created"
+            } else {
+                "updated"
+            }
+        };
+        self.ui.note(&format!("{name}: {result}"));
+        Ok(Some(LayerResult {
+            stack: name.to_string(),
+            layer: t.layer,
+            result,
+            changes: plan.changes,
+        }))
+    }
+
+    /// Plan a layer. A stack left in ROLLBACK_COMPLETE by a failed first
+    /// deploy cannot be updated, so it is deleted (after asking) and
+    /// planned anew.
+    pub async fn plan(
+        &self,
+        name: &str,
+        layer: Layer,
+        template: &str,
+        params: &[(String, String)],
+    ) -> Result<Plan> {
+        match self
+            .stacks
+            .plan(name, template, params, &token(layer))
+            .await
+        {
+            Err(DeployError::NeedsReplacement { stack, status }) => {
+                let reason = self.stacks.status_reason(&stack).await.unwrap_or_default();
+                self.ui.note(&format!("{stack} is in {status} after a failed first deploy ({reason}); it holds nothing and must be deleted before it can be created again"));
+                let question = format!("Delete {stack} and create it again?");
+                if !self
+                    .ui
+                    .confirm(&question)
+                    .map_err(DeployError::Unconfirmed)?
+                {
+                    return Err(DeployError::NotReplaced { stack, status });
+                }
+                let ui = self.ui;
+                self.stacks
+                    .destroy(&stack, &mut |e| ui.event(&stack, e))
+                    .await?;
+                self.stacks
+                    .plan(name, template, params, &token(layer))
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// A plan that replaces or removes data stops the deploy, unless allowed.
+    async fn refuse_data_loss(&self, plan: &Plan) -> Result<()> {
+        let losing: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| c.loses_data())
+            .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
+            .collect();
+        if losing.is_empty() || self.allow_replace {
+            return Ok(());
+        }
+        self.stacks.discard(plan).await;
+        Err(DeployError::LosesData {
+            stack: plan.stack.clone(),
+            resources: losing.join(", "),
+        })
+    }
+
+    /// Ask before applying; whatever the answer but yes (no, or nobody to
+    /// ask), the plan is discarded once, so nothing is left behind.
+    async fn confirm_or_discard(&self, plan: &Plan, question: &str) -> Result<bool> {
+        let answer = self.ui.confirm(question);
+        if !matches!(answer, Ok(true)) {
+            self.stacks.discard(plan).await;
+        }
+        answer.map_err(DeployError::Unconfirmed)
+    }
+
+    async fn apply(&self, plan: &Plan) -> Result<String> {
+        let ui = self.ui;
+        let stack = &plan.stack;
+        self.working(stack, self.stacks.apply(plan, &mut |e| ui.event(stack, e)))
+            .await
+    }
+
+    /// Make or update the region's bootstrap stack (the permissions
+    /// boundary) when it is missing or older than this version: `unchanged`,
+    /// `created` or `updated`. A newer one, made by a newer stackwright, is
+    /// kept as it is, so a deploy role that may not touch IAM policies
+    /// still deploys.
+    pub async fn ensure_bootstrap(&self) -> Result<&'static str> {
+        let status = self.stacks.status(BOOTSTRAP_STACK).await?;
+        if status
+            .as_deref()
+            .is_some_and(|s| s.ends_with("_COMPLETE") && !s.contains("ROLLBACK"))
+        {
+            let outputs = self.stacks.outputs(BOOTSTRAP_STACK).await?;
+            let version = outputs
+                .iter()
+                .find(|(k, _)| k == Output::BootstrapVersion.name())
+                .and_then(|(_, v)| v.parse::<u32>().ok());
+            if version >= Some(BOOTSTRAP_VERSION) {
+                return Ok("unchanged");
+            }
+        }
+        let hint = |source| DeployError::Bootstrap {
+            region: self.region.clone(),
+            source: Box::new(source),
+        };
+        let template = bootstrap_template().render();
+        let plan = self
+            .plan(BOOTSTRAP_STACK, Layer::Bootstrap, &template, &[])
+            .await
+            .map_err(hint)?;
+        self.ui.plan(&plan);
+        if plan.change_set.is_none() {
+            return Ok("unchanged");
+        }
+        let question = format!("Deploy {BOOTSTRAP_STACK}?");
+        if !self.confirm_or_discard(&plan, &question).await? {
+            return Err(DeployError::NotApplied(BOOTSTRAP_STACK.to_string()));
+        }
+        self.apply(&plan).await.map_err(hint)?;
+        Ok(if plan.creates_stack {
+            "created"
+        } else {
+            "updated"
+        })
+    }
+
+    async fn ship_package(
+        &self,
+        stack: &str,
+        artifacts: &Artifacts,
+        outputs: &Outputs,
+    ) -> Result<bool> {
+        let bucket = output(outputs, stack, Output::ArtifactBucket)?;
+        let package = &artifacts.package;
+        let uploaded = self
+            .working(
+                "uploading the runtime package",
+                self.shipping.upload_package(bucket, package),
+            )
+            .await?;
+        self.ui.note(&format!(
+            "runtime package s3://{bucket}/{}: {}",
+            package.key(),
+            if uploaded {
+                "uploaded"
+            } else {
+                "already there"
+            }
+        ));
+        Ok(uploaded)
+    }
+
+    /// Push the image after the artifacts layer has made its repository
+    /// and before the app layer names it by its tag.
+    async fn ship_image(
+        &self,
+        stack: &str,
+        image: &stackwright_image::Image,
+        outputs: &Outputs,
+    ) -> Result<String> {
+        let uri = output(outputs, stack, Output::RepositoryUri)?;
+        let pushed = self
+            .working(
+                "pushing the runtime image",
+                self.shipping.push_image(image, uri),
+            )
+            .await?;
+        self.ui.note(&format!(
+            "runtime image pushed: {}:{} ({})",
+            pushed.destination,
+            image.tag(),
+            pushed.digest
+        ));
+        Ok(pushed.digest)
+    }
+
+    /// Upload the site with the placeholders filled from the outputs: the
+    /// API's URL, the user pool and its client.
+    async fn publish_site(&self, source: &dyn SiteSource, outputs: &Outputs) -> Result<SiteResult> {
+        let get = |o: Output| outputs.get(o.name()).cloned().unwrap_or_default();
+        let bucket = output(outputs, "the artifacts layer", Output::SiteBucket)?;
+        let api = get(Output::ServiceUrl);
+        if api.starts_with("http://") {
+            self.ui.note(&format!(
+                "warning: the site is served over HTTPS, and browsers refuse its calls to {api}: \
+                 set certificate_arn so the API is served over HTTPS too"
+            ));
+        }
+        let auth = match &self.endpoint {
+            // An emulator answers the Cognito protocol at its own address.
+            Some(endpoint) => format!("{}/", endpoint.trim_end_matches('/')),
+            None => format!("https://cognito-idp.{}.amazonaws.com/", self.region),
+        };
+        let values = vec![
+            ("API_URL", api),
+            ("AUTH_URL", auth),
+            ("REGION", self.region.clone()),
+            ("USER_POOL_ID", get(Output::UserPoolId)),
+            ("CLIENT_ID", get(Output::UserPoolClientId)),
+        ];
+        let files = source.files(&values).map_err(DeployError::Site)?;
+        let objects: Vec<SiteObject> = files
+            .iter()
+            .map(|f| SiteObject {
+                key: &f.key,
+                body: &f.body,
+                content_type: f.content_type,
+                // Other files may be cached for five minutes.
+                cache_control: if f.page {
+                    "no-cache"
+                } else {
+                    "public, max-age=300"
+                },
+            })
+            .collect();
+        let upload = self.shipping.sync_site(bucket, &objects).await?;
+        let url = get(Output::SiteUrl);
+        self.ui.note(&format!(
+            "site {url}: {} uploaded, {} unchanged, {} removed",
+            upload.uploaded, upload.unchanged, upload.removed
+        ));
+        Ok(SiteResult {
+            url,
+            bucket: bucket.to_string(),
+            upload,
+        })
+    }
+
+    async fn working<T>(&self, what: &str, fut: impl Future<Output = T>) -> T {
+        working(what, fut, |line| self.ui.note(line)).await
+    }
+}
+
+/// Runs `fut`, noting every 30 s that it still works: AWS can be quiet
+/// for minutes.
+pub async fn working<T>(what: &str, fut: impl Future<Output = T>, note: impl Fn(&str)) -> T {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            result = &mut fut => return result,
+            _ = tick.tick() => note(&format!(
+                "  ... {what}: still working ({}s)",
+                started.elapsed().as_secs()
+            )),
+        }
+    }
+}
+
+fn output<'o>(outputs: &'o Outputs, stack: &str, name: Output) -> Result<&'o str> {
+    outputs
+        .get(name.name())
+        .map(String::as_str)
+        .ok_or_else(|| DeployError::MissingOutput {
+            stack: stack.to_string(),
+            output: name.name(),
+        })
+}
+
+/// Unique per call: change set names must not collide between stacks.
+pub fn token(layer: Layer) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos:x}", layer.as_str())
+}
+
+#[cfg(test)]
+mod tests;

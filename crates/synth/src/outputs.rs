@@ -1,0 +1,131 @@
+//! The names layers publish and deploy passes: stack outputs (most of them
+//! also exported, `PREFIX-Name`, for the next layer to import) and the app
+//! layer's parameters. Synth writes them, deploy, the CLI and the graph
+//! read them: one spelling, here.
+
+use std::fmt;
+
+use serde_json::Value as Json;
+
+/// An output of a layer's stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Output {
+    // network
+    VpcId,
+    PublicSubnets,
+    AppSubnets,
+    DataSubnets,
+    KeyArn,
+    AppSecurityGroup,
+    LoadBalancerSecurityGroup,
+    DataSecurityGroup,
+    // artifacts
+    ArtifactBucket,
+    RepositoryUri,
+    SiteBucket,
+    SiteUrl,
+    UserPoolId,
+    UserPoolClientId,
+    // data
+    DatabaseHost,
+    DatabasePort,
+    /// The administrator's secret.
+    DatabaseSecretArn,
+    /// The runtime's secret, when the engine has a separate app user.
+    AppDatabaseSecretArn,
+    TablePrefix,
+    // app
+    ServiceUrl,
+    LogGroup,
+    // bootstrap
+    Boundary,
+    BootstrapVersion,
+}
+
+impl Output {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Output::VpcId => "VpcId",
+            Output::PublicSubnets => "PublicSubnets",
+            Output::AppSubnets => "AppSubnets",
+            Output::DataSubnets => "DataSubnets",
+            Output::KeyArn => "KeyArn",
+            Output::AppSecurityGroup => "AppSecurityGroup",
+            Output::LoadBalancerSecurityGroup => "LoadBalancerSecurityGroup",
+            Output::DataSecurityGroup => "DataSecurityGroup",
+            Output::ArtifactBucket => "ArtifactBucket",
+            Output::RepositoryUri => "RepositoryUri",
+            Output::SiteBucket => "SiteBucket",
+            Output::SiteUrl => "SiteUrl",
+            Output::UserPoolId => "UserPoolId",
+            Output::UserPoolClientId => "UserPoolClientId",
+            Output::DatabaseHost => "DatabaseHost",
+            Output::DatabasePort => "DatabasePort",
+            Output::DatabaseSecretArn => "DatabaseSecretArn",
+            Output::AppDatabaseSecretArn => "AppDatabaseSecretArn",
+            Output::TablePrefix => "TablePrefix",
+            Output::ServiceUrl => "ServiceUrl",
+            Output::LogGroup => "LogGroup",
+            Output::Boundary => "Boundary",
+            Output::BootstrapVersion => "BootstrapVersion",
+        }
+    }
+
+    /// The name it is exported under: `todo-dev-VpcId`.
+    pub fn export(self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.name())
+    }
+
+    /// The value, imported by a later layer.
+    pub fn import(self, prefix: &str) -> Json {
+        crate::cfn::import(&self.export(prefix))
+    }
+
+    /// A comma-separated exported list, imported as a list.
+    pub fn import_list(self, prefix: &str) -> Json {
+        crate::cfn::import_list(&self.export(prefix))
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The output holding a topic's ARN, from the topic's logical id.
+pub fn topic_arn(topic_id: &str) -> String {
+    format!("{topic_id}Arn")
+}
+
+/// The output holding a subscription's dead-letter queue URL.
+pub fn dead_letter_queue_url(subscription_id: &str) -> String {
+    format!("{subscription_id}DeadLetterQueueUrl")
+}
+
+/// A parameter of the app layer, passed by deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parameter {
+    /// The runtime package's key in the artifact bucket.
+    ArtifactKey,
+    /// Changes exactly when what runs changes: reruns the migration.
+    DeployId,
+    /// The runtime image's tag in the repository.
+    ImageTag,
+}
+
+impl Parameter {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Parameter::ArtifactKey => "ArtifactKey",
+            Parameter::DeployId => "DeployId",
+            Parameter::ImageTag => "ImageTag",
+        }
+    }
+}
+
+impl fmt::Display for Parameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
