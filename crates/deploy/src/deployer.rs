@@ -528,4 +528,6 @@ pub fn token(layer: Layer) -> String {
 }
 
 #[cfg(test)]
+mod fakes;
+#[cfg(test)]
 mod tests;
