@@ -312,9 +312,9 @@ fn health_path(stack: &Stack) -> Option<String> {
         .map(|r| r.path.clone())
 }
 
-fn render(p: &Plan) -> anyhow::Result<String> {
-    // GitHub expands `${{ ... }}` anywhere in a workflow, including inside run
-    // scripts: a path carrying one would run an expression nobody wrote.
+/// GitHub expands `${{ ... }}` anywhere in a workflow, including inside run
+/// scripts: a path carrying one would run an expression nobody wrote.
+fn writable(p: &Plan) -> anyhow::Result<()> {
     for (what, value) in [
         ("the stack folder", p.dir.as_str()),
         ("the health route", p.health.as_deref().unwrap_or("")),
@@ -324,6 +324,29 @@ fn render(p: &Plan) -> anyhow::Result<String> {
             bail!("{what} `{value}` cannot be written into a workflow (it holds `${{{{` or a control character)");
         }
     }
+    Ok(())
+}
+
+/// The command that writes this workflow again, for its header.
+fn regenerate_command(p: &Plan, dir: &str) -> String {
+    let mut regen = format!(
+        "stackwright ci github {dir} --env {} --branch {}",
+        p.env,
+        sh_quote(&p.branch)
+    );
+    if let Some(arn) = &p.role_arn {
+        regen.push_str(&format!(" --role-arn {}", sh_quote(arn)));
+    }
+    if let Some(o) = &p.out_arg {
+        regen.push_str(&format!(" --out {}", sh_quote(o)));
+    }
+    regen.push_str(&format!(" --install-from {}", sh_quote(&p.install_from)));
+    regen.push_str(" --force");
+    regen
+}
+
+fn render(p: &Plan) -> anyhow::Result<String> {
+    writable(p)?;
     let dir = sh_quote(&p.dir);
     let branch = yaml_scalar(&p.branch);
     let env = yaml_scalar(&p.env);
@@ -338,19 +361,7 @@ fn render(p: &Plan) -> anyhow::Result<String> {
         Some(arn) => yaml_scalar(arn),
         None => format!("${{{{ vars.{ROLE_VARIABLE} }}}}"),
     };
-    let mut regen = format!(
-        "stackwright ci github {dir} --env {} --branch {}",
-        p.env,
-        sh_quote(&p.branch)
-    );
-    if let Some(arn) = &p.role_arn {
-        regen.push_str(&format!(" --role-arn {}", sh_quote(arn)));
-    }
-    if let Some(o) = &p.out_arg {
-        regen.push_str(&format!(" --out {}", sh_quote(o)));
-    }
-    regen.push_str(&format!(" --install-from {}", sh_quote(&p.install_from)));
-    regen.push_str(" --force");
+    let regen = regenerate_command(p, &dir);
     // STS caps session names at 64 characters.
     let session: String = format!("stackwright-{}-{}", p.stack, p.env)
         .chars()

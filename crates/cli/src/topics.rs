@@ -234,11 +234,17 @@ async fn list(args: &DlqListArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let url = database_url(&stack, &args.database).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
-    let dead = engine.dead_letters(args.subscription.as_deref()).await?;
+    let dead = engine
+        .require_queue()?
+        .dead_letters(args.subscription.as_deref())
+        .await?;
     let mut queued = serde_json::Map::new();
     for sub in &stack.subscriptions {
         if args.subscription.as_deref().is_none_or(|s| s == sub.name) {
-            queued.insert(sub.name.clone(), json!(engine.queued(&sub.name).await?));
+            queued.insert(
+                sub.name.clone(),
+                json!(engine.require_queue()?.queued(&sub.name).await?),
+            );
         }
     }
     if args.json {
@@ -269,6 +275,7 @@ async fn redrive(args: &DlqRedriveArgs, out: &Output) -> anyhow::Result<ExitCode
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
     let moved = engine
+        .require_queue()?
         .redrive(args.subscription.as_deref(), &args.ids)
         .await?;
     if args.json {

@@ -315,6 +315,8 @@ pub async fn apply_delivered(
     let topic = &stack.topics[&sub.topic];
     let body = crate::topics::check_message(topic, value)?;
     engine
+        .require_queue()
+        .map_err(|e| e.to_string())?
         .apply_message(sub, stack.table(&sub.table), &Message { id, body })
         .await
         .map_err(|e| e.to_string())

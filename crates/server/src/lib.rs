@@ -128,7 +128,7 @@ impl Application {
         inherited: Option<std::net::TcpListener>,
     ) -> Result<Self, StartError> {
         let engine = stackwright_storage::open(&settings.database).await?;
-        if !stack.topics.is_empty() && engine.kind() == stackwright_storage::EngineKind::Dynamodb {
+        if !stack.topics.is_empty() && engine.queue().is_none() {
             return Err(StorageError::Unsupported(format!(
                 "stack `{}` has topics, which need a SQL database; run it on SQLite (the default), PostgreSQL or MySQL",
                 stack.name

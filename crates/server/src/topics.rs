@@ -70,14 +70,18 @@ pub async fn publish(
         .subscriptions_of(topic)
         .map(|s| s.name.as_str())
         .collect();
-    engine.enqueue(&subscriptions, messages).await
+    engine
+        .require_queue()?
+        .enqueue(&subscriptions, messages)
+        .await
 }
 
 /// One pass over every subscription: applies what is due, up to one batch each.
 pub async fn deliver_due(engine: &dyn Engine, stack: &Stack) -> Result<Delivery, StorageError> {
     let mut total = Delivery::default();
+    let queue = engine.require_queue()?;
     for sub in &stack.subscriptions {
-        let d = engine.deliver(sub, stack.table(&sub.table), BATCH).await?;
+        let d = queue.deliver(sub, stack.table(&sub.table), BATCH).await?;
         if d.retried + d.dead > 0 {
             tracing::warn!(
                 target: "stackwright::topics",
@@ -150,7 +154,10 @@ pub async fn forget_applied(engine: Arc<dyn Engine>, stack: Arc<Stack>) {
 pub(crate) async fn forget_old_applied(engine: &dyn Engine) {
     let before =
         stackwright_storage::queue::now_ms() - stackwright_storage::queue::APPLIED_RETENTION_MS;
-    match engine.forget_applied(before).await {
+    let Some(queue) = engine.queue() else {
+        return;
+    };
+    match queue.forget_applied(before).await {
         Ok(0) => {}
         Ok(forgotten) => tracing::info!(
             target: "stackwright::topics",

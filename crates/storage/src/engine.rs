@@ -176,56 +176,50 @@ pub trait Engine: Send + Sync + 'static {
     /// Delete the row with `key`; false when there was none.
     async fn delete(&self, table: &Table, key: &Json) -> Result<bool>;
 
+    /// The engine's store for topic messages; None for an engine without
+    /// one (DynamoDB), whose stacks `check` refuses subscriptions for.
+    fn queue(&self) -> Option<&dyn Queue>;
+
+    /// The queue, or why this engine has none.
+    fn require_queue(&self) -> Result<&dyn Queue> {
+        self.queue().ok_or_else(|| no_topics(self.kind()))
+    }
+}
+
+/// Durable topic delivery in the stack's own database (see [`crate::queue`]).
+#[async_trait]
+pub trait Queue: Send + Sync {
     /// Store `messages` for delivery to each of `subscriptions`, durably,
     /// before returning. A message whose id is already queued or applied
     /// for a subscription is not stored again.
-    async fn enqueue(&self, _subscriptions: &[&str], _messages: &[Message]) -> Result<Enqueued> {
-        Err(no_topics(self.kind()))
-    }
+    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued>;
 
     /// Apply up to `limit` due messages of `sub` to `table` (see [`crate::queue`]).
-    async fn deliver(
-        &self,
-        _sub: &Subscription,
-        _table: &Table,
-        _limit: usize,
-    ) -> Result<Delivery> {
-        Err(no_topics(self.kind()))
-    }
+    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery>;
 
     /// Apply one message delivered by an outside queue (SQS) to `table`, in
     /// one transaction with its applied record. `Ok(false)`: applied before
     /// (a redelivery), nothing done.
     async fn apply_message(
         &self,
-        _sub: &Subscription,
-        _table: &Table,
-        _message: &Message,
-    ) -> Result<bool> {
-        Err(no_topics(self.kind()))
-    }
+        sub: &Subscription,
+        table: &Table,
+        message: &Message,
+    ) -> Result<bool>;
 
     /// Messages of `sub` waiting for delivery (due or backing off).
-    async fn queued(&self, _sub: &str) -> Result<u64> {
-        Err(no_topics(self.kind()))
-    }
+    async fn queued(&self, sub: &str) -> Result<u64>;
 
     /// Dead letters, of one subscription or all, oldest first.
-    async fn dead_letters(&self, _sub: Option<&str>) -> Result<Vec<DeadLetter>> {
-        Err(no_topics(self.kind()))
-    }
+    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>>;
 
     /// Queue dead letters again (all of `sub`, or those with `ids`), with
     /// their attempts reset; returns how many.
-    async fn redrive(&self, _sub: Option<&str>, _ids: &[String]) -> Result<usize> {
-        Err(no_topics(self.kind()))
-    }
+    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize>;
 
     /// Forget the ids of messages applied before `before_ms` (see
     /// [`crate::queue::APPLIED_RETENTION_MS`]); returns how many.
-    async fn forget_applied(&self, _before_ms: i64) -> Result<u64> {
-        Err(no_topics(self.kind()))
-    }
+    async fn forget_applied(&self, before_ms: i64) -> Result<u64>;
 }
 
 fn no_topics(kind: EngineKind) -> StorageError {

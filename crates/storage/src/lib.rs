@@ -6,19 +6,19 @@ pub mod engine;
 pub mod grants;
 pub mod local;
 pub mod migrate;
-pub mod mysql;
-pub mod postgres;
+mod paging;
 pub mod queue;
 pub mod seed;
-mod server;
+pub mod shape;
 pub mod sql;
 pub mod sqlite;
+mod sqlx_engines;
 mod url;
 
 use std::sync::Arc;
 
 pub use engine::*;
-pub use server::PoolSettings;
+pub use sqlx_engines::{mysql, postgres, PoolSettings};
 pub use url::{redact, DatabaseUrl, ServerUrl};
 
 use serde::Serialize;

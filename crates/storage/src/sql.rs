@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::engine::{Result, StorageError};
 use crate::migrate::TableSchema;
+use crate::shape::Shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -116,13 +117,6 @@ impl Builder {
     }
 }
 
-/// A table's columns, for statements about its rows.
-pub struct Shape<'a> {
-    pub table: &'a str,
-    pub key: &'a str,
-    pub columns: Vec<(&'a str, ColumnType)>,
-}
-
 impl Dialect {
     pub fn quote(self, name: &str) -> String {
         match self {
@@ -131,7 +125,7 @@ impl Dialect {
         }
     }
 
-    fn select_list(self, shape: &Shape<'_>) -> String {
+    fn select_list(self, shape: &Shape) -> String {
         shape
             .columns
             .iter()
@@ -140,29 +134,20 @@ impl Dialect {
             .join(", ")
     }
 
-    fn ty_of(shape: &Shape<'_>, column: &str) -> Result<ColumnType> {
-        shape
-            .columns
-            .iter()
-            .find(|(c, _)| *c == column)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
-    }
-
-    pub fn get(self, shape: &Shape<'_>, key: Param) -> Statement {
+    pub fn get(self, shape: &Shape, key: Param) -> Statement {
         let mut b = Builder::new(self);
         b.push(&format!(
             "SELECT {} FROM {} WHERE ",
             self.select_list(shape),
-            self.quote(shape.table),
+            self.quote(&shape.table),
         ))
-        .equals(&self.quote(shape.key), key);
+        .equals(&self.quote(&shape.key), key);
         b.done()
     }
 
     pub fn list(
         self,
-        shape: &Shape<'_>,
+        shape: &Shape,
         filters: &[(&str, Json)],
         order_by: &[Order],
         limit: u32,
@@ -172,13 +157,11 @@ impl Dialect {
         b.push(&format!(
             "SELECT {} FROM {}",
             self.select_list(shape),
-            self.quote(shape.table)
+            self.quote(&shape.table)
         ));
         for (i, (column, value)) in filters.iter().enumerate() {
-            b.push(if i == 0 { " WHERE " } else { " AND " }).equals(
-                &self.quote(column),
-                param(Self::ty_of(shape, column)?, value)?,
-            );
+            b.push(if i == 0 { " WHERE " } else { " AND " })
+                .equals(&self.quote(column), param(shape.ty(column)?, value)?);
         }
         for (i, o) in order_by.iter().enumerate() {
             b.push(if i == 0 { " ORDER BY " } else { ", " })
@@ -202,7 +185,7 @@ impl Dialect {
     /// with the same key (used for seed rows). PostgreSQL returns the row.
     pub fn insert(
         self,
-        shape: &Shape<'_>,
+        shape: &Shape,
         values: Vec<(&str, Param)>,
         ignore_conflict: bool,
     ) -> Statement {
@@ -210,7 +193,7 @@ impl Dialect {
         let names: Vec<String> = values.iter().map(|(c, _)| self.quote(c)).collect();
         b.push(&format!(
             "INSERT INTO {} ({}) VALUES (",
-            self.quote(shape.table),
+            self.quote(&shape.table),
             names.join(", ")
         ));
         for (i, (_, p)) in values.into_iter().enumerate() {
@@ -240,13 +223,13 @@ impl Dialect {
     /// UPDATE ... SET; PostgreSQL returns the row.
     pub fn update(
         self,
-        shape: &Shape<'_>,
+        shape: &Shape,
         sets: Vec<(&str, Param)>,
         increments: &[(&str, i64)],
         key: Param,
     ) -> Statement {
         let mut b = Builder::new(self);
-        b.push(&format!("UPDATE {} SET ", self.quote(shape.table)));
+        b.push(&format!("UPDATE {} SET ", self.quote(&shape.table)));
         let mut first = true;
         for (column, p) in sets {
             if !first {
@@ -264,17 +247,17 @@ impl Dialect {
             let c = self.quote(column);
             b.push(&format!("{c} = {c} + ")).bind(Param::Int(*by));
         }
-        b.push(" WHERE ").equals(&self.quote(shape.key), key);
+        b.push(" WHERE ").equals(&self.quote(&shape.key), key);
         if self == Dialect::Postgres {
             b.push(&format!(" RETURNING {}", self.select_list(shape)));
         }
         b.done()
     }
 
-    pub fn delete(self, shape: &Shape<'_>, key: Param) -> Statement {
+    pub fn delete(self, shape: &Shape, key: Param) -> Statement {
         let mut b = Builder::new(self);
-        b.push(&format!("DELETE FROM {} WHERE ", self.quote(shape.table)))
-            .equals(&self.quote(shape.key), key);
+        b.push(&format!("DELETE FROM {} WHERE ", self.quote(&shape.table)))
+            .equals(&self.quote(&shape.key), key);
         b.done()
     }
 
@@ -668,9 +651,14 @@ mod tests {
     #[test]
     fn placeholders_follow_the_dialect() {
         let shape = Shape {
-            table: "t",
-            key: "id",
-            columns: vec![("id", ColumnType::BigInt), ("n", ColumnType::Text)],
+            table: "t".into(),
+            key: "id".into(),
+            key_ty: ColumnType::BigInt,
+            generated_key: true,
+            columns: vec![
+                ("id".into(), ColumnType::BigInt),
+                ("n".into(), ColumnType::Text),
+            ],
         };
         let pg = Dialect::Postgres
             .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)

@@ -60,170 +60,20 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     }
 
     secrets(&mut t, s, &prefix, &key);
-    let user = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}");
-    let password = sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}");
-    let security_groups = json!([Output::DataSecurityGroup.import(&prefix)]);
-    let backups = if s.production { 14 } else { 1 };
-
+    let db = Common {
+        user: sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:username}}"),
+        password: sub("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}"),
+        security_groups: json!([Output::DataSecurityGroup.import(&prefix)]),
+        key,
+        backups: if s.production { 14 } else { 1 },
+        keep,
+    };
     let (endpoint, port, target_id, target_type) = match s.database {
-        CloudEngine::Postgres | CloudEngine::Mysql => {
-            subnet_group(&mut t, &prefix);
-            monitoring_role(&mut t);
-            let (engine, logs) = if s.database == CloudEngine::Postgres {
-                ("postgres", json!(["postgresql", "upgrade"]))
-            } else {
-                ("mysql", json!(["error", "general", "slowquery", "audit"]))
-            };
-            let db = t.add(
-                "Database",
-                "AWS::RDS::DBInstance",
-                json!({
-                    "Engine": engine,
-                    "DBInstanceClass": s.db_instance_class,
-                    "AllocatedStorage": s.db_storage_gb.to_string(),
-                    "StorageType": "gp3",
-                    "StorageEncrypted": true,
-                    "KmsKeyId": key,
-                    "DBName": DB_NAME,
-                    "MasterUsername": user,
-                    "MasterUserPassword": password,
-                    "DBSubnetGroupName": r("DatabaseSubnetGroup"),
-                    "VPCSecurityGroups": security_groups,
-                    "MultiAZ": s.multi_az,
-                    "PubliclyAccessible": false,
-                    "DeletionProtection": s.deletion_protection,
-                    "BackupRetentionPeriod": backups,
-                    "CopyTagsToSnapshot": true,
-                    "AutoMinorVersionUpgrade": true,
-                    "EnableIAMDatabaseAuthentication": true,
-                    "EnableCloudwatchLogsExports": logs,
-                    "MonitoringInterval": 60,
-                    "MonitoringRoleArn": att("MonitoringRole", "Arn")
-                }),
-            );
-            db["DeletionPolicy"] = json!(keep);
-            db["UpdateReplacePolicy"] = json!(keep);
-            (
-                att("Database", "Endpoint.Address"),
-                att("Database", "Endpoint.Port"),
-                "Database",
-                "AWS::RDS::DBInstance",
-            )
-        }
+        CloudEngine::Postgres | CloudEngine::Mysql => rds_instance(&mut t, s, &prefix, &db),
         CloudEngine::AuroraPostgres | CloudEngine::AuroraMysql => {
-            subnet_group(&mut t, &prefix);
-            monitoring_role(&mut t);
-            let (engine, logs) = if s.database == CloudEngine::AuroraPostgres {
-                ("aurora-postgresql", json!(["postgresql"]))
-            } else {
-                (
-                    "aurora-mysql",
-                    json!(["audit", "error", "general", "slowquery"]),
-                )
-            };
-            let cluster = t.add(
-                "DatabaseCluster",
-                "AWS::RDS::DBCluster",
-                json!({
-                    "Engine": engine,
-                    "DatabaseName": DB_NAME,
-                    "MasterUsername": user,
-                    "MasterUserPassword": password,
-                    "DBSubnetGroupName": r("DatabaseSubnetGroup"),
-                    "VpcSecurityGroupIds": security_groups,
-                    "StorageEncrypted": true,
-                    "KmsKeyId": key,
-                    "DeletionProtection": s.deletion_protection,
-                    "BackupRetentionPeriod": backups,
-                    "CopyTagsToSnapshot": true,
-                    "EnableIAMDatabaseAuthentication": true,
-                    "EnableCloudwatchLogsExports": logs
-                }),
-            );
-            cluster["DeletionPolicy"] = json!(keep);
-            cluster["UpdateReplacePolicy"] = json!(keep);
-            // Multi-AZ: a writer and a reader in different AZs.
-            let instances = if s.multi_az { 2 } else { 1 };
-            for i in 0..instances {
-                t.add(
-                    &format!("DatabaseInstance{i}"),
-                    "AWS::RDS::DBInstance",
-                    json!({
-                        "Engine": engine,
-                        "DBClusterIdentifier": r("DatabaseCluster"),
-                        "DBInstanceClass": s.db_instance_class,
-                        "PubliclyAccessible": false,
-                        "AutoMinorVersionUpgrade": true,
-                        "MonitoringInterval": 60,
-                        "MonitoringRoleArn": att("MonitoringRole", "Arn")
-                    }),
-                );
-            }
-            (
-                att("DatabaseCluster", "Endpoint.Address"),
-                att("DatabaseCluster", "Endpoint.Port"),
-                "DatabaseCluster",
-                "AWS::RDS::DBCluster",
-            )
+            aurora_cluster(&mut t, s, &prefix, &db)
         }
-        CloudEngine::Redshift => {
-            t.add(
-                "DatabaseSubnetGroup",
-                "AWS::Redshift::ClusterSubnetGroup",
-                json!({
-                    "Description": format!("{prefix}: private data subnets"),
-                    "SubnetIds": Output::DataSubnets.import_list(&prefix)
-                }),
-            );
-            t.add(
-                "DatabaseParameters",
-                "AWS::Redshift::ClusterParameterGroup",
-                json!({
-                    "Description": format!("{prefix}: TLS only, activity logged"),
-                    "ParameterGroupFamily": "redshift-1.0",
-                    "Parameters": [
-                        { "ParameterName": "require_ssl", "ParameterValue": "true" },
-                        { "ParameterName": "enable_user_activity_logging", "ParameterValue": "true" }
-                    ]
-                }),
-            );
-            let nodes = if s.multi_az {
-                json!({ "ClusterType": "multi-node", "NumberOfNodes": 2 })
-            } else {
-                json!({ "ClusterType": "single-node" })
-            };
-            let mut props = json!({
-                "NodeType": s.db_instance_class,
-                "DBName": DB_NAME,
-                "MasterUsername": user,
-                "MasterUserPassword": password,
-                "Encrypted": true,
-                "KmsKeyId": key,
-                "PubliclyAccessible": false,
-                "EnhancedVpcRouting": true,
-                "AllowVersionUpgrade": true,
-                "AutomatedSnapshotRetentionPeriod": backups,
-                "ClusterSubnetGroupName": r("DatabaseSubnetGroup"),
-                "ClusterParameterGroupName": r("DatabaseParameters"),
-                "VpcSecurityGroupIds": security_groups,
-                "LoggingProperties": {
-                    "LogDestinationType": "cloudwatch",
-                    "LogExports": ["connectionlog", "userlog", "useractivitylog"]
-                }
-            });
-            for (k, v) in nodes.as_object().expect("object") {
-                props[k] = v.clone();
-            }
-            let cluster = t.add("DatabaseCluster", "AWS::Redshift::Cluster", props);
-            cluster["DeletionPolicy"] = json!(keep);
-            cluster["UpdateReplacePolicy"] = json!(keep);
-            (
-                att("DatabaseCluster", "Endpoint.Address"),
-                att("DatabaseCluster", "Endpoint.Port"),
-                "DatabaseCluster",
-                "AWS::Redshift::Cluster",
-            )
-        }
+        CloudEngine::Redshift => redshift_cluster(&mut t, s, &prefix, &db),
         CloudEngine::Dynamodb => unreachable!("handled above"),
     };
     // Adds host and port to the secret, and ties its rotation to the database.
@@ -254,6 +104,184 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     );
     let _ = db_port(s.database);
     t
+}
+
+/// What every engine's database gets alike.
+struct Common {
+    user: Json,
+    password: Json,
+    security_groups: Json,
+    key: Json,
+    backups: u32,
+    /// The deletion policy: production keeps a final snapshot.
+    keep: &'static str,
+}
+
+/// Address, port, and the resource the secret is attached to (id, type).
+type Endpoint = (Json, Json, &'static str, &'static str);
+
+/// RDS PostgreSQL or MySQL: one instance (Multi-AZ in production).
+fn rds_instance(t: &mut Template, s: &Settings, prefix: &str, c: &Common) -> Endpoint {
+    subnet_group(t, prefix);
+    monitoring_role(t);
+    let (engine, logs) = if s.database == CloudEngine::Postgres {
+        ("postgres", json!(["postgresql", "upgrade"]))
+    } else {
+        ("mysql", json!(["error", "general", "slowquery", "audit"]))
+    };
+    let db = t.add(
+        "Database",
+        "AWS::RDS::DBInstance",
+        json!({
+            "Engine": engine,
+            "DBInstanceClass": s.db_instance_class,
+            "AllocatedStorage": s.db_storage_gb.to_string(),
+            "StorageType": "gp3",
+            "StorageEncrypted": true,
+            "KmsKeyId": c.key,
+            "DBName": DB_NAME,
+            "MasterUsername": c.user,
+            "MasterUserPassword": c.password,
+            "DBSubnetGroupName": r("DatabaseSubnetGroup"),
+            "VPCSecurityGroups": c.security_groups,
+            "MultiAZ": s.multi_az,
+            "PubliclyAccessible": false,
+            "DeletionProtection": s.deletion_protection,
+            "BackupRetentionPeriod": c.backups,
+            "CopyTagsToSnapshot": true,
+            "AutoMinorVersionUpgrade": true,
+            "EnableIAMDatabaseAuthentication": true,
+            "EnableCloudwatchLogsExports": logs,
+            "MonitoringInterval": 60,
+            "MonitoringRoleArn": att("MonitoringRole", "Arn")
+        }),
+    );
+    db["DeletionPolicy"] = json!(c.keep);
+    db["UpdateReplacePolicy"] = json!(c.keep);
+    (
+        att("Database", "Endpoint.Address"),
+        att("Database", "Endpoint.Port"),
+        "Database",
+        "AWS::RDS::DBInstance",
+    )
+}
+
+/// Aurora: a cluster with a writer (and a reader when Multi-AZ).
+fn aurora_cluster(t: &mut Template, s: &Settings, prefix: &str, c: &Common) -> Endpoint {
+    subnet_group(t, prefix);
+    monitoring_role(t);
+    let (engine, logs) = if s.database == CloudEngine::AuroraPostgres {
+        ("aurora-postgresql", json!(["postgresql"]))
+    } else {
+        (
+            "aurora-mysql",
+            json!(["audit", "error", "general", "slowquery"]),
+        )
+    };
+    let cluster = t.add(
+        "DatabaseCluster",
+        "AWS::RDS::DBCluster",
+        json!({
+            "Engine": engine,
+            "DatabaseName": DB_NAME,
+            "MasterUsername": c.user,
+            "MasterUserPassword": c.password,
+            "DBSubnetGroupName": r("DatabaseSubnetGroup"),
+            "VpcSecurityGroupIds": c.security_groups,
+            "StorageEncrypted": true,
+            "KmsKeyId": c.key,
+            "DeletionProtection": s.deletion_protection,
+            "BackupRetentionPeriod": c.backups,
+            "CopyTagsToSnapshot": true,
+            "EnableIAMDatabaseAuthentication": true,
+            "EnableCloudwatchLogsExports": logs
+        }),
+    );
+    cluster["DeletionPolicy"] = json!(c.keep);
+    cluster["UpdateReplacePolicy"] = json!(c.keep);
+    // Multi-AZ: a writer and a reader in different AZs.
+    let instances = if s.multi_az { 2 } else { 1 };
+    for i in 0..instances {
+        t.add(
+            &format!("DatabaseInstance{i}"),
+            "AWS::RDS::DBInstance",
+            json!({
+                "Engine": engine,
+                "DBClusterIdentifier": r("DatabaseCluster"),
+                "DBInstanceClass": s.db_instance_class,
+                "PubliclyAccessible": false,
+                "AutoMinorVersionUpgrade": true,
+                "MonitoringInterval": 60,
+                "MonitoringRoleArn": att("MonitoringRole", "Arn")
+            }),
+        );
+    }
+    (
+        att("DatabaseCluster", "Endpoint.Address"),
+        att("DatabaseCluster", "Endpoint.Port"),
+        "DatabaseCluster",
+        "AWS::RDS::DBCluster",
+    )
+}
+
+/// Redshift: a cluster in the private data subnets, TLS only.
+fn redshift_cluster(t: &mut Template, s: &Settings, prefix: &str, c: &Common) -> Endpoint {
+    t.add(
+        "DatabaseSubnetGroup",
+        "AWS::Redshift::ClusterSubnetGroup",
+        json!({
+            "Description": format!("{prefix}: private data subnets"),
+            "SubnetIds": Output::DataSubnets.import_list(prefix)
+        }),
+    );
+    t.add(
+        "DatabaseParameters",
+        "AWS::Redshift::ClusterParameterGroup",
+        json!({
+            "Description": format!("{prefix}: TLS only, activity logged"),
+            "ParameterGroupFamily": "redshift-1.0",
+            "Parameters": [
+                { "ParameterName": "require_ssl", "ParameterValue": "true" },
+                { "ParameterName": "enable_user_activity_logging", "ParameterValue": "true" }
+            ]
+        }),
+    );
+    let nodes = if s.multi_az {
+        json!({ "ClusterType": "multi-node", "NumberOfNodes": 2 })
+    } else {
+        json!({ "ClusterType": "single-node" })
+    };
+    let mut props = json!({
+        "NodeType": s.db_instance_class,
+        "DBName": DB_NAME,
+        "MasterUsername": c.user,
+        "MasterUserPassword": c.password,
+        "Encrypted": true,
+        "KmsKeyId": c.key,
+        "PubliclyAccessible": false,
+        "EnhancedVpcRouting": true,
+        "AllowVersionUpgrade": true,
+        "AutomatedSnapshotRetentionPeriod": c.backups,
+        "ClusterSubnetGroupName": r("DatabaseSubnetGroup"),
+        "ClusterParameterGroupName": r("DatabaseParameters"),
+        "VpcSecurityGroupIds": c.security_groups,
+        "LoggingProperties": {
+            "LogDestinationType": "cloudwatch",
+            "LogExports": ["connectionlog", "userlog", "useractivitylog"]
+        }
+    });
+    for (k, v) in nodes.as_object().expect("object") {
+        props[k] = v.clone();
+    }
+    let cluster = t.add("DatabaseCluster", "AWS::Redshift::Cluster", props);
+    cluster["DeletionPolicy"] = json!(c.keep);
+    cluster["UpdateReplacePolicy"] = json!(c.keep);
+    (
+        att("DatabaseCluster", "Endpoint.Address"),
+        att("DatabaseCluster", "Endpoint.Port"),
+        "DatabaseCluster",
+        "AWS::Redshift::Cluster",
+    )
 }
 
 fn engine_label(e: CloudEngine) -> &'static str {

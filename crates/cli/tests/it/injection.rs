@@ -422,8 +422,9 @@ impl Store {
         }
         let mut queues = Vec::new();
         for s in &self.subscriptions {
-            let queued = self.engine.queued(s).await.expect("queued");
-            let dead = self.engine.dead_letters(Some(s)).await.expect("dead").len();
+            let queue = self.engine.require_queue().expect("a queue");
+            let queued = queue.queued(s).await.expect("queued");
+            let dead = queue.dead_letters(Some(s)).await.expect("dead").len();
             queues.push((s.clone(), queued, dead));
         }
         Snapshot { tables, queues }
@@ -1492,7 +1493,16 @@ async fn topic_corpus(run: &mut Run, stack: &Stack, name: &str) {
                     );
                     // Wait for the queue to settle, then undo.
                     for _ in 0..100 {
-                        if run.store.engine.queued(&sub.name).await.expect("queued") == 0 {
+                        if run
+                            .store
+                            .engine
+                            .require_queue()
+                            .expect("a queue")
+                            .queued(&sub.name)
+                            .await
+                            .expect("queued")
+                            == 0
+                        {
                             break;
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;

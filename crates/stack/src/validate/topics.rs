@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use super::{fits, Validator};
 use crate::diagnostic::suggest;
-use crate::model::{Apply, CloudEngine, Subscription, Table, Topic};
+use crate::model::{Apply, Subscription, Table, Topic};
 use crate::raw::{RawStack, RawSubscription, RawTopic, S};
 
 impl Validator<'_> {
@@ -16,6 +16,12 @@ impl Validator<'_> {
         raw: &IndexMap<String, S<RawTopic>>,
     ) -> IndexMap<String, Topic> {
         let mut topics = IndexMap::new();
+        if let Some((_, first)) = raw.first().filter(|_| !self.engine.holds_queues()) {
+            self.error(
+                first.span(),
+                "topics need a SQL database (messages wait in it until applied); a DynamoDB stack cannot have them yet",
+            );
+        }
         for (name, raw_topic) in raw {
             if let Some(t) = self.topic(name, raw_topic) {
                 topics.insert(name.clone(), t);
@@ -98,7 +104,7 @@ impl Validator<'_> {
         let span = raw.span();
         let r = raw.get_ref();
         let errors_before = self.errors.len();
-        if self.engine == CloudEngine::Dynamodb {
+        if !self.engine.holds_queues() {
             self.error(
                 span.clone(),
                 "subscriptions need a SQL database; a DynamoDB stack cannot have them yet",

@@ -5,7 +5,6 @@
 //! statement is built from validated stack-file identifiers (always quoted)
 //! and every request value is a bound parameter.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,14 +15,16 @@ use rusqlite::{
     params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
 };
 use serde_json::Value as Json;
-use stackwright_stack::{Column, ColumnType, Subscription, Table};
+use stackwright_stack::{ColumnType, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
-use crate::migrate::{self, SchemaSnapshot, Step, TableSchema};
-use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
+use crate::migrate::SchemaSnapshot;
 
 mod queue;
+mod schema;
+
+use schema::{apply_migration, now};
 
 /// How long a request waits for a free connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -183,69 +184,6 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn index_name(table: &str, index: &str) -> String {
-    quote(&format!("{table}__{index}"))
-}
-
-fn storage_class(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Integer | ColumnType::BigInt | ColumnType::Boolean => "INTEGER",
-        ColumnType::Float => "REAL",
-        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp | ColumnType::Json => {
-            "TEXT"
-        }
-    }
-}
-
-/// A literal for a DEFAULT clause. Values come from the stack file only.
-fn literal(ty: ColumnType, v: &Json) -> String {
-    match to_sql(ty, v) {
-        Ok(SqlValue::Integer(i)) => i.to_string(),
-        Ok(SqlValue::Real(f)) => format!("{f:?}"),
-        Ok(SqlValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
-        _ => "NULL".into(),
-    }
-}
-
-fn column_decl(c: &Column, is_key: bool, with_default: bool) -> String {
-    let mut s = format!("{} {}", quote(&c.name), storage_class(c.ty));
-    if is_key {
-        s.push_str(" PRIMARY KEY");
-        if c.generated && c.ty.is_integer() {
-            s.push_str(" AUTOINCREMENT");
-        }
-    }
-    if !c.nullable {
-        s.push_str(" NOT NULL");
-    }
-    if let (true, Some(d)) = (with_default, &c.default) {
-        s.push_str(" DEFAULT ");
-        s.push_str(&literal(c.ty, d));
-    }
-    s
-}
-
-fn create_table_sql(t: &TableSchema, name: &str) -> String {
-    let cols: Vec<String> = t
-        .columns
-        .values()
-        .map(|c| column_decl(c, c.name == t.key, true))
-        .collect();
-    format!("CREATE TABLE {} ({}) STRICT", quote(name), cols.join(", "))
-}
-
-fn create_index_sql(t: &TableSchema, index: &str) -> String {
-    let i = &t.indexes[index];
-    let cols: Vec<String> = i.columns.iter().map(|c| quote(c)).collect();
-    format!(
-        "CREATE {}INDEX {} ON {} ({})",
-        if i.unique { "UNIQUE " } else { "" },
-        index_name(&t.name, index),
-        quote(&t.name),
-        cols.join(", ")
-    )
-}
-
 /// JSON (already checked against the column) -> a SQLite value.
 fn to_sql(ty: ColumnType, v: &Json) -> Result<SqlValue> {
     let bad = || StorageError::Internal(format!("value {v} does not fit a {ty} column"));
@@ -287,26 +225,8 @@ fn from_sql(ty: ColumnType, v: ValueRef<'_>) -> Json {
     }
 }
 
-/// Column names and types of a table, owned, for use on a blocking thread.
-#[derive(Clone)]
-struct Shape {
-    table: String,
-    key: String,
-    key_ty: ColumnType,
-    generated_key: bool,
-    columns: Vec<(String, ColumnType)>,
-}
-
+/// SQLite's statements and rows for a table ([`Shape`] is every engine's).
 impl Shape {
-    fn of(t: &Table) -> Self {
-        Shape {
-            table: t.name.clone(),
-            key: t.key.clone(),
-            key_ty: t.key_column().ty,
-            generated_key: t.key_column().generated,
-            columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
-        }
-    }
     fn select_list(&self) -> String {
         self.columns
             .iter()
@@ -321,18 +241,11 @@ impl Shape {
         }
         Ok(out)
     }
-    fn ty(&self, column: &str) -> Result<ColumnType> {
-        self.columns
-            .iter()
-            .find(|(c, _)| c == column)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
-    }
     /// The INSERT for `row`, generating a UUID key when the key is a generated string.
     fn insert_sql(&self, row: &Row, on_conflict_ignore: bool) -> Result<(String, Vec<SqlValue>)> {
         let mut names = Vec::new();
         let mut values = Vec::new();
-        if self.generated_key && !row.contains_key(&self.key) && !self.key_ty.is_integer() {
+        if self.generates_uuid(row) {
             names.push(quote(&self.key));
             values.push(SqlValue::Text(uuid::Uuid::new_v4().to_string()));
         }
@@ -357,193 +270,8 @@ impl Shape {
     }
 }
 
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-const INTERNAL_TABLES: &str = "
-CREATE TABLE IF NOT EXISTS _stackwright_migrations (
-    stack TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    applied_at TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    schema TEXT NOT NULL,
-    PRIMARY KEY (stack, version)
-) STRICT;
-CREATE TABLE IF NOT EXISTS _stackwright_seed_rows (
-    table_name TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    applied_at TEXT NOT NULL,
-    PRIMARY KEY (table_name, identity)
-) STRICT;
-";
-
-fn apply_migration(
-    conn: &mut Connection,
-    target: &SchemaSnapshot,
-    allow_destructive: bool,
-) -> Result<MigrationOutcome> {
-    // IMMEDIATE takes the write lock first, so concurrent migrators queue up
-    // and each plans against what the previous one committed.
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err)?;
-    tx.execute_batch(INTERNAL_TABLES).map_err(map_err)?;
-    tx.execute_batch(queue::TABLES).map_err(map_err)?;
-    let current: Option<String> = tx
-        .query_row(
-            "SELECT schema FROM _stackwright_migrations WHERE stack = ? ORDER BY version DESC LIMIT 1",
-            [&target.stack],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-        .map_err(map_err)?;
-    let current = migrate::recorded(current.as_deref())?;
-    let Some(plan) = migrate::checked_plan(current.as_ref(), target, allow_destructive)? else {
-        return Ok(MigrationOutcome::default());
-    };
-    let empty = SchemaSnapshot::default();
-    let current = current.as_ref().unwrap_or(&empty);
-
-    // Changes SQLite cannot make in place are done by rebuilding the table.
-    let mut rebuild = BTreeSet::new();
-    for step in &plan.steps {
-        match step {
-            Step::ChangeKey { table, .. } | Step::DropColumn { table, .. } => {
-                rebuild.insert(table.clone());
-            }
-            Step::ChangeColumn { table, column, .. } => {
-                let have = &current.tables[table].columns[column];
-                let want = &target.tables[table].columns[column];
-                let key = &target.tables[table].key;
-                if column_decl(have, column == key, false)
-                    != column_decl(want, column == key, false)
-                {
-                    rebuild.insert(table.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    for step in &plan.steps {
-        let sql = match step {
-            Step::CreateTable { table } => {
-                let t = &target.tables[table];
-                let mut sql = vec![create_table_sql(t, table)];
-                sql.extend(t.indexes.keys().map(|i| create_index_sql(t, i)));
-                sql
-            }
-            Step::AddColumn { table, column } if !rebuild.contains(table) => {
-                let t = &target.tables[table];
-                vec![format!(
-                    "ALTER TABLE {} ADD COLUMN {}",
-                    quote(table),
-                    column_decl(&t.columns[column], false, true)
-                )]
-            }
-            Step::CreateIndex { table, index } if !rebuild.contains(table) => {
-                vec![create_index_sql(&target.tables[table], index)]
-            }
-            Step::DropIndex { table, index } => {
-                vec![format!("DROP INDEX IF EXISTS {}", index_name(table, index))]
-            }
-            Step::DropTable { table } => {
-                tx.execute(
-                    "DELETE FROM _stackwright_seed_rows WHERE table_name = ?",
-                    [table],
-                )
-                .map_err(map_err)?;
-                vec![format!("DROP TABLE {}", quote(table))]
-            }
-            _ => vec![],
-        };
-        for s in sql {
-            tx.execute_batch(&s)
-                .map_err(|e| StorageError::Migration(format!("{}: {e}", step.describe())))?;
-        }
-    }
-    for table in &rebuild {
-        rebuild_table(&tx, &current.tables[table], &target.tables[table])?;
-    }
-    let summary: Vec<String> = plan.steps.iter().map(Step::describe).collect();
-    let version: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM _stackwright_migrations WHERE stack = ?",
-            [&target.stack],
-            |r| r.get(0),
-        )
-        .map_err(map_err)?;
-    tx.execute(
-        "INSERT INTO _stackwright_migrations (stack, version, applied_at, summary, schema) VALUES (?, ?, ?, ?, ?)",
-        rusqlite::params![
-            target.stack,
-            version,
-            now(),
-            summary.join("\n"),
-            serde_json::to_string(target).expect("schema serializes")
-        ],
-    )
-    .map_err(map_err)?;
-    tx.commit().map_err(map_err)?;
-    Ok(MigrationOutcome {
-        version: Some(version),
-        applied: summary,
-    })
-}
-
-/// Copy a table into a new definition: the way SQLite changes types,
-/// constraints and keys. Values convert with CAST; NULLs in a column that
-/// became NOT NULL take its default.
-fn rebuild_table(
-    tx: &rusqlite::Transaction<'_>,
-    have: &TableSchema,
-    want: &TableSchema,
-) -> Result<()> {
-    let temp = format!("{}__stackwright_new", want.name);
-    let mut into = Vec::new();
-    let mut select = Vec::new();
-    for (name, col) in &want.columns {
-        let Some(old) = have.columns.get(name) else {
-            continue;
-        };
-        let mut expr = quote(name);
-        if storage_class(old.ty) != storage_class(col.ty) {
-            expr = format!("CAST({expr} AS {})", storage_class(col.ty));
-        }
-        if let (false, Some(d)) = (col.nullable, &col.default) {
-            expr = format!("COALESCE({expr}, {})", literal(col.ty, d));
-        }
-        into.push(quote(name));
-        select.push(expr);
-    }
-    let mut sql = vec![
-        create_table_sql(want, &temp),
-        format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {}",
-            quote(&temp),
-            into.join(", "),
-            select.join(", "),
-            quote(&have.name)
-        ),
-        format!("DROP TABLE {}", quote(&have.name)),
-        format!(
-            "ALTER TABLE {} RENAME TO {}",
-            quote(&temp),
-            quote(&want.name)
-        ),
-    ];
-    sql.extend(want.indexes.keys().map(|i| create_index_sql(want, i)));
-    for s in sql {
-        tx.execute_batch(&s).map_err(|e| {
-            StorageError::Migration(format!("rebuilding table `{}`: {e}", want.name))
-        })?;
-    }
-    Ok(())
-}
-
-use crate::server::{decode_cursor, encode_cursor};
+use crate::paging::{decode_cursor, encode_cursor};
+use crate::shape::Shape;
 
 #[async_trait]
 impl Engine for SqliteEngine {
@@ -767,54 +495,14 @@ impl Engine for SqliteEngine {
         .await
     }
 
-    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
-        let subscriptions: Vec<String> = subscriptions.iter().map(|s| s.to_string()).collect();
-        let messages = messages.to_vec();
-        self.run(move |c| queue::enqueue(c, &subscriptions, &messages))
-            .await
-    }
-
-    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
-        let (sub, table) = (sub.clone(), table.clone());
-        self.run(move |c| queue::deliver(c, &sub, &table, limit))
-            .await
-    }
-
-    async fn apply_message(
-        &self,
-        sub: &Subscription,
-        table: &Table,
-        message: &Message,
-    ) -> Result<bool> {
-        let (sub, table, message) = (sub.clone(), table.clone(), message.clone());
-        self.run(move |c| queue::apply_message(c, &sub, &table, &message))
-            .await
-    }
-
-    async fn queued(&self, sub: &str) -> Result<u64> {
-        let sub = sub.to_string();
-        self.run(move |c| queue::queued(c, &sub)).await
-    }
-
-    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>> {
-        let sub = sub.map(str::to_string);
-        self.run(move |c| queue::dead_letters(c, sub.as_deref()))
-            .await
-    }
-
-    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
-        let (sub, ids) = (sub.map(str::to_string), ids.to_vec());
-        self.run(move |c| queue::redrive(c, sub.as_deref(), &ids))
-            .await
-    }
-
-    async fn forget_applied(&self, before_ms: i64) -> Result<u64> {
-        self.run(move |c| queue::forget_applied(c, before_ms)).await
+    fn queue(&self) -> Option<&dyn Queue> {
+        Some(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::schema::literal;
     use super::*;
 
     #[test]

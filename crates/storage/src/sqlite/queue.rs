@@ -3,12 +3,14 @@
 //! transaction: SQLite has one writer, so a batch is claimed simply by
 //! holding the write lock while it is applied.
 
+use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, TransactionBehavior};
 use serde_json::Value as Json;
 use stackwright_stack::{Apply, Subscription, Table};
 
-use super::{map_err, quote, to_sql, Shape};
+use super::{map_err, quote, to_sql, Shape, SqliteEngine};
+use crate::engine::Queue;
 use crate::engine::{Result, StorageError};
 use crate::queue::{self, DeadLetter, Delivery, Enqueued, Message};
 
@@ -402,4 +404,49 @@ pub(super) fn redrive(conn: &mut Connection, sub: Option<&str>, ids: &[String]) 
         .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
     Ok(moved)
+}
+
+#[async_trait]
+impl Queue for SqliteEngine {
+    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
+        let subscriptions: Vec<String> = subscriptions.iter().map(|s| s.to_string()).collect();
+        let messages = messages.to_vec();
+        self.run(move |c| enqueue(c, &subscriptions, &messages))
+            .await
+    }
+
+    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
+        let (sub, table) = (sub.clone(), table.clone());
+        self.run(move |c| deliver(c, &sub, &table, limit)).await
+    }
+
+    async fn apply_message(
+        &self,
+        sub: &Subscription,
+        table: &Table,
+        message: &Message,
+    ) -> Result<bool> {
+        let (sub, table, message) = (sub.clone(), table.clone(), message.clone());
+        self.run(move |c| apply_message(c, &sub, &table, &message))
+            .await
+    }
+
+    async fn queued(&self, sub: &str) -> Result<u64> {
+        let sub = sub.to_string();
+        self.run(move |c| queued(c, &sub)).await
+    }
+
+    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>> {
+        let sub = sub.map(str::to_string);
+        self.run(move |c| dead_letters(c, sub.as_deref())).await
+    }
+
+    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
+        let (sub, ids) = (sub.map(str::to_string), ids.to_vec());
+        self.run(move |c| redrive(c, sub.as_deref(), &ids)).await
+    }
+
+    async fn forget_applied(&self, before_ms: i64) -> Result<u64> {
+        self.run(move |c| forget_applied(c, before_ms)).await
+    }
 }

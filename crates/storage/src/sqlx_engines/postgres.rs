@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
-use stackwright_stack::{ColumnType, Subscription, Table};
+use stackwright_stack::{ColumnType, Table};
 use time::OffsetDateTime;
 
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
-use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
-use crate::server::{self, Shape};
+use crate::queue::Message;
+use crate::shape::Shape;
 use crate::sql::{self, Dialect, Param, Statement};
 use crate::url::ServerUrl;
 
@@ -29,7 +29,7 @@ pub struct PostgresEngine {
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 impl PostgresEngine {
-    pub async fn connect(url: &ServerUrl, pool: &server::PoolSettings) -> Result<Self> {
+    pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url.connect_string())
             .map_err(|_| StorageError::UnsupportedUrl("invalid postgres:// URL".into()))?
             .application_name("stackwright")
@@ -133,7 +133,7 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
             return StorageError::Unavailable("statement timed out".into());
         }
     }
-    server::map_common(e)
+    super::map_common(e)
 }
 
 #[async_trait]
@@ -163,14 +163,14 @@ impl Engine for PostgresEngine {
             .map_err(map_err)?;
         let outcome = {
             let conn: &mut sqlx::PgConnection = &mut tx;
-            server::apply_migration!(conn, target, allow_destructive).await?
+            super::apply_migration!(conn, target, allow_destructive).await?
         };
         tx.commit().await.map_err(map_err)?;
         Ok(outcome)
     }
 
     async fn applied_schema(&self, stack: &str) -> Result<Option<SchemaSnapshot>> {
-        server::applied_schema!(&self.pool, stack)
+        super::applied_schema!(&self.pool, stack)
     }
 
     async fn grant_app_user(&self, user: &crate::grants::AppUser) -> Result<()> {
@@ -195,43 +195,12 @@ impl Engine for PostgresEngine {
     }
 
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
-        let shape = Shape::of(table);
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let mut outcome = SeedOutcome {
-            table: table.name.clone(),
-            ..Default::default()
-        };
-        for seed in rows {
-            // Claim the seed row first: a concurrent seeder blocks on the
-            // claim until this transaction ends, then finds it taken.
-            let claimed = sqlx::query(D.claim_seed())
-                .bind(&table.name)
-                .bind(&seed.identity)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected()
-                == 1;
-            if !claimed {
-                outcome.already_applied += 1;
-                continue;
-            }
-            // A row a user created with the same key wins over the seed.
-            let st = D.insert(&shape.sql(), shape.insert_values(&seed.row)?, true);
-            let inserted = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .is_some();
-            outcome.inserted += usize::from(inserted);
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(outcome)
+        super::seed_rows!(self.pool, table, rows).await
     }
 
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
         let shape = Shape::of(table);
-        let st = D.get(&shape.sql(), shape.key_param(key)?);
+        let st = D.get(&shape, shape.key_param(key)?);
         self.fetch_optional(&shape, st).await
     }
 
@@ -239,11 +208,11 @@ impl Engine for PostgresEngine {
         let shape = Shape::of(table);
         let offset = query
             .cursor
-            .map(server::decode_cursor)
+            .map(super::decode_cursor)
             .transpose()?
             .unwrap_or(0);
         let st = D.list(
-            &shape.sql(),
+            &shape,
             &query.filters,
             query.order_by,
             query.limit + 1,
@@ -257,12 +226,12 @@ impl Engine for PostgresEngine {
             .iter()
             .map(|r| read(r, &shape))
             .collect::<Result<Vec<_>>>()?;
-        Ok(server::page(rows, query.limit, offset))
+        Ok(super::page(rows, query.limit, offset))
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
         let shape = Shape::of(table);
-        let st = D.insert(&shape.sql(), shape.insert_values(&row)?, false);
+        let st = D.insert(&shape, shape.insert_values(&row)?, false);
         self.fetch_optional(&shape, st)
             .await?
             .ok_or_else(|| StorageError::Internal("INSERT returned no row".into()))
@@ -279,13 +248,13 @@ impl Engine for PostgresEngine {
         if sets.is_empty() && increments.is_empty() {
             return self.get(table, key).await;
         }
-        let st = D.update(&shape.sql(), sets, &increments, shape.key_param(key)?);
+        let st = D.update(&shape, sets, &increments, shape.key_param(key)?);
         self.fetch_optional(&shape, st).await
     }
 
     async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
         let shape = Shape::of(table);
-        let st = D.delete(&shape.sql(), shape.key_param(key)?);
+        let st = D.delete(&shape, shape.key_param(key)?);
         let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
             .execute(&self.pool)
             .await
@@ -293,51 +262,12 @@ impl Engine for PostgresEngine {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn enqueue(&self, subscriptions: &[&str], messages: &[Message]) -> Result<Enqueued> {
-        server::queue::retrying(|| server::queue::enqueue!(self.pool, subscriptions, messages))
-            .await
-    }
-
-    async fn deliver(&self, sub: &Subscription, table: &Table, limit: usize) -> Result<Delivery> {
-        server::queue::retrying(|| server::queue::deliver!(self.pool, sub, table, limit)).await
-    }
-
-    async fn apply_message(
-        &self,
-        sub: &Subscription,
-        table: &Table,
-        message: &Message,
-    ) -> Result<bool> {
-        server::queue::retrying(|| server::queue::apply_message!(self.pool, sub, table, message))
-            .await
-    }
-
-    async fn queued(&self, sub: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(D.count_queued())
-            .bind(sub)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(n as u64)
-    }
-
-    async fn dead_letters(&self, sub: Option<&str>) -> Result<Vec<DeadLetter>> {
-        server::queue::dead_letters!(&self.pool, sub).await
-    }
-
-    async fn redrive(&self, sub: Option<&str>, ids: &[String]) -> Result<usize> {
-        server::queue::retrying(|| server::queue::redrive!(self.pool, sub, ids)).await
-    }
-
-    async fn forget_applied(&self, before_ms: i64) -> Result<u64> {
-        let done = sqlx::query(D.forget_applied())
-            .bind(before_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
+    fn queue(&self) -> Option<&dyn Queue> {
+        Some(self)
     }
 }
+
+crate::sqlx_engines::queue::sqlx_queue!(PostgresEngine);
 
 /// A failed grant's error without the statement (it holds the verifier).
 fn redact_grant(e: sqlx::Error) -> String {

@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use crate::engine::{Result, StorageError};
-use crate::sql::{Dialect, Param, Shape};
+use crate::shape::Shape;
+use crate::sql::{Dialect, Param};
 use stackwright_stack::Apply;
 
 /// Run a queue transaction, again when it lost a deadlock to a concurrent
@@ -208,7 +209,7 @@ impl Dialect {
     /// on the key.
     pub fn apply(
         self,
-        shape: &Shape<'_>,
+        shape: &Shape,
         values: Vec<(&str, Param)>,
         apply: Apply,
     ) -> (String, Vec<Param>) {
@@ -219,7 +220,7 @@ impl Dialect {
     /// first row's): a multi-row insert, or upsert on the key.
     pub fn apply_rows(
         self,
-        shape: &Shape<'_>,
+        shape: &Shape,
         rows: Vec<Vec<(&str, Param)>>,
         apply: Apply,
     ) -> (String, Vec<Param>) {
@@ -247,7 +248,7 @@ impl Dialect {
             .collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES {}",
-            self.quote(shape.table),
+            self.quote(&shape.table),
             names.join(", "),
             tuples.join(", ")
         );
@@ -259,7 +260,7 @@ impl Dialect {
                 .collect();
             match self {
                 Dialect::Postgres => {
-                    let key = self.quote(shape.key);
+                    let key = self.quote(&shape.key);
                     if others.is_empty() {
                         sql.push_str(&format!(" ON CONFLICT ({key}) DO NOTHING"));
                     } else {
@@ -275,7 +276,7 @@ impl Dialect {
                 }
                 Dialect::Mysql => {
                     let sets: Vec<String> = if others.is_empty() {
-                        let key = self.quote(shape.key);
+                        let key = self.quote(&shape.key);
                         vec![format!("{key} = {key}")]
                     } else {
                         others
@@ -366,7 +367,7 @@ macro_rules! deliver {
         async {
             use sqlx::{AssertSqlSafe, Row as _};
             let sub: &stackwright_stack::Subscription = $sub;
-            let shape = $crate::server::Shape::of($table);
+            let shape = $crate::sqlx_engines::Shape::of($table);
             let mut tx = $pool.begin().await.map_err(map_err)?;
             let now = $crate::queue::now_ms();
             let batch = sqlx::query(D.claim())
@@ -401,7 +402,6 @@ macro_rules! deliver {
                     ids.push(id);
                     rows.push($crate::queue::row_of(sub, &message));
                 }
-                let sql_shape = shape.sql();
                 let mut groups: Vec<Vec<Vec<(&str, $crate::sql::Param)>>> = Vec::new();
                 for row in &rows {
                     let values = shape.insert_values(row)?;
@@ -416,7 +416,7 @@ macro_rules! deliver {
                     }
                 }
                 for group in groups {
-                    let (sql, params) = D.apply_rows(&sql_shape, group, sub.apply);
+                    let (sql, params) = D.apply_rows(&shape, group, sub.apply);
                     bind_all(sqlx::query(AssertSqlSafe(sql)), params)
                         .execute(&mut *tx)
                         .await
@@ -494,7 +494,7 @@ macro_rules! deliver {
                             })?;
                         let row = $crate::queue::row_of(sub, &message);
                         let (sql, params) =
-                            D.apply(&shape.sql(), shape.insert_values(&row)?, sub.apply);
+                            D.apply(&shape, shape.insert_values(&row)?, sub.apply);
                         bind_all(sqlx::query(AssertSqlSafe(sql)), params)
                             .execute(&mut *tx)
                             .await
@@ -579,7 +579,7 @@ macro_rules! apply_message {
             use sqlx::AssertSqlSafe;
             let sub: &stackwright_stack::Subscription = $sub;
             let message: &$crate::queue::Message = $message;
-            let shape = $crate::server::Shape::of($table);
+            let shape = $crate::sqlx_engines::Shape::of($table);
             let mut tx = $pool.begin().await.map_err(map_err)?;
             let marked = sqlx::query(D.mark_applied())
                 .bind(&sub.name)
@@ -591,7 +591,7 @@ macro_rules! apply_message {
                 .rows_affected();
             if marked > 0 {
                 let row = $crate::queue::row_of(sub, &message.body);
-                let (sql, params) = D.apply(&shape.sql(), shape.insert_values(&row)?, sub.apply);
+                let (sql, params) = D.apply(&shape, shape.insert_values(&row)?, sub.apply);
                 bind_all(sqlx::query(AssertSqlSafe(sql)), params)
                     .execute(&mut *tx)
                     .await
@@ -655,3 +655,85 @@ macro_rules! redrive {
     };
 }
 pub(crate) use redrive;
+
+/// The [`Queue`](crate::engine::Queue) of a sqlx engine: the same for
+/// PostgreSQL and MySQL, written once. Expects `D`, `map_err` and
+/// `bind_all` in scope and the engine's pool in `self.pool`.
+macro_rules! sqlx_queue {
+    ($engine:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::engine::Queue for $engine {
+            async fn enqueue(
+                &self,
+                subscriptions: &[&str],
+                messages: &[Message],
+            ) -> $crate::engine::Result<$crate::queue::Enqueued> {
+                $crate::sqlx_engines::queue::retrying(|| {
+                    $crate::sqlx_engines::queue::enqueue!(self.pool, subscriptions, messages)
+                })
+                .await
+            }
+
+            async fn deliver(
+                &self,
+                sub: &stackwright_stack::Subscription,
+                table: &stackwright_stack::Table,
+                limit: usize,
+            ) -> $crate::engine::Result<$crate::queue::Delivery> {
+                $crate::sqlx_engines::queue::retrying(|| {
+                    $crate::sqlx_engines::queue::deliver!(self.pool, sub, table, limit)
+                })
+                .await
+            }
+
+            async fn apply_message(
+                &self,
+                sub: &stackwright_stack::Subscription,
+                table: &stackwright_stack::Table,
+                message: &$crate::queue::Message,
+            ) -> $crate::engine::Result<bool> {
+                $crate::sqlx_engines::queue::retrying(|| {
+                    $crate::sqlx_engines::queue::apply_message!(self.pool, sub, table, message)
+                })
+                .await
+            }
+
+            async fn queued(&self, sub: &str) -> $crate::engine::Result<u64> {
+                let n: i64 = sqlx::query_scalar(D.count_queued())
+                    .bind(sub)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(n as u64)
+            }
+
+            async fn dead_letters(
+                &self,
+                sub: Option<&str>,
+            ) -> $crate::engine::Result<Vec<$crate::queue::DeadLetter>> {
+                $crate::sqlx_engines::queue::dead_letters!(&self.pool, sub).await
+            }
+
+            async fn redrive(
+                &self,
+                sub: Option<&str>,
+                ids: &[String],
+            ) -> $crate::engine::Result<usize> {
+                $crate::sqlx_engines::queue::retrying(|| {
+                    $crate::sqlx_engines::queue::redrive!(self.pool, sub, ids)
+                })
+                .await
+            }
+
+            async fn forget_applied(&self, before_ms: i64) -> $crate::engine::Result<u64> {
+                let done = sqlx::query(D.forget_applied())
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use sqlx_queue;

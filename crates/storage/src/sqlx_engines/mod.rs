@@ -1,17 +1,20 @@
-//! What the server engines (PostgreSQL, MySQL/MariaDB) share: pool
-//! settings, row shapes, paging, migration planning and error mapping.
+//! The engines on a database server, through sqlx: PostgreSQL and
+//! MySQL/MariaDB. What they share is here: pool settings, row values,
+//! paging, migration planning, error mapping, and (in `queue`) topic
+//! delivery.
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Table};
 
 use crate::engine::*;
 use crate::migrate::{self, Plan, SchemaSnapshot};
+pub use crate::paging::{decode_cursor, page};
+use crate::shape::Shape;
 use crate::sql::{self, Dialect, MigrationSql, Param};
 
+pub mod mysql;
+pub mod postgres;
 pub(crate) mod queue;
 
 /// The schema the stack's last migration recorded (None before the first,
@@ -25,8 +28,8 @@ macro_rules! applied_schema {
                 .fetch_optional($pool)
                 .await;
         match current {
-            Ok(text) => $crate::server::parse_snapshot(text),
-            Err(e) if $crate::server::is_missing_table(&e) => Ok(None),
+            Ok(text) => $crate::sqlx_engines::parse_snapshot(text),
+            Err(e) if $crate::sqlx_engines::is_missing_table(&e) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
     }};
@@ -62,9 +65,9 @@ macro_rules! apply_migration {
                 .fetch_optional(&mut *$conn)
                 .await
                 .map_err(map_err)?;
-            let current = $crate::server::parse_snapshot(current)?;
+            let current = $crate::sqlx_engines::parse_snapshot(current)?;
             let Some((plan, statements)) =
-                $crate::server::plan(D, current.as_ref(), $target, $allow_destructive)?
+                $crate::sqlx_engines::plan(D, current.as_ref(), $target, $allow_destructive)?
             else {
                 return Ok($crate::engine::MigrationOutcome::default());
             };
@@ -82,7 +85,7 @@ macro_rules! apply_migration {
                             .await
                     }
                 };
-                result.map_err(|e| $crate::server::migration_error(&st, e))?;
+                result.map_err(|e| $crate::sqlx_engines::migration_error(&st, e))?;
             }
             let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
                 .bind(&$target.stack)
@@ -111,6 +114,48 @@ macro_rules! apply_migration {
 }
 pub(crate) use apply_migration;
 
+/// Insert the seed rows not applied before, in one transaction. Each is
+/// claimed first: a concurrent seeder blocks on the claim until this
+/// transaction ends, then finds it taken. A row a user created with the
+/// same key wins over the seed. Expects `D`, `map_err` and `bind_all` in
+/// scope; evaluates to a future.
+macro_rules! seed_rows {
+    ($pool:expr, $table:expr, $rows:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            let shape = $crate::shape::Shape::of($table);
+            let mut tx = $pool.begin().await.map_err(map_err)?;
+            let mut outcome = $crate::engine::SeedOutcome {
+                table: $table.name.clone(),
+                ..Default::default()
+            };
+            for seed in $rows {
+                let claimed = sqlx::query(D.claim_seed())
+                    .bind(&$table.name)
+                    .bind(&seed.identity)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                    == 1;
+                if !claimed {
+                    outcome.already_applied += 1;
+                    continue;
+                }
+                let st = D.insert(&shape, shape.insert_values(&seed.row)?, true);
+                let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                outcome.inserted += usize::from(done.rows_affected() == 1);
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, $crate::engine::StorageError>(outcome)
+        }
+    };
+}
+pub(crate) use seed_rows;
+
 /// Bounds on a connection pool: a request never waits forever for the database.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -134,55 +179,15 @@ impl Default for PoolSettings {
 /// Column values to set, and columns to increment, of one update.
 pub(crate) type Assignments<'a> = (Vec<(&'a str, Param)>, Vec<(&'a str, i64)>);
 
-/// A table's columns, owned.
-pub(crate) struct Shape {
-    pub table: String,
-    pub key: String,
-    pub key_ty: ColumnType,
-    pub generated_key: bool,
-    pub columns: Vec<(String, ColumnType)>,
-}
-
 impl Shape {
-    pub fn of(t: &Table) -> Self {
-        Shape {
-            table: t.name.clone(),
-            key: t.key.clone(),
-            key_ty: t.key_column().ty,
-            generated_key: t.key_column().generated,
-            columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
-        }
-    }
-
-    pub fn sql(&self) -> sql::Shape<'_> {
-        sql::Shape {
-            table: &self.table,
-            key: &self.key,
-            columns: self.columns.iter().map(|(c, t)| (c.as_str(), *t)).collect(),
-        }
-    }
-
-    fn ty(&self, column: &str) -> Result<ColumnType> {
-        self.columns
-            .iter()
-            .find(|(c, _)| c == column)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
-    }
-
     pub fn key_param(&self, key: &Json) -> Result<Param> {
         sql::param(self.key_ty, key)
-    }
-
-    /// Whether the database assigns the key (auto-increment / identity).
-    pub fn database_generates_key(&self, row: &Row) -> bool {
-        self.generated_key && self.key_ty.is_integer() && !row.contains_key(&self.key)
     }
 
     /// Column values for an INSERT; a generated string key gets a UUID here.
     pub fn insert_values<'a>(&'a self, row: &'a Row) -> Result<Vec<(&'a str, Param)>> {
         let mut values = Vec::with_capacity(row.len() + 1);
-        if self.generated_key && !self.key_ty.is_integer() && !row.contains_key(&self.key) {
+        if self.generates_uuid(row) {
             values.push((
                 self.key.as_str(),
                 Param::Text(uuid::Uuid::new_v4().to_string()),
@@ -206,31 +211,6 @@ impl Shape {
             }
         }
         Ok((sets, increments))
-    }
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<u64> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StorageError::BadCursor)?;
-    std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|s| s.strip_prefix("o:"))
-        .and_then(|n| n.parse().ok())
-        .ok_or(StorageError::BadCursor)
-}
-
-pub fn encode_cursor(offset: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
-}
-
-/// A page from `limit + 1` fetched rows: the extra row only says more follow.
-pub fn page(mut rows: Vec<Row>, limit: u32, offset: u64) -> Page {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    Page {
-        next_cursor: more.then(|| encode_cursor(offset + u64::from(limit))),
-        rows,
     }
 }
 

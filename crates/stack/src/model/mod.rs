@@ -10,6 +10,10 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+mod aws;
+
+pub use aws::*;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Stack {
     pub name: String,
@@ -280,6 +284,12 @@ impl CloudEngine {
         ("dynamodb", CloudEngine::Dynamodb),
         ("redshift", CloudEngine::Redshift),
     ];
+
+    /// Whether topic messages can wait in this database until applied
+    /// (the storage engine's `queue()`): SQL databases only.
+    pub fn holds_queues(self) -> bool {
+        !matches!(self, CloudEngine::Dynamodb)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -716,96 +726,3 @@ impl UserClaim {
         }
     }
 }
-
-/// `[aws]`: settings for every environment, and per-environment overrides.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Aws {
-    pub base: AwsOverrides,
-    pub envs: IndexMap<String, AwsOverrides>,
-}
-
-/// AWS settings as written: every key optional; the synthesizer fills
-/// defaults from the environment's preset (`dev` or production).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AwsOverrides {
-    pub region: Option<String>,
-    pub compute: Option<Compute>,
-    pub database: Option<CloudEngine>,
-    pub production: Option<bool>,
-    pub port: Option<u16>,
-    pub azs: Option<u8>,
-    pub cpu: Option<u32>,
-    pub memory: Option<u32>,
-    pub min: Option<u32>,
-    pub max: Option<u32>,
-    pub target_cpu: Option<u32>,
-    pub instance_type: Option<String>,
-    pub db_instance_class: Option<String>,
-    pub db_storage_gb: Option<u32>,
-    pub lambda_memory: Option<u32>,
-    pub multi_az: Option<bool>,
-    pub deletion_protection: Option<bool>,
-    pub log_retention_days: Option<u32>,
-    pub certificate_arn: Option<String>,
-}
-
-/// Where the stack's code runs on AWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compute {
-    /// Functions behind an HTTP API, in the VPC's private subnets.
-    Lambda,
-    /// An ECS service on Fargate behind an application load balancer.
-    Fargate,
-    /// An EC2 autoscaling group behind an application load balancer.
-    Ec2,
-}
-
-impl Compute {
-    pub const ALL: [(&'static str, Compute); 3] = [
-        ("lambda", Compute::Lambda),
-        ("fargate", Compute::Fargate),
-        ("ec2", Compute::Ec2),
-    ];
-
-    /// Behind an application load balancer (else an HTTP API).
-    pub fn load_balanced(self) -> bool {
-        match self {
-            Compute::Lambda => false,
-            Compute::Fargate | Compute::Ec2 => true,
-        }
-    }
-
-    /// Runs the runtime image (pushed to the environment's repository);
-    /// the others run the runtime package from the artifact bucket.
-    pub fn needs_image(self) -> bool {
-        match self {
-            Compute::Fargate => true,
-            Compute::Lambda | Compute::Ec2 => false,
-        }
-    }
-
-    /// Long-running tasks reach AWS APIs and the internet through NAT
-    /// gateways; functions use VPC endpoints instead.
-    pub fn needs_nat(self) -> bool {
-        match self {
-            Compute::Fargate | Compute::Ec2 => true,
-            Compute::Lambda => false,
-        }
-    }
-
-    /// Subscriptions are consumed by the running service polling its
-    /// queues; on Lambda a subscriber function is invoked instead.
-    pub fn polls_queues(self) -> bool {
-        match self {
-            Compute::Fargate | Compute::Ec2 => true,
-            Compute::Lambda => false,
-        }
-    }
-}
-
-/// Retention periods CloudWatch Logs accepts, in days.
-pub const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];

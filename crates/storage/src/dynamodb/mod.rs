@@ -1,0 +1,564 @@
+//! DynamoDB through the AWS SDK for Rust.
+//!
+//! Each stack table is a DynamoDB table keyed by the stack key (a partition
+//! key); each secondary index is a GSI (first column partition key, second
+//! sort key). Increments are atomic `ADD` updates; generated integer keys
+//! come from an atomic counter. Stackwright's own records (migrations, seed
+//! claims, counters, the migration lock) live in one table, `PREFIX_stackwright`.
+//!
+//! Lists read every item matching the filter (a Query on the key or a GSI,
+//! or a Scan without filters) and order them in memory, so results and
+//! pages agree with the SQL engines; keep listed tables modest or filtered.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde_json::Value as Json;
+use stackwright_stack::Table;
+
+use crate::engine::*;
+use crate::migrate::SchemaSnapshot;
+use crate::paging::{decode_cursor, page};
+
+mod schema;
+mod values;
+
+use values::*;
+
+/// Where a DynamoDB stack lives: region, optional endpoint (emulators), table prefix.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DynamoUrl {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub prefix: String,
+}
+
+impl DynamoUrl {
+    /// `dynamodb://[REGION][?endpoint=URL][&prefix=P]`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let rest = s
+            .strip_prefix("dynamodb://")
+            .ok_or("expected dynamodb://REGION")?;
+        let (region, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let region = region.trim_end_matches('/');
+        let mut url = DynamoUrl {
+            region: (!region.is_empty()).then(|| region.to_string()),
+            endpoint: None,
+            prefix: String::new(),
+        };
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| "invalid query string in dynamodb:// URL")?;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "endpoint" => url.endpoint = Some(v),
+                "prefix"
+                    if v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
+                {
+                    url.prefix = v
+                }
+                "prefix" => return Err("prefix may hold letters, digits, `_`, `-` and `.`".into()),
+                other => {
+                    return Err(format!(
+                        "unknown dynamodb:// URL option `{other}`; expected endpoint or prefix"
+                    ))
+                }
+            }
+        }
+        Ok(url)
+    }
+
+    fn is_loopback(&self) -> bool {
+        self.endpoint.as_deref().is_some_and(|e| {
+            let host = e.split("://").nth(1).unwrap_or(e);
+            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+        })
+    }
+}
+
+pub struct DynamoEngine {
+    client: Client,
+    prefix: String,
+}
+
+const META_KEY: &str = "id";
+/// How long a migrator waits for another one, and how long a lock lives if its holder dies.
+const LOCK_WAIT: Duration = Duration::from_secs(120);
+const LOCK_LEASE_SECS: i64 = 300;
+
+impl DynamoEngine {
+    pub async fn connect(url: &DynamoUrl) -> Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(15))
+                    .build(),
+            );
+        if let Some(region) = &url.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &url.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let mut config = loader.load().await;
+        if config.region().is_none() {
+            return Err(StorageError::UnsupportedUrl(
+                "no AWS region: give one in the URL (dynamodb://eu-west-1) or set AWS_REGION"
+                    .into(),
+            ));
+        }
+        // Local emulators accept any credentials; without real ones, use placeholders there.
+        let has_credentials = match config.credentials_provider() {
+            Some(p) => aws_credential_types::provider::ProvideCredentials::provide_credentials(&p)
+                .await
+                .is_ok(),
+            None => false,
+        };
+        if !has_credentials {
+            if !url.is_loopback() {
+                return Err(StorageError::Unavailable(
+                    "no AWS credentials found (environment, profile, SSO or instance role)".into(),
+                ));
+            }
+            config = config
+                .into_builder()
+                .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "local",
+                        "local",
+                        None,
+                        None,
+                        "stackwright-local",
+                    ),
+                ))
+                .build();
+        }
+        Ok(DynamoEngine {
+            client: Client::new(&config),
+            prefix: url.prefix.clone(),
+        })
+    }
+
+    fn table_name(&self, table: &str) -> String {
+        format!("{}{table}", self.prefix)
+    }
+
+    fn meta_table(&self) -> String {
+        format!("{}_stackwright", self.prefix)
+    }
+
+    fn key_of(table: &Table, key: &Json) -> Result<Item> {
+        Ok(Item::from([(
+            table.key.clone(),
+            to_av(table.key_column().ty, key)?,
+        )]))
+    }
+
+    /// The next value of a table's generated integer key (atomic counter).
+    async fn next_id(&self, table: &str) -> Result<i64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.meta_table())
+            .key(META_KEY, s(format!("counter#{table}")))
+            .update_expression("ADD #n :one")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(err)?;
+        out.attributes()
+            .and_then(|a| a.get("n"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StorageError::Internal("counter returned no value".into()))
+    }
+
+    /// A complete item for a new row: generated key filled in.
+    async fn new_item(&self, table: &Table, row: &Row) -> Result<Item> {
+        let mut item = to_item(table, row)?;
+        let key = table.key_column();
+        if key.generated && !row.contains_key(&table.key) {
+            let value = if key.ty.is_integer() {
+                n(self.next_id(&table.name).await?)
+            } else {
+                s(uuid::Uuid::new_v4().to_string())
+            };
+            item.insert(table.key.clone(), value);
+        }
+        Ok(item)
+    }
+
+    /// Put an item only when its key is free; false when taken.
+    async fn put_new(&self, table: &Table, item: Item) -> Result<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table_name(&table.name))
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", &table.key)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(e) {
+                Failure::Condition => Ok(false),
+                other => Err(fail(other)),
+            },
+        }
+    }
+
+    /// Every item matching the filters: a Query on the key or a GSI when a
+    /// filter allows, else a Scan; other filters apply server-side.
+    async fn matching(&self, table: &Table, filters: &[(&str, Json)]) -> Result<Vec<Row>> {
+        let driver = filters
+            .iter()
+            .position(|(c, _)| *c == table.key)
+            .or_else(|| filters.iter().position(|(c, _)| table.is_indexed(c)));
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut conditions = Vec::new();
+        let mut key_condition = None;
+        let mut index_name = None;
+        for (i, (column, value)) in filters.iter().enumerate() {
+            names.insert(format!("#f{i}"), column.to_string());
+            values.insert(format!(":f{i}"), to_av(table.columns[*column].ty, value)?);
+            let clause = format!("#f{i} = :f{i}");
+            if Some(i) == driver {
+                key_condition = Some(clause);
+                if *column != table.key {
+                    let index = table
+                        .indexes
+                        .iter()
+                        .find(|(_, idx)| idx.columns.first().map(String::as_str) == Some(*column))
+                        .map(|(name, _)| name.clone())
+                        .expect("is_indexed found it");
+                    index_name = Some(format!("{}__{index}", table.name));
+                }
+            } else {
+                conditions.push(clause);
+            }
+        }
+        let filter = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        let names = (!names.is_empty()).then_some(names);
+        let values = (!values.is_empty()).then_some(values);
+        let mut rows = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let (items, last) = match &key_condition {
+                Some(kc) => {
+                    let out = self
+                        .client
+                        .query()
+                        .table_name(self.table_name(&table.name))
+                        .set_index_name(index_name.clone())
+                        .key_condition_expression(kc)
+                        .set_filter_expression(filter.clone())
+                        .set_expression_attribute_names(names.clone())
+                        .set_expression_attribute_values(values.clone())
+                        .set_consistent_read(index_name.is_none().then_some(true))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    (out.items().to_vec(), out.last_evaluated_key().cloned())
+                }
+                None => {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(self.table_name(&table.name))
+                        .set_filter_expression(filter.clone())
+                        .set_expression_attribute_names(names.clone())
+                        .set_expression_attribute_values(values.clone())
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    (out.items().to_vec(), out.last_evaluated_key().cloned())
+                }
+            };
+            rows.extend(items.iter().map(|i| read(table, i)));
+            match last {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(rows),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for DynamoEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Dynamodb
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.client
+            .list_tables()
+            .limit(1)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn migrate(
+        &self,
+        target: &SchemaSnapshot,
+        allow_destructive: bool,
+    ) -> Result<MigrationOutcome> {
+        self.ensure_meta().await?;
+        let owner = uuid::Uuid::new_v4().to_string();
+        self.lock(&target.stack, &owner).await?;
+        let result = self.apply(target, allow_destructive).await;
+        self.unlock(&target.stack, &owner).await;
+        result
+    }
+
+    async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
+        let mut outcome = SeedOutcome {
+            table: table.name.clone(),
+            ..Default::default()
+        };
+        for seed in rows {
+            let claim_id = format!("seed#{}#{}", table.name, seed.identity);
+            if self.meta_get(&claim_id).await?.is_some() {
+                outcome.already_applied += 1;
+                continue;
+            }
+            let item = self.new_item(table, &seed.row).await?;
+            let claim = Put::builder()
+                .table_name(self.meta_table())
+                .item(META_KEY, s(&claim_id))
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", META_KEY)
+                .build()
+                .map_err(build_err)?;
+            let insert = Put::builder()
+                .table_name(self.table_name(&table.name))
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", &table.key)
+                .build()
+                .map_err(build_err)?;
+            // Claim and row together, or neither.
+            let written = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(claim.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(insert).build())
+                .send()
+                .await;
+            match written {
+                Ok(_) => outcome.inserted += 1,
+                Err(_) if self.meta_get(&claim_id).await?.is_some() => outcome.already_applied += 1,
+                Err(e) => {
+                    // The claim is free, so the row's key was taken: a user's row wins.
+                    let free = self
+                        .client
+                        .put_item()
+                        .table_name(self.meta_table())
+                        .item(META_KEY, s(&claim_id))
+                        .condition_expression("attribute_not_exists(#id)")
+                        .expression_attribute_names("#id", META_KEY)
+                        .send()
+                        .await;
+                    if let Err(claim_err) = free {
+                        match classify(claim_err) {
+                            Failure::Condition => {}
+                            _ => return Err(err(e)),
+                        }
+                    }
+                    outcome.already_applied += 1;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table_name(&table.name))
+            .set_key(Some(Self::key_of(table, key)?))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out.item().map(|i| read(table, i)))
+    }
+
+    async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
+        let offset = query.cursor.map(decode_cursor).transpose()?.unwrap_or(0);
+        let mut rows = self.matching(table, &query.filters).await?;
+        sort(&mut rows, query.order_by);
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .skip(offset as usize)
+            .take(query.limit as usize + 1)
+            .collect();
+        Ok(page(rows, query.limit, offset))
+    }
+
+    async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
+        // A generated integer key that a seed row already used is skipped.
+        for _ in 0..100 {
+            let item = self.new_item(table, &row).await?;
+            let key = item.get(&table.key).cloned();
+            if self.put_new(table, item).await? {
+                let key =
+                    key.ok_or_else(|| StorageError::Internal("insert without a key".into()))?;
+                let key = from_av(table.key_column(), Some(&key));
+                return self
+                    .get(table, &key)
+                    .await?
+                    .ok_or_else(|| StorageError::Internal("inserted item not found".into()));
+            }
+            let key_is_generated_here =
+                table.key_column().generated && !row.contains_key(&table.key);
+            if !key_is_generated_here {
+                return Err(StorageError::Conflict);
+            }
+        }
+        Err(StorageError::Internal(
+            "no free generated key after 100 tries".into(),
+        ))
+    }
+
+    async fn update(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+    ) -> Result<Option<Row>> {
+        if changes.is_empty() {
+            return self.get(table, key).await;
+        }
+        let mut names = HashMap::from([("#k".to_string(), table.key.clone())]);
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut adds = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            match change {
+                Assignment::Set(column, v) => {
+                    names.insert(format!("#c{i}"), column.clone());
+                    let indexed = table.indexes.values().any(|x| x.columns.contains(column));
+                    if v.is_null() && indexed {
+                        removes.push(format!("#c{i}"));
+                    } else {
+                        values.insert(format!(":v{i}"), to_av(table.columns[column].ty, v)?);
+                        sets.push(format!("#c{i} = :v{i}"));
+                    }
+                }
+                Assignment::Increment(column, by) => {
+                    // ADD is atomic, and starts from 0 for an item without the attribute.
+                    names.insert(format!("#c{i}"), column.clone());
+                    values.insert(format!(":v{i}"), n(by));
+                    adds.push(format!("#c{i} :v{i}"));
+                }
+            }
+        }
+        let mut expression = Vec::new();
+        if !sets.is_empty() {
+            expression.push(format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expression.push(format!("REMOVE {}", removes.join(", ")));
+        }
+        if !adds.is_empty() {
+            expression.push(format!("ADD {}", adds.join(", ")));
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table_name(&table.name))
+            .set_key(Some(Self::key_of(table, key)?))
+            .update_expression(expression.join(" "))
+            .condition_expression("attribute_exists(#k)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(o.attributes().map(|a| read(table, a))),
+            Err(e) => match classify(e) {
+                Failure::Condition => Ok(None),
+                other => Err(fail(other)),
+            },
+        }
+    }
+
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(self.table_name(&table.name))
+            .set_key(Some(Self::key_of(table, key)?))
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#k", &table.key)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(e) {
+                Failure::Condition => Ok(false),
+                other => Err(fail(other)),
+            },
+        }
+    }
+
+    fn queue(&self) -> Option<&dyn Queue> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let u = DynamoUrl::parse("dynamodb://eu-west-1?endpoint=http://127.0.0.1:5000&prefix=t1_")
+            .unwrap();
+        assert_eq!(u.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(u.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(u.prefix, "t1_");
+        assert!(u.is_loopback());
+        assert!(DynamoUrl::parse("dynamodb://eu-west-1?bogus=1").is_err());
+        assert!(DynamoUrl::parse("dynamodb://x?prefix=a;b").is_err());
+        assert!(!DynamoUrl::parse("dynamodb://us-east-1")
+            .unwrap()
+            .is_loopback());
+    }
+
+    #[test]
+    fn orders_like_sql() {
+        let mut v = [
+            Json::from("b"),
+            Json::Null,
+            Json::from("B"),
+            Json::from("a"),
+        ];
+        v.sort_by(compare);
+        assert_eq!(
+            v,
+            [
+                Json::Null,
+                Json::from("B"),
+                Json::from("a"),
+                Json::from("b")
+            ]
+        );
+    }
+}

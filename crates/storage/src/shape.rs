@@ -1,0 +1,48 @@
+//! A table's columns as every engine needs them for statements about its
+//! rows: owned, so it crosses onto SQLite's blocking threads. Each engine
+//! adds its own conversions (`sqlx_engines`, `sqlite`) in its own module.
+
+use stackwright_stack::{ColumnType, Table};
+
+use crate::engine::{Result, Row, StorageError};
+
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub table: String,
+    pub key: String,
+    pub key_ty: ColumnType,
+    pub generated_key: bool,
+    pub columns: Vec<(String, ColumnType)>,
+}
+
+impl Shape {
+    pub fn of(t: &Table) -> Self {
+        Shape {
+            table: t.name.clone(),
+            key: t.key.clone(),
+            key_ty: t.key_column().ty,
+            generated_key: t.key_column().generated,
+            columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
+        }
+    }
+
+    /// The type of a column the request names (checked against the stack
+    /// before it gets here, so an unknown one is our fault).
+    pub fn ty(&self, column: &str) -> Result<ColumnType> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| StorageError::Internal(format!("unknown column {column}")))
+    }
+
+    /// Whether the database assigns the key (auto-increment / identity).
+    pub fn database_generates_key(&self, row: &Row) -> bool {
+        self.generated_key && self.key_ty.is_integer() && !row.contains_key(&self.key)
+    }
+
+    /// Whether a key is to be generated here (a UUID for a string key).
+    pub fn generates_uuid(&self, row: &Row) -> bool {
+        self.generated_key && !self.key_ty.is_integer() && !row.contains_key(&self.key)
+    }
+}
