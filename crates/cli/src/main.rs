@@ -1,6 +1,8 @@
 //! `stackwright`: the command line. Parses arguments, sets up logging, and
 //! hands off to the stack model, storage and server crates.
 
+#![warn(clippy::too_many_lines)]
+
 mod ci;
 mod cloud;
 mod output;

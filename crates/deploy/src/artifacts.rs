@@ -13,8 +13,8 @@ use stackwright_stack::Stack;
 use stackwright_synth::outputs::Parameter;
 use stackwright_synth::{Layer, Settings, Template};
 
-use crate::deployer::Ui;
 use crate::package::{self, Package};
+use crate::ports::Ui;
 use crate::{image, DeployError, Result};
 
 pub struct Artifacts {

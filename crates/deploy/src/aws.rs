@@ -6,9 +6,9 @@
 use aws_config::SdkConfig;
 use stackwright_image::Image;
 
-use crate::deployer::{Pushed, Shipping};
 use crate::image::Destination;
 use crate::package::Package;
+use crate::ports::{Pushed, Shipping};
 use crate::store::{self, SiteObject, SiteUpload};
 use crate::Result;
 

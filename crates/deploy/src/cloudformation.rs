@@ -534,7 +534,7 @@ impl Cloud {
         }
     }
 }
-impl crate::deployer::Stacks for Cloud {
+impl crate::ports::Stacks for Cloud {
     async fn status(&self, stack: &str) -> Result<Option<String>> {
         Cloud::status(self, stack).await
     }

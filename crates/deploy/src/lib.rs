@@ -4,6 +4,8 @@
 //! so fakes can test it; [`Cloud`] drives CloudFormation change sets;
 //! `store`, `image` and `package` handle what is shipped beside stacks.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod artifacts;
 pub mod aws;
 mod cloudformation;
@@ -13,6 +15,7 @@ pub mod image;
 pub mod logs;
 pub mod package;
 pub mod plan;
+pub mod ports;
 pub mod store;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
@@ -21,8 +24,9 @@ use stackwright_synth::iam::BOOTSTRAP_STACK;
 
 pub use artifacts::Artifacts;
 pub use cloudformation::Cloud;
-pub use deployer::{Deployer, Outcome, Release, Report, Shipping, Stacks, Ui};
+pub use deployer::{Deployer, Outcome, Release, Report};
 pub use plan::{Action, Change, Event, Plan, Replacement, Resource};
+pub use ports::{Shipping, SiteFile, SiteSource, Stacks, Ui};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {

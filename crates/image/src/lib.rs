@@ -19,6 +19,8 @@
 //! binary that is seconds of CPU, so async callers should run [`assemble`]
 //! on a blocking thread.
 
+#![warn(clippy::too_many_lines)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;

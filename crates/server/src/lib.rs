@@ -5,6 +5,8 @@
 //! server); [`Application::run_until_stopped`] serves until the shutdown
 //! future completes, then finishes in-flight requests.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod cloud_topics;
 mod error;
 mod fetch;

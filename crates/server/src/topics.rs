@@ -36,7 +36,7 @@ pub fn check_message(topic: &Topic, value: Json) -> Result<Map<String, Json>, St
         known.sort_unstable();
         return Err(format!(
             "unknown field `{}`; topic `{}` has {}",
-            crate::http::clip(unknown),
+            stackwright_stack::values::clip(unknown),
             topic.name,
             known.join(", ")
         ));

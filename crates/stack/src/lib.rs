@@ -4,6 +4,8 @@
 //! into the span-free [`model`] that the local runtime and the cloud
 //! synthesizer consume, or into [`Diagnostics`] naming file:line:column.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod diagnostic;
 pub mod env;
 pub mod model;

@@ -8,7 +8,7 @@ use aws_lc_rs::{digest, hmac, pbkdf2};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::engine::{Result, StorageError};
+use crate::error::{Result, StorageError};
 
 /// A database user for the runtime, and its password.
 #[derive(Clone)]

@@ -1,8 +1,11 @@
 //! Storage for a stack: engines behind one [`Engine`] interface, schema
 //! migrations planned from the stack file, and idempotent seed data.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod dynamodb;
 pub mod engine;
+mod error;
 pub mod grants;
 pub mod local;
 pub mod migrate;

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use stackwright_stack::{Column, ColumnType, Index, Stack};
 
-use crate::engine::StorageError;
+use crate::error::StorageError;
 
 /// The part of a table that lives in the database schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use stackwright_stack::Subscription;
 
-use crate::engine::Row;
+use crate::error::Row;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: i64 = 15 * 60 * 1000;

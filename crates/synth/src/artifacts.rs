@@ -8,42 +8,12 @@
 //! service created in the same stack as its repository would start tasks
 //! whose image cannot have been pushed yet.
 
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use stackwright_stack::Stack;
 
 use crate::cfn::{att, r, sub, Layer, Template};
 use crate::outputs::Output;
 use crate::Settings;
-
-/// A bucket only the stack writes and reads: all public access blocked,
-/// ACLs off, versioned, encrypted with the stack's key (bucket keys save
-/// KMS calls), old versions expire (they are only needed for a rollback).
-pub(crate) fn private_bucket(key: Json) -> Json {
-    json!({
-        "VersioningConfiguration": { "Status": "Enabled" },
-        "BucketEncryption": {
-            "ServerSideEncryptionConfiguration": [{
-                "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key },
-                "BucketKeyEnabled": true
-            }]
-        },
-        "PublicAccessBlockConfiguration": {
-            "BlockPublicAcls": true,
-            "BlockPublicPolicy": true,
-            "IgnorePublicAcls": true,
-            "RestrictPublicBuckets": true
-        },
-        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-        "LifecycleConfiguration": {
-            "Rules": [{
-                "Id": "expire-old-versions",
-                "Status": "Enabled",
-                "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
-                "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
-            }]
-        }
-    })
-}
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
     let prefix = s.prefix(stack);
@@ -57,7 +27,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     t.add(
         "ArtifactBucket",
         "AWS::S3::Bucket",
-        private_bucket(key.clone()),
+        crate::bucket::private(key.clone()),
     );
     t.add(
         "ArtifactBucketPolicy",

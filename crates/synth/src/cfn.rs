@@ -57,7 +57,7 @@ impl Template {
     /// permissions boundary, here, so no role can be made without it.
     pub fn add(&mut self, id: &str, ty: &str, mut props: Json) -> &mut Json {
         if ty == "AWS::IAM::Role" {
-            props["PermissionsBoundary"] = crate::iam::boundary_arn();
+            props["PermissionsBoundary"] = boundary_arn();
         }
         let mut r = json!({ "Type": ty, "Properties": props });
         if props_is_empty(&r) {
@@ -137,4 +137,10 @@ pub fn tags(pairs: &[(&str, &str)]) -> Json {
             .map(|(k, v)| json!({ "Key": k, "Value": v }))
             .collect(),
     )
+}
+
+/// The permissions boundary's ARN inside a template (the bootstrap stack
+/// of [`crate::iam`] makes the policy).
+pub fn boundary_arn() -> Json {
+    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/stackwright-boundary-${AWS::Region}")
 }

@@ -22,11 +22,6 @@ pub fn boundary_name(region: &str) -> String {
     format!("stackwright-boundary-{region}")
 }
 
-/// The boundary's ARN inside a template.
-pub fn boundary_arn() -> Json {
-    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/stackwright-boundary-${AWS::Region}")
-}
-
 /// The bootstrap stack of a region: the permissions boundary.
 pub const BOOTSTRAP_STACK: &str = "stackwright-bootstrap";
 

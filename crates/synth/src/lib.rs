@@ -6,8 +6,11 @@
 //! `data` (the database and its generated secret) and `app` (compute).
 //! Output is deterministic: the same stack gives the same bytes.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod app;
 pub mod artifacts;
+mod bucket;
 pub mod cfn;
 pub mod data;
 pub mod deploy_role;

@@ -20,11 +20,7 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Jso
     let Some(site) = &stack.site else {
         return;
     };
-    t.add(
-        "SiteBucket",
-        "AWS::S3::Bucket",
-        crate::artifacts::private_bucket(key),
-    );
+    t.add("SiteBucket", "AWS::S3::Bucket", crate::bucket::private(key));
     t.add(
         "SiteOriginAccess",
         "AWS::CloudFront::OriginAccessControl",

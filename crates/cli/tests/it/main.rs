@@ -15,6 +15,7 @@ mod http_errors;
 mod iam;
 mod injection;
 mod lambda;
+mod layout;
 mod lifecycle;
 mod limits;
 mod migrations;

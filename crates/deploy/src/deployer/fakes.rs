@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use serde_json::Value as Json;
 
 use super::*;
-use crate::plan::{Action, Replacement};
+use crate::package::Package;
+use crate::plan::{Action, Event, Replacement};
+use crate::ports::{Pushed, SiteFile};
 
 /// A stack as the fake CloudFormation keeps it.
 pub struct FakeStack {

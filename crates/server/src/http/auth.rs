@@ -81,7 +81,7 @@ async fn handle(State(ctx): State<ApiContext>, request: Request) -> Response {
         }
     }
     // Cognito's own content type, or JSON; never a form a page elsewhere can post.
-    if let Err(e) = super::operations::require_json(
+    if let Err(e) = super::decode::require_json(
         &headers,
         &["application/x-amz-json-1.1", "application/json"],
     ) {
@@ -95,10 +95,11 @@ async fn handle(State(ctx): State<ApiContext>, request: Request) -> Response {
     let op = target
         .strip_prefix("AWSCognitoIdentityProviderService.")
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
+    // Any unreadable body is answered as Cognito does: not a JSON object.
+    let bytes = super::decode::read_bytes(&headers, body, MAX_BODY)
         .await
         .unwrap_or_default();
-    let request = match super::operations::parse_json(&bytes) {
+    let request = match super::decode::parse_json(&bytes) {
         Ok(Json::Object(map)) => Json::Object(map),
         _ => {
             return refused(PoolError::new(

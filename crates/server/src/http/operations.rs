@@ -1,7 +1,7 @@
 //! The declarative operations: get, list, create, update, delete, health.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use stackwright_stack::validate::PAGINATION_PARAMS;
@@ -10,7 +10,7 @@ use stackwright_stack::{
 };
 use stackwright_storage::{Assignment, ListQuery, Row};
 
-use super::decode::{body_value, clip, text_value};
+use super::decode::{body_value, clip, read_object, text_value};
 use super::ApiContext;
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
@@ -297,151 +297,6 @@ fn not_found(table: &Table, route: &Route, key: &Json) -> ApiError {
         other => other.to_string(),
     };
     ApiError::NotFound(format!("no {} with key `{shown}`", table.name))
-}
-
-async fn read_object(
-    headers: HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Map<String, Json>, ApiError> {
-    match read_json(headers, body, limit).await? {
-        Json::Object(map) => Ok(map),
-        _ => Err(ApiError::BadRequest(
-            "the request body must be a JSON object".into(),
-        )),
-    }
-}
-
-/// The request body as JSON, within `limit` bytes.
-pub(super) async fn read_json(
-    headers: HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Json, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // to_bytes reports an over-long body and a broken stream alike.
-        if is_length_limit(&e) {
-            ApiError::PayloadTooLarge(limit)
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })?;
-    if bytes.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the request body is empty; send a JSON object".into(),
-        ));
-    }
-    require_json(&headers, &["application/json"])?;
-    match parse_json(&bytes) {
-        Ok(value) => Ok(value),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "the request body is not valid JSON: {e}"
-        ))),
-    }
-}
-
-/// A body must be declared as JSON (`application/json` or `*+json`, or
-/// one of `also`). A browser sends `text/plain`, form or multipart bodies
-/// from any site without asking the API first (no CORS preflight); a JSON
-/// content type needs the preflight, which only the allowed origins pass.
-/// So a page elsewhere cannot make a visitor's browser write here.
-pub(super) fn require_json(headers: &HeaderMap, also: &[&str]) -> Result<(), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let essence = declared
-        .as_deref()
-        .and_then(|ct| ct.split(';').next())
-        .map(|ct| ct.trim().to_ascii_lowercase());
-    match essence {
-        Some(ct) if ct.ends_with("+json") || also.contains(&ct.as_str()) => Ok(()),
-        Some(ct) => Err(ApiError::UnsupportedMediaType(format!(
-            "unsupported content type `{}`: send the body as application/json",
-            clip(&ct)
-        ))),
-        None => Err(ApiError::UnsupportedMediaType(
-            "the request has a body but no Content-Type: send it as application/json".into(),
-        )),
-    }
-}
-
-/// JSON text as a value, refusing an object with a key twice: parsers
-/// disagree on which one counts (serde_json keeps the last), so a proxy or
-/// validator in front could have judged the other.
-pub(super) fn parse_json(bytes: &[u8]) -> Result<Json, serde_json::Error> {
-    use serde::de::{Deserializer, Error, MapAccess, SeqAccess, Visitor};
-
-    struct Unique(Json);
-    impl<'de> serde::Deserialize<'de> for Unique {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(UniqueVisitor).map(Unique)
-        }
-    }
-    struct UniqueVisitor;
-    impl<'de> Visitor<'de> for UniqueVisitor {
-        type Value = Json;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON value")
-        }
-        fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-            Ok(Json::Bool(v))
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-            Ok(Json::from(v))
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-            Ok(Json::from(v))
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-            Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-            Ok(Json::String(v.to_string()))
-        }
-        fn visit_string<E>(self, v: String) -> Result<Json, E> {
-            Ok(Json::String(v))
-        }
-        fn visit_unit<E>(self) -> Result<Json, E> {
-            Ok(Json::Null)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-            let mut items = Vec::new();
-            while let Some(Unique(v)) = seq.next_element()? {
-                items.push(v);
-            }
-            Ok(Json::Array(items))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-            let mut out = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                let Unique(value) = map.next_value()?;
-                if out.contains_key(&key) {
-                    return Err(A::Error::custom(format!("duplicate key `{}`", clip(&key))));
-                }
-                out.insert(key, value);
-            }
-            Ok(Json::Object(out))
-        }
-    }
-    serde_json::from_slice::<Unique>(bytes).map(|u| u.0)
-}
-
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.to_string().contains("length limit exceeded") {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// A new row from a create request: only `input` fields, defaults filled,

@@ -16,7 +16,7 @@ use stackwright_stack::{Auth, Stack};
 use stackwright_storage::queue::{Enqueued, Message};
 
 use super::decode::clip;
-use super::operations::read_json;
+use super::decode::read_json;
 use super::ApiContext;
 use crate::error::ApiError;
 

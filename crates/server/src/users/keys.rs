@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -48,7 +49,7 @@ impl KeyFile {
 
     /// The stored form of a key's PKCS#8 bytes, bound to its key id.
     pub fn seal(&self, kid: &str, der: &[u8]) -> String {
-        let nonce_bytes = super::pool::random_bytes::<NONCE_LEN>();
+        let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut data = der.to_vec();
         self.0
             .seal_in_place_append_tag(
@@ -92,7 +93,7 @@ impl KeyFile {
 /// written aside, then linked into place (which fails if another process
 /// made it first, whose key is then used).
 fn make(path: &Path) -> std::io::Result<Vec<u8>> {
-    let key = super::pool::random_bytes::<32>();
+    let key = random_bytes::<32>();
     if let Some(dir) = path.parent() {
         files::private_dir(dir)?;
     }
@@ -108,6 +109,15 @@ fn make(path: &Path) -> std::io::Result<Vec<u8>> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path),
         Err(e) => Err(e),
     }
+}
+
+/// Bytes from the system's secure random source (keys, nonces, codes).
+pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random source works");
+    bytes
 }
 
 #[cfg(test)]

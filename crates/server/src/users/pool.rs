@@ -15,7 +15,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
@@ -26,7 +25,7 @@ use tokio::sync::RwLock;
 
 use super::attempts::{Attempts, Locked};
 use super::hashing::{Busy, Hashing};
-use super::keys::{self, KeyFile};
+use super::keys::{self, random_bytes, KeyFile};
 use super::tokens::{self, Claims, Expected, SigningKey, TokenError};
 
 /// How long a confirmation code is valid.
@@ -121,14 +120,6 @@ pub fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the system's random source works");
-    bytes
 }
 
 fn text(row: &Row, column: &str) -> String {
@@ -315,7 +306,7 @@ impl Pool {
                 "ResourceNotFoundException",
                 format!(
                     "User pool client {} does not exist.",
-                    crate::http::clip(client_id)
+                    stackwright_stack::values::clip(client_id)
                 ),
             ))
         }
