@@ -58,7 +58,7 @@ enum Provider {
 #[derive(Args)]
 struct AwsPolicyArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     dir: PathBuf,
 
     /// Environment the role deploys: dev, prod, or one declared as [aws.env.NAME].
@@ -77,7 +77,7 @@ struct AwsPolicyArgs {
 #[derive(Args)]
 struct GithubArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     dir: PathBuf,
 
     /// Environment deployed on pushes to the branch: dev, prod, or one declared as

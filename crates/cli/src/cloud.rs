@@ -33,7 +33,7 @@ use terminal::{paint, show_plan, Terminal};
 #[derive(Args, Clone)]
 pub struct Target {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     pub dir: PathBuf,
 
     /// Environment: dev, prod, or one declared as [aws.env.NAME].
@@ -512,7 +512,7 @@ pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
         print(&line);
     }
     if args.follow {
-        let stop = crate::shutdown_signal();
+        let stop = crate::serve::shutdown_signal();
         tokio::pin!(stop);
         loop {
             tokio::select! {

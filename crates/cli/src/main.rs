@@ -8,6 +8,7 @@ mod cloud;
 mod output;
 mod replicas;
 mod secrets;
+mod serve;
 mod topics;
 mod users;
 
@@ -17,9 +18,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
-use stackwright_server::{Application, Settings};
+use stackwright_stack::env::{self, RuntimeConfig};
 use stackwright_stack::{LoadError, Stack};
-use stackwright_storage::DatabaseUrl;
 
 use output::Output;
 
@@ -39,7 +39,7 @@ struct Cli {
     command: Command,
 
     /// Format of log lines on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "STACKWRIGHT_LOG_FORMAT")]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = env::LOG_FORMAT)]
     log_format: LogFormat,
 }
 
@@ -52,11 +52,11 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the stack locally: migrate and seed the database, then answer HTTP requests.
-    Up(UpArgs),
+    Up(serve::UpArgs),
     /// Validate the stack file and its seed files without touching anything.
     Check(CheckArgs),
     /// Apply schema changes and new seed rows to the database, then exit.
-    Migrate(MigrateArgs),
+    Migrate(serve::MigrateArgs),
     /// Write the stack's CloudFormation templates (network, artifacts, data, app) for AWS.
     Synth(SynthArgs),
     /// Draw the stack's AWS architecture as an SVG, read from its templates.
@@ -95,7 +95,7 @@ enum Command {
 #[derive(Args)]
 struct OpenapiArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = env::STACK)]
     dir: PathBuf,
 
     /// Write the document here instead of stdout.
@@ -106,7 +106,7 @@ struct OpenapiArgs {
 #[derive(Args)]
 struct GraphArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = env::STACK)]
     dir: PathBuf,
 
     /// Environment to draw (default dev).
@@ -121,7 +121,7 @@ struct GraphArgs {
 #[derive(Args)]
 struct SynthArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = env::STACK)]
     dir: PathBuf,
 
     /// Environment(s) to synthesize: dev, prod, or one declared as [aws.env.NAME]
@@ -143,53 +143,9 @@ struct SynthArgs {
 }
 
 #[derive(Args)]
-struct DatabaseArgs {
-    /// Database to use instead of the embedded default (DIR/.stackwright/local.db),
-    /// e.g. sqlite:///var/lib/app.db.
-    #[arg(long, env = "STACKWRIGHT_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-
-    /// Read the database password from this file instead of the URL (keeps it out of
-    /// the command line and `ps`). STACKWRIGHT_DATABASE_PASSWORD works the same way.
-    #[arg(long, env = "STACKWRIGHT_DATABASE_PASSWORD_FILE", value_name = "PATH")]
-    database_password_file: Option<PathBuf>,
-
-    /// Apply schema changes that lose data (dropping tables, columns or indexes; changing types).
-    #[arg(long)]
-    allow_destructive: bool,
-}
-
-#[derive(Args)]
-struct UpArgs {
-    /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
-    dir: PathBuf,
-
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, short, default_value_t = 8080, env = "STACKWRIGHT_PORT")]
-    port: u16,
-
-    #[command(flatten)]
-    database: DatabaseArgs,
-
-    /// Run this many server processes sharing one listening socket; SIGHUP
-    /// to the supervisor restarts them one at a time without dropping requests.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    replicas: u16,
-
-    /// Print the serving address as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
 struct CheckArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = env::STACK)]
     dir: PathBuf,
 
     /// Check against this engine's rules instead of the stack's `[database] engine`
@@ -202,33 +158,13 @@ struct CheckArgs {
     json: bool,
 }
 
-#[derive(Args)]
-struct MigrateArgs {
-    /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
-    dir: PathBuf,
-
-    #[command(flatten)]
-    database: DatabaseArgs,
-
-    /// After migrating, make (or update) this database user for the runtime,
-    /// with read and write access to the rows only (PostgreSQL, MySQL). Its
-    /// password comes from STACKWRIGHT_APP_DATABASE_PASSWORD. Serve with
-    /// STACKWRIGHT_MIGRATED_ELSEWHERE=1 as that user.
-    #[arg(long, value_name = "NAME")]
-    app_user: Option<String>,
-
-    /// Print what was applied as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-}
-
 fn main() -> ExitCode {
     // On Lambda the binary is `bootstrap`, started without arguments.
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+    let config = RuntimeConfig::from_env();
+    if config.lambda_runtime_api.is_some() && std::env::args_os().len() == 1 {
         output::init_logging(true);
         let out = Output::new();
-        return match runtime().and_then(|rt| rt.block_on(lambda(&out))) {
+        return match runtime().and_then(|rt| rt.block_on(serve::lambda(&config, &out))) {
             Ok(code) => code,
             Err(e) => {
                 out.error(&format!("{e:#}"));
@@ -241,8 +177,10 @@ fn main() -> ExitCode {
     let out = Output::new();
     let result = match cli.command {
         Command::Check(args) => check(&args, &out),
-        Command::Migrate(args) => runtime().and_then(|rt| rt.block_on(migrate(&args, &out))),
-        Command::Up(args) => runtime().and_then(|rt| rt.block_on(up(args, &out))),
+        Command::Migrate(args) => {
+            runtime().and_then(|rt| rt.block_on(serve::migrate(&args, &config, &out)))
+        }
+        Command::Up(args) => runtime().and_then(|rt| rt.block_on(serve::up(args, &config, &out))),
         Command::Synth(args) => synth(&args, &out),
         Command::Graph(args) => graph(&args, &out),
         Command::Deploy(args) => runtime().and_then(|rt| rt.block_on(cloud::deploy(&args, &out))),
@@ -256,10 +194,14 @@ fn main() -> ExitCode {
         Command::Destroy(args) => runtime().and_then(|rt| rt.block_on(cloud::destroy(&args, &out))),
         Command::Ci(args) => ci::run(&args, &out),
         Command::Publish(args) => {
-            runtime().and_then(|rt| rt.block_on(topics::publish(&args, &out)))
+            runtime().and_then(|rt| rt.block_on(topics::publish(&args, &config, &out)))
         }
-        Command::Dlq(args) => runtime().and_then(|rt| rt.block_on(topics::dlq(&args, &out))),
-        Command::Users(args) => runtime().and_then(|rt| rt.block_on(users::run(&args, &out))),
+        Command::Dlq(args) => {
+            runtime().and_then(|rt| rt.block_on(topics::dlq(&args, &config, &out)))
+        }
+        Command::Users(args) => {
+            runtime().and_then(|rt| rt.block_on(users::run(&args, &config, &out)))
+        }
         Command::Openapi(args) => openapi(&args, &out),
     };
     match result {
@@ -296,19 +238,6 @@ fn load_stack_for(
     json: bool,
 ) -> anyhow::Result<Option<Stack>> {
     report_invalid(stackwright_stack::load_for(dir, engine), out, json)
-}
-
-/// The stack `up` serves: as its deployed package holds it where the site
-/// is served from a bucket (no site folder), else as [`load_stack`].
-fn load_served_stack(dir: &Path, out: &Output) -> anyhow::Result<Option<Stack>> {
-    report_invalid(load_served(dir), out, false)
-}
-
-fn load_served(dir: &Path) -> Result<Stack, LoadError> {
-    match stackwright_stack::site_served_elsewhere() {
-        true => stackwright_stack::load_deployed(dir),
-        false => stackwright_stack::load(dir),
-    }
 }
 
 fn report_invalid(
@@ -467,274 +396,4 @@ fn graph(args: &GraphArgs, out: &Output) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The database to use: `--database-url` (its password from the
-/// environment, a file, or the Secrets Manager secret the templates name),
-/// else the stack's embedded default, made private.
-async fn database_url(stack: &Stack, args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
-    match &args.database_url {
-        Some(url) => {
-            let url: DatabaseUrl = url.parse()?;
-            // Most explicit first: a file, the environment, then a secret to look up.
-            let password = match (
-                &args.database_password_file,
-                std::env::var("STACKWRIGHT_DATABASE_PASSWORD"),
-            ) {
-                (Some(path), _) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| {
-                            format!("cannot read the password file {}", path.display())
-                        })?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_string(),
-                ),
-                (None, Ok(p)) if !p.is_empty() => Some(p),
-                _ => match std::env::var("STACKWRIGHT_DATABASE_SECRET_ARN") {
-                    Ok(arn) if !arn.is_empty() => Some(secrets::database_password(&arn).await?),
-                    _ => None,
-                },
-            };
-            Ok(match password {
-                Some(p) => url.with_password(p)?,
-                None => url,
-            })
-        }
-        None => {
-            // Local state: private, and never in version control.
-            let dir = stack.dir.join(stackwright_storage::local::DIR);
-            stackwright_storage::local::private_dir(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            Ok(DatabaseUrl::local_default(&stack.dir))
-        }
-    }
-}
-
-async fn migrate(args: &MigrateArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let Some(stack) = load_stack(&args.dir, out, args.json)? else {
-        return Ok(ExitCode::FAILURE);
-    };
-    let url = database_url(&stack, &args.database).await?;
-    let engine = stackwright_storage::open(&url).await?;
-    let report =
-        stackwright_storage::prepare(engine.as_ref(), &stack, args.database.allow_destructive)
-            .await?;
-    if let Some(name) = &args.app_user {
-        let password = std::env::var(stackwright_stack::env::APP_DATABASE_PASSWORD)
-            .ok()
-            .filter(|p| !p.is_empty())
-            .with_context(|| {
-                format!(
-                    "--app-user needs the user's password in {}",
-                    stackwright_stack::env::APP_DATABASE_PASSWORD
-                )
-            })?;
-        let user = stackwright_storage::grants::AppUser::new(name, password)?;
-        engine.grant_app_user(&user).await?;
-        tracing::info!(user = %name, "the runtime's database user may read and write rows only");
-    }
-    if args.json {
-        out.json(&json!({ "ok": true, "database": url.to_string(), "report": report }));
-    } else {
-        out.prepare_report(&stack.name, &url, &report);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn up(args: UpArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let Some(mut stack) = load_served_stack(&args.dir, out)? else {
-        return Ok(ExitCode::FAILURE);
-    };
-    stack
-        .server
-        .apply_env(|name| std::env::var(name).ok())
-        .map_err(anyhow::Error::msg)?;
-    let name = stack.name.clone();
-    if args.replicas > 1 {
-        return up_replicas(&args, &name, out).await;
-    }
-    let inherited = replicas::inherited_listener()?;
-    let cloud_topics = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let settings = Settings {
-        host: args.host.clone(),
-        port: args.port,
-        database: database_url(&stack, &args.database).await?,
-        allow_destructive: args.database.allow_destructive,
-        cloud_topics,
-        cors_origins: stackwright_server::http::cors::origins_from_env(),
-        migrate: std::env::var(stackwright_stack::env::MIGRATED_ELSEWHERE).as_deref() != Ok("1"),
-    };
-    let app = Application::build_on(stack, &settings, inherited).await?;
-    out.log_prepare(app.prepared());
-    if args.json {
-        out.json(
-            &json!({ "stack": name, "url": app.url(), "database": settings.database.to_string() }),
-        );
-    } else {
-        out.line(&format!("serving `{name}` at {}", app.url()));
-    }
-    tracing::info!(url = %app.url(), database = %settings.database, "serving");
-    app.run_until_stopped(shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `up --replicas N`: bind here, serve from N replica processes.
-async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<ExitCode> {
-    let addr = format!("{}:{}", args.host, args.port);
-    let listener =
-        std::net::TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let url = stackwright_server::base_url(listener.local_addr()?);
-    let mut exe = std::env::current_exe().context("cannot find the stackwright binary")?;
-    // Replaced on disk since it started (an upgrade): start the new one.
-    if let Some(path) = exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
-        exe = PathBuf::from(path);
-    }
-    let mut child_args: Vec<std::ffi::OsString> = vec![
-        "up".into(),
-        args.dir.clone().into(),
-        "--json".into(),
-        "--log-format".into(),
-        match output::log_format_is_json() {
-            true => "json",
-            false => "text",
-        }
-        .into(),
-    ];
-    if args.database.allow_destructive {
-        child_args.push("--allow-destructive".into());
-    }
-    if let Some(file) = &args.database.database_password_file {
-        child_args.push("--database-password-file".into());
-        child_args.push(file.clone().into());
-    }
-    let command = replicas::ReplicaCommand {
-        exe,
-        args: child_args,
-        database_url: args.database.database_url.clone(),
-    };
-    replicas::supervise(
-        command,
-        listener,
-        usize::from(args.replicas),
-        name,
-        &url,
-        args.json,
-        out,
-    )
-    .await
-}
-
-/// Lambda: the stack from STACKWRIGHT_STACK, the database from
-/// STACKWRIGHT_DATABASE_URL (password from the secret), then invocations.
-async fn lambda(out: &Output) -> anyhow::Result<ExitCode> {
-    let dir = PathBuf::from(std::env::var("STACKWRIGHT_STACK").unwrap_or_else(|_| ".".into()));
-    let migrate_mode = std::env::var("STACKWRIGHT_MODE").as_deref() == Ok("migrate");
-    let mut stack = match load_served(&dir) {
-        Ok(stack) => stack,
-        // CloudFormation waits for an answer: a broken stack fails the deploy, with the reason.
-        Err(e) if migrate_mode => {
-            let why = e.to_string();
-            tracing::error!(%why, "the stack is invalid");
-            stackwright_server::lambda::run_custom_resource(|| {
-                let why = why.clone();
-                async move { Err::<String, String>(format!("the stack is invalid: {why}")) }
-            })
-            .await?;
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => {
-            let _ = report_invalid(Err(e), out, true)?;
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let args = DatabaseArgs {
-        database_url: std::env::var("STACKWRIGHT_DATABASE_URL").ok(),
-        database_password_file: None,
-        allow_destructive: false,
-    };
-    let url = match database_url(&stack, &args).await {
-        Ok(url) => url,
-        // As above: answer CloudFormation rather than leave it waiting.
-        Err(e) if migrate_mode => {
-            let why = format!("{e:#}");
-            tracing::error!(%why, "no database");
-            stackwright_server::lambda::run_custom_resource(|| {
-                let why = why.clone();
-                async move { Err::<String, String>(why) }
-            })
-            .await?;
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => return Err(e),
-    };
-    if migrate_mode {
-        // The migration custom resource: once per deploy, before traffic shifts.
-        tracing::info!(database = %url, "answering migration events");
-        let stack = std::sync::Arc::new(stack);
-        stackwright_server::lambda::run_custom_resource(|| {
-            let (stack, url) = (stack.clone(), url.clone());
-            async move {
-                let engine = stackwright_storage::open(&url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let report = stackwright_storage::prepare(engine.as_ref(), &stack, false)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // The runtime connects as its own user, made here.
-                if let Ok(arn) = std::env::var(stackwright_stack::env::APP_DATABASE_SECRET_ARN) {
-                    let user = secrets::app_user(&arn)
-                        .await
-                        .map_err(|e| format!("{e:#}"))?;
-                    engine
-                        .grant_app_user(&user)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                let inserted: usize = report.seeds.iter().map(|s| s.inserted).sum();
-                Ok(match report.migration.version {
-                    Some(v) => format!("applied migration {v}; {inserted} seed row(s) inserted"),
-                    None => format!("schema up to date; {inserted} seed row(s) inserted"),
-                })
-            }
-        })
-        .await?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    stack
-        .server
-        .apply_env(|name| std::env::var(name).ok())
-        .map_err(anyhow::Error::msg)?;
-    let cloud = stackwright_server::cloud_topics::CloudTopics::from_env(&stack)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let handlers = Application::for_lambda(stack, &url, cloud).await?;
-    tracing::info!(database = %url, "serving Lambda invocations");
-    stackwright_server::lambda::run(handlers).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

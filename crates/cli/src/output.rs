@@ -21,8 +21,8 @@ pub fn log_format_is_json() -> bool {
 
 pub fn init_logging(json: bool) {
     let _ = LOG_JSON.set(json);
-    let filter =
-        EnvFilter::try_from_env("STACKWRIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(stackwright_stack::env::LOG)
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -21,21 +21,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::json;
+use stackwright_stack::env::{DATABASE_URL, LISTEN_FD as LISTEN_FD_ENV};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::output::Output;
 
-/// The descriptor number of the inherited listening socket, in a replica.
-pub const LISTEN_FD_ENV: &str = "STACKWRIGHT_LISTEN_FD";
-
 /// How long a replica may take to migrate, seed and start serving.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The listening socket a supervisor handed down, when this is a replica.
-pub fn inherited_listener() -> anyhow::Result<Option<std::net::TcpListener>> {
-    let Ok(fd) = std::env::var(LISTEN_FD_ENV) else {
+pub fn inherited_listener(fd: Option<&str>) -> anyhow::Result<Option<std::net::TcpListener>> {
+    let Some(fd) = fd else {
         return Ok(None);
     };
     let fd: RawFd = fd
@@ -82,7 +80,7 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .kill_on_drop(true);
         if let Some(url) = &self.command.database_url {
-            command.env("STACKWRIGHT_DATABASE_URL", url);
+            command.env(DATABASE_URL, url);
         }
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {

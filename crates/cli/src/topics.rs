@@ -10,8 +10,10 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value as Json};
 use stackwright_storage::queue::Message;
 
+use crate::load_stack;
 use crate::output::Output;
-use crate::{database_url, load_stack, DatabaseArgs};
+use crate::serve::{database_url, DatabaseArgs};
+use stackwright_stack::env::RuntimeConfig;
 
 /// Messages stored per transaction: each commit is synced to disk, so
 /// batches keep a large publish fast.
@@ -57,7 +59,7 @@ pub enum DlqCommand {
 #[derive(Args)]
 pub struct DlqListArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     pub dir: PathBuf,
 
     /// Only this subscription (`TOPIC-TABLE`).
@@ -75,7 +77,7 @@ pub struct DlqListArgs {
 #[derive(Args)]
 pub struct DlqRedriveArgs {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     pub dir: PathBuf,
 
     /// Only this subscription (`TOPIC-TABLE`).
@@ -115,7 +117,11 @@ fn parse_messages(text: &str) -> Result<Vec<(usize, Json)>, String> {
     Ok(out)
 }
 
-pub async fn publish(args: &PublishArgs, out: &Output) -> anyhow::Result<ExitCode> {
+pub async fn publish(
+    args: &PublishArgs,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let Some(stack) = load_stack(&args.dir, out, true)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -172,7 +178,7 @@ pub async fn publish(args: &PublishArgs, out: &Output) -> anyhow::Result<ExitCod
             body,
         });
     }
-    let url = database_url(&stack, &args.database).await?;
+    let url = database_url(&stack, &args.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
     let (mut accepted, mut duplicates, mut done) = (0, 0, 0);
@@ -198,10 +204,10 @@ pub async fn publish(args: &PublishArgs, out: &Output) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn dlq(args: &DlqArgs, out: &Output) -> anyhow::Result<ExitCode> {
+pub async fn dlq(args: &DlqArgs, config: &RuntimeConfig, out: &Output) -> anyhow::Result<ExitCode> {
     match &args.command {
-        DlqCommand::List(a) => list(a, out).await,
-        DlqCommand::Redrive(a) => redrive(a, out).await,
+        DlqCommand::List(a) => list(a, config, out).await,
+        DlqCommand::Redrive(a) => redrive(a, config, out).await,
     }
 }
 
@@ -226,12 +232,16 @@ fn check_subscription(stack: &stackwright_stack::Stack, sub: Option<&str>) -> an
     Ok(())
 }
 
-async fn list(args: &DlqListArgs, out: &Output) -> anyhow::Result<ExitCode> {
+async fn list(
+    args: &DlqListArgs,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let Some(stack) = load_stack(&args.dir, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
     check_subscription(&stack, args.subscription.as_deref())?;
-    let url = database_url(&stack, &args.database).await?;
+    let url = database_url(&stack, &args.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
     let dead = engine
@@ -266,12 +276,16 @@ async fn list(args: &DlqListArgs, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn redrive(args: &DlqRedriveArgs, out: &Output) -> anyhow::Result<ExitCode> {
+async fn redrive(
+    args: &DlqRedriveArgs,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let Some(stack) = load_stack(&args.dir, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
     check_subscription(&stack, args.subscription.as_deref())?;
-    let url = database_url(&stack, &args.database).await?;
+    let url = database_url(&stack, &args.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
     let moved = engine

@@ -9,8 +9,10 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use stackwright_server::users::pool::{Failure, Pool};
 
+use crate::load_stack;
 use crate::output::Output;
-use crate::{database_url, load_stack, DatabaseArgs};
+use crate::serve::{database_url, DatabaseArgs};
+use stackwright_stack::env::RuntimeConfig;
 
 #[derive(Args)]
 pub struct UsersArgs {
@@ -31,7 +33,7 @@ pub enum UsersCommand {
 #[derive(Args)]
 pub struct UsersTarget {
     /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = "STACKWRIGHT_STACK")]
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
     pub dir: PathBuf,
 
     #[command(flatten)]
@@ -51,14 +53,18 @@ pub struct UserArgs {
     pub target: UsersTarget,
 }
 
-async fn open(target: &UsersTarget, out: &Output) -> anyhow::Result<Option<Pool>> {
+async fn open(
+    target: &UsersTarget,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<Option<Pool>> {
     let Some(stack) = load_stack(&target.dir, out, target.json)? else {
         return Ok(None);
     };
     if stack.users.is_none() {
         bail!("stack `{}` has no [users] section", stack.name);
     }
-    let url = database_url(&stack, &target.database).await?;
+    let url = database_url(&stack, &target.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
     Pool::open(engine, &stack).await.map(Some).map_err(failure)
@@ -72,12 +78,16 @@ fn failure(e: Failure) -> anyhow::Error {
     }
 }
 
-pub async fn run(args: &UsersArgs, out: &Output) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: &UsersArgs,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let target = match &args.command {
         UsersCommand::List(t) => t,
         UsersCommand::Confirm(a) | UsersCommand::Delete(a) => &a.target,
     };
-    let Some(pool) = open(target, out).await? else {
+    let Some(pool) = open(target, config, out).await? else {
         return Ok(ExitCode::FAILURE);
     };
     match &args.command {

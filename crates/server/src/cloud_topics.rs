@@ -18,21 +18,19 @@ use std::time::Duration;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use serde_json::{Map, Value as Json};
+use stackwright_stack::env::{RuntimeConfig, SQS_WAIT_SECONDS, SUBSCRIPTION_QUEUES, TOPIC_ARNS};
 use stackwright_stack::{Stack, Subscription};
 use stackwright_storage::queue::{retry_at, Message};
 use stackwright_storage::{Engine, StorageError};
 use tokio::sync::Notify;
 
-pub const TOPIC_ARNS_ENV: &str = "STACKWRIGHT_TOPIC_ARNS";
-pub const QUEUES_ENV: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
 /// The message attribute carrying a message's id (an `Idempotency-Key`)
 /// through SNS, which has no such notion on standard topics.
 const ID_ATTRIBUTE: &str = "stackwright-id";
 /// SQS long polling: the longest wait SQS allows (fewest empty receives);
-/// `STACKWRIGHT_SQS_WAIT_SECONDS` (0-20) shortens it, for emulators that
-/// serve one request at a time.
+/// [`SQS_WAIT_SECONDS`] (0-20) shortens it, for emulators that serve one
+/// request at a time.
 const WAIT_SECONDS: i32 = 20;
-pub const WAIT_ENV: &str = "STACKWRIGHT_SQS_WAIT_SECONDS";
 
 #[derive(Clone)]
 pub struct CloudTopics {
@@ -45,8 +43,8 @@ pub struct CloudTopics {
 
 /// `name=value,name=value` (ARNs and queue URLs hold neither `,` nor `=`;
 /// unlike JSON, the form survives systemd environment files unchanged).
-fn pairs(name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
-    let Ok(text) = std::env::var(name) else {
+fn pairs(name: &str, text: Option<&str>) -> Result<Option<BTreeMap<String, String>>, String> {
+    let Some(text) = text else {
         return Ok(None);
     };
     if text.trim().is_empty() {
@@ -75,32 +73,35 @@ impl std::fmt::Debug for CloudTopics {
 
 impl CloudTopics {
     /// From the environment; None when the stack runs without AWS topics.
-    pub async fn from_env(stack: &Stack) -> Result<Option<Self>, String> {
-        let topic_arns = pairs(TOPIC_ARNS_ENV)?;
-        let queues = pairs(QUEUES_ENV)?;
+    pub async fn from_config(
+        stack: &Stack,
+        config: &RuntimeConfig,
+    ) -> Result<Option<Self>, String> {
+        let topic_arns = pairs(TOPIC_ARNS, config.topic_arns.as_deref())?;
+        let queues = pairs(SUBSCRIPTION_QUEUES, config.subscription_queues.as_deref())?;
         if topic_arns.is_none() && queues.is_none() {
             return Ok(None);
         }
         let topic_arns = topic_arns.unwrap_or_default();
         let queues = queues.unwrap_or_default();
         if let Some(missing) = stack.topics.keys().find(|t| !topic_arns.contains_key(*t)) {
-            return Err(format!("{TOPIC_ARNS_ENV} has no ARN for topic `{missing}`"));
+            return Err(format!("{TOPIC_ARNS} has no ARN for topic `{missing}`"));
         }
         if let Some(unknown) = queues
             .keys()
             .find(|q| !stack.subscriptions.iter().any(|s| &s.name == *q))
         {
             return Err(format!(
-                "{QUEUES_ENV} names `{unknown}`, which is not a subscription of the stack"
+                "{SUBSCRIPTION_QUEUES} names `{unknown}`, which is not a subscription of the stack"
             ));
         }
-        let wait_seconds = match std::env::var(WAIT_ENV) {
-            Err(_) => WAIT_SECONDS,
-            Ok(v) => v
+        let wait_seconds = match &config.sqs_wait_seconds {
+            None => WAIT_SECONDS,
+            Some(v) => v
                 .parse()
                 .ok()
                 .filter(|n| (0..=20).contains(n))
-                .ok_or_else(|| format!("{WAIT_ENV} must be 0 to 20 seconds, not `{v}`"))?,
+                .ok_or_else(|| format!("{SQS_WAIT_SECONDS} must be 0 to 20 seconds, not `{v}`"))?,
         };
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()

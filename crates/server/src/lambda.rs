@@ -42,9 +42,10 @@ pub struct Handlers {
     pub cloud: Option<Arc<crate::cloud_topics::CloudTopics>>,
 }
 
-/// Serve invocations until the Runtime API goes away.
-pub async fn run(handlers: Handlers) -> Result<(), LambdaError> {
-    serve(|event| {
+/// Serve invocations until the Runtime API (`api`, from
+/// [`stackwright_stack::env::LAMBDA_RUNTIME_API`]) goes away.
+pub async fn run(handlers: Handlers, api: Option<String>) -> Result<(), LambdaError> {
+    serve(api, |event| {
         let handlers = handlers.clone();
         async move {
             if event["Records"][0]["eventSource"] == "aws:sqs" {
@@ -114,7 +115,7 @@ pub async fn sqs_event(handlers: &Handlers, event: &Json) -> Json {
 /// Answer CloudFormation custom-resource events: `migrate` runs on Create and
 /// Update; Delete succeeds without touching any data (a stack going away
 /// never drops tables). The answer goes to the event's pre-signed ResponseURL.
-pub async fn run_custom_resource<F, Fut>(migrate: F) -> Result<(), LambdaError>
+pub async fn run_custom_resource<F, Fut>(api: Option<String>, migrate: F) -> Result<(), LambdaError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
@@ -127,7 +128,7 @@ where
         .build();
     let client: Client<_, Full<axum::body::Bytes>> =
         Client::builder(TokioExecutor::new()).build(https);
-    serve(|event| {
+    serve(api, |event| {
         let client = client.clone();
         let run = migrate();
         async move {
@@ -168,12 +169,12 @@ where
 }
 
 /// The invocation loop: next event, handle it, post the answer or the error.
-async fn serve<H, Fut>(handle: H) -> Result<(), LambdaError>
+async fn serve<H, Fut>(api: Option<String>, handle: H) -> Result<(), LambdaError>
 where
     H: Fn(Json) -> Fut,
     Fut: std::future::Future<Output = Result<Json, String>>,
 {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| LambdaError::NotOnLambda)?;
+    let api = api.ok_or(LambdaError::NotOnLambda)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let base = format!("http://{api}/2018-06-01/runtime");
     loop {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 pub use error::ApiError;
 pub use http::ApiContext;
 
+use stackwright_stack::env::{RuntimeConfig, UserPoolEnv};
 use stackwright_stack::Stack;
 use stackwright_storage::{DatabaseUrl, PrepareReport, StorageError};
 use tokio::net::TcpListener;
@@ -39,6 +40,9 @@ pub struct Settings {
     pub cloud_topics: Option<cloud_topics::CloudTopics>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
+    /// The Cognito pool that signs users in (on AWS); the stack's embedded
+    /// pool when None.
+    pub user_pool: Option<UserPoolEnv>,
     /// Migrate and seed at start. Off where the migration runs elsewhere,
     /// as the administrator (the deployed runtime, which connects as a user
     /// that may not change the schema): then the schema is only checked.
@@ -65,11 +69,13 @@ pub enum StartError {
 async fn user_auth(
     engine: &Arc<dyn stackwright_storage::Engine>,
     stack: &Stack,
+    cognito: Option<&UserPoolEnv>,
 ) -> Result<Option<users::Shared>, StartError> {
     if stack.users.is_none() {
         return Ok(None);
     }
-    if let Some(cognito) = users::UserAuth::cognito_from_env().map_err(StartError::Users)? {
+    if let Some(pool) = cognito {
+        let cognito = users::UserAuth::cognito(pool).map_err(StartError::Users)?;
         return Ok(Some(Arc::new(cognito)));
     }
     let pool = users::pool::Pool::open(engine.clone(), stack)
@@ -171,7 +177,7 @@ impl Application {
             )?)),
             None => None,
         };
-        let users = user_auth(&engine, &stack).await?;
+        let users = user_auth(&engine, &stack, settings.user_pool.as_ref()).await?;
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
@@ -205,6 +211,7 @@ impl Application {
         stack: Stack,
         database: &DatabaseUrl,
         cloud_topics: Option<cloud_topics::CloudTopics>,
+        config: &RuntimeConfig,
     ) -> Result<lambda::Handlers, StartError> {
         let engine = stackwright_storage::open(database).await?;
         let stack = Arc::new(stack);
@@ -217,8 +224,8 @@ impl Application {
             cloud: cloud.clone(),
             // On AWS the site is in S3 behind CloudFront.
             site: None,
-            users: user_auth(&engine, &stack).await?,
-            cors_origins: Arc::new(http::cors::origins_from_env()),
+            users: user_auth(&engine, &stack, config.user_pool.as_ref()).await?,
+            cors_origins: Arc::new(config.cors_origins.clone()),
             // Behind API Gateway, which answers only its own host names.
             local: false,
             auth_limit: Arc::new(http::client::RateLimit::per_minute(

@@ -1,5 +1,29 @@
-//! Environment variables the templates set for the deployed runtime and
-//! the runtime reads: one name for both sides.
+//! The runtime's environment: every variable the templates set (synth) or
+//! a person sets (`up`, `migrate`) and the runtime reads, named once here,
+//! and read once, by [`RuntimeConfig::from_env`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The stack's folder (the package's, on AWS).
+pub const STACK: &str = "STACKWRIGHT_STACK";
+/// `migrate` on the Lambda function that answers the migration custom
+/// resource ([`MIGRATE_MODE`]); unset when serving.
+pub const MODE: &str = "STACKWRIGHT_MODE";
+pub const MIGRATE_MODE: &str = "migrate";
+pub const PORT: &str = "STACKWRIGHT_PORT";
+/// The log filter (`debug`, `stackwright=trace`); `info` when unset.
+pub const LOG: &str = "STACKWRIGHT_LOG";
+/// `text` or `json` (every template sets `json`, for CloudWatch).
+pub const LOG_FORMAT: &str = "STACKWRIGHT_LOG_FORMAT";
+
+/// The database URL, without its password on AWS.
+pub const DATABASE_URL: &str = "STACKWRIGHT_DATABASE_URL";
+/// The password, injected by ECS or systemd from the secret.
+pub const DATABASE_PASSWORD: &str = "STACKWRIGHT_DATABASE_PASSWORD";
+pub const DATABASE_PASSWORD_FILE: &str = "STACKWRIGHT_DATABASE_PASSWORD_FILE";
+/// Where Lambda, which cannot inject a secret, reads the password from.
+pub const DATABASE_SECRET_ARN: &str = "STACKWRIGHT_DATABASE_SECRET_ARN";
 
 /// Set (to `1`) where the site is in a bucket behind CloudFront: the
 /// runtime does not serve it, and its package does not hold it.
@@ -16,3 +40,194 @@ pub const APP_DATABASE_SECRET_ARN: &str = "STACKWRIGHT_APP_DATABASE_SECRET_ARN";
 
 /// For `stackwright migrate --app-user`: that user's password.
 pub const APP_DATABASE_PASSWORD: &str = "STACKWRIGHT_APP_DATABASE_PASSWORD";
+
+/// The Cognito pool that signs users in on AWS (`REGION_ID`).
+pub const USER_POOL_ID: &str = "STACKWRIGHT_USER_POOL_ID";
+pub const USER_POOL_CLIENT_ID: &str = "STACKWRIGHT_USER_POOL_CLIENT_ID";
+/// Optional: the token issuer, when not Cognito's own (tests, emulators).
+pub const USER_POOL_ISSUER: &str = "STACKWRIGHT_USER_POOL_ISSUER";
+/// Optional: where the pool's keys are, when not under the issuer.
+pub const USER_POOL_JWKS_URL: &str = "STACKWRIGHT_USER_POOL_JWKS_URL";
+
+/// Comma-separated origins a browser may call the API from.
+pub const CORS_ORIGINS: &str = "STACKWRIGHT_CORS_ORIGINS";
+
+/// `topic=ARN,...`: the SNS topic of each topic of the stack.
+pub const TOPIC_ARNS: &str = "STACKWRIGHT_TOPIC_ARNS";
+/// `subscription=URL,...`: the SQS queue of each subscription this
+/// runtime consumes.
+pub const SUBSCRIPTION_QUEUES: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
+/// SQS long-poll wait (0-20 s); shorter for emulators.
+pub const SQS_WAIT_SECONDS: &str = "STACKWRIGHT_SQS_WAIT_SECONDS";
+
+/// The listening socket a replica inherits from `up --replicas`.
+pub const LISTEN_FD: &str = "STACKWRIGHT_LISTEN_FD";
+
+/// `STACKWRIGHT_SERVER_<KEY>` overrides `[server] <key>`.
+pub const SERVER_PREFIX: &str = "STACKWRIGHT_SERVER_";
+
+/// Set by Lambda: the runtime API's `host:port`.
+pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Everything the runtime reads from its environment. Values are kept as
+/// given; each consumer parses its own and names the variable in errors.
+#[derive(Default, Clone)]
+pub struct RuntimeConfig {
+    pub stack_dir: Option<PathBuf>,
+    /// The migration step, not a server.
+    pub migrate_mode: bool,
+    pub database_url: Option<String>,
+    /// Never printed: [`RuntimeConfig`]'s `Debug` leaves it out.
+    pub database_password: Option<String>,
+    pub database_secret_arn: Option<String>,
+    pub app_database_secret_arn: Option<String>,
+    pub app_database_password: Option<String>,
+    pub migrated_elsewhere: bool,
+    pub site_served_elsewhere: bool,
+    pub user_pool: Option<UserPoolEnv>,
+    pub cors_origins: Vec<String>,
+    pub topic_arns: Option<String>,
+    pub subscription_queues: Option<String>,
+    pub sqs_wait_seconds: Option<String>,
+    pub listen_fd: Option<String>,
+    pub lambda_runtime_api: Option<String>,
+    /// `STACKWRIGHT_SERVER_*` variables, by full name.
+    pub server: BTreeMap<String, String>,
+}
+
+/// The Cognito pool the templates name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPoolEnv {
+    pub pool_id: String,
+    pub client_id: String,
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
+}
+
+impl RuntimeConfig {
+    /// The process's environment.
+    pub fn from_env() -> Self {
+        let server = std::env::vars()
+            .filter(|(name, _)| name.starts_with(SERVER_PREFIX))
+            .collect();
+        Self {
+            server,
+            ..Self::from_lookup(|name| std::env::var(name).ok())
+        }
+    }
+
+    /// From any source of variables (`var(name)`: its value if set).
+    /// `STACKWRIGHT_SERVER_*` cannot be listed through a lookup: set
+    /// [`RuntimeConfig::server`] directly.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name| var(name).filter(|v| !v.is_empty());
+        let flag = |name| var(name).as_deref() == Some("1");
+        let user_pool = match (var(USER_POOL_ID), var(USER_POOL_CLIENT_ID)) {
+            (Some(pool_id), Some(client_id)) => Some(UserPoolEnv {
+                pool_id,
+                client_id,
+                issuer: var(USER_POOL_ISSUER),
+                jwks_url: var(USER_POOL_JWKS_URL),
+            }),
+            _ => None,
+        };
+        Self {
+            stack_dir: var(STACK).map(PathBuf::from),
+            migrate_mode: var(MODE).as_deref() == Some(MIGRATE_MODE),
+            database_url: var(DATABASE_URL),
+            database_password: set(DATABASE_PASSWORD),
+            database_secret_arn: set(DATABASE_SECRET_ARN),
+            app_database_secret_arn: var(APP_DATABASE_SECRET_ARN),
+            app_database_password: set(APP_DATABASE_PASSWORD),
+            migrated_elsewhere: flag(MIGRATED_ELSEWHERE),
+            site_served_elsewhere: flag(SITE_SERVED_ELSEWHERE),
+            user_pool,
+            cors_origins: var(CORS_ORIGINS)
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            topic_arns: var(TOPIC_ARNS),
+            subscription_queues: var(SUBSCRIPTION_QUEUES),
+            sqs_wait_seconds: var(SQS_WAIT_SECONDS),
+            listen_fd: var(LISTEN_FD),
+            lambda_runtime_api: var(LAMBDA_RUNTIME_API),
+            server: BTreeMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RuntimeConfig {
+    // Not derived: the passwords stay out of every log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("stack_dir", &self.stack_dir)
+            .field("migrate_mode", &self.migrate_mode)
+            .field("database_url", &self.database_url)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "…"),
+            )
+            .field("user_pool", &self.user_pool)
+            .field("cors_origins", &self.cors_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> RuntimeConfig {
+        RuntimeConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn each_variable_lands_in_its_field() {
+        let c = config(&[
+            (STACK, "/var/task/stack"),
+            (MODE, "migrate"),
+            (DATABASE_URL, "postgres://app@db/app"),
+            (DATABASE_PASSWORD, "s3cret"),
+            (MIGRATED_ELSEWHERE, "1"),
+            (SITE_SERVED_ELSEWHERE, "0"),
+            (USER_POOL_ID, "eu-west-1_abc"),
+            (USER_POOL_CLIENT_ID, "client"),
+            (CORS_ORIGINS, " https://a.example/, ,https://b.example"),
+            (TOPIC_ARNS, "orders=arn:aws:sns:eu-west-1:1:o"),
+        ]);
+        assert_eq!(c.stack_dir, Some(PathBuf::from("/var/task/stack")));
+        assert!(c.migrate_mode && c.migrated_elsewhere && !c.site_served_elsewhere);
+        assert_eq!(c.database_password.as_deref(), Some("s3cret"));
+        let pool = c.user_pool.as_ref().expect("a pool");
+        assert_eq!(
+            (pool.pool_id.as_str(), pool.issuer.as_ref()),
+            ("eu-west-1_abc", None)
+        );
+        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            c.topic_arns.as_deref(),
+            Some("orders=arn:aws:sns:eu-west-1:1:o")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+    }
+
+    #[test]
+    fn empty_passwords_and_half_a_pool_count_as_unset() {
+        let c = config(&[
+            (DATABASE_PASSWORD, ""),
+            (DATABASE_SECRET_ARN, ""),
+            (USER_POOL_ID, "eu-west-1_abc"),
+            (MODE, "serve"),
+        ]);
+        assert_eq!(c.database_password, None);
+        assert_eq!(c.database_secret_arn, None);
+        assert_eq!(c.user_pool, None);
+        assert!(!c.migrate_mode);
+    }
+}

@@ -63,11 +63,6 @@ pub fn load_deployed(dir: &Path) -> Result<Stack, LoadError> {
     Ok(stack)
 }
 
-/// Whether this process runs where the site is served from a bucket.
-pub fn site_served_elsewhere() -> bool {
-    std::env::var(env::SITE_SERVED_ELSEWHERE).as_deref() == Ok("1")
-}
-
 fn read_and_parse(
     dir: &Path,
     engine: Option<CloudEngine>,

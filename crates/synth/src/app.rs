@@ -3,6 +3,7 @@
 //! and the migration that runs once per deploy before traffic shifts.
 
 use serde_json::{json, Value as Json};
+use stackwright_stack::env;
 use stackwright_stack::{CloudEngine, Compute, Operation, Stack};
 
 use crate::cfn::{att, r, sub, Layer, Template};
@@ -131,33 +132,24 @@ enum Who {
 /// password is read from Secrets Manager by the runtime or injected by ECS.
 fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> Vec<(String, Json)> {
     let mut env = vec![
-        ("STACKWRIGHT_LOG_FORMAT".to_string(), json!("json")),
-        ("STACKWRIGHT_STACK".to_string(), json!(STACK_DIR)),
+        (env::LOG_FORMAT.to_string(), json!("json")),
+        (env::STACK.to_string(), json!(STACK_DIR)),
     ];
     if stack.users.is_some() {
+        env.push((env::USER_POOL_ID.into(), Output::UserPoolId.import(prefix)));
         env.push((
-            "STACKWRIGHT_USER_POOL_ID".into(),
-            Output::UserPoolId.import(prefix),
-        ));
-        env.push((
-            "STACKWRIGHT_USER_POOL_CLIENT_ID".into(),
+            env::USER_POOL_CLIENT_ID.into(),
             Output::UserPoolClientId.import(prefix),
         ));
     }
     if stack.site.is_some() {
         // The site (on CloudFront) calls the API from its own origin.
-        env.push((
-            "STACKWRIGHT_CORS_ORIGINS".into(),
-            Output::SiteUrl.import(prefix),
-        ));
-        env.push((
-            stackwright_stack::env::SITE_SERVED_ELSEWHERE.into(),
-            json!("1"),
-        ));
+        env.push((env::CORS_ORIGINS.into(), Output::SiteUrl.import(prefix)));
+        env.push((env::SITE_SERVED_ELSEWHERE.into(), json!("1")));
     }
     match s.database {
         CloudEngine::Dynamodb => env.push((
-            "STACKWRIGHT_DATABASE_URL".into(),
+            env::DATABASE_URL.into(),
             sub(&format!("dynamodb://${{AWS::Region}}?prefix={prefix}-")),
         )),
         engine => {
@@ -173,7 +165,7 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                 _ => (DB_USER, SECRET_EXPORT),
             };
             env.push((
-                "STACKWRIGHT_DATABASE_URL".into(),
+                env::DATABASE_URL.into(),
                 json!({ "Fn::Sub": [
                     format!("{scheme}://{user}@${{Host}}:${{Port}}/{DB_NAME}?{tls}"),
                     {
@@ -182,19 +174,13 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
                     }
                 ] }),
             ));
-            env.push((
-                "STACKWRIGHT_DATABASE_SECRET_ARN".into(),
-                secret.import(prefix),
-            ));
+            env.push((env::DATABASE_SECRET_ARN.into(), secret.import(prefix)));
             if has_app_user(engine) {
                 env.push(match who {
                     // It may not change the schema: it checks it instead.
-                    Who::Runtime => (
-                        stackwright_stack::env::MIGRATED_ELSEWHERE.into(),
-                        json!("1"),
-                    ),
+                    Who::Runtime => (env::MIGRATED_ELSEWHERE.into(), json!("1")),
                     Who::Migration => (
-                        stackwright_stack::env::APP_DATABASE_SECRET_ARN.into(),
+                        env::APP_DATABASE_SECRET_ARN.into(),
                         APP_SECRET_EXPORT.import(prefix),
                     ),
                 });
@@ -401,10 +387,10 @@ fn fargate(
 
     let mut environment: Vec<Json> = env
         .iter()
-        .filter(|(k, _)| k != "STACKWRIGHT_DATABASE_SECRET_ARN")
+        .filter(|(k, _)| k != env::DATABASE_SECRET_ARN)
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
         .collect();
-    environment.push(json!({ "Name": "STACKWRIGHT_PORT", "Value": s.port.to_string() }));
+    environment.push(json!({ "Name": env::PORT, "Value": s.port.to_string() }));
     for (name, value) in behind_balancer() {
         environment.push(json!({ "Name": name, "Value": value }));
     }
@@ -429,7 +415,7 @@ fn fargate(
     if db_port(s.database).is_some() {
         // ECS reads the password at task start; it is never in the template.
         container["Secrets"] = json!([{
-            "Name": "STACKWRIGHT_DATABASE_PASSWORD",
+            "Name": env::DATABASE_PASSWORD,
             "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": runtime_secret_export(s.database).import(prefix) }] }
         }]);
     }

@@ -1,7 +1,9 @@
 //! One table of facts per CloudFormation resource type the templates use:
-//! which part of the architecture it belongs to (how `graph` draws it) and
-//! whether it holds data (a replacement loses it). Every resource type a
-//! template holds must be here: the graph test fails on one that is not.
+//! which part of the architecture it belongs to (how `graph` draws it),
+//! whether it holds data (deploy refuses a change that replaces it), and
+//! what `destroy` must do beyond deleting the stack, and check afterwards.
+//! Every resource type a template holds must be here: the graph test fails
+//! on one that is not. Adding a resource type starts with a line here.
 
 /// A part of the architecture: one box in the picture, whatever the
 /// number of resources (and resource types) it is made of.
@@ -33,6 +35,48 @@ pub enum Part {
     Roles,
 }
 
+impl Part {
+    /// What one of it is called in messages (`kept: user pool ...`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Part::Tables => "table",
+            Part::Database => "database",
+            Part::UserPool => "user pool",
+            Part::Key => "key",
+            Part::Queues => "queue",
+            Part::Buckets => "bucket",
+            Part::Registry => "repository",
+            Part::Secrets => "secret",
+            Part::Logs => "log group",
+            _ => "resource",
+        }
+    }
+}
+
+/// What deleting an environment must do for a resource beyond deleting
+/// its stack, and check through the resource's own service afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Teardown {
+    /// Deleting the stack deletes it; the stack's absence is the check.
+    WithStack,
+    /// CloudFormation cannot delete a bucket holding objects: every
+    /// object version goes first; S3 is asked afterwards.
+    EmptyBucket,
+    /// Nor a repository holding images (in production): the images go
+    /// first; ECR is asked afterwards.
+    DeleteImages,
+    /// The stack only schedules a secret's deletion, keeping its name
+    /// taken for days: it is deleted at once afterwards, by name.
+    ForceDeleteSecret,
+    /// Its service writes log groups the stack does not own, named
+    /// `{prefix}{id}{suffix}` (id: the physical id's last `/` segment):
+    /// deleted afterwards, and CloudWatch Logs asked.
+    ServiceLogs {
+        prefix: &'static str,
+        suffix: &'static str,
+    },
+}
+
 /// What is known of a resource type.
 #[derive(Debug, Clone, Copy)]
 pub struct Fact {
@@ -40,6 +84,7 @@ pub struct Fact {
     pub part: Part,
     /// Replacing or removing it loses data.
     pub holds_data: bool,
+    pub teardown: Teardown,
 }
 
 const fn fact(ty: &'static str, part: Part, holds_data: bool) -> Fact {
@@ -47,6 +92,17 @@ const fn fact(ty: &'static str, part: Part, holds_data: bool) -> Fact {
         ty,
         part,
         holds_data,
+        teardown: Teardown::WithStack,
+    }
+}
+
+impl Fact {
+    const fn teardown(self, teardown: Teardown) -> Fact {
+        Fact { teardown, ..self }
+    }
+
+    const fn logs(self, prefix: &'static str, suffix: &'static str) -> Fact {
+        self.teardown(Teardown::ServiceLogs { prefix, suffix })
     }
 }
 
@@ -76,7 +132,7 @@ pub const FACTS: &[Fact] = &[
     fact("AWS::IAM::Role", Part::Roles, false),
     fact("AWS::IAM::InstanceProfile", Part::Roles, false),
     fact("AWS::IAM::ManagedPolicy", Part::Roles, false),
-    fact("AWS::S3::Bucket", Part::Buckets, true),
+    fact("AWS::S3::Bucket", Part::Buckets, true).teardown(Teardown::EmptyBucket),
     fact("AWS::S3::BucketPolicy", Part::Buckets, false),
     fact("AWS::CloudFront::Distribution", Part::Distribution, false),
     fact(
@@ -84,13 +140,13 @@ pub const FACTS: &[Fact] = &[
         Part::Distribution,
         false,
     ),
-    fact("AWS::ECR::Repository", Part::Registry, true),
-    fact("AWS::RDS::DBInstance", Part::Database, true),
-    fact("AWS::RDS::DBCluster", Part::Database, true),
+    fact("AWS::ECR::Repository", Part::Registry, true).teardown(Teardown::DeleteImages),
+    fact("AWS::RDS::DBInstance", Part::Database, true).logs("/aws/rds/instance/", "/"),
+    fact("AWS::RDS::DBCluster", Part::Database, true).logs("/aws/rds/cluster/", "/"),
     fact("AWS::RDS::DBSubnetGroup", Part::Database, false),
     fact("AWS::RDS::DBParameterGroup", Part::Database, false),
     fact("AWS::RDS::DBClusterParameterGroup", Part::Database, false),
-    fact("AWS::Redshift::Cluster", Part::Database, true),
+    fact("AWS::Redshift::Cluster", Part::Database, true).logs("/aws/redshift/cluster/", "/"),
     fact("AWS::Redshift::ClusterSubnetGroup", Part::Database, false),
     fact(
         "AWS::Redshift::ClusterParameterGroup",
@@ -98,7 +154,7 @@ pub const FACTS: &[Fact] = &[
         false,
     ),
     fact("AWS::DynamoDB::Table", Part::Tables, true),
-    fact("AWS::SecretsManager::Secret", Part::Secrets, true),
+    fact("AWS::SecretsManager::Secret", Part::Secrets, true).teardown(Teardown::ForceDeleteSecret),
     fact(
         "AWS::SecretsManager::SecretTargetAttachment",
         Part::Secrets,
@@ -131,7 +187,8 @@ pub const FACTS: &[Fact] = &[
     fact("AWS::ApiGatewayV2::Route", Part::HttpApi, false),
     fact("AWS::ApiGatewayV2::Stage", Part::HttpApi, false),
     fact("AWS::Lambda::Permission", Part::HttpApi, false),
-    fact("AWS::ECS::Cluster", Part::Service, false),
+    // Container Insights' performance logs.
+    fact("AWS::ECS::Cluster", Part::Service, false).logs("/aws/ecs/containerinsights/", "/"),
     fact("AWS::ECS::TaskDefinition", Part::Service, false),
     fact("AWS::ECS::Service", Part::Service, false),
     fact(
@@ -148,7 +205,7 @@ pub const FACTS: &[Fact] = &[
     fact("AWS::AutoScaling::ScalingPolicy", Part::Instances, false),
     fact("AWS::EC2::LaunchTemplate", Part::Instances, false),
     fact("AWS::SSM::Association", Part::Instances, false),
-    fact("AWS::Lambda::Function", Part::Functions, false),
+    fact("AWS::Lambda::Function", Part::Functions, false).logs("/aws/lambda/", ""),
     fact("AWS::Lambda::EventSourceMapping", Part::Functions, false),
     fact(
         "AWS::CloudFormation::CustomResource",
@@ -166,8 +223,39 @@ pub fn of(ty: &str) -> Option<&'static Fact> {
     FACTS.iter().find(|f| f.ty == ty)
 }
 
+impl Teardown {
+    /// The log group prefix this resource's service writes under, for a
+    /// physical id; None for the rest.
+    pub fn log_prefix(self, physical_id: &str) -> Option<String> {
+        match self {
+            Teardown::ServiceLogs { prefix, suffix } => {
+                let id = physical_id.rsplit('/').next().unwrap_or_default();
+                Some(format!("{prefix}{id}{suffix}"))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn log_prefixes_use_the_last_segment_of_the_id() {
+        let ecs = super::of("AWS::ECS::Cluster").unwrap().teardown;
+        assert_eq!(
+            ecs.log_prefix("arn:aws:ecs:eu-west-1:1:cluster/shop-dev")
+                .as_deref(),
+            Some("/aws/ecs/containerinsights/shop-dev/")
+        );
+        let lambda = super::of("AWS::Lambda::Function").unwrap().teardown;
+        assert_eq!(
+            lambda.log_prefix("shop-dev-api").as_deref(),
+            Some("/aws/lambda/shop-dev-api")
+        );
+        let bucket = super::of("AWS::S3::Bucket").unwrap().teardown;
+        assert_eq!(bucket.log_prefix("b"), None);
+    }
+
     #[test]
     fn each_type_is_listed_once() {
         let mut types: Vec<&str> = super::FACTS.iter().map(|f| f.ty).collect();

@@ -4,6 +4,7 @@
 //! `max_attempts` receives. All encrypted with the stack's key.
 
 use serde_json::{json, Value as Json};
+use stackwright_stack::env;
 use stackwright_stack::Stack;
 
 use crate::cfn::{att, r, Template};
@@ -161,7 +162,7 @@ pub fn add(
     let consume = (!queues.is_empty()).then(|| {
         (
             (
-                "STACKWRIGHT_SUBSCRIPTION_QUEUES".to_string(),
+                env::SUBSCRIPTION_QUEUES.to_string(),
                 pairs(queue_urls),
             ),
             json!({
@@ -172,7 +173,7 @@ pub fn add(
         )
     });
     Some(Wiring {
-        publish_env: ("STACKWRIGHT_TOPIC_ARNS".to_string(), pairs(topic_arns)),
+        publish_env: (env::TOPIC_ARNS.to_string(), pairs(topic_arns)),
         publish: json!({ "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_refs }),
         consume,
         queues,

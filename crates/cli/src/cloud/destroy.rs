@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 use stackwright_deploy::store;
+use stackwright_synth::resources::{self, Teardown};
 use stackwright_synth::Layer;
 
 use super::terminal::{confirm, with_heartbeat, Progress};
@@ -33,8 +34,9 @@ struct Holdings {
     secrets: Vec<String>,
     /// Log groups services create for resources of the stacks.
     log_prefixes: Vec<String>,
-    /// Tables a production stack keeps on purpose (DeletionPolicy Retain).
-    retained: Vec<String>,
+    /// Data a production stack keeps on purpose (DeletionPolicy Retain):
+    /// what it is, and its physical id.
+    retained: Vec<(&'static str, String)>,
 }
 
 async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
@@ -51,31 +53,23 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
             continue;
         }
         for r in ctx.cloud.resources(&name).await? {
+            let Some(fact) = resources::of(&r.resource_type) else {
+                continue;
+            };
             let retained = t
                 .resources
                 .get(&r.logical_id)
                 .is_some_and(|j| j["DeletionPolicy"] == "Retain");
-            match r.resource_type.as_str() {
-                "AWS::S3::Bucket" => h.buckets.push(r.physical_id),
-                "AWS::ECR::Repository" => h.repository = Some(r.physical_id),
-                "AWS::RDS::DBInstance" => h
-                    .log_prefixes
-                    .push(format!("/aws/rds/instance/{}/", r.physical_id)),
-                "AWS::RDS::DBCluster" => h
-                    .log_prefixes
-                    .push(format!("/aws/rds/cluster/{}/", r.physical_id)),
-                "AWS::Redshift::Cluster" => h
-                    .log_prefixes
-                    .push(format!("/aws/redshift/cluster/{}/", r.physical_id)),
-                "AWS::ECS::Cluster" => {
-                    let cluster = r.physical_id.rsplit('/').next().unwrap_or_default();
-                    h.log_prefixes
-                        .push(format!("/aws/ecs/containerinsights/{cluster}/"));
-                }
-                "AWS::Lambda::Function" => h
-                    .log_prefixes
-                    .push(format!("/aws/lambda/{}", r.physical_id)),
-                "AWS::DynamoDB::Table" if retained => h.retained.push(r.physical_id),
+            if retained && fact.holds_data {
+                h.retained.push((fact.part.noun(), r.physical_id));
+                continue;
+            }
+            if let Some(prefix) = fact.teardown.log_prefix(&r.physical_id) {
+                h.log_prefixes.push(prefix);
+            }
+            match fact.teardown {
+                Teardown::EmptyBucket => h.buckets.push(r.physical_id),
+                Teardown::DeleteImages => h.repository = Some(r.physical_id),
                 _ => {}
             }
         }
@@ -87,7 +81,8 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
     // The secrets, by the names the templates give them.
     for t in &ctx.templates {
         for (id, resource) in &t.resources {
-            if resource["Type"] == "AWS::SecretsManager::Secret" {
+            let ty = resource["Type"].as_str().unwrap_or_default();
+            if resources::of(ty).is_some_and(|f| f.teardown == Teardown::ForceDeleteSecret) {
                 match resource["Properties"]["Name"].as_str() {
                     Some(name) => h.secrets.push(name.to_string()),
                     None => tracing::warn!(%id, "a secret without a name cannot be checked"),
@@ -188,7 +183,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
     let kept: Vec<String> = h
         .retained
         .iter()
-        .map(|t| format!("table {t} (DeletionPolicy Retain: production data is kept)"))
+        .map(|(noun, id)| format!("{noun} {id} (DeletionPolicy Retain: production data is kept)"))
         .collect();
     if args.target.json {
         out.json(&json!({ "ok": left.is_empty(), "env": ctx.settings.env, "removed": removed, "left": left, "kept": kept }));

@@ -388,6 +388,7 @@ impl TestApp {
             allow_destructive,
             cloud_topics: None,
             cors_origins: vec!["https://site.example".to_string()],
+            user_pool: None,
             migrate: true,
         };
         let app = Application::build(stack, &settings).await?;

@@ -91,13 +91,3 @@ fn foreign_write(request: &Request) -> Option<crate::error::ApiError> {
         super::clip(&origin)
     )))
 }
-
-/// `STACKWRIGHT_CORS_ORIGINS`: comma-separated origins (`https://x.cloudfront.net`).
-pub fn origins_from_env() -> Vec<String> {
-    std::env::var("STACKWRIGHT_CORS_ORIGINS")
-        .unwrap_or_default()
-        .split(',')
-        .map(|o| o.trim().trim_end_matches('/').to_string())
-        .filter(|o| !o.is_empty())
-        .collect()
-}

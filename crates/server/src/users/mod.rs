@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderMap};
 
+use stackwright_stack::env::{UserPoolEnv, USER_POOL_ID};
+
 use crate::error::ApiError;
 use tokens::{Claims, Expected, RemoteKeys, TokenError};
 
@@ -32,26 +34,25 @@ pub enum UserAuth {
 }
 
 impl UserAuth {
-    /// The Cognito pool the environment names; None when it names none.
-    pub fn cognito_from_env() -> Result<Option<Self>, String> {
-        let (Ok(pool_id), Ok(client_id)) = (
-            std::env::var("STACKWRIGHT_USER_POOL_ID"),
-            std::env::var("STACKWRIGHT_USER_POOL_CLIENT_ID"),
-        ) else {
-            return Ok(None);
-        };
+    /// The Cognito pool the templates name.
+    pub fn cognito(pool: &UserPoolEnv) -> Result<Self, String> {
+        let UserPoolEnv {
+            pool_id,
+            client_id,
+            issuer,
+            jwks_url,
+        } = pool.clone();
         let region = pool_id
             .split_once('_')
             .map(|(r, _)| r.to_string())
-            .ok_or_else(|| format!("STACKWRIGHT_USER_POOL_ID `{pool_id}` is not REGION_ID"))?;
-        let issuer = std::env::var("STACKWRIGHT_USER_POOL_ISSUER")
-            .unwrap_or_else(|_| format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"));
-        let jwks = std::env::var("STACKWRIGHT_USER_POOL_JWKS_URL")
-            .unwrap_or_else(|_| format!("{issuer}/.well-known/jwks.json"));
-        Ok(Some(UserAuth::Cognito {
+            .ok_or_else(|| format!("{USER_POOL_ID} `{pool_id}` is not REGION_ID"))?;
+        let issuer = issuer
+            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"));
+        let jwks = jwks_url.unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        Ok(UserAuth::Cognito {
             expected: Expected { issuer, client_id },
             keys: RemoteKeys::new(jwks),
-        }))
+        })
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {

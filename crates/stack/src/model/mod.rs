@@ -400,7 +400,7 @@ impl ServerSettings {
     /// `STACKWRIGHT_SERVER_<KEY>` (what the templates set for the runtime).
     pub fn env_name(key: &str) -> String {
         debug_assert!(Self::KEYS.iter().any(|(k, _)| *k == key), "{key}");
-        format!("STACKWRIGHT_SERVER_{}", key.to_ascii_uppercase())
+        format!("{}{}", crate::env::SERVER_PREFIX, key.to_ascii_uppercase())
     }
 
     /// Apply `STACKWRIGHT_SERVER_<KEY>` overrides (e.g. the deployed

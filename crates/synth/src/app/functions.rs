@@ -2,6 +2,7 @@
 //! subscriptions', the migration's), each with its role, in the VPC.
 
 use serde_json::{json, Value as Json};
+use stackwright_stack::env;
 
 use super::{env_map, LAMBDA_STACK_DIR};
 use crate::cfn::{att, r, sub, Template};
@@ -47,7 +48,7 @@ fn function(
 fn function_env(env: &[(String, Json)]) -> Vec<(String, Json)> {
     env.iter()
         .map(|(k, v)| {
-            if k == "STACKWRIGHT_STACK" {
+            if k == env::STACK {
                 (k.clone(), json!(LAMBDA_STACK_DIR))
             } else {
                 (k.clone(), v.clone())
@@ -111,7 +112,7 @@ pub(super) fn migration(
     key: Json,
 ) {
     let mut env = function_env(env);
-    env.push(("STACKWRIGHT_MODE".into(), json!("migrate")));
+    env.push((env::MODE.into(), json!(env::MIGRATE_MODE)));
     // One at a time: the runtime's own lock makes concurrent runs safe, this makes them rare.
     lambda_function(t, "Migrate", s, prefix, &env, policies, key, (900, 1));
     t.add(
