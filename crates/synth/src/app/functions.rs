@@ -7,7 +7,7 @@ use stackwright_stack::env;
 use super::{env_map, LAMBDA_STACK_DIR};
 use crate::cfn::{att, r, sub, Template};
 use crate::iam::{managed, role};
-use crate::outputs::Output;
+use crate::outputs::{Output, Parameter};
 use crate::Settings;
 
 fn vpc_config(prefix: &str) -> Json {
@@ -31,7 +31,7 @@ fn function(
         "Runtime": "provided.al2023",
         "Handler": "bootstrap",
         "Architectures": ["x86_64"],
-        "Code": { "S3Bucket": Output::ArtifactBucket.import(prefix), "S3Key": r("ArtifactKey") },
+        "Code": { "S3Bucket": Output::ArtifactBucket.import(prefix), "S3Key": r(Parameter::ArtifactKey.name()) },
         "Role": att(role_id, "Arn"),
         "MemorySize": s.lambda_memory,
         "Timeout": timeout,
@@ -118,7 +118,7 @@ pub(super) fn migration(
     t.add(
         "Migrate",
         "AWS::CloudFormation::CustomResource",
-        json!({ "ServiceToken": att("MigrateFunction", "Arn"), "DeployId": r("DeployId") }),
+        json!({ "ServiceToken": att("MigrateFunction", "Arn"), "DeployId": r(Parameter::DeployId.name()) }),
     );
 }
 

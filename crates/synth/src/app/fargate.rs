@@ -1,0 +1,169 @@
+//! The app layer on ECS Fargate: the runtime's image as a service behind the
+//! load balancer, scaled on CPU.
+
+use serde_json::{json, Value as Json};
+use stackwright_stack::env;
+
+use super::balancer::behind_balancer;
+use super::STACK_DIR;
+use crate::cfn::{att, r, sub, Template};
+use crate::data::runtime_secret_export;
+use crate::iam::{managed, role};
+use crate::outputs::{Output, Parameter};
+use crate::{db_port, Settings};
+
+pub(super) fn fargate(
+    t: &mut Template,
+    s: &Settings,
+    prefix: &str,
+    env: &[(String, Json)],
+    policies: &[Json],
+    key: Json,
+) {
+    t.parameters.insert(
+        Parameter::ImageTag.name().into(),
+        json!({ "Type": "String", "Description": "Tag of the runtime image in the stack's repository (written by stackwright deploy)" }),
+    );
+    t.add(
+        "Cluster",
+        "AWS::ECS::Cluster",
+        json!({ "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }] }),
+    );
+    // Least privilege: ECS (the execution role) reads the secret to inject
+    // the password; the app (the task role) only touches DynamoDB tables.
+    let is_secret = |st: &Json| st["Action"] == json!(["secretsmanager:GetSecretValue"]);
+    let is_tables = |st: &Json| {
+        st["Action"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x.as_str().is_some_and(|x| {
+                    x.starts_with("dynamodb:") || x.starts_with("sns:") || x.starts_with("sqs:")
+                })
+            })
+        })
+    };
+    let mut execution: Vec<Json> = policies
+        .iter()
+        .filter(|st| is_secret(st))
+        .cloned()
+        .collect();
+    execution.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key }));
+    let mut task: Vec<Json> = policies
+        .iter()
+        .filter(|st| is_tables(st))
+        .cloned()
+        .collect();
+    if !task.is_empty() {
+        task.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key }));
+    }
+    role(
+        t,
+        "ExecutionRole",
+        "ecs-tasks.amazonaws.com",
+        vec![managed("service-role/AmazonECSTaskExecutionRolePolicy")],
+        execution,
+    );
+    role(t, "TaskRole", "ecs-tasks.amazonaws.com", vec![], task);
+
+    let mut environment: Vec<Json> = env
+        .iter()
+        .filter(|(k, _)| k != env::DATABASE_SECRET_ARN)
+        .map(|(k, v)| json!({ "Name": k, "Value": v }))
+        .collect();
+    environment.push(json!({ "Name": env::PORT, "Value": s.port.to_string() }));
+    for (name, value) in behind_balancer() {
+        environment.push(json!({ "Name": name, "Value": value }));
+    }
+    let mut container = json!({
+        "Name": "app",
+        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": Output::RepositoryUri.import(prefix) }] },
+        "Essential": true,
+        "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
+        "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
+        "Environment": environment,
+        "ReadonlyRootFilesystem": true,
+        "User": "65532",
+        "LogConfiguration": {
+            "LogDriver": "awslogs",
+            "Options": {
+                "awslogs-group": r("AppLogGroup"),
+                "awslogs-region": r("AWS::Region"),
+                "awslogs-stream-prefix": "app"
+            }
+        }
+    });
+    if db_port(s.database).is_some() {
+        // ECS reads the password at task start; it is never in the template.
+        container["Secrets"] = json!([{
+            "Name": env::DATABASE_PASSWORD,
+            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": runtime_secret_export(s.database).import(prefix) }] }
+        }]);
+    }
+    t.add(
+        "TaskDefinition",
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": prefix,
+            "Cpu": s.cpu.to_string(),
+            "Memory": s.memory.to_string(),
+            "NetworkMode": "awsvpc",
+            "RequiresCompatibilities": ["FARGATE"],
+            "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
+            "ExecutionRoleArn": att("ExecutionRole", "Arn"),
+            "TaskRoleArn": att("TaskRole", "Arn"),
+            "ContainerDefinitions": [container]
+        }),
+    );
+    let service = t.add(
+        "Service",
+        "AWS::ECS::Service",
+        json!({
+            "Cluster": r("Cluster"),
+            "LaunchType": "FARGATE",
+            "TaskDefinition": r("TaskDefinition"),
+            "DesiredCount": s.min,
+            "HealthCheckGracePeriodSeconds": 30,
+            "PropagateTags": "SERVICE",
+            "EnableECSManagedTags": true,
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+                "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true }
+            },
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "AssignPublicIp": "DISABLED",
+                    "Subnets": Output::AppSubnets.import_list(prefix),
+                    "SecurityGroups": [Output::AppSecurityGroup.import(prefix)]
+                }
+            },
+            "LoadBalancers": [{ "ContainerName": "app", "ContainerPort": s.port, "TargetGroupArn": r("TargetGroup") }]
+        }),
+    );
+    service["DependsOn"] = json!(["HttpListener", "Migrate"]);
+    t.add(
+        "ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        json!({
+            "ServiceNamespace": "ecs",
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "ResourceId": sub("service/${Cluster}/${Service.Name}"),
+            "MinCapacity": s.min,
+            "MaxCapacity": s.max
+        }),
+    );
+    t.add(
+        "CpuScaling",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        json!({
+            "PolicyName": format!("{prefix}-cpu"),
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": r("ScalableTarget"),
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": s.target_cpu,
+                "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
+                "ScaleInCooldown": 120,
+                "ScaleOutCooldown": 60
+            }
+        }),
+    );
+}
