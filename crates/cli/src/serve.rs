@@ -179,10 +179,15 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
     };
     stack
         .server
-        .apply_env(|name| config.server.get(name).cloned())
+        .apply_env(|name| config.var(name).map(str::to_string))
         .map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
     if args.replicas > 1 {
+        if let Some(service) = stack.services.keys().next() {
+            anyhow::bail!(
+                "service `{service}`: `up --replicas` does not run services yet; serve this stack with one replica"
+            );
+        }
         return up_replicas(&args, &name, out).await;
     }
     let inherited = replicas::inherited_listener(config.listen_fd.as_deref())?;
@@ -197,6 +202,7 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
         cloud_topics,
         cors_origins: config.cors_origins.clone(),
         user_pool: config.user_pool.clone(),
+        service_vars: config.vars().clone(),
         migrate: !config.migrated_elsewhere,
     };
     let app = Application::build_on(stack, &settings, inherited).await?;
@@ -341,7 +347,7 @@ pub async fn lambda(config: &RuntimeConfig, out: &Output) -> anyhow::Result<Exit
     }
     stack
         .server
-        .apply_env(|name| config.server.get(name).cloned())
+        .apply_env(|name| config.var(name).map(str::to_string))
         .map_err(anyhow::Error::msg)?;
     let cloud = stackwright_server::cloud_topics::CloudTopics::from_config(&stack, config)
         .await

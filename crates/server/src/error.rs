@@ -44,6 +44,12 @@ pub enum ApiError {
     /// The database did not answer; detail is for the log only.
     #[error("database unavailable")]
     Unavailable(String),
+    /// A service of the stack is not listening (starting, restarting).
+    #[error("{0}")]
+    ServiceDown(String),
+    /// A service of the stack failed while answering.
+    #[error("{0}")]
+    BadGateway(String),
     /// A fault of ours; detail is for the log only.
     #[error("internal error")]
     Internal(String),
@@ -73,6 +79,8 @@ impl ApiError {
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::ServiceDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -119,7 +127,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::Timeout(_) => {
+            ApiError::Unavailable(_)
+            | ApiError::Overloaded
+            | ApiError::Timeout(_)
+            | ApiError::ServiceDown(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             // The rest of a late body may still be on its way: start afresh.

@@ -13,6 +13,7 @@ mod fetch;
 pub mod http;
 pub mod lambda;
 mod serve;
+pub mod services;
 pub mod topics;
 pub mod users;
 
@@ -43,6 +44,9 @@ pub struct Settings {
     /// The Cognito pool that signs users in (on AWS); the stack's embedded
     /// pool when None.
     pub user_pool: Option<UserPoolEnv>,
+    /// The runtime's environment, which services take what they inherit
+    /// and their secrets from ([`services`]).
+    pub service_vars: std::collections::BTreeMap<String, String>,
     /// Migrate and seed at start. Off where the migration runs elsewhere,
     /// as the administrator (the deployed runtime, which connects as a user
     /// that may not change the schema): then the schema is only checked.
@@ -57,6 +61,8 @@ pub enum StartError {
     Site(#[from] http::site::SiteError),
     #[error("the user pool: {0}")]
     Users(String),
+    #[error(transparent)]
+    Services(#[from] services::ServiceError),
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
         addr: String,
@@ -86,6 +92,25 @@ async fn user_auth(
             users::pool::Failure::Busy => StartError::Users("busy".into()),
         })?;
     Ok(Some(Arc::new(users::UserAuth::Local(Arc::new(pool)))))
+}
+
+/// Build and start the stack's services, told where this runtime is.
+async fn start_services(
+    stack: &Stack,
+    settings: &Settings,
+    api_url: &str,
+) -> Result<Option<services::Supervisor>, StartError> {
+    if stack.services.is_empty() {
+        return Ok(None);
+    }
+    services::build(stack).await?;
+    let wiring = services::Wiring {
+        api_url: api_url.to_string(),
+        database: settings.database.clone(),
+        user_pool: services::Wiring::user_pool_of(stack, api_url, settings.user_pool.as_ref()),
+        vars: settings.service_vars.clone(),
+    };
+    Ok(Some(services::Supervisor::start(stack, &wiring).await?))
 }
 
 /// The site's placeholders when `up` serves it: the API and the user pool
@@ -121,6 +146,7 @@ pub struct Application {
     cloud: Option<Arc<cloud_topics::CloudTopics>>,
     /// The listening socket is shared with other replicas.
     shared: bool,
+    services: Option<services::Supervisor>,
 }
 
 impl Application {
@@ -178,6 +204,7 @@ impl Application {
             None => None,
         };
         let users = user_auth(&engine, &stack, settings.user_pool.as_ref()).await?;
+        let services = start_services(&stack, settings, &base_url(address)).await?;
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
@@ -190,6 +217,13 @@ impl Application {
             auth_limit: Arc::new(http::client::RateLimit::per_minute(
                 stack.server.auth_requests_per_minute,
             )),
+            services: Arc::new(
+                services
+                    .as_ref()
+                    .map(|s| s.targets().to_vec())
+                    .unwrap_or_default(),
+            ),
+            upstream: http::services::client(),
         });
         Ok(Application {
             listener,
@@ -201,6 +235,7 @@ impl Application {
             published,
             cloud,
             shared,
+            services,
         })
     }
 
@@ -231,6 +266,9 @@ impl Application {
             auth_limit: Arc::new(http::client::RateLimit::per_minute(
                 stack.server.auth_requests_per_minute,
             )),
+            // On AWS each service runs apart, behind the load balancer.
+            services: Arc::new(Vec::new()),
+            upstream: http::services::client(),
         });
         Ok(lambda::Handlers {
             router,
@@ -289,6 +327,10 @@ impl Application {
         stop.notify_one();
         forgetting.abort();
         let _ = delivery.await;
+        // After the last request: a service stops with nothing in flight.
+        if let Some(services) = self.services {
+            services.stop().await;
+        }
         Ok(())
     }
 }

@@ -66,6 +66,16 @@ pub const LISTEN_FD: &str = "STACKWRIGHT_LISTEN_FD";
 /// `STACKWRIGHT_SERVER_<KEY>` overrides `[server] <key>`.
 pub const SERVER_PREFIX: &str = "STACKWRIGHT_SERVER_";
 
+/// What every service of the stack (`[services.NAME]`) is given: the port
+/// to listen on, the stack's database (SQLAlchemy, Django, sqlx and pgx
+/// read the URL; on AWS its password is apart, in the second variable),
+/// and where the stack's own API is. The user pool comes as
+/// [`USER_POOL_ISSUER`], [`USER_POOL_JWKS_URL`] and [`USER_POOL_CLIENT_ID`].
+pub const SERVICE_PORT: &str = "PORT";
+pub const SERVICE_DATABASE_URL: &str = "DATABASE_URL";
+pub const SERVICE_DATABASE_PASSWORD: &str = "DATABASE_PASSWORD";
+pub const API_URL: &str = "STACKWRIGHT_API_URL";
+
 /// Set by Lambda: the runtime API's `host:port`.
 pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
@@ -91,8 +101,9 @@ pub struct RuntimeConfig {
     pub sqs_wait_seconds: Option<String>,
     pub listen_fd: Option<String>,
     pub lambda_runtime_api: Option<String>,
-    /// `STACKWRIGHT_SERVER_*` variables, by full name.
-    pub server: BTreeMap<String, String>,
+    /// Every variable, for names only the stack file knows (`[server]`
+    /// overrides, a service's secrets) and for what a service inherits.
+    vars: BTreeMap<String, String>,
 }
 
 /// The Cognito pool the templates name.
@@ -105,21 +116,18 @@ pub struct UserPoolEnv {
 }
 
 impl RuntimeConfig {
-    /// The process's environment.
+    /// The process's environment (variables that are not UTF-8 are left out).
     pub fn from_env() -> Self {
-        let server = std::env::vars()
-            .filter(|(name, _)| name.starts_with(SERVER_PREFIX))
-            .collect();
-        Self {
-            server,
-            ..Self::from_lookup(|name| std::env::var(name).ok())
-        }
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
-    /// From any source of variables (`var(name)`: its value if set).
-    /// `STACKWRIGHT_SERVER_*` cannot be listed through a lookup: set
-    /// [`RuntimeConfig::server`] directly.
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+    /// From a set of variables.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let var = |name: &str| vars.get(name).cloned();
         let set = |name| var(name).filter(|v| !v.is_empty());
         let flag = |name| var(name).as_deref() == Some("1");
         let user_pool = match (var(USER_POOL_ID), var(USER_POOL_CLIENT_ID)) {
@@ -153,8 +161,24 @@ impl RuntimeConfig {
             sqs_wait_seconds: var(SQS_WAIT_SECONDS),
             listen_fd: var(LISTEN_FD),
             lambda_runtime_api: var(LAMBDA_RUNTIME_API),
-            server: BTreeMap::new(),
+            vars: BTreeMap::new(),
         }
+        .with_vars(vars)
+    }
+
+    fn with_vars(mut self, vars: BTreeMap<String, String>) -> Self {
+        self.vars = vars;
+        self
+    }
+
+    /// Every variable.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// A variable the fields above do not name.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
     }
 }
 
@@ -180,11 +204,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> RuntimeConfig {
-        RuntimeConfig::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
+        RuntimeConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     #[test]
@@ -215,6 +235,8 @@ mod tests {
             Some("orders=arn:aws:sns:eu-west-1:1:o")
         );
         assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        assert_eq!(c.var(TOPIC_ARNS), c.topic_arns.as_deref());
+        assert_eq!(c.var("NOT_SET"), None);
     }
 
     #[test]

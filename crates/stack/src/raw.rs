@@ -26,7 +26,30 @@ pub struct RawStack {
     pub subscriptions: Vec<S<RawSubscription>>,
     pub site: Option<S<RawSite>>,
     pub users: Option<S<RawUsers>>,
+    #[serde(default)]
+    pub services: IndexMap<String, S<RawService>>,
     pub aws: Option<RawAws>,
+}
+
+/// `[services.NAME]`: the team's own HTTP server, started from a folder of
+/// the stack, serving path prefixes beside the routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub dir: S<String>,
+    pub build: Option<S<Vec<S<String>>>>,
+    pub command: S<Vec<S<String>>>,
+    pub paths: S<Vec<S<String>>>,
+    pub health: Option<S<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, S<String>>,
+    pub secrets: Option<S<Vec<S<String>>>>,
+    pub auth: Option<S<String>>,
+    pub cpu: Option<S<i64>>,
+    pub memory: Option<S<i64>>,
+    pub min: Option<S<i64>>,
+    pub max: Option<S<i64>>,
+    pub base: Option<S<String>>,
 }
 
 /// `[users]`: a user pool (sign-up by e-mail, confirmation, sign-in).

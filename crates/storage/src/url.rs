@@ -34,6 +34,35 @@ impl ServerUrl {
     pub fn password_override(&self) -> Option<&str> {
         self.password.as_deref()
     }
+
+    /// The URL under `scheme`, with the password given apart put in.
+    fn with_password_in(&self, scheme: &str) -> String {
+        let rest = self.raw.split_once("://").map_or("", |(_, rest)| rest);
+        let Some(password) = &self.password else {
+            return format!("{scheme}://{rest}");
+        };
+        let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let (user, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (userinfo.split(':').next().unwrap_or(""), host),
+            None => ("", authority),
+        };
+        format!(
+            "{scheme}://{user}:{}@{host}{tail}",
+            percent_encode(password)
+        )
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl DatabaseUrl {
@@ -61,6 +90,22 @@ impl DatabaseUrl {
                     "this database takes no password (DynamoDB uses AWS credentials)".into(),
                 ))
             }
+        }
+    }
+
+    /// The URL a service of the stack is given (`DATABASE_URL`), in the form
+    /// SQLAlchemy, Django, sqlx and pgx all read: `sqlite:////ABSOLUTE`,
+    /// `postgresql://` and `mysql://`, with the password (given apart or
+    /// not) in it, percent-encoded. None for DynamoDB, which has no URL.
+    pub fn for_services(&self) -> Option<String> {
+        match self {
+            DatabaseUrl::Sqlite { path } => {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                Some(format!("sqlite:///{}", path.display()))
+            }
+            DatabaseUrl::Postgres(u) => Some(u.with_password_in("postgresql")),
+            DatabaseUrl::Mysql(u) => Some(u.with_password_in("mysql")),
+            DatabaseUrl::Dynamodb(_) => None,
         }
     }
 
@@ -192,6 +237,27 @@ mod tests {
                 path: "data/x.db".into()
             }
         );
+    }
+
+    #[test]
+    fn services_get_one_url_form_with_the_password_in_it() {
+        let abs: DatabaseUrl = "sqlite:///tmp/x.db".parse().unwrap();
+        assert_eq!(abs.for_services().as_deref(), Some("sqlite:////tmp/x.db"));
+        let pg: DatabaseUrl = "postgres://app@db:5432/shop?sslmode=require"
+            .parse()
+            .unwrap();
+        let pg = pg.with_password("p@ss/w:rd".into()).unwrap();
+        assert_eq!(
+            pg.for_services().as_deref(),
+            Some("postgresql://app:p%40ss%2Fw%3Ard@db:5432/shop?sslmode=require")
+        );
+        let my: DatabaseUrl = "mariadb://root@127.0.0.1:3306/test".parse().unwrap();
+        assert_eq!(
+            my.for_services().as_deref(),
+            Some("mysql://root@127.0.0.1:3306/test")
+        );
+        let dynamo: DatabaseUrl = "dynamodb://eu-west-1".parse().unwrap();
+        assert_eq!(dynamo.for_services(), None);
     }
 
     #[test]

@@ -49,6 +49,24 @@ macro_rules! on_every_engine {
 }
 pub(crate) use on_every_engine;
 
+/// As [`on_every_engine`], on the engines a service reaches by URL.
+macro_rules! on_sql_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::harness::TestEngine;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() { super::$name(TestEngine::Sqlite).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() { super::$name(TestEngine::Postgres).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mariadb() { super::$name(TestEngine::Mariadb).await }
+            }
+        )*
+    };
+}
+pub(crate) use on_sql_engines;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestEngine {
     Sqlite,
@@ -389,6 +407,7 @@ impl TestApp {
             cloud_topics: None,
             cors_origins: vec!["https://site.example".to_string()],
             user_pool: None,
+            service_vars: std::env::vars().collect(),
             migrate: true,
         };
         let app = Application::build(stack, &settings).await?;

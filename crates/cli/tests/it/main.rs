@@ -26,6 +26,7 @@ mod replicas;
 mod restart;
 mod schemathesis;
 mod security;
+mod services;
 mod site;
 mod synth;
 mod todo;

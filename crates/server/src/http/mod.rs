@@ -10,6 +10,7 @@ mod decode;
 mod docs;
 pub mod limits;
 mod operations;
+pub mod services;
 pub mod site;
 mod topics;
 
@@ -51,6 +52,10 @@ pub struct ApiContext {
     pub local: bool,
     /// Requests to the user pool per client.
     pub auth_limit: Arc<client::RateLimit>,
+    /// The stack's services and their local ports (none on Lambda).
+    pub services: Arc<Vec<crate::services::Target>>,
+    /// The client that proxies to them.
+    pub upstream: services::Upstream,
 }
 
 /// The router serving every route of the stack.
@@ -109,7 +114,8 @@ pub fn router(ctx: ApiContext) -> Router {
     }
     router = router
         .merge(topics::router(&ctx.stack))
-        .merge(auth::router());
+        .merge(auth::router())
+        .merge(services::router(&ctx.services));
     // The API's own description, generated from the stack, and a page to
     // read it. Rendered once: neither can change while the stack is served.
     let openapi = stackwright_stack::openapi::document(&ctx.stack);

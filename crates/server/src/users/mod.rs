@@ -55,6 +55,17 @@ impl UserAuth {
         })
     }
 
+    /// A Cognito pool's issuer and key set URL (the local pool has its own,
+    /// [`pool::local_issuer`]).
+    pub fn issuer_and_jwks(&self) -> Option<(String, String)> {
+        match self {
+            UserAuth::Local(_) => None,
+            UserAuth::Cognito { expected, keys } => {
+                Some((expected.issuer.clone(), keys.url().to_string()))
+            }
+        }
+    }
+
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         match self {
             UserAuth::Local(pool) => pool.verify(token).await,

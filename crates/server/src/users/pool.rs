@@ -133,6 +133,11 @@ fn text(row: &Row, column: &str) -> String {
 /// `{{CLIENT_ID}}` is `local` too).
 pub const LOCAL_CLIENT_ID: &str = "local";
 
+/// The issuer of the embedded pool's tokens.
+pub fn local_issuer(stack: &Stack) -> String {
+    format!("urn:stackwright:{}:local", stack.name)
+}
+
 /// The claim of the embedded pool's tokens carrying when they were issued
 /// in milliseconds (`iat` has whole seconds), so a sign-out refuses every
 /// token issued before it and none issued after, even within one second.
@@ -161,7 +166,7 @@ impl Pool {
             tables,
             outbox: state.join("outbox.jsonl"),
             expected: Expected {
-                issuer: format!("urn:stackwright:{}:local", stack.name),
+                issuer: local_issuer(stack),
                 client_id: LOCAL_CLIENT_ID.to_string(),
             },
             keys: RwLock::new(Vec::new()),

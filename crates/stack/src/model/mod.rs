@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 mod aws;
+mod service;
 
 pub use aws::*;
+pub use service::*;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Stack {
@@ -26,6 +28,7 @@ pub struct Stack {
     pub subscriptions: Vec<Subscription>,
     pub site: Option<Site>,
     pub users: Option<Users>,
+    pub services: IndexMap<String, Service>,
     pub server: ServerSettings,
     pub aws: Aws,
 }

@@ -39,15 +39,7 @@ impl Validator<'_> {
             }
         }
         let region = raw.region.as_ref().and_then(|r| self.region(r));
-        let cpu = self.in_range(raw.cpu.as_ref(), 256..=16384, "cpu (Fargate CPU units)");
-        if let (Some(c), Some(written)) = (cpu, raw.cpu.as_ref()) {
-            if !FARGATE_CPU.contains(&c) {
-                self.error(
-                    written.span(),
-                    "Fargate cpu is one of 256, 512, 1024, 2048, 4096, 8192, 16384",
-                );
-            }
-        }
+        let cpu = self.fargate_cpu(raw.cpu.as_ref());
         let min = self.in_range(raw.min.as_ref(), 1..=100, "min");
         let max = self.in_range(raw.max.as_ref(), 1..=100, "max");
         if let (Some(lo), Some(hi), Some(written)) = (min, max, raw.max.as_ref()) {
@@ -111,6 +103,20 @@ impl Validator<'_> {
     }
 
     /// The position of the written value among `names`.
+    /// A Fargate task size in CPU units, when written and one AWS offers.
+    pub(super) fn fargate_cpu(&mut self, written: Option<&S<i64>>) -> Option<i64> {
+        let cpu = self.in_range(written, 256..=16384, "cpu (Fargate CPU units)");
+        if let (Some(c), Some(written)) = (cpu, written) {
+            if !FARGATE_CPU.contains(&c) {
+                self.error(
+                    written.span(),
+                    "Fargate cpu is one of 256, 512, 1024, 2048, 4096, 8192, 16384",
+                );
+            }
+        }
+        cpu
+    }
+
     fn choice(&mut self, value: Option<&S<String>>, names: &[&str], what: &str) -> Option<usize> {
         let value = value?;
         let position = names.iter().position(|n| n == value.get_ref());

@@ -1,7 +1,7 @@
 //! Raw stack file -> validated [`Stack`], collecting every problem with its place.
 //!
 //! One file a section of the stack file: `server`, `users` (and `auth`),
-//! `site`, `topics` (and subscriptions), `table` (columns and indexes),
+//! `site`, `topics` (and subscriptions), `services`, `table` (columns and indexes),
 //! `aws`, `route` (what every route shares, and its operations) and `list`
 //! (list routes, field lists). Each adds an `impl Validator` block.
 
@@ -10,6 +10,7 @@ mod list;
 mod ops;
 mod route;
 mod server;
+mod services;
 mod site;
 mod table;
 mod topics;
@@ -213,6 +214,7 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|raw_site| self.site(raw_site, &dir, &routes));
         let users = self.user_pool(&raw);
+        let services = self.services(&raw.services, &dir, &routes, site.as_ref());
         let subscriptions = self.subscriptions(&raw, &topics, &tables);
         let aws = raw.aws.as_ref().map_or_else(Aws::default, |a| self.aws(a));
         Stack {
@@ -225,6 +227,7 @@ impl Validator<'_> {
             subscriptions,
             site,
             users,
+            services,
             server,
             aws,
         }

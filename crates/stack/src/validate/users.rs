@@ -16,6 +16,7 @@ impl Validator<'_> {
             .iter()
             .map(|r| r.get_ref().auth.as_ref())
             .chain(raw.topics.values().map(|t| t.get_ref().auth.as_ref()))
+            .chain(raw.services.values().map(|s| s.get_ref().auth.as_ref()))
             .flatten()
             .find(|a| a.get_ref() == "user");
         if let Some(auth) = needs {

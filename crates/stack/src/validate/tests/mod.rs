@@ -10,6 +10,7 @@ mod aws;
 mod list;
 mod ops;
 mod route;
+mod services;
 mod settings;
 mod table;
 mod topics;
