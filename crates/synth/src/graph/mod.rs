@@ -422,7 +422,7 @@ fn describe(part: Part, members: &[&Resource], docs: &[(Layer, Json)]) -> (Strin
     match part {
         Part::Distribution => (
             "CloudFront distribution".into(),
-            "HTTPS only; the site's bucket by origin access control".into(),
+            "HTTPS only; the site's bucket by OAC".into(),
         ),
         Part::LoadBalancer => ("Application load balancer".into(), "public subnets".into()),
         Part::HttpApi => ("API Gateway HTTP API".into(), "managed, HTTPS".into()),
