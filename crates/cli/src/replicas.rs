@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::json;
-use stackwright_stack::env::{DATABASE_URL, LISTEN_FD as LISTEN_FD_ENV};
+use stackwright_stack::env::{DATABASE_URL, LISTEN_FD as LISTEN_FD_ENV, SERVICE_PORTS};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::signal::unix::{signal, SignalKind};
@@ -55,6 +55,8 @@ pub struct ReplicaCommand {
     pub args: Vec<OsString>,
     /// Passed in the environment, never on the command line (`ps`).
     pub database_url: Option<String>,
+    /// Where the services the supervisor runs listen.
+    pub service_ports: Option<String>,
 }
 
 struct Replica {
@@ -81,6 +83,9 @@ impl Supervisor {
             .kill_on_drop(true);
         if let Some(url) = &self.command.database_url {
             command.env(DATABASE_URL, url);
+        }
+        if let Some(ports) = &self.command.service_ports {
+            command.env(SERVICE_PORTS, ports);
         }
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {

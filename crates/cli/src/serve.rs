@@ -183,12 +183,7 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
         .map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
     if args.replicas > 1 {
-        if let Some(service) = stack.services.keys().next() {
-            anyhow::bail!(
-                "service `{service}`: `up --replicas` does not run services yet; serve this stack with one replica"
-            );
-        }
-        return up_replicas(&args, &name, out).await;
+        return up_replicas(&args, &stack, config, out).await;
     }
     let inherited = replicas::inherited_listener(config.listen_fd.as_deref())?;
     let cloud_topics = stackwright_server::cloud_topics::CloudTopics::from_config(&stack, config)
@@ -203,6 +198,12 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
         cors_origins: config.cors_origins.clone(),
         user_pool: config.user_pool.clone(),
         service_vars: config.vars().clone(),
+        service_ports: config
+            .service_ports
+            .as_deref()
+            .map(stackwright_server::services::parse_ports)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         migrate: !config.migrated_elsewhere,
     };
     let app = Application::build_on(stack, &settings, inherited).await?;
@@ -220,12 +221,20 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// `up --replicas N`: bind here, serve from N replica processes.
-async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<ExitCode> {
+/// `up --replicas N`: bind here, run the services (once for all), serve
+/// from N replica processes.
+async fn up_replicas(
+    args: &UpArgs,
+    stack: &Stack,
+    config: &RuntimeConfig,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let name = &stack.name;
     let addr = format!("{}:{}", args.host, args.port);
     let listener =
         std::net::TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))?;
     let url = stackwright_server::base_url(listener.local_addr()?);
+    let services = replica_services(args, stack, config, &url).await?;
     let mut exe = std::env::current_exe().context("cannot find the stackwright binary")?;
     // Replaced on disk since it started (an upgrade): start the new one.
     if let Some(path) = exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
@@ -253,8 +262,11 @@ async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<
         exe,
         args: child_args,
         database_url: args.database.database_url.clone(),
+        service_ports: services
+            .as_ref()
+            .map(|s| stackwright_server::services::ports_text(s.targets())),
     };
-    replicas::supervise(
+    let served = replicas::supervise(
         command,
         listener,
         usize::from(args.replicas),
@@ -263,7 +275,45 @@ async fn up_replicas(args: &UpArgs, name: &str, out: &Output) -> anyhow::Result<
         args.json,
         out,
     )
-    .await
+    .await;
+    // After the replicas drained: a service stops with nothing in flight.
+    if let Some(services) = services {
+        services.stop().await;
+    }
+    served
+}
+
+/// The services of a stack served by replicas, run here once for all of
+/// them (a service per replica would multiply its work and its state),
+/// after the database is migrated, as a single `up` would.
+async fn replica_services(
+    args: &UpArgs,
+    stack: &Stack,
+    config: &RuntimeConfig,
+    url: &str,
+) -> anyhow::Result<Option<stackwright_server::services::Supervisor>> {
+    if stack.services.is_empty() {
+        return Ok(None);
+    }
+    let database = database_url(stack, &args.database, config).await?;
+    if !config.migrated_elsewhere {
+        let engine = stackwright_storage::open(&database).await?;
+        stackwright_storage::prepare(engine.as_ref(), stack, args.database.allow_destructive)
+            .await?;
+    }
+    let settings = Settings {
+        host: args.host.clone(),
+        port: args.port,
+        database,
+        allow_destructive: args.database.allow_destructive,
+        cloud_topics: None,
+        cors_origins: Vec::new(),
+        user_pool: config.user_pool.clone(),
+        service_vars: config.vars().clone(),
+        service_ports: None,
+        migrate: false,
+    };
+    Ok(stackwright_server::start_services(stack, &settings, url).await?)
 }
 
 /// Lambda: the stack from STACKWRIGHT_STACK, the database from

@@ -47,6 +47,9 @@ pub struct Settings {
     /// The runtime's environment, which services take what they inherit
     /// and their secrets from ([`services`]).
     pub service_vars: std::collections::BTreeMap<String, String>,
+    /// Where the services listen when someone else runs them (the
+    /// supervisor of `up --replicas`); None: start them here.
+    pub service_ports: Option<std::collections::BTreeMap<String, u16>>,
     /// Migrate and seed at start. Off where the migration runs elsewhere,
     /// as the administrator (the deployed runtime, which connects as a user
     /// that may not change the schema): then the schema is only checked.
@@ -94,8 +97,8 @@ async fn user_auth(
     Ok(Some(Arc::new(users::UserAuth::Local(Arc::new(pool)))))
 }
 
-/// Build and start the stack's services, told where this runtime is.
-async fn start_services(
+/// Build and start the stack's services, told where the runtime is.
+pub async fn start_services(
     stack: &Stack,
     settings: &Settings,
     api_url: &str,
@@ -204,7 +207,14 @@ impl Application {
             None => None,
         };
         let users = user_auth(&engine, &stack, settings.user_pool.as_ref()).await?;
-        let services = start_services(&stack, settings, &base_url(address)).await?;
+        let (services, targets) = match &settings.service_ports {
+            Some(ports) => (None, services::attach(&stack, ports)?),
+            None => {
+                let started = start_services(&stack, settings, &base_url(address)).await?;
+                let targets = started.as_ref().map(|s| s.targets().to_vec());
+                (started, targets.unwrap_or_default())
+            }
+        };
         let router = http::router(ApiContext {
             stack: stack.clone(),
             engine: engine.clone(),
@@ -217,12 +227,7 @@ impl Application {
             auth_limit: Arc::new(http::client::RateLimit::per_minute(
                 stack.server.auth_requests_per_minute,
             )),
-            services: Arc::new(
-                services
-                    .as_ref()
-                    .map(|s| s.targets().to_vec())
-                    .unwrap_or_default(),
-            ),
+            services: Arc::new(targets),
             upstream: http::services::client(),
         });
         Ok(Application {

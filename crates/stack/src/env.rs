@@ -60,6 +60,10 @@ pub const SUBSCRIPTION_QUEUES: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
 /// SQS long-poll wait (0-20 s); shorter for emulators.
 pub const SQS_WAIT_SECONDS: &str = "STACKWRIGHT_SQS_WAIT_SECONDS";
 
+/// `name=port,...`: the services a replica proxies to, which the
+/// supervisor of `up --replicas` runs once for all replicas.
+pub const SERVICE_PORTS: &str = "STACKWRIGHT_SERVICE_PORTS";
+
 /// The listening socket a replica inherits from `up --replicas`.
 pub const LISTEN_FD: &str = "STACKWRIGHT_LISTEN_FD";
 
@@ -100,6 +104,7 @@ pub struct RuntimeConfig {
     pub subscription_queues: Option<String>,
     pub sqs_wait_seconds: Option<String>,
     pub listen_fd: Option<String>,
+    pub service_ports: Option<String>,
     pub lambda_runtime_api: Option<String>,
     /// Every variable, for names only the stack file knows (`[server]`
     /// overrides, a service's secrets) and for what a service inherits.
@@ -160,6 +165,7 @@ impl RuntimeConfig {
             subscription_queues: var(SUBSCRIPTION_QUEUES),
             sqs_wait_seconds: var(SQS_WAIT_SECONDS),
             listen_fd: var(LISTEN_FD),
+            service_ports: var(SERVICE_PORTS),
             lambda_runtime_api: var(LAMBDA_RUNTIME_API),
             vars: BTreeMap::new(),
         }

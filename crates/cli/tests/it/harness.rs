@@ -408,6 +408,7 @@ impl TestApp {
             cors_origins: vec!["https://site.example".to_string()],
             user_pool: None,
             service_vars: std::env::vars().collect(),
+            service_ports: None,
             migrate: true,
         };
         let app = Application::build(stack, &settings).await?;

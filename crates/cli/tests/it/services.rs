@@ -372,7 +372,7 @@ fn check_names_each_service_problem() {
 }
 
 #[test]
-fn what_services_cannot_do_yet_is_refused_before_anything_runs() {
+fn deploying_services_is_refused_before_anything_runs() {
     let stack = stack();
     let dir = stack.path().to_str().unwrap();
     let out = crate::harness::stackwright(&["synth", dir, "--out", "/nonexistent/never"]);
@@ -382,15 +382,82 @@ fn what_services_cannot_do_yet_is_refused_before_anything_runs() {
         err.contains("service `echo`") && err.contains("cannot be deployed to AWS yet"),
         "{err}"
     );
-    let out = crate::harness::stackwright(&["up", dir, "--replicas", "2", "--port", "0"]);
-    assert!(!out.status.success());
-    let err = crate::harness::text(&out.stderr);
-    assert!(
-        err.contains("`up --replicas` does not run services yet"),
-        "{err}"
-    );
     assert!(
         !stack.path().join(".stackwright/local.db").exists(),
         "nothing ran"
     );
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `up --replicas 2`: the supervisor runs each service once, and every
+/// replica proxies to it; killing the supervisor leaves no service behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_services_run_once_by_the_supervisor() {
+    use std::io::BufRead;
+    let stack = stack();
+    let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_stackwright"))
+        .args([
+            "up",
+            stack.path().to_str().unwrap(),
+            "--replicas",
+            "2",
+            "--port",
+            "0",
+            "--json",
+        ])
+        .env("STACKWRIGHT_LOG", "warn")
+        .env("API_KEY", "from-env")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(up.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Json = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let url = ready["url"].as_str().unwrap().to_string();
+    let replicas: Vec<u64> = ready["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    assert_eq!(replicas.len(), 2);
+    let services: Vec<u32> = children_of(up.id())
+        .into_iter()
+        .filter(|p| comm(*p).starts_with("python"))
+        .collect();
+    assert_eq!(
+        services.len(),
+        2,
+        "one process per service, not per replica"
+    );
+    // Fresh connections, so both replicas answer some of them.
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let client = reqwest::Client::new();
+        let (status, body) = call(&client, &format!("{url}/echo")).await;
+        assert_eq!(status, 200, "{body}");
+        pids.insert(body["pid"].as_u64().unwrap());
+    }
+    assert_eq!(pids.len(), 1, "every replica reaches the one `echo`");
+    assert!(services.contains(&(*pids.first().unwrap() as u32)));
+    kill9(up.id());
+    let _ = up.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while services.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "a service outlived the supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -72,7 +72,7 @@ pub enum ServiceError {
         program: String,
         why: String,
     },
-    #[error("no free local port for service `{0}`")]
+    #[error("no local port for service `{0}`")]
     NoPort(String),
 }
 
@@ -183,6 +183,41 @@ fn read_secrets(file: &Path) -> Result<toml::Table, ServiceError> {
                 e.span().map_or(0, |s| s.start)
             ),
         })
+}
+
+/// The services another process runs, at `ports` (one for each).
+pub fn attach(stack: &Stack, ports: &BTreeMap<String, u16>) -> Result<Vec<Target>, ServiceError> {
+    stack
+        .services
+        .values()
+        .map(|service| match ports.get(&service.name) {
+            Some(port) => Ok(Target {
+                service: Arc::new(service.clone()),
+                port: *port,
+            }),
+            None => Err(ServiceError::NoPort(service.name.clone())),
+        })
+        .collect()
+}
+
+/// `name=port,...` ([`env::SERVICE_PORTS`]), both ways.
+pub fn ports_text(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| format!("{}={}", t.service.name, t.port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn parse_ports(text: &str) -> Result<BTreeMap<String, u16>, String> {
+    text.split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .and_then(|(name, port)| Some((name.to_string(), port.parse().ok()?)))
+                .ok_or_else(|| format!("{}: `{pair}` is not NAME=PORT", env::SERVICE_PORTS))
+        })
+        .collect()
 }
 
 /// Run each service's `build` in its folder, once, in stack-file order.
