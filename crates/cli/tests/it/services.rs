@@ -136,6 +136,7 @@ async fn declared_routes_and_a_service_side_by_side(engine: TestEngine) {
     let (status, echo) = call(&client, &format!("{url}/echo/a/b?x=1")).await;
     assert_eq!(status, 200, "{echo} {}", served.log());
     assert_eq!(echo["path"], "/echo/a/b?x=1");
+    assert_eq!(echo["headers"]["x-forwarded-for"], "127.0.0.1");
     let env = &echo["env"];
     assert_eq!(env["STACKWRIGHT_API_URL"], url.as_str());
     assert_eq!(env["MODE"], "test");
@@ -460,4 +461,34 @@ async fn replicas_share_services_run_once_by_the_supervisor() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A service that cannot start stops `up` at once (not after the start
+/// timeout), with its own words on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_cannot_start_stops_up_at_once() {
+    let stack = TempStack::new(
+        "name = \"s\"\n[services.broken]\ndir = \"svc\"\ncommand = [\"python3\", \"-c\", \"import sys; print('no config file'); sys.exit(3)\"]\npaths = [\"/b\"]\n",
+    );
+    stack.write("svc/.keep", "");
+    let started = Instant::now();
+    let mut served = Served::start(stack.path(), "", &[]);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "up still waits: {}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let log = served.log();
+    assert!(
+        log.contains("service `broken` exited 3 times before answering its health check"),
+        "{log}"
+    );
+    assert!(log.contains("broken | no config file"), "{log}");
 }

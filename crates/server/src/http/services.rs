@@ -6,7 +6,8 @@
 //! Authorization: a `x-stackwright-user-*` header never passes from a
 //! client; with `auth = "user"` the runtime checks the token first and
 //! sets those headers from the verified claims. A service that is down
-//! answers 503 JSON (502 when it fails mid-answer), never a hang.
+//! answers 503 JSON (502 when it fails mid-answer), never a hang. The
+//! client's address is appended to `X-Forwarded-For`.
 
 use std::sync::Arc;
 
@@ -89,6 +90,7 @@ async fn proxy(ctx: &ApiContext, to: &Target, request: Request) -> Result<Respon
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("http"),
     );
+    forwarded_for(&mut parts.headers, &parts.extensions);
     let name = &to.service.name;
     let response = ctx
         .upstream
@@ -109,6 +111,27 @@ async fn proxy(ctx: &ApiContext, to: &Target, request: Request) -> Result<Respon
         parts.headers.remove(name);
     }
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Append the address the request came from to `X-Forwarded-For`, as a
+/// proxy does: the service may trust the last entry (the runtime's own).
+fn forwarded_for(headers: &mut HeaderMap, extensions: &axum::http::Extensions) {
+    let Some(super::client::Peer(ip)) = extensions.get::<super::client::Peer>().copied() else {
+        return;
+    };
+    let before: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let value = before
+        .into_iter()
+        .chain(std::iter::once(ip.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
 }
 
 /// Remove what a client must not send a service: hop-by-hop headers, and

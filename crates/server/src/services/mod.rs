@@ -66,6 +66,8 @@ pub enum ServiceError {
         port: u16,
         seconds: u64,
     },
+    #[error("service `{service}` exited {times} times before answering its health check: its output above says why")]
+    ExitsAtStart { service: String, times: u32 },
     #[error("service `{service}`: cannot start `{program}`: {why}")]
     Spawn {
         service: String,

@@ -5,7 +5,7 @@
 //! when the runtime stops.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
 /// A run this long resets the backoff: the crash was not at start.
 const STABLE_RUN: Duration = Duration::from_secs(30);
+/// Exits before the first healthy answer that fail the runtime's start:
+/// a service that cannot start should say so at once, not after the
+/// start timeout.
+const EXITS_AT_START: u32 = 3;
 /// How long a service may take to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -32,6 +36,8 @@ pub struct Supervisor {
     tasks: Vec<JoinHandle<()>>,
     /// The process group of each service's current child (0: none).
     groups: Vec<Arc<AtomicI32>>,
+    /// How many times each service has exited.
+    exits: Vec<Arc<AtomicU32>>,
 }
 
 impl Supervisor {
@@ -44,17 +50,20 @@ impl Supervisor {
             stop,
             tasks: Vec::new(),
             groups: Vec::new(),
+            exits: Vec::new(),
         };
         for service in stack.services.values() {
             let port = free_port(&service.name)?;
             let vars = wiring.environment(stack, service, port)?;
             let service = Arc::new(service.clone());
             let group = Arc::new(AtomicI32::new(0));
+            let exits = Arc::new(AtomicU32::new(0));
             let run = Run {
                 service: service.clone(),
                 dir: stack.dir.join(&service.dir),
                 vars,
                 group: group.clone(),
+                exits: exits.clone(),
             };
             // The first start fails the runtime's start (a typo in
             // `command`); later ones are retried.
@@ -64,9 +73,10 @@ impl Supervisor {
                 .push(tokio::spawn(run.supervise(child, stopped.clone())));
             supervisor.groups.push(group);
             supervisor.targets.push(Target { service, port });
+            supervisor.exits.push(exits);
         }
-        for target in &supervisor.targets {
-            wait_healthy(target).await?;
+        for (target, exits) in supervisor.targets.iter().zip(&supervisor.exits) {
+            wait_healthy(target, exits).await?;
         }
         Ok(supervisor)
     }
@@ -102,6 +112,7 @@ struct Run {
     dir: std::path::PathBuf,
     vars: Vec<(String, String)>,
     group: Arc<AtomicI32>,
+    exits: Arc<AtomicU32>,
 }
 
 impl Run {
@@ -157,6 +168,7 @@ impl Run {
             tokio::select! {
                 status = child.wait() => {
                     self.group.store(0, Ordering::SeqCst);
+                    self.exits.fetch_add(1, Ordering::SeqCst);
                     let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
                     tracing::warn!(service = %name, %status, "the service exited; restarting");
                 }
@@ -229,7 +241,7 @@ async fn forward(name: String, from: impl AsyncRead + Unpin) {
 }
 
 /// Until the service answers its health check with 2xx.
-async fn wait_healthy(target: &Target) -> Result<(), ServiceError> {
+async fn wait_healthy(target: &Target, exits: &AtomicU32) -> Result<(), ServiceError> {
     let deadline = Instant::now() + START_TIMEOUT;
     let url = format!("http://127.0.0.1:{}{}", target.port, target.service.health);
     let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
@@ -237,6 +249,13 @@ async fn wait_healthy(target: &Target) -> Result<(), ServiceError> {
             .build_http();
     let uri: axum::http::Uri = url.parse().expect("a valid URL");
     while Instant::now() < deadline {
+        let exited = exits.load(Ordering::SeqCst);
+        if exited >= EXITS_AT_START {
+            return Err(ServiceError::ExitsAtStart {
+                service: target.service.name.clone(),
+                times: exited,
+            });
+        }
         let answer = tokio::time::timeout(Duration::from_secs(2), client.get(uri.clone())).await;
         if let Ok(Ok(response)) = answer {
             if response.status().is_success() {
