@@ -23,11 +23,26 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/health":
             return self.reply(200, {"ok": True})
+        if self.path.startswith("/echo/big/"):
+            size = int(self.path.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"x" * 65536
+            while size > 0:
+                self.wfile.write(chunk[:size])
+                size -= len(chunk)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        received = self.rfile.read(length) if length else b""
         body = {
             "path": self.path,
             "pid": os.getpid(),
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "env": {k: os.environ.get(k) for k in SHOWN},
+            "method": self.command,
+            "received": len(received),
         }
         url = os.environ.get("DATABASE_URL", "")
         if url.startswith("sqlite:////"):
@@ -491,4 +506,58 @@ async fn a_service_that_cannot_start_stops_up_at_once() {
         "{log}"
     );
     assert!(log.contains("broken | no config file"), "{log}");
+}
+
+/// The peak resident memory of a process, in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM")
+        * 1024
+}
+
+/// A large answer streams through `up` (its memory stays far below the
+/// answer's size), and a request body reaches the service whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_pass_through_and_large_answers_stream() {
+    let stack = stack();
+    let db = TestDatabase::create(TestEngine::Sqlite).await;
+    let served = up(&stack, &db);
+    let client = reqwest::Client::new();
+    let url = served.url();
+    let sent = "y".repeat(100_000);
+    let r = client
+        .post(format!("{url}/echo/upload"))
+        .header("content-type", "text/plain")
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", served.log());
+    let body: Json = r.json().await.unwrap();
+    assert_eq!(
+        (body["method"].as_str(), body["received"].as_u64()),
+        (Some("POST"), Some(100_000))
+    );
+    let before = peak_memory(served.child.id());
+    let size: u64 = 256 * 1024 * 1024;
+    let mut r = client
+        .get(format!("{url}/echo/big/{size}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut got = 0u64;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        got += chunk.len() as u64;
+    }
+    assert_eq!(got, size);
+    let grew = peak_memory(served.child.id()).saturating_sub(before);
+    assert!(
+        grew < 32 * 1024 * 1024,
+        "up held {grew} bytes of a {size}-byte answer"
+    );
 }
