@@ -42,6 +42,7 @@ class Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "env": {k: os.environ.get(k) for k in SHOWN},
             "method": self.command,
+            "built": open("built.txt").read() if os.path.exists("built.txt") else None,
             "received": len(received),
         }
         url = os.environ.get("DATABASE_URL", "")
@@ -91,6 +92,7 @@ table = "task"
 
 [services.echo]
 dir = "echo"
+build = ["python3", "-c", "open('built.txt', 'w').write('by build')"]
 command = ["python3", "app.py"]
 paths = ["/echo", "/api/v2"]
 env = { MODE = "test" }
@@ -152,6 +154,10 @@ async fn declared_routes_and_a_service_side_by_side(engine: TestEngine) {
     assert_eq!(status, 200, "{echo} {}", served.log());
     assert_eq!(echo["path"], "/echo/a/b?x=1");
     assert_eq!(echo["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        echo["built"], "by build",
+        "`build` ran in the service's folder first"
+    );
     let env = &echo["env"];
     assert_eq!(env["STACKWRIGHT_API_URL"], url.as_str());
     assert_eq!(env["MODE"], "test");
@@ -559,5 +565,32 @@ async fn bodies_pass_through_and_large_answers_stream() {
     assert!(
         grew < 32 * 1024 * 1024,
         "up held {grew} bytes of a {size}-byte answer"
+    );
+}
+
+/// A `build` that fails stops `up` before any service starts, naming the
+/// service and the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_build_stops_up_naming_the_service() {
+    let stack = TempStack::new(
+        "name = \"s\"\n[services.api]\ndir = \"svc\"\nbuild = [\"python3\", \"-c\", \"raise SystemExit(4)\"]\ncommand = [\"python3\", \"-m\", \"http.server\"]\npaths = [\"/a\"]\n",
+    );
+    stack.write("svc/.keep", "");
+    let mut served = Served::start(stack.path(), "", &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "up still runs: {}", served.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let log = served.log();
+    assert!(
+        log.contains(
+            "service `api`: build `python3 -c raise SystemExit(4)` failed (exit status: 4)"
+        ),
+        "{log}"
     );
 }
