@@ -38,14 +38,10 @@ impl ServerUrl {
     /// The URL under `scheme`, with the password given apart put in.
     fn with_password_in(&self, scheme: &str) -> String {
         let rest = self.raw.split_once("://").map_or("", |(_, rest)| rest);
-        let Some(password) = &self.password else {
+        let (Some(password), Some(parts)) = (&self.password, Parts::of(&self.raw)) else {
             return format!("{scheme}://{rest}");
         };
-        let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let (user, host) = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => (userinfo.split(':').next().unwrap_or(""), host),
-            None => ("", authority),
-        };
+        let (user, host, tail) = (parts.user.unwrap_or(""), parts.host, parts.tail);
         format!(
             "{scheme}://{user}:{}@{host}{tail}",
             percent_encode(password)
@@ -158,21 +154,49 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// A server URL's pieces: `scheme://[user[:password]@]host[/path][?query]`.
+struct Parts<'a> {
+    scheme: &'a str,
+    /// Present when the URL has user info (`@`).
+    user: Option<&'a str>,
+    host: &'a str,
+    /// The path and query, from the first `/` or `?`.
+    tail: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    fn of(s: &'a str) -> Option<Parts<'a>> {
+        let (scheme, rest) = s.split_once("://")?;
+        let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let (user, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(userinfo.split(':').next().unwrap_or("")), host),
+            None => (None, authority),
+        };
+        Some(Parts {
+            scheme,
+            user,
+            host,
+            tail,
+        })
+    }
+}
+
 /// A URL with any password replaced, safe for logs and errors.
 pub fn redact(s: &str) -> String {
-    if let Some((scheme, rest)) = s.split_once("://") {
-        let (authority, tail) = match rest.find(['/', '?']) {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        if let Some((userinfo, host)) = authority.rsplit_once('@') {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let tail = redact_query(tail);
-            return format!("{scheme}://{user}:***@{host}{tail}");
-        }
-        return format!("{scheme}://{authority}{}", redact_query(tail));
+    let Some(Parts {
+        scheme,
+        user,
+        host,
+        tail,
+    }) = Parts::of(s)
+    else {
+        return s.to_string();
+    };
+    let tail = redact_query(tail);
+    match user {
+        Some(user) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => format!("{scheme}://{host}{tail}"),
     }
-    s.to_string()
 }
 
 /// `?password=...` in a query string is a password too.

@@ -32,19 +32,10 @@ pub fn example(name: &str) -> PathBuf {
 /// Generate one test per engine for each `async fn NAME(engine: TestEngine)`.
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use crate::harness::TestEngine;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() { super::$name(TestEngine::Sqlite).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() { super::$name(TestEngine::Postgres).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mariadb() { super::$name(TestEngine::Mariadb).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn dynamodb() { super::$name(TestEngine::Dynamodb).await }
-            }
-        )*
+        crate::harness::on_engines!(
+            [sqlite => Sqlite, postgres => Postgres, mariadb => Mariadb, dynamodb => Dynamodb]
+            $($name),*
+        );
     };
 }
 pub(crate) use on_every_engine;
@@ -52,20 +43,31 @@ pub(crate) use on_every_engine;
 /// As [`on_every_engine`], on the engines a service reaches by URL.
 macro_rules! on_sql_engines {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use crate::harness::TestEngine;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() { super::$name(TestEngine::Sqlite).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() { super::$name(TestEngine::Postgres).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mariadb() { super::$name(TestEngine::Mariadb).await }
-            }
-        )*
+        crate::harness::on_engines!(
+            [sqlite => Sqlite, postgres => Postgres, mariadb => Mariadb]
+            $($name),*
+        );
     };
 }
 pub(crate) use on_sql_engines;
+
+/// A module per test function `NAME`, holding one test per engine of the
+/// list (`test_name => TestEngine variant`) that runs `NAME(engine)`.
+macro_rules! on_engines {
+    ($engines:tt $($name:ident),*) => {
+        $( crate::harness::on_engines!(@one $name $engines); )*
+    };
+    (@one $name:ident [$($test:ident => $engine:ident),*]) => {
+        mod $name {
+            use crate::harness::TestEngine;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() { super::$name(TestEngine::$engine).await }
+            )*
+        }
+    };
+}
+pub(crate) use on_engines;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestEngine {

@@ -99,8 +99,7 @@ impl Wiring {
         stack.users.as_ref()?;
         Some(match cognito {
             Some(pool) => {
-                let auth = crate::users::UserAuth::cognito(pool).ok()?;
-                let (issuer, jwks) = auth.issuer_and_jwks()?;
+                let (issuer, jwks) = crate::users::cognito_urls(pool).ok()?;
                 (issuer, jwks, pool.client_id.clone())
             }
             None => (

@@ -36,34 +36,14 @@ pub enum UserAuth {
 impl UserAuth {
     /// The Cognito pool the templates name.
     pub fn cognito(pool: &UserPoolEnv) -> Result<Self, String> {
-        let UserPoolEnv {
-            pool_id,
-            client_id,
-            issuer,
-            jwks_url,
-        } = pool.clone();
-        let region = pool_id
-            .split_once('_')
-            .map(|(r, _)| r.to_string())
-            .ok_or_else(|| format!("{USER_POOL_ID} `{pool_id}` is not REGION_ID"))?;
-        let issuer = issuer
-            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"));
-        let jwks = jwks_url.unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        let (issuer, jwks) = cognito_urls(pool)?;
         Ok(UserAuth::Cognito {
-            expected: Expected { issuer, client_id },
+            expected: Expected {
+                issuer,
+                client_id: pool.client_id.clone(),
+            },
             keys: RemoteKeys::new(jwks),
         })
-    }
-
-    /// A Cognito pool's issuer and key set URL (the local pool has its own,
-    /// [`pool::local_issuer`]).
-    pub fn issuer_and_jwks(&self) -> Option<(String, String)> {
-        match self {
-            UserAuth::Local(_) => None,
-            UserAuth::Cognito { expected, keys } => {
-                Some((expected.issuer.clone(), keys.url().to_string()))
-            }
-        }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -118,6 +98,27 @@ fn kid_of(token: &str) -> Option<String> {
 }
 
 /// A route that needs a user, when the stack has no way to sign in.
+/// A Cognito pool's token issuer and key set URL: as the environment
+/// names them, else Cognito's own for the pool (`REGION_ID`).
+pub fn cognito_urls(pool: &UserPoolEnv) -> Result<(String, String), String> {
+    let region = pool
+        .pool_id
+        .split_once('_')
+        .map(|(r, _)| r)
+        .ok_or_else(|| format!("{USER_POOL_ID} `{}` is not REGION_ID", pool.pool_id))?;
+    let issuer = pool.issuer.clone().unwrap_or_else(|| {
+        format!(
+            "https://cognito-idp.{region}.amazonaws.com/{}",
+            pool.pool_id
+        )
+    });
+    let jwks = pool
+        .jwks_url
+        .clone()
+        .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+    Ok((issuer, jwks))
+}
+
 pub fn no_pool() -> ApiError {
     ApiError::Unauthorized("this route needs a signed-in user".into())
 }

@@ -240,10 +240,6 @@ type KeySet = HashMap<String, PublicKeyComponents<Vec<u8>>>;
 const REFETCH_AFTER: Duration = Duration::from_secs(60);
 
 impl RemoteKeys {
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     pub fn new(url: String) -> Self {
         RemoteKeys {
             url,

@@ -276,6 +276,11 @@ fn fits(field: ColumnType, column: ColumnType) -> bool {
     }
 }
 
+/// A folder written in the stack file that may leave the stack's folder.
+fn outside_stack(folder: &Path) -> bool {
+    folder.is_absolute() || folder.components().any(|c| c.as_os_str() == "..")
+}
+
 fn display_dir(dir: &Path) -> String {
     if dir.as_os_str().is_empty() {
         "the current folder".into()

@@ -94,7 +94,7 @@ impl Validator<'_> {
 
     fn service_folder(&mut self, written: &S<String>, dir: &Path) {
         let folder = Path::new(written.get_ref());
-        if folder.is_absolute() || folder.components().any(|c| c.as_os_str() == "..") {
+        if super::outside_stack(folder) {
             self.error(
                 written.span(),
                 "the service folder must be inside the stack folder",

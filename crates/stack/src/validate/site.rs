@@ -42,7 +42,7 @@ impl Validator<'_> {
     /// (looked for only where the site's files are).
     fn site_folder(&mut self, written: &S<String>, dir: &Path) {
         let folder = Path::new(written.get_ref());
-        if folder.is_absolute() || folder.components().any(|c| c.as_os_str() == "..") {
+        if super::outside_stack(folder) {
             self.error(
                 written.span(),
                 "the site folder must be inside the stack folder",

@@ -241,6 +241,16 @@ pub fn migration_error(st: &MigrationSql, e: sqlx::Error) -> StorageError {
     }
 }
 
+/// A failed grant, told by the database's message alone: never the
+/// statement, which holds the password (or its verifier).
+pub fn grant_failed(e: sqlx::Error) -> StorageError {
+    let why = match e.as_database_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    StorageError::Migration(format!("granting the app user: {why}"))
+}
+
 /// Errors every sqlx driver reports alike.
 pub fn map_common(e: sqlx::Error) -> StorageError {
     match e {

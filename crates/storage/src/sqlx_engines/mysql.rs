@@ -218,13 +218,7 @@ impl Engine for MysqlEngine {
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| {
-                    // The error, never the statement: it holds the password.
-                    let why = e
-                        .as_database_error()
-                        .map_or_else(|| e.to_string(), |d| d.message().to_string());
-                    StorageError::Migration(format!("granting the app user: {why}"))
-                })?;
+                .map_err(super::grant_failed)?;
         }
         Ok(())
     }

@@ -186,9 +186,7 @@ impl Engine for PostgresEngine {
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| {
-                    StorageError::Migration(format!("granting the app user: {}", redact_grant(e)))
-                })?;
+                .map_err(super::grant_failed)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(())
@@ -268,11 +266,3 @@ impl Engine for PostgresEngine {
 }
 
 crate::sqlx_engines::queue::sqlx_queue!(PostgresEngine);
-
-/// A failed grant's error without the statement (it holds the verifier).
-fn redact_grant(e: sqlx::Error) -> String {
-    match e.as_database_error() {
-        Some(db) => db.message().to_string(),
-        None => e.to_string(),
-    }
-}
