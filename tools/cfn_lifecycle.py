@@ -205,7 +205,10 @@ def main():
         def params(layer, deploy_id):
             p = templates[layer].get("Parameters", {})
             values = {"ArtifactKey": "runtime.zip", "DeployId": deploy_id, "ImageTag": "v1"}
-            return [{"ParameterKey": k, "ParameterValue": values[k]} for k in p if k in values]
+            # A service's image digest (ServiceNames::image_digest).
+            digest = "sha256:" + "0" * 64
+            return [{"ParameterKey": k, "ParameterValue": values.get(k, digest)}
+                    for k in p if k in values or k.endswith("ImageDigest")]
 
         for layer in LAYERS:
             name = f"{prefix}-{layer}"

@@ -57,7 +57,8 @@ def main():
                                  if r["repositoryName"].startswith(low))
     inv["log_groups"] = sorted(g["logGroupName"] for g in c("logs").describe_log_groups()["logGroups"]
                                if prefix in g["logGroupName"])
-    inv["secrets"] = sorted(s["Name"] for s in c("secretsmanager").list_secrets()["SecretList"]
+    secrets = c("secretsmanager").get_paginator("list_secrets").paginate()
+    inv["secrets"] = sorted(s["Name"] for page in secrets for s in page["SecretList"]
                             if s["Name"].startswith(prefix))
     inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
     inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])

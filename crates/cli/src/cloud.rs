@@ -6,9 +6,11 @@
 
 pub mod bootstrap;
 mod destroy;
+mod secrets;
 mod terminal;
 
 pub use destroy::{destroy, DestroyArgs};
+pub use secrets::{secrets, SecretsArgs};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -246,6 +248,8 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
     );
     let terminal = Terminal::new(args.yes, out.colour());
     let binary = runtime_binary(args.runtime.as_deref())?;
+    // What is packaged is each service's folder after its build.
+    stackwright_server::services::build(&ctx.stack).await?;
     let site = ctx.stack.site.as_ref().map(|site| SiteFolder {
         stack: &ctx.stack,
         site,
@@ -301,6 +305,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let colour = out.colour();
     let terminal = Terminal::new(false, colour);
     let binary = runtime_binary(args.runtime.as_deref())?;
+    stackwright_server::services::build(&ctx.stack).await?;
     let artifacts = Artifacts::build(&binary, &ctx.stack, &ctx.settings, &terminal).await?;
     let mut report = Vec::new();
     let mut missing_before: Option<String> = None;

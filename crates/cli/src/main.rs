@@ -9,6 +9,7 @@ mod output;
 mod replicas;
 mod secrets;
 mod serve;
+mod service;
 mod topics;
 mod users;
 
@@ -90,6 +91,12 @@ enum Command {
     Users(users::UsersArgs),
     /// Print the stack's API as an OpenAPI 3.1 document (what GET /openapi.json serves).
     Openapi(OpenapiArgs),
+    /// Run one service in its folder with its wiring (port, database, API, user pool,
+    /// secrets), replacing this process: what systemd (EC2) and the service's function
+    /// (Lambda) run beside the runtime.
+    ExecService(service::ExecServiceArgs),
+    /// Set the value of a service's secret in an environment (read from stdin).
+    Secrets(cloud::SecretsArgs),
 }
 
 #[derive(Args)]
@@ -203,6 +210,10 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(users::run(&args, &config, &out)))
         }
         Command::Openapi(args) => openapi(&args, &out),
+        Command::ExecService(args) => {
+            runtime().and_then(|rt| rt.block_on(service::exec_service(&args, &config, &out)))
+        }
+        Command::Secrets(args) => runtime().and_then(|rt| rt.block_on(cloud::secrets(&args, &out))),
     };
     match result {
         Ok(code) => code,

@@ -5,14 +5,19 @@ use anyhow::Context as _;
 use serde_json::Value as Json;
 use stackwright_storage::grants::AppUser;
 
-/// A secret holding `username` and `password` as JSON (what the templates
-/// generate), as its JSON object.
-async fn credentials(secret: &str) -> anyhow::Result<Json> {
+/// Secrets Manager, as the standard AWS chain configures it.
+async fn client() -> aws_sdk_secretsmanager::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let value = client
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// A secret holding `username` and `password` as JSON (what the templates
+/// generate), as its JSON object.
+async fn credentials(secret: &str) -> anyhow::Result<Json> {
+    let value = client()
+        .await
         .get_secret_value()
         .secret_id(secret)
         .send()
@@ -35,6 +40,35 @@ fn field(json: &Json, secret: &str, key: &str) -> anyhow::Result<String> {
         .and_then(Json::as_str)
         .map(str::to_string)
         .with_context(|| format!("the database secret {secret} has no `{key}` key"))
+}
+
+/// A service's secret (a plain string), by name.
+pub async fn service_secret(name: &str, service: &str, secret: &str) -> anyhow::Result<String> {
+    let value = client()
+        .await
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| {
+            let unset = e
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception());
+            if unset {
+                anyhow::anyhow!(
+                    "service `{service}` needs the secret `{secret}`, which has no value yet: set it with `stackwright secrets set {service} {secret} --env ENV`"
+                )
+            } else {
+                anyhow::anyhow!(
+                    "cannot read the secret {name}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                )
+            }
+        })?;
+    value
+        .secret_string()
+        .map(str::to_string)
+        .with_context(|| format!("the secret {name} has no text value"))
 }
 
 /// The password of the database user a secret holds.

@@ -84,7 +84,7 @@ pub struct MigrateArgs {
 
 /// The stack `up` serves: as its deployed package holds it where the site
 /// is served from a bucket (no site folder), else as [`load_stack`].
-fn load_served_stack(
+pub fn load_served_stack(
     dir: &std::path::Path,
     config: &RuntimeConfig,
     out: &Output,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use stackwright_image::Image;
 use stackwright_stack::Stack;
-use stackwright_synth::outputs::Parameter;
+use stackwright_synth::outputs::{Parameter, ServiceNames};
 use stackwright_synth::{Layer, Settings, Template};
 
 use crate::package::{self, Package};
@@ -20,7 +20,11 @@ use crate::{image, DeployError, Result};
 pub struct Artifacts {
     pub package: Package,
     pub image: Option<Image>,
+    /// On Fargate, each service's image: its folder over its base.
+    pub services: Vec<ServiceImage>,
 }
+
+pub use crate::image::ServiceImage;
 
 impl Artifacts {
     /// Package `binary` with the stack folder; build the image when the
@@ -31,13 +35,26 @@ impl Artifacts {
         settings: &Settings,
         ui: &impl Ui,
     ) -> Result<Artifacts> {
-        let package = package::runtime_zip(binary, stack)?;
-        let image = if settings.compute.needs_image() {
-            Some(build_image(binary, stack, settings.port, ui).await?)
+        // Lambda and EC2 run the services from the package; Fargate from their images.
+        let images = settings.compute.needs_image();
+        let package = package::runtime_zip(binary, stack, !images)?;
+        let (image, services) = if images {
+            let mut services = Vec::new();
+            for (service, port) in stackwright_synth::services::ports(stack, settings) {
+                services.push(build_service_image(stack, service, port, ui).await?);
+            }
+            (
+                Some(build_image(binary, stack, settings.port, ui).await?),
+                services,
+            )
         } else {
-            None
+            (None, Vec::new())
         };
-        Ok(Artifacts { package, image })
+        Ok(Artifacts {
+            package,
+            image,
+            services,
+        })
     }
 
     /// The app layer's parameters. `DeployId` changes exactly when what
@@ -49,6 +66,9 @@ impl Artifacts {
         let mut hasher = Sha256::new();
         hasher.update(self.package.sha256.as_bytes());
         hasher.update(image_tag.as_deref().unwrap_or_default().as_bytes());
+        for service in &self.services {
+            hasher.update(service.image.digest().as_bytes());
+        }
         for t in templates {
             if matches!(t.layer, Layer::Data | Layer::App) {
                 hasher.update(t.render().as_bytes());
@@ -61,6 +81,12 @@ impl Artifacts {
         ];
         if let Some(tag) = image_tag {
             params.push((Parameter::ImageTag.to_string(), tag));
+        }
+        for service in &self.services {
+            params.push((
+                ServiceNames::of(&service.service).image_digest(),
+                service.image.digest().to_string(),
+            ));
         }
         params
     }
@@ -91,4 +117,44 @@ async fn build_image(binary: &Path, stack: &Stack, port: u16, ui: &impl Ui) -> R
         started.elapsed().as_secs_f64()
     ));
     Ok(image)
+}
+
+/// A service's image: its base pulled from its registry, its folder (after
+/// `build`) as one more layer. Assembled on a blocking thread.
+async fn build_service_image(
+    stack: &Stack,
+    service: &stackwright_stack::Service,
+    port: u16,
+    ui: &impl Ui,
+) -> Result<ServiceImage> {
+    let started = Instant::now();
+    let base = match &service.base {
+        Some(reference) => {
+            ui.note(&format!(
+                "service {}: pulling its base {reference}",
+                service.name
+            ));
+            Some(
+                stackwright_image::pull(reference)
+                    .await
+                    .map_err(image::ImageError::from)?,
+            )
+        }
+        None => None,
+    };
+    let files = package::service_files(stack, service)?;
+    let service = service.clone();
+    let built =
+        tokio::task::spawn_blocking(move || image::service(&service, files, base.as_ref(), port))
+            .await
+            .map_err(|e| DeployError::Stopped(e.to_string()))??;
+    ui.note(&format!(
+        "service {} image {} ({} MB, {} layers, {:.1}s)",
+        built.service,
+        built.image.tag(),
+        built.image.size() / 1_000_000,
+        built.image.layers().len(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(built)
 }

@@ -128,7 +128,11 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             if t.layer == Layer::Artifacts {
                 package.uploaded = self.ship_package(&name, &artifacts, &outputs).await?;
                 if let (Some(built), Some(result)) = (&artifacts.image, &mut image) {
-                    result.digest = Some(self.ship_image(&name, built, &outputs).await?);
+                    result.digest = Some(self.ship("runtime", &name, built, &outputs).await?);
+                }
+                for service in &artifacts.services {
+                    let what = format!("service {}", service.service);
+                    self.ship(&what, &name, &service.image, &outputs).await?;
                 }
             }
         }
@@ -335,10 +339,11 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         Ok(uploaded)
     }
 
-    /// Push the image after the artifacts layer has made its repository
-    /// and before the app layer names it by its tag.
-    async fn ship_image(
+    /// Push an image (the runtime's, a service's) after the artifacts layer
+    /// has made its repository and before the app layer names it.
+    async fn ship(
         &self,
+        what: &str,
         stack: &str,
         image: &stackwright_image::Image,
         outputs: &Outputs,
@@ -346,12 +351,12 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         let uri = output(outputs, stack, Output::RepositoryUri)?;
         let pushed = self
             .working(
-                "pushing the runtime image",
+                &format!("pushing the {what} image"),
                 self.shipping.push_image(image, uri),
             )
             .await?;
         self.ui.note(&format!(
-            "runtime image pushed: {}:{} ({})",
+            "{what} image pushed: {}:{} ({})",
             pushed.destination,
             image.tag(),
             pushed.digest

@@ -17,6 +17,7 @@ use stackwright_image::{
 };
 
 use stackwright_stack::Stack;
+use stackwright_synth::services::IMAGE_DIR;
 
 use crate::package::{stack_files, PackageError};
 
@@ -69,6 +70,70 @@ pub fn build(binary: &Path, stack: &Stack, port: u16) -> Result<Image, ImageErro
         ],
         config,
     )?)
+}
+
+/// A service's image, as built for a deploy.
+pub struct ServiceImage {
+    pub service: String,
+    pub image: Image,
+}
+
+/// A service's image: `base` (or nothing, for a static binary) and the
+/// service's folder at [`IMAGE_DIR`], run as the runtime's unprivileged
+/// user in that folder.
+pub fn service(
+    service: &stackwright_stack::Service,
+    files: Vec<(crate::package::StackFile, u32)>,
+    base: Option<&stackwright_image::Base>,
+    port: u16,
+) -> Result<ServiceImage, ImageError> {
+    let entries: Vec<Entry> = files
+        .into_iter()
+        .map(|(f, mode)| {
+            let inside = std::path::Path::new(&f.relative)
+                .strip_prefix(&service.dir)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or(f.relative.clone());
+            Entry::host_file(format!("{IMAGE_DIR}/{inside}"), f.source, mode)
+        })
+        .collect();
+    let user = format!(
+        "{}:{}",
+        stackwright_image::RUNTIME_UID,
+        stackwright_image::RUNTIME_GID
+    );
+    let label = (
+        "org.opencontainers.image.title".to_string(),
+        service.name.clone(),
+    );
+    let image = match base {
+        Some(base) => stackwright_image::assemble_over(
+            base,
+            vec![entries],
+            &stackwright_image::Run {
+                cmd: service.command.clone(),
+                working_dir: IMAGE_DIR.to_string(),
+                user,
+                port,
+                labels: vec![label],
+            },
+        )?,
+        None => assemble(
+            vec![entries],
+            ImageConfig {
+                cmd: service.command.clone(),
+                user: Some(user),
+                working_dir: Some(IMAGE_DIR.to_string()),
+                exposed_ports: vec![port],
+                labels: [label].into_iter().collect(),
+                ..ImageConfig::default()
+            },
+        )?,
+    };
+    Ok(ServiceImage {
+        service: service.name.clone(),
+        image,
+    })
 }
 
 /// Where an image goes: `registry/repository`, and how to sign in.

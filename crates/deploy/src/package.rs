@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use stackwright_stack::Stack;
+use stackwright_stack::{Service, Stack};
 use zip::write::SimpleFileOptions;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,81 @@ pub fn stack_files(stack: &Stack) -> Result<Vec<StackFile>, PackageError> {
         .collect()
 }
 
+/// Folders a service's files are never taken from: version control, local
+/// state, and bytecode caches the interpreter rebuilds.
+const SKIPPED: [&str; 3] = [".git", ".stackwright", "__pycache__"];
+
+/// Every file of a service's folder (after its `build`), with its mode:
+/// executable or not. Links to files are packaged as their content; links
+/// to folders are not followed. Sorted by path.
+pub fn service_files(
+    stack: &Stack,
+    service: &Service,
+) -> Result<Vec<(StackFile, u32)>, PackageError> {
+    let mut files = Vec::new();
+    let mut pending = vec![service.dir.clone()];
+    while let Some(relative_dir) = pending.pop() {
+        let dir = stack.dir.join(&relative_dir);
+        let entries = std::fs::read_dir(&dir).map_err(|e| PackageError::Read {
+            path: dir.clone(),
+            reason: e,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| PackageError::Read {
+                path: dir.clone(),
+                reason: e,
+            })?;
+            let name = entry.file_name();
+            if SKIPPED.iter().any(|s| name == *s) {
+                continue;
+            }
+            let relative = relative_dir.join(&name);
+            let kind = entry.file_type().map_err(|e| PackageError::Read {
+                path: entry.path(),
+                reason: e,
+            })?;
+            if kind.is_dir() {
+                pending.push(relative);
+                continue;
+            }
+            // A link is followed to a file; a dangling one or one to a folder is left out.
+            let Ok(meta) = std::fs::metadata(entry.path()) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            files.push((
+                StackFile {
+                    relative: relative.to_string_lossy().replace('\\', "/"),
+                    source: entry.path(),
+                },
+                mode,
+            ));
+        }
+    }
+    files.sort_by(|a, b| a.0.relative.cmp(&b.0.relative));
+    Ok(files)
+}
+
+/// The start script of a service's function on Lambda (its handler, run by
+/// the Web Adapter): the service in the background, the runtime in front.
+fn lambda_start_script() -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Stackwright: a service and the runtime in front of it, on 127.0.0.1.\n\
+         /var/task/bootstrap exec-service /var/task/stack \"${service}\" &\n\
+         exec /var/task/bootstrap up /var/task/stack --host 127.0.0.1\n",
+        service = stackwright_stack::env::SERVICE_NAME
+    )
+}
+
 /// A built package and the key it is stored under.
 pub struct Package {
     pub bytes: Vec<u8>,
@@ -82,8 +157,9 @@ impl Package {
 }
 
 /// The zip Lambda and EC2 run: `bootstrap` (the binary, mode 755) and
-/// `stack/...` (the stack file and its seeds).
-pub fn runtime_zip(binary: &Path, stack: &Stack) -> Result<Package, PackageError> {
+/// `stack/...` (the stack file and its seeds). With `services`, also their
+/// folders and the start script of their Lambda functions.
+pub fn runtime_zip(binary: &Path, stack: &Stack, services: bool) -> Result<Package, PackageError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| PackageError::Read {
             path: path.to_path_buf(),
@@ -93,6 +169,20 @@ pub fn runtime_zip(binary: &Path, stack: &Stack) -> Result<Package, PackageError
     let mut entries = vec![("bootstrap".to_string(), read(binary)?, 0o755)];
     for f in stack_files(stack)? {
         entries.push((format!("stack/{}", f.relative), read(&f.source)?, 0o644));
+    }
+    if services && !stack.services.is_empty() {
+        for service in stack.services.values() {
+            for (f, mode) in service_files(stack, service)? {
+                entries.push((format!("stack/{}", f.relative), read(&f.source)?, mode));
+            }
+        }
+        entries.push((
+            stackwright_synth::services::LAMBDA_START_SCRIPT.to_string(),
+            lambda_start_script().into_bytes(),
+            0o755,
+        ));
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
     }
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     // 1980-01-01, the earliest time a zip can hold: no build time leaks in.
@@ -143,8 +233,8 @@ mod tests {
         let binary = temp.path().join("bin");
         std::fs::write(&binary, b"\x7fELF binary").unwrap();
 
-        let a = runtime_zip(&binary, &loaded).unwrap();
-        let b = runtime_zip(&binary, &loaded).unwrap();
+        let a = runtime_zip(&binary, &loaded, true).unwrap();
+        let b = runtime_zip(&binary, &loaded, true).unwrap();
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.key(), b.key());
 
@@ -164,7 +254,7 @@ mod tests {
         );
 
         std::fs::write(dir.join("seed/a.csv"), "id\n2\n").unwrap();
-        let c = runtime_zip(&binary, &loaded).unwrap();
+        let c = runtime_zip(&binary, &loaded, true).unwrap();
         assert_ne!(a.key(), c.key(), "a changed stack gets a new key");
     }
 }

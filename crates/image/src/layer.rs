@@ -32,6 +32,7 @@ pub(crate) fn build(entries: Vec<Entry>) -> Result<Layer, ImageError> {
         digest: sha256(&data),
         diff_id,
         data: Bytes::from(data),
+        media_type: crate::LAYER_MEDIA_TYPE.to_string(),
     })
 }
 

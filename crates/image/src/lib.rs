@@ -29,10 +29,12 @@ use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod base;
 mod layer;
 mod push;
 mod runtime;
 
+pub use base::{assemble_over, pull, Base, Run};
 pub use push::{is_loopback, push, Auth, Protocol};
 pub use runtime::{runtime_files, RUNTIME_GID, RUNTIME_UID, RUNTIME_USER};
 
@@ -202,6 +204,8 @@ pub struct Layer {
     data: Bytes,
     digest: String,
     diff_id: String,
+    /// Ours are gzip'd tars; a base image's may be compressed otherwise.
+    media_type: String,
 }
 
 impl Layer {
@@ -222,6 +226,10 @@ impl Layer {
 
     pub fn size(&self) -> u64 {
         self.data.len() as u64
+    }
+
+    pub fn media_type(&self) -> &str {
+        &self.media_type
     }
 }
 
@@ -311,6 +319,11 @@ pub fn assemble(layers: Vec<Vec<Entry>>, config: ImageConfig) -> Result<Image, I
         .map(layer::build)
         .collect::<Result<Vec<_>, _>>()?;
     let config = config_json(&config, &layers)?;
+    finish(layers, config)
+}
+
+/// The image of these layers and this config file: its manifest.
+pub(crate) fn finish(layers: Vec<Layer>, config: Vec<u8>) -> Result<Image, ImageError> {
     let config_digest = sha256(&config);
     let manifest = Manifest {
         schema_version: 2,
@@ -323,7 +336,7 @@ pub fn assemble(layers: Vec<Vec<Entry>>, config: ImageConfig) -> Result<Image, I
         layers: layers
             .iter()
             .map(|l| Descriptor {
-                media_type: LAYER_MEDIA_TYPE,
+                media_type: &l.media_type,
                 digest: &l.digest,
                 size: l.size(),
             })
@@ -351,7 +364,7 @@ struct Manifest<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Descriptor<'a> {
-    media_type: &'static str,
+    media_type: &'a str,
     digest: &'a str,
     size: u64,
 }

@@ -112,6 +112,8 @@ pub async fn start_services(
         database: settings.database.clone(),
         user_pool: services::Wiring::user_pool_of(stack, api_url, settings.user_pool.as_ref()),
         vars: settings.service_vars.clone(),
+        host: "127.0.0.1".to_string(),
+        password_apart: false,
     };
     Ok(Some(services::Supervisor::start(stack, &wiring).await?))
 }

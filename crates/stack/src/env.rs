@@ -60,9 +60,26 @@ pub const SUBSCRIPTION_QUEUES: &str = "STACKWRIGHT_SUBSCRIPTION_QUEUES";
 /// SQS long-poll wait (0-20 s); shorter for emulators.
 pub const SQS_WAIT_SECONDS: &str = "STACKWRIGHT_SQS_WAIT_SECONDS";
 
-/// `name=port,...`: the services a replica proxies to, which the
-/// supervisor of `up --replicas` runs once for all replicas.
+/// `name=port,...`: the services this runtime proxies to and someone else
+/// runs (the supervisor of `up --replicas`; on AWS the service's container,
+/// systemd or the function's start script); also the port
+/// `stackwright exec-service` starts a service on.
 pub const SERVICE_PORTS: &str = "STACKWRIGHT_SERVICE_PORTS";
+
+/// On AWS: where the services' secrets are, as Secrets Manager names
+/// `PREFIX<service>/<SECRET>` (the templates make them empty;
+/// `stackwright secrets set` fills them).
+pub const SECRETS_PREFIX: &str = "STACKWRIGHT_SECRETS_PREFIX";
+
+/// The service a Lambda function runs (its start script reads it).
+pub const SERVICE_NAME: &str = "STACKWRIGHT_SERVICE";
+
+/// The Secrets Manager name of a service's secret, under the
+/// [`SECRETS_PREFIX`] value `prefix`: what the templates create, the
+/// runtime reads and `stackwright secrets set` writes.
+pub fn service_secret_name(prefix: &str, service: &str, secret: &str) -> String {
+    format!("{prefix}{service}/{secret}")
+}
 
 /// The listening socket a replica inherits from `up --replicas`.
 pub const LISTEN_FD: &str = "STACKWRIGHT_LISTEN_FD";
@@ -76,6 +93,9 @@ pub const SERVER_PREFIX: &str = "STACKWRIGHT_SERVER_";
 /// and where the stack's own API is. The user pool comes as
 /// [`USER_POOL_ISSUER`], [`USER_POOL_JWKS_URL`] and [`USER_POOL_CLIENT_ID`].
 pub const SERVICE_PORT: &str = "PORT";
+/// The address to listen on: 127.0.0.1 where only the runtime beside it
+/// calls it, 0.0.0.0 where the load balancer's health checks do too.
+pub const SERVICE_HOST: &str = "HOST";
 pub const SERVICE_DATABASE_URL: &str = "DATABASE_URL";
 pub const SERVICE_DATABASE_PASSWORD: &str = "DATABASE_PASSWORD";
 pub const API_URL: &str = "STACKWRIGHT_API_URL";
@@ -105,6 +125,7 @@ pub struct RuntimeConfig {
     pub sqs_wait_seconds: Option<String>,
     pub listen_fd: Option<String>,
     pub service_ports: Option<String>,
+    pub secrets_prefix: Option<String>,
     pub lambda_runtime_api: Option<String>,
     /// Every variable, for names only the stack file knows (`[server]`
     /// overrides, a service's secrets) and for what a service inherits.
@@ -166,6 +187,7 @@ impl RuntimeConfig {
             sqs_wait_seconds: var(SQS_WAIT_SECONDS),
             listen_fd: var(LISTEN_FD),
             service_ports: var(SERVICE_PORTS),
+            secrets_prefix: set(SECRETS_PREFIX),
             lambda_runtime_api: var(LAMBDA_RUNTIME_API),
             vars: BTreeMap::new(),
         }

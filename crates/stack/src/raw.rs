@@ -50,6 +50,7 @@ pub struct RawService {
     pub min: Option<S<i64>>,
     pub max: Option<S<i64>>,
     pub base: Option<S<String>>,
+    pub lambda_runtime: Option<S<String>>,
 }
 
 /// `[users]`: a user pool (sign-up by e-mail, confirmation, sign-in).
@@ -117,6 +118,7 @@ pub struct RawAws {
     pub deletion_protection: Option<S<bool>>,
     pub log_retention_days: Option<S<i64>>,
     pub certificate_arn: Option<S<String>>,
+    pub web_adapter_layer: Option<S<String>>,
     #[serde(default)]
     pub env: IndexMap<String, S<RawAws>>,
 }

@@ -47,6 +47,19 @@ impl ServerUrl {
             percent_encode(password)
         )
     }
+
+    /// The URL under `scheme` with no password in it, and the password
+    /// given apart, if any.
+    fn password_apart(&self, scheme: &str) -> (String, Option<String>) {
+        let url = match Parts::of(&self.raw) {
+            Some(parts) => {
+                let user = parts.user.map(|u| format!("{u}@")).unwrap_or_default();
+                format!("{scheme}://{user}{}{}", parts.host, parts.tail)
+            }
+            None => format!("{scheme}://"),
+        };
+        (url, self.password.clone())
+    }
 }
 
 /// Everything but RFC 3986's unreserved characters, percent-encoded.
@@ -102,6 +115,17 @@ impl DatabaseUrl {
             DatabaseUrl::Postgres(u) => Some(u.with_password_in("postgresql")),
             DatabaseUrl::Mysql(u) => Some(u.with_password_in("mysql")),
             DatabaseUrl::Dynamodb(_) => None,
+        }
+    }
+
+    /// As [`DatabaseUrl::for_services`], with the password kept out of the
+    /// URL and returned apart: what a service gets on AWS, where the
+    /// password is a variable of its own, injected from the secret.
+    pub fn for_services_apart(&self) -> Option<(String, Option<String>)> {
+        match self {
+            DatabaseUrl::Postgres(u) => Some(u.password_apart("postgresql")),
+            DatabaseUrl::Mysql(u) => Some(u.password_apart("mysql")),
+            other => other.for_services().map(|url| (url, None)),
         }
     }
 
@@ -282,6 +306,28 @@ mod tests {
         );
         let dynamo: DatabaseUrl = "dynamodb://eu-west-1".parse().unwrap();
         assert_eq!(dynamo.for_services(), None);
+    }
+
+    #[test]
+    fn on_aws_services_get_the_password_apart_from_the_url() {
+        let pg: DatabaseUrl = "postgres://app@db:5432/shop?sslmode=require"
+            .parse()
+            .unwrap();
+        let pg = pg.with_password("p@ss".into()).unwrap();
+        assert_eq!(
+            pg.for_services_apart(),
+            Some((
+                "postgresql://app@db:5432/shop?sslmode=require".to_string(),
+                Some("p@ss".to_string())
+            ))
+        );
+        let my: DatabaseUrl = "mysql://app@db/shop".parse().unwrap();
+        assert_eq!(
+            my.for_services_apart(),
+            Some(("mysql://app@db/shop".to_string(), None))
+        );
+        let dynamo: DatabaseUrl = "dynamodb://eu-west-1".parse().unwrap();
+        assert_eq!(dynamo.for_services_apart(), None);
     }
 
     #[test]

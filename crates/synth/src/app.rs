@@ -18,6 +18,7 @@ mod balancer;
 mod ec2;
 mod fargate;
 mod functions;
+mod services;
 
 use balancer::load_balancer;
 use ec2::ec2;
@@ -76,11 +77,21 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     if let Some(w) = &wiring {
         env.push(w.publish_env.clone());
         policies.push(w.publish.clone());
+    }
+    // A service's front serves requests, and publishes, but consumes nothing.
+    let (front_env, front_policies) = (env.clone(), policies.clone());
+    if let Some(w) = &wiring {
         if let (Some((queues_env, consume)), true) = (&w.consume, s.compute.polls_queues()) {
             env.push(queues_env.clone());
             policies.push(consume.clone());
         }
     }
+    let secrets = crate::services::secrets(&mut t, stack, &prefix);
+    let front = services::Front {
+        env: &front_env,
+        policies: &front_policies,
+        key: key.clone(),
+    };
 
     match s.compute {
         Compute::Lambda => {
@@ -93,14 +104,35 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
                 let queues = &wiring.as_ref().expect("consume implies wiring").queues;
                 subscriber(&mut t, s, &prefix, &env, &policies, key, queues);
             }
+            services::on_lambda(&mut t, stack, s, &prefix, &front);
         }
         Compute::Fargate => {
             load_balancer(&mut t, stack, s, &prefix, "ip");
+            if !stack.services.is_empty() {
+                // Each service has its own task and front: this runtime serves none.
+                env.push((env::SERVICE_PORTS.into(), json!("")));
+            }
             fargate(&mut t, s, &prefix, &env, &policies, key);
+            services::on_fargate(&mut t, stack, s, &prefix, &front, &secrets);
         }
         Compute::Ec2 => {
             load_balancer(&mut t, stack, s, &prefix, "instance");
-            ec2(&mut t, s, &prefix, &env, &policies);
+            env.extend(services::ec2_environment(stack, s, &prefix));
+            let target_groups = services::on_ec2(&mut t, stack, s, &prefix);
+            if !stack.services.is_empty() {
+                policies.push(crate::services::secrets_access(s, &prefix));
+            }
+            let security_groups = stack
+                .services
+                .keys()
+                .map(|name| crate::outputs::ServiceNames::of(name).import_security_group(&prefix))
+                .collect();
+            let extra = ec2::Services {
+                target_groups,
+                security_groups,
+                units: services::ec2_units(stack),
+            };
+            ec2(&mut t, s, &prefix, &env, &policies, extra);
         }
     }
     t

@@ -105,6 +105,20 @@ fn props_is_empty(r: &Json) -> bool {
     r["Properties"].as_object().is_some_and(|m| m.is_empty())
 }
 
+/// A logical id part from a stack name: `customers-clientes` ->
+/// `CustomersClientes`.
+pub fn logical(name: &str) -> String {
+    name.split(['-', '_'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 pub fn r(id: &str) -> Json {
     json!({ "Ref": id })
 }

@@ -33,6 +33,14 @@ pub fn has_app_user(engine: CloudEngine) -> bool {
 }
 
 /// The export naming the secret of the user the runtime connects as.
+pub fn runtime_user(engine: CloudEngine) -> &'static str {
+    if has_app_user(engine) {
+        APP_DB_USER
+    } else {
+        DB_USER
+    }
+}
+
 pub fn runtime_secret_export(engine: CloudEngine) -> Output {
     if has_app_user(engine) {
         APP_SECRET_EXPORT

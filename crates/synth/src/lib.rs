@@ -19,6 +19,7 @@ pub mod iam;
 pub mod network;
 pub mod outputs;
 pub mod resources;
+pub mod services;
 pub mod settings;
 pub mod site;
 pub mod topics;
@@ -61,12 +62,6 @@ pub fn stack_name(prefix: &str, layer: Layer) -> String {
 
 /// Every layer's template for one environment, in deployment order.
 pub fn synth(stack: &Stack, env: &str) -> Result<(Settings, Vec<Template>), SynthError> {
-    // A deploy without them would serve less than `up` does.
-    if let Some(name) = stack.services.keys().next() {
-        return Err(SynthError::Invalid(format!(
-            "service `{name}`: services run under `stackwright up` only in this version; they cannot be deployed to AWS yet"
-        )));
-    }
     let settings = Settings::resolve(stack, env)?;
     let templates = vec![
         network::template(stack, &settings),

@@ -298,7 +298,11 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
 
     // Without a NAT, functions reach AWS APIs through interface endpoints:
     // Secrets Manager for the database password, SNS to publish.
-    let secrets = db_port(s.database).is_some();
+    let secrets = db_port(s.database).is_some()
+        || stack
+            .services
+            .values()
+            .any(|service| !service.secrets.is_empty());
     let sns = !stack.topics.is_empty();
     if !s.compute.needs_nat() && (secrets || sns) {
         t.add(
@@ -336,6 +340,8 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             }
         }
     }
+
+    crate::services::security_groups(&mut t, stack, s, &prefix);
 
     let list = |kind: &str| json!({ "Fn::Join": [",", (0..s.azs).map(|i| r(&format!("{kind}Subnet{i}"))).collect::<Vec<_>>()] });
     t.output(
@@ -399,25 +405,31 @@ fn no_egress() -> Json {
     json!({ "Description": "No egress", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86, "CidrIp": "127.0.0.1/32" })
 }
 
-/// Load balancer 80/443 from anywhere -> app port from the load balancer only
-/// -> database port from the app only.
-fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
-    let _ = stack;
-    let load_balanced = s.compute.load_balanced();
-    let port = s.port;
-    let db = db_port(s.database);
-
-    let mut app_egress = vec![json!({
+/// Where compute (the runtime, a service) may connect: HTTPS (AWS APIs)
+/// and the database's port, in its group only.
+pub(crate) fn compute_egress(db: Option<u16>) -> Vec<Json> {
+    let mut egress = vec![json!({
         "Description": "HTTPS to AWS APIs",
         "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"
     })];
     if let Some(db) = db {
-        app_egress.push(json!({
+        egress.push(json!({
             "Description": "The database",
             "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
             "DestinationSecurityGroupId": att("DataSecurityGroup", "GroupId")
         }));
     }
+    egress
+}
+
+/// Load balancer 80/443 from anywhere -> app port from the load balancer only
+/// -> database port from the app only.
+fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
+    let load_balanced = s.compute.load_balanced();
+    let port = s.port;
+    let db = db_port(s.database);
+
+    let app_egress = compute_egress(db);
     t.add(
         "AppSecurityGroup",
         "AWS::EC2::SecurityGroup",
@@ -445,11 +457,13 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
                 "GroupDescription": format!("{prefix}: load balancer; HTTP(S) from anywhere"),
                 "VpcId": r("Vpc"),
                 "SecurityGroupIngress": ingress,
-                "SecurityGroupEgress": [{
+                "SecurityGroupEgress": std::iter::once(json!({
                     "Description": "The app port",
                     "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
                     "DestinationSecurityGroupId": att("AppSecurityGroup", "GroupId")
-                }]
+                }))
+                .chain(crate::services::load_balancer_egress(stack, s))
+                .collect::<Vec<_>>()
             }),
         );
         t.add(

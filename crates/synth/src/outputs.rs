@@ -103,6 +103,44 @@ pub fn dead_letter_queue_url(subscription_id: &str) -> String {
     format!("{subscription_id}DeadLetterQueueUrl")
 }
 
+/// The names of one service's outputs and parameter, from its name: its
+/// security group (network layer, exported), its log group (app layer)
+/// and its image's digest (an app-layer parameter, on Fargate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// `orders-api` -> `OrdersApi`: the start of its logical ids.
+    pub logical: String,
+}
+
+impl ServiceNames {
+    pub fn of(service: &str) -> Self {
+        ServiceNames {
+            logical: format!("{}Service", crate::cfn::logical(service)),
+        }
+    }
+
+    pub fn security_group(&self) -> String {
+        format!("{}SecurityGroup", self.logical)
+    }
+
+    pub fn import_security_group(&self, prefix: &str) -> Json {
+        crate::cfn::import(&format!("{prefix}-{}", self.security_group()))
+    }
+
+    pub fn log_group(&self) -> String {
+        format!("{}LogGroup", self.logical)
+    }
+
+    pub fn image_digest(&self) -> String {
+        format!("{}ImageDigest", self.logical)
+    }
+
+    /// A logical id of the service's own: `OrdersApiService` + `what`.
+    pub fn id(&self, what: &str) -> String {
+        format!("{}{what}", self.logical)
+    }
+}
+
 /// A parameter of the app layer, passed by deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parameter {

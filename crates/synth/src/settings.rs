@@ -30,6 +30,8 @@ pub struct Settings {
     pub deletion_protection: bool,
     pub log_retention_days: u32,
     pub certificate_arn: Option<String>,
+    /// The Lambda Web Adapter layer services run with, when not the pinned one.
+    pub web_adapter_layer: Option<String>,
 }
 
 impl Settings {
@@ -96,6 +98,7 @@ impl Settings {
                 30
             }),
             certificate_arn: pick!(certificate_arn),
+            web_adapter_layer: pick!(web_adapter_layer),
         };
         if settings.max < settings.min {
             return Err(SynthError::Invalid(format!(

@@ -16,18 +16,7 @@ pub const LAMBDA_VISIBILITY_SECONDS: u32 = 6 * SUBSCRIBER_TIMEOUT_SECONDS;
 const VISIBILITY_SECONDS: u32 = 60;
 pub const SUBSCRIBER_TIMEOUT_SECONDS: u32 = 60;
 
-/// `customers-clientes` -> `CustomersClientes`.
-pub fn logical(name: &str) -> String {
-    name.split(['-', '_'])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
+pub use crate::cfn::logical;
 
 /// What the runtime needs to use the topics: the environment and rights
 /// to publish, those to consume, and the queues (logical ids) a Lambda

@@ -5,7 +5,7 @@ use crate::harness::{example, stackwright, text, TempStack};
 
 #[test]
 fn every_example_passes() {
-    for name in ["pets", "todo", "mysfits", "clients"] {
+    for name in ["pets", "todo", "mysfits", "clients", "adoptions"] {
         let out = stackwright(&["check", example(name).to_str().unwrap()]);
         assert!(out.status.success(), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stdout).starts_with(&format!("ok: stack `{name}`")));

@@ -11,7 +11,7 @@ use stackwright_synth::Settings;
 
 use crate::harness::{example, stackwright, text};
 
-const EXAMPLES: [&str; 4] = ["todo", "pets", "mysfits", "clients"];
+const EXAMPLES: [&str; 5] = ["todo", "pets", "mysfits", "clients", "adoptions"];
 
 /// (example/env, layer, template) for every environment of every example.
 fn templates() -> Vec<(String, String, Json)> {

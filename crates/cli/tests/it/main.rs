@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link step for all tests).
 
+mod cloud_harness;
 mod harness;
 
 mod browser;
@@ -27,6 +28,7 @@ mod restart;
 mod schemathesis;
 mod security;
 mod services;
+mod services_aws;
 mod site;
 mod synth;
 mod todo;

@@ -21,7 +21,7 @@ fn document(name: &str) -> Json {
 
 #[test]
 fn every_example_is_described_with_each_route() {
-    for name in ["pets", "todo", "mysfits", "clients"] {
+    for name in ["pets", "todo", "mysfits", "clients", "adoptions"] {
         let doc = document(name);
         assert_eq!(doc["openapi"], "3.1.0");
         let stack = stackwright_stack::load(&example(name)).unwrap();

@@ -755,7 +755,7 @@ async fn the_runtime_package_serves_without_the_site_folder() {
     let stack = stackwright_stack::load(&crate::harness::example("todo")).unwrap();
     assert!(stack.site.is_some(), "todo has a site");
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_stackwright"));
-    let package = stackwright_deploy::package::runtime_zip(binary, &stack).unwrap();
+    let package = stackwright_deploy::package::runtime_zip(binary, &stack, false).unwrap();
     let unpacked = tempfile::tempdir().unwrap();
     zip::ZipArchive::new(std::io::Cursor::new(package.bytes))
         .unwrap()

@@ -393,23 +393,6 @@ fn check_names_each_service_problem() {
     }
 }
 
-#[test]
-fn deploying_services_is_refused_before_anything_runs() {
-    let stack = stack();
-    let dir = stack.path().to_str().unwrap();
-    let out = crate::harness::stackwright(&["synth", dir, "--out", "/nonexistent/never"]);
-    assert!(!out.status.success());
-    let err = crate::harness::text(&out.stderr);
-    assert!(
-        err.contains("service `echo`") && err.contains("cannot be deployed to AWS yet"),
-        "{err}"
-    );
-    assert!(
-        !stack.path().join(".stackwright/local.db").exists(),
-        "nothing ran"
-    );
-}
-
 fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()

@@ -10,7 +10,7 @@ use stackwright_synth::Settings;
 
 use crate::harness::{example, stackwright, text, tool};
 
-const EXAMPLES: [&str; 4] = ["pets", "todo", "mysfits", "clients"];
+const EXAMPLES: [&str; 5] = ["pets", "todo", "mysfits", "clients", "adoptions"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -98,8 +98,8 @@ fn cfn_lint_reports_nothing_for_any_template() {
     let paths = write_all(temp.path());
     assert_eq!(
         paths.len(),
-        41,
-        "4 examples, their environments, 4 layers each, and the bootstrap"
+        57,
+        "5 examples, their environments, 4 layers each, and the bootstrap"
     );
     let out = Command::new(tool("cfn-lint", "cfn-lint"))
         .arg("-t")
@@ -256,6 +256,10 @@ fn security_groups_chain_load_balancer_app_database() {
                 if id == "EndpointSecurityGroup" {
                     assert_eq!(source_group(rule), Some("AppSecurityGroup"), "{name}");
                 }
+                assert!(
+                    !id.ends_with("ServiceSecurityGroup"),
+                    "{name}: {id}: a service's ingress is separate rules, checked below"
+                );
             }
         }
         for (id, port) in &open_to_world {
@@ -275,9 +279,15 @@ fn security_groups_chain_load_balancer_app_database() {
             );
             let target = p["GroupId"]["Fn::GetAtt"][0].as_str().unwrap();
             let source = source_group(p).unwrap();
+            let service = |g: &str| g.ends_with("ServiceSecurityGroup");
             match target {
                 "AppSecurityGroup" => assert_eq!(source, "LoadBalancerSecurityGroup", "{name}"),
-                "DataSecurityGroup" => assert_eq!(source, "AppSecurityGroup", "{name}"),
+                // The chain for services: load balancer -> service -> database.
+                "DataSecurityGroup" | "EndpointSecurityGroup" => assert!(
+                    source == "AppSecurityGroup" || service(source),
+                    "{name}: {id} from {source}"
+                ),
+                g if service(g) => assert_eq!(source, "LoadBalancerSecurityGroup", "{name}: {id}"),
                 other => panic!("{name}: unexpected ingress to {other}"),
             }
         }
@@ -562,7 +572,7 @@ async fn every_layer_creates_updates_and_deletes_against_moto() {
         envs.sort();
         folders.extend(envs);
     }
-    assert_eq!(folders.len(), 10);
+    assert_eq!(folders.len(), 14);
     // A region per run: moto keeps state across runs, and an interrupted
     // run leaves stacks (and their exports) behind in its region.
     const REGIONS: [&str; 12] = [
@@ -600,6 +610,6 @@ async fn every_layer_creates_updates_and_deletes_against_moto() {
         out.status.success() && report.contains("lifecycle ok"),
         "{report}"
     );
-    assert_eq!(report.matches("deleted ").count(), 40, "{report}");
-    assert_eq!(report.matches("updated ").count(), 40, "{report}");
+    assert_eq!(report.matches("deleted ").count(), 56, "{report}");
+    assert_eq!(report.matches("updated ").count(), 56, "{report}");
 }

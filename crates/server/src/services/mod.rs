@@ -76,6 +76,8 @@ pub enum ServiceError {
     },
     #[error("no local port for service `{0}`")]
     NoPort(String),
+    #[error("{var}: the stack has no service `{name}`", var = env::SERVICE_PORTS)]
+    Unknown { name: String },
 }
 
 /// What every service is told, besides its own `env` and secrets.
@@ -87,6 +89,11 @@ pub struct Wiring {
     pub user_pool: Option<(String, String, String)>,
     /// The runtime's environment: what services inherit, and secrets.
     pub vars: BTreeMap<String, String>,
+    /// Where the service listens ([`env::SERVICE_HOST`]).
+    pub host: String,
+    /// The database password in its own variable, not in the URL (on AWS,
+    /// where ECS or the start script injects it from the secret).
+    pub password_apart: bool,
 }
 
 impl Wiring {
@@ -111,7 +118,7 @@ impl Wiring {
     }
 
     /// The whole environment of `service`, listening on `port`.
-    fn environment(
+    pub fn environment(
         &self,
         stack: &Stack,
         service: &Service,
@@ -122,7 +129,15 @@ impl Wiring {
             .filter_map(|name| Some((name.to_string(), self.vars.get(*name)?.clone())))
             .collect();
         vars.push((env::SERVICE_PORT.into(), port.to_string()));
-        if let Some(url) = self.database.for_services() {
+        vars.push((env::SERVICE_HOST.into(), self.host.clone()));
+        if self.password_apart {
+            if let Some((url, password)) = self.database.for_services_apart() {
+                vars.push((env::SERVICE_DATABASE_URL.into(), url));
+                if let Some(password) = password {
+                    vars.push((env::SERVICE_DATABASE_PASSWORD.into(), password));
+                }
+            }
+        } else if let Some(url) = self.database.for_services() {
             vars.push((env::SERVICE_DATABASE_URL.into(), url));
         }
         vars.push((env::API_URL.into(), self.api_url.clone()));
@@ -186,17 +201,19 @@ fn read_secrets(file: &Path) -> Result<toml::Table, ServiceError> {
         })
 }
 
-/// The services another process runs, at `ports` (one for each).
+/// The services another process runs, at `ports`. Only those are served
+/// here: on AWS a runtime fronts one service (its own task or function),
+/// or none (the main runtime, whose load balancer sends their paths
+/// elsewhere).
 pub fn attach(stack: &Stack, ports: &BTreeMap<String, u16>) -> Result<Vec<Target>, ServiceError> {
-    stack
-        .services
-        .values()
-        .map(|service| match ports.get(&service.name) {
-            Some(port) => Ok(Target {
+    ports
+        .iter()
+        .map(|(name, port)| match stack.services.get(name) {
+            Some(service) => Ok(Target {
                 service: Arc::new(service.clone()),
                 port: *port,
             }),
-            None => Err(ServiceError::NoPort(service.name.clone())),
+            None => Err(ServiceError::Unknown { name: name.clone() }),
         })
         .collect()
 }

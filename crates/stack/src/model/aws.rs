@@ -36,6 +36,9 @@ pub struct AwsOverrides {
     pub deletion_protection: Option<bool>,
     pub log_retention_days: Option<u32>,
     pub certificate_arn: Option<String>,
+    /// The Lambda Web Adapter layer services run with on Lambda, instead
+    /// of the version Stackwright pins.
+    pub web_adapter_layer: Option<String>,
 }
 
 /// Where the stack's code runs on AWS.

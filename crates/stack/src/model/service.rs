@@ -36,6 +36,9 @@ pub struct Service {
     pub max: u32,
     /// The image the service's folder is layered over on Fargate.
     pub base: Option<String>,
+    /// The Lambda runtime the service's function runs on (the language it
+    /// needs); the Web Adapter layer turns Lambda events into HTTP.
+    pub lambda_runtime: String,
 }
 
 impl Service {
@@ -61,6 +64,17 @@ pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_MIN: u32 = 1;
 pub const DEFAULT_MAX: u32 = 4;
 pub const DEFAULT_HEALTH: &str = "/health";
+/// A runtime with no language: for a compiled server.
+pub const DEFAULT_LAMBDA_RUNTIME: &str = "provided.al2023";
+/// Lambda runtimes a service may name, by prefix.
+pub const LAMBDA_RUNTIMES: [&str; 6] = [
+    "provided.al",
+    "python3.",
+    "nodejs",
+    "java",
+    "ruby",
+    "dotnet",
+];
 
 /// Request headers that carry a signed-in user's verified claims to a
 /// service. The runtime sets them after checking the token and removes

@@ -99,6 +99,10 @@ impl Validator<'_> {
             deletion_protection: flag(&raw.deletion_protection),
             log_retention_days,
             certificate_arn,
+            web_adapter_layer: raw
+                .web_adapter_layer
+                .as_ref()
+                .and_then(|l| self.layer_arn(l)),
         }
     }
 
@@ -158,6 +162,26 @@ impl Validator<'_> {
                 .hint = Some(format!("one of {}", list.join(", ")));
         }
         days
+    }
+
+    fn layer_arn(&mut self, l: &S<String>) -> Option<String> {
+        let arn = l.get_ref();
+        let parts: Vec<&str> = arn.split(':').collect();
+        // arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION; the region
+        // may be `${AWS::Region}`, which CloudFormation fills in.
+        if parts.len() == 8
+            && parts[0] == "arn"
+            && parts[2] == "lambda"
+            && parts[5] == "layer"
+            && parts[7].parse::<u32>().is_ok()
+        {
+            return Some(arn.clone());
+        }
+        self.error(
+            l.span(),
+            "web_adapter_layer must be a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)",
+        );
+        None
     }
 
     fn certificate_arn(&mut self, c: &S<String>) -> Option<String> {

@@ -50,6 +50,7 @@ impl Validator<'_> {
             let secrets = self.secret_names(r.secrets.as_ref(), &env);
             let auth = self.auth(r.auth.as_ref());
             let sizing = self.service_sizing(r);
+            let lambda_runtime = self.lambda_runtime(r.lambda_runtime.as_ref());
             if self.errors.len() == errors_before {
                 let (cpu, memory, min, max) = sizing;
                 services.insert(
@@ -69,6 +70,7 @@ impl Validator<'_> {
                         min,
                         max,
                         base: r.base.as_ref().map(|b| b.get_ref().clone()),
+                        lambda_runtime,
                     },
                 );
             }
@@ -204,6 +206,26 @@ impl Validator<'_> {
             return None;
         }
         Some(trimmed.to_string())
+    }
+
+    fn lambda_runtime(&mut self, written: Option<&S<String>>) -> String {
+        let Some(written) = written else {
+            return DEFAULT_LAMBDA_RUNTIME.to_string();
+        };
+        let text = written.get_ref();
+        let known = LAMBDA_RUNTIMES.iter().any(|p| text.starts_with(p))
+            && text.len() <= 30
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.');
+        if !known {
+            self.error(written.span(), format!("unknown Lambda runtime `{text}`"))
+                .hint = Some(
+                "a Lambda runtime identifier such as \"python3.12\", \"nodejs22.x\" or \"provided.al2023\""
+                    .into(),
+            );
+        }
+        text.clone()
     }
 
     fn health_path(&mut self, written: &S<String>) -> String {

@@ -28,6 +28,36 @@ pub(super) fn behind_balancer() -> impl Iterator<Item = (String, &'static str)> 
         .map(|(key, value)| (stackwright_stack::ServerSettings::env_name(key), value))
 }
 
+/// A target group of the load balancer: traffic on the runtime's port;
+/// health checks on `health` (a path, and a port when not the traffic's).
+pub(super) fn target_group(
+    t: &mut Template,
+    id: &str,
+    s: &Settings,
+    prefix: &str,
+    health: (&str, Option<u16>),
+    target_type: &str,
+) {
+    let mut props = json!({
+        "VpcId": Output::VpcId.import(prefix),
+        "Protocol": "HTTP",
+        "Port": s.port,
+        "TargetType": target_type,
+        "HealthCheckPath": health.0,
+        "HealthCheckIntervalSeconds": 15,
+        "HealthyThresholdCount": 2,
+        "UnhealthyThresholdCount": 3,
+        "Matcher": { "HttpCode": "200" },
+        "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }]
+    });
+    if let Some(port) = health.1 {
+        props["HealthCheckPort"] = json!(port.to_string());
+        // A service's own health check may answer any 2xx.
+        props["Matcher"] = json!({ "HttpCode": "200-299" });
+    }
+    t.add(id, "AWS::ElasticLoadBalancingV2::TargetGroup", props);
+}
+
 pub(super) fn load_balancer(
     t: &mut Template,
     stack: &Stack,
@@ -49,21 +79,13 @@ pub(super) fn load_balancer(
             ]
         }),
     );
-    t.add(
+    target_group(
+        t,
         "TargetGroup",
-        "AWS::ElasticLoadBalancingV2::TargetGroup",
-        json!({
-            "VpcId": Output::VpcId.import(prefix),
-            "Protocol": "HTTP",
-            "Port": s.port,
-            "TargetType": target_type,
-            "HealthCheckPath": health_path(stack),
-            "HealthCheckIntervalSeconds": 15,
-            "HealthyThresholdCount": 2,
-            "UnhealthyThresholdCount": 3,
-            "Matcher": { "HttpCode": "200" },
-            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }]
-        }),
+        s,
+        prefix,
+        (&health_path(stack), None),
+        target_type,
     );
     match &s.certificate_arn {
         Some(cert) => {

@@ -11,12 +11,21 @@ use crate::iam::{role, ssm_agent};
 use crate::outputs::Output;
 use crate::Settings;
 
+/// The stack's services on each instance: their units, target groups and
+/// security groups.
+pub(super) struct Services {
+    pub target_groups: Vec<Json>,
+    pub security_groups: Vec<Json>,
+    pub units: String,
+}
+
 pub(super) fn ec2(
     t: &mut Template,
     s: &Settings,
     prefix: &str,
     env: &[(String, Json)],
     policies: &[Json],
+    services: Services,
 ) {
     t.parameters.insert(
         "ImageId".into(),
@@ -65,7 +74,8 @@ pub(super) fn ec2(
          ExecStart=/opt/stackwright/bootstrap up {STACK_DIR} --host 0.0.0.0\n\
          Restart=always\nKillSignal=SIGTERM\nTimeoutStopSec=30\n\
          [Install]\nWantedBy=multi-user.target\nUNIT\n\
-         systemctl daemon-reload\nsystemctl enable --now stackwright\n",
+         systemctl daemon-reload\nsystemctl enable --now stackwright\n{units}",
+        units = services.units,
         port = s.port,
         balancer = behind_balancer()
             .map(|(name, value)| format!("{name}={value}\n"))
@@ -87,7 +97,7 @@ pub(super) fn ec2(
                 "ImageId": r("ImageId"),
                 "InstanceType": s.instance_type,
                 "IamInstanceProfile": { "Arn": att("InstanceProfile", "Arn") },
-                "SecurityGroupIds": [Output::AppSecurityGroup.import(prefix)],
+                "SecurityGroupIds": std::iter::once(Output::AppSecurityGroup.import(prefix)).chain(services.security_groups).collect::<Vec<_>>(),
                 "MetadataOptions": { "HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1 },
                 "Monitoring": { "Enabled": true },
                 "BlockDeviceMappings": [{
@@ -106,7 +116,7 @@ pub(super) fn ec2(
             "MaxSize": s.max.to_string(),
             "VPCZoneIdentifier": Output::AppSubnets.import_list(prefix),
             "LaunchTemplate": { "LaunchTemplateId": r("LaunchTemplate"), "Version": att("LaunchTemplate", "LatestVersionNumber") },
-            "TargetGroupARNs": [r("TargetGroup")],
+            "TargetGroupARNs": std::iter::once(r("TargetGroup")).chain(services.target_groups).collect::<Vec<_>>(),
             "HealthCheckType": "ELB",
             "HealthCheckGracePeriod": 120,
             "Tags": [{ "Key": "Name", "Value": prefix, "PropagateAtLaunch": true }]

@@ -6,7 +6,7 @@ use stackwright_stack::env;
 
 use super::balancer::behind_balancer;
 use super::STACK_DIR;
-use crate::cfn::{att, r, sub, Template};
+use crate::cfn::{att, r, Template};
 use crate::data::runtime_secret_export;
 use crate::iam::{managed, role};
 use crate::outputs::{Output, Parameter};
@@ -113,15 +113,80 @@ pub(super) fn fargate(
             "ContainerDefinitions": [container]
         }),
     );
-    let service = t.add(
-        "Service",
+    let service = ecs_service(
+        t,
+        s,
+        prefix,
+        &Scaled {
+            ids: ["Service", "ScalableTarget", "CpuScaling"],
+            task: "TaskDefinition",
+            container: "app",
+            target_group: "TargetGroup",
+            security_group: Output::AppSecurityGroup.import(prefix),
+            sizing: (s.min, s.max),
+            policy: format!("{prefix}-cpu"),
+        },
+    );
+    service["DependsOn"] = json!(["HttpListener", "Migrate"]);
+}
+
+/// An ECS service on Fargate behind the load balancer, scaled on CPU.
+pub(super) struct Scaled<'a> {
+    /// The service's, its scalable target's and its policy's logical ids.
+    pub ids: [&'a str; 3],
+    pub task: &'a str,
+    /// The container the load balancer sends traffic to, on the front's port.
+    pub container: &'a str,
+    pub target_group: &'a str,
+    pub security_group: Json,
+    /// (min, max) tasks.
+    pub sizing: (u32, u32),
+    pub policy: String,
+}
+
+/// [`Scaled`] in the template; returns the service, for its dependencies.
+pub(super) fn ecs_service<'t>(
+    t: &'t mut Template,
+    s: &Settings,
+    prefix: &str,
+    spec: &Scaled,
+) -> &'t mut Json {
+    let [service_id, target_id, policy_id] = spec.ids;
+    t.add(
+        target_id,
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        json!({
+            "ServiceNamespace": "ecs",
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "ResourceId": json!({ "Fn::Sub": ["service/${Cluster}/${Name}", { "Name": att(service_id, "Name") }] }),
+            "MinCapacity": spec.sizing.0,
+            "MaxCapacity": spec.sizing.1
+        }),
+    );
+    t.add(
+        policy_id,
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        json!({
+            "PolicyName": spec.policy,
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": r(target_id),
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": s.target_cpu,
+                "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
+                "ScaleInCooldown": 120,
+                "ScaleOutCooldown": 60
+            }
+        }),
+    );
+    t.add(
+        service_id,
         "AWS::ECS::Service",
         json!({
             "Cluster": r("Cluster"),
             "LaunchType": "FARGATE",
-            "TaskDefinition": r("TaskDefinition"),
-            "DesiredCount": s.min,
-            "HealthCheckGracePeriodSeconds": 30,
+            "TaskDefinition": r(spec.task),
+            "DesiredCount": spec.sizing.0,
+            "HealthCheckGracePeriodSeconds": 60,
             "PropagateTags": "SERVICE",
             "EnableECSManagedTags": true,
             "DeploymentConfiguration": {
@@ -133,37 +198,10 @@ pub(super) fn fargate(
                 "AwsvpcConfiguration": {
                     "AssignPublicIp": "DISABLED",
                     "Subnets": Output::AppSubnets.import_list(prefix),
-                    "SecurityGroups": [Output::AppSecurityGroup.import(prefix)]
+                    "SecurityGroups": [spec.security_group]
                 }
             },
-            "LoadBalancers": [{ "ContainerName": "app", "ContainerPort": s.port, "TargetGroupArn": r("TargetGroup") }]
+            "LoadBalancers": [{ "ContainerName": spec.container, "ContainerPort": s.port, "TargetGroupArn": r(spec.target_group) }]
         }),
-    );
-    service["DependsOn"] = json!(["HttpListener", "Migrate"]);
-    t.add(
-        "ScalableTarget",
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        json!({
-            "ServiceNamespace": "ecs",
-            "ScalableDimension": "ecs:service:DesiredCount",
-            "ResourceId": sub("service/${Cluster}/${Service.Name}"),
-            "MinCapacity": s.min,
-            "MaxCapacity": s.max
-        }),
-    );
-    t.add(
-        "CpuScaling",
-        "AWS::ApplicationAutoScaling::ScalingPolicy",
-        json!({
-            "PolicyName": format!("{prefix}-cpu"),
-            "PolicyType": "TargetTrackingScaling",
-            "ScalingTargetId": r("ScalableTarget"),
-            "TargetTrackingScalingPolicyConfiguration": {
-                "TargetValue": s.target_cpu,
-                "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
-                "ScaleInCooldown": 120,
-                "ScaleOutCooldown": 60
-            }
-        }),
-    );
+    )
 }

@@ -45,7 +45,7 @@ fn function(
 }
 
 /// The environment of a function: the stack sits where Lambda unpacks the zip.
-fn function_env(env: &[(String, Json)]) -> Vec<(String, Json)> {
+pub(super) fn function_env(env: &[(String, Json)]) -> Vec<(String, Json)> {
     env.iter()
         .map(|(k, v)| {
             if k == env::STACK {
@@ -76,7 +76,7 @@ fn lambda_role_statements(policies: &[Json]) -> Vec<Json> {
 /// A function and its role (`<name>Role`, `<name>Function`): the runtime
 /// from the artifact, in the VPC, logging to the app's group.
 #[allow(clippy::too_many_arguments)]
-fn lambda_function<'t>(
+pub(super) fn lambda_function<'t>(
     t: &'t mut Template,
     name: &str,
     s: &Settings,

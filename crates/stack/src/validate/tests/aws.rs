@@ -39,6 +39,8 @@ certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/x"
             ("[aws]\nlambda_memory = 64\n", &[(2, 17, "lambda_memory (MiB) must be between 128 and 10240", None)]),
             ("[aws]\nlog_retention_days = 2\n", &[(2, 22, "CloudWatch Logs does not offer that retention", Some("one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"))]),
             ("[aws]\ncertificate_arn = \"arn:aws:iam::1:x\"\n", &[(2, 19, "certificate_arn must be an ACM certificate ARN (arn:aws:acm:...)", None)]),
+            ("[aws]\nweb_adapter_layer = \"arn:aws:lambda:us-east-1:1:layer:X:2\"\n", &[]),
+            ("[aws]\nweb_adapter_layer = \"arn:aws:lambda:us-east-1:1:function:X\"\n", &[(2, 21, "web_adapter_layer must be a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", None)]),
         ],
     );
 }

@@ -107,7 +107,9 @@ fn service_settings_and_sizing() {
             ("memory = 64\n", &[(1, 10, "memory (MiB) must be between 512 and 122880", None)]),
             ("min = 3\nmax = 2\n", &[(2, 7, "max (2) is smaller than min (3)", None)]),
             ("min = 5\n", &[(1, 7, "max (4) is smaller than min (5)", None)]),
-            ("port = 8080\n", &[(1, 1, "unknown key `port`", Some("expected one of `dir`, `build`, `command`, `paths`, `health`, `env`, `secrets`, `auth`, `cpu`, `memory`, `min`, `max`, `base`"))]),
+            ("lambda_runtime = \"python3.12\"\n", &[]),
+            ("lambda_runtime = \"cobol\"\n", &[(1, 18, "unknown Lambda runtime `cobol`", Some("a Lambda runtime identifier such as \"python3.12\", \"nodejs22.x\" or \"provided.al2023\""))]),
+            ("port = 8080\n", &[(1, 1, "unknown key `port`", Some("expected one of `dir`, `build`, `command`, `paths`, `health`, `env`, `secrets`, `auth`, `cpu`, `memory`, `min`, `max`, `base`, `lambda_runtime`"))]),
         ],
     );
 }
