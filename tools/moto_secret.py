@@ -3,6 +3,8 @@ it (AWS::SecretsManager::Secret in templates): created empty; read back
 and deleted by the services tests.
 
 Usage: python moto_secret.py ENDPOINT REGION create|get|delete NAME
+       python moto_secret.py ENDPOINT REGION put|create-json NAME VALUE
+(create-json prints the new secret's ARN)
 """
 
 import sys
@@ -17,6 +19,10 @@ def main():
     sm = boto3.client("secretsmanager", **kw)
     if action == "create":
         sm.create_secret(Name=name, Description="created empty, as the template does")
+    elif action == "put":
+        sm.put_secret_value(SecretId=name, SecretString=sys.argv[5])
+    elif action == "create-json":
+        print(sm.create_secret(Name=name, SecretString=sys.argv[5])["ARN"])
     elif action == "get":
         print(sm.get_secret_value(SecretId=name)["SecretString"])
     elif action == "delete":

@@ -121,6 +121,10 @@ pub struct LogsArgs {
     /// Keep printing new lines until interrupted.
     #[arg(long, short = 'f')]
     pub follow: bool,
+
+    /// A service's logs (`[services.NAME]`: its front and itself) instead of the runtime's.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
 }
 
 fn parse_age(s: &str) -> Result<Duration, String> {
@@ -465,14 +469,55 @@ pub async fn status(args: &StatusArgs, out: &Output) -> anyhow::Result<ExitCode>
         }
         None => Json::Null,
     };
+    let services = service_health(
+        &ctx,
+        outputs.get(StackOutput::ServiceUrl.name()),
+        args.target.json,
+        out,
+    )
+    .await;
     if args.target.json {
-        out.json(&json!({ "ok": healthy_stacks, "env": ctx.settings.env, "stacks": layers, "health": health }));
+        out.json(&json!({ "ok": healthy_stacks, "env": ctx.settings.env, "stacks": layers, "health": health, "services": services }));
     }
     Ok(if healthy_stacks {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether each service answers behind its front: GET its first path. The
+/// front answers 502 or 503 when it cannot reach the service; any other
+/// answer came from the service.
+async fn service_health(
+    ctx: &Context_,
+    url: Option<&String>,
+    json: bool,
+    out: &Output,
+) -> Vec<Json> {
+    let mut found = Vec::new();
+    for service in ctx.stack.services.values() {
+        let Some(url) = url.filter(|_| ctx.aws.endpoint().is_none()) else {
+            found.push(json!({ "service": service.name, "status": null, "error": "not checked" }));
+            continue;
+        };
+        let target = format!("{}{}", url.trim_end_matches('/'), service.paths[0]);
+        let answer = stackwright_deploy::health::check(&target).await;
+        let up = answer.as_ref().is_ok_and(|code| !matches!(code, 502 | 503));
+        if !json {
+            let said = match &answer {
+                Ok(code) => code.to_string(),
+                Err(e) => format!("no answer: {e}"),
+            };
+            let verdict = if up { "answers" } else { "down" };
+            out.line(&format!(
+                "service {}: GET {target} -> {said} ({verdict})",
+                service.name
+            ));
+        }
+        found.push(json!({ "service": service.name, "url": target, "status": answer.as_ref().ok(), "answers": up, "error": answer.as_ref().err() }));
+    }
+    found
 }
 
 pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
@@ -483,14 +528,21 @@ pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
     if ctx.cloud.status(&app).await?.is_none() {
         bail!("{app} is not deployed; run `stackwright deploy`");
     }
+    let output = match &args.service {
+        Some(name) if !ctx.stack.services.contains_key(name) => {
+            bail!("the stack has no service `{name}`")
+        }
+        Some(name) => stackwright_synth::outputs::ServiceNames::of(name).log_group(),
+        None => StackOutput::LogGroup.name().to_string(),
+    };
     let group = ctx
         .cloud
         .outputs(&app)
         .await?
         .into_iter()
-        .find(|(k, _)| k == StackOutput::LogGroup.name())
+        .find(|(k, _)| *k == output)
         .map(|(_, v)| v)
-        .with_context(|| format!("{app} has no LogGroup output; deploy again to add it"))?;
+        .with_context(|| format!("{app} has no {output} output; deploy again to add it"))?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -3,6 +3,7 @@
 mod cloud_harness;
 mod harness;
 
+mod adoptions;
 mod browser;
 mod check;
 mod ci_github;

@@ -283,6 +283,33 @@ async fn fargate_runs_each_service_beside_a_front_from_its_pinned_image() {
     assert_rule(&found, "ip");
     assert_security_chain(&found, &[8080, 8081]);
     assert_secret(&moto, &dir, "fargate", &prefix);
+
+    // diff: nothing to change, the service's image included.
+    let diff = moto.json(&["diff", &dir, "--env", "fargate"]);
+    assert_eq!(diff["changes"], 0, "{diff}");
+    // status lists the service; logs reads its own group.
+    let status = moto.json(&["status", &dir, "--env", "fargate", "--no-drift"]);
+    assert_eq!(status["services"][0]["service"], "adopt", "{status}");
+    let inv = moto.inventory(&prefix, &vpc);
+    let group = inv["log_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Json::as_str)
+        .find(|g| g.contains("AdoptServiceLogGroup"))
+        .unwrap_or_else(|| panic!("the service's log group: {inv}"))
+        .to_string();
+    moto.python("moto_put_log.py", &[&group, "adopted Fluffy"]);
+    let logs = ["logs", &dir, "--env", "fargate", "--since", "5m"];
+    let (ok, stdout, stderr) = moto.run(&[&logs[..], &["--service", "adopt"]].concat());
+    assert!(ok && stdout.contains("adopted Fluffy"), "{stdout}{stderr}");
+    let (ok, stdout, _) = moto.run(&logs);
+    assert!(
+        ok && !stdout.contains("adopted Fluffy"),
+        "the runtime's own: {stdout}"
+    );
+    let (ok, _, stderr) = moto.run(&[&logs[..], &["--service", "nope"]].concat());
+    assert!(!ok && stderr.contains("no service `nope`"), "{stderr}");
     destroy_and_find_nothing_left(&moto, &dir, "fargate", &prefix, &vpc);
 }
 
@@ -401,4 +428,96 @@ async fn lambda_runs_each_service_with_the_web_adapter_behind_its_routes() {
     assert_eq!(function["security_groups"], serde_json::json!([group]));
     assert_secret(&moto, &dir, "dev", &prefix);
     destroy_and_find_nothing_left(&moto, &dir, "dev", &prefix, &vpc);
+}
+
+/// What systemd (EC2) and a service's function (Lambda) run:
+/// `exec-service`, with the runtime's AWS environment. The service gets
+/// the database URL without the password and the password apart (read
+/// from the runtime's secret), its own secret from Secrets Manager, and
+/// nothing else of that environment; a secret never set stops it with
+/// the command that sets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_service_gives_a_service_its_aws_wiring() {
+    let moto = Moto::start("us-west-1").await;
+    let prefix = format!("{}/", unique("wired"));
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let stack = TempStack::new(&format!(
+        "name = \"wired\"\n\n[tables.t]\nkey = \"id\"\n[tables.t.columns]\nid = {{ type = \"integer\" }}\n\n\
+         [services.dump]\ndir = \"dump\"\ncommand = [\"python3\", \"dump.py\"]\npaths = [\"/dump\"]\n\
+         secrets = [\"API_KEY\"]\nenv = {{ OUT = \"{}\" }}\n",
+        out.path().display()
+    ));
+    stack.write(
+        "dump/dump.py",
+        "import json, os\njson.dump(dict(os.environ), open(os.environ['OUT'], 'w'))\n",
+    );
+    let db = crate::harness::TestDatabase::create(crate::harness::TestEngine::Postgres).await;
+    let admin = moto.python(
+        "moto_secret.py",
+        &[
+            "create-json",
+            &format!("{prefix}database"),
+            "{\"username\":\"postgres\",\"password\":\"pg-Pass/1\"}",
+        ],
+    );
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_stackwright"))
+            .args(["exec-service", stack.path().to_str().unwrap(), "dump"])
+            .env_clear()
+            .envs([
+                ("PATH", std::env::var("PATH").unwrap()),
+                ("STACKWRIGHT_DATABASE_URL", db.raw_url.clone()),
+                ("STACKWRIGHT_DATABASE_SECRET_ARN", admin.trim().to_string()),
+                ("STACKWRIGHT_SERVICE_PORTS", "dump=9001".into()),
+                ("STACKWRIGHT_SECRETS_PREFIX", prefix.clone()),
+                ("STACKWRIGHT_PORT", "8080".into()),
+                ("STACKWRIGHT_TOPIC_ARNS", "runtime-only".into()),
+                ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+                ("AWS_REGION", moto.region.into()),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ])
+            .output()
+            .unwrap()
+    };
+    let name = format!("{prefix}dump/API_KEY");
+    moto.python("moto_secret.py", &["create", &name]);
+    let unset = run();
+    let said = text(&unset.stderr);
+    assert!(!unset.status.success());
+    assert!(
+        said.contains("stackwright secrets set dump API_KEY"),
+        "{said}"
+    );
+
+    moto.python("moto_secret.py", &["put", &name, "key-123"]);
+    let ran = run();
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let env: Json = serde_json::from_slice(&std::fs::read(out.path()).unwrap()).unwrap();
+    assert_eq!(env["PORT"], "9001");
+    assert_eq!(env["HOST"], "127.0.0.1");
+    assert_eq!(env["STACKWRIGHT_API_URL"], "http://127.0.0.1:8080");
+    assert_eq!(env["API_KEY"], "key-123");
+    assert_eq!(env["DATABASE_PASSWORD"], "pg-Pass/1");
+    let url = env["DATABASE_URL"].as_str().unwrap();
+    assert!(url.starts_with("postgresql://postgres@127.0.0.1"), "{url}");
+    assert!(!url.contains("pg-Pass"), "the password is apart: {url}");
+    for runtime_only in [
+        "STACKWRIGHT_TOPIC_ARNS",
+        "STACKWRIGHT_DATABASE_SECRET_ARN",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert_eq!(
+            env[runtime_only],
+            Json::Null,
+            "{runtime_only} stays the runtime's"
+        );
+    }
+    let printed = text(&ran.stderr) + &text(&ran.stdout);
+    assert!(
+        !printed.contains("key-123") && !printed.contains("pg-Pass"),
+        "{printed}"
+    );
+    moto.python("moto_secret.py", &["delete", &name]);
+    moto.python("moto_secret.py", &["delete", &format!("{prefix}database")]);
 }

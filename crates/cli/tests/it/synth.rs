@@ -523,6 +523,20 @@ fn graph_writes_a_valid_svg_for_every_example() {
             vec!["Redshift cluster", "tcp 5439", "app subnets x3"],
         ),
         ("clients", "aurora", vec!["Aurora PostgreSQL", "tcp 5432"]),
+        (
+            "adoptions",
+            "fargate",
+            vec![
+                "ECS Fargate services x2",
+                "the runtime and adopt",
+                "tcp 8080, tcp 8081",
+            ],
+        ),
+        (
+            "adoptions",
+            "dev",
+            vec!["Lambda functions x4", "Aurora MySQL"],
+        ),
     ];
     for (name, env, expected) in cases {
         let path = temp.path().join(format!("{name}-{env}.svg"));

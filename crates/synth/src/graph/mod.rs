@@ -426,19 +426,7 @@ fn describe(part: Part, members: &[&Resource], docs: &[(Layer, Json)]) -> (Strin
         ),
         Part::LoadBalancer => ("Application load balancer".into(), "public subnets".into()),
         Part::HttpApi => ("API Gateway HTTP API".into(), "managed, HTTPS".into()),
-        Part::Service => {
-            let td = of_type(members, "AWS::ECS::TaskDefinition");
-            let td = td.first().copied().unwrap_or(&Json::Null);
-            (
-                "ECS Fargate service".into(),
-                format!(
-                    "{} CPU, {} MiB; {}",
-                    td["Cpu"].as_str().unwrap_or("?"),
-                    td["Memory"].as_str().unwrap_or("?"),
-                    app_subnets(docs)
-                ),
-            )
-        }
+        Part::Service => fargate_services(members, docs),
         Part::Instances => {
             let lt = of_type(members, "AWS::EC2::LaunchTemplate");
             let kind = lt.first().map_or("?", |l| {
@@ -603,4 +591,35 @@ fn engine_name(engine: &str) -> String {
         other => other,
     }
     .to_string()
+}
+
+/// The ECS services' box: the runtime's task, and each service's.
+fn fargate_services(members: &[&Resource], docs: &[(Layer, Json)]) -> (String, String) {
+    let tds = of_type(members, "AWS::ECS::TaskDefinition");
+    let td = tds.first().copied().unwrap_or(&Json::Null);
+    // The runtime's family is the prefix; a service's, PREFIX-NAME.
+    let runtime = td["Family"].as_str().unwrap_or_default();
+    let services: Vec<&str> = tds
+        .iter()
+        .filter_map(|t| {
+            t["Family"]
+                .as_str()?
+                .strip_prefix(runtime)?
+                .strip_prefix('-')
+        })
+        .collect();
+    let title = match services.len() {
+        0 => "ECS Fargate service".to_string(),
+        k => format!("ECS Fargate services x{}", k + 1),
+    };
+    let mut detail = format!(
+        "{} CPU, {} MiB; {}",
+        td["Cpu"].as_str().unwrap_or("?"),
+        td["Memory"].as_str().unwrap_or("?"),
+        app_subnets(docs)
+    );
+    if !services.is_empty() {
+        detail = format!("the runtime and {}; {detail}", services.join(", "));
+    }
+    (title, detail)
 }
