@@ -6,6 +6,9 @@
 use aws_config::SdkConfig;
 use stackwright_image::Image;
 
+use std::time::Duration;
+
+use crate::cdn::{self, Invalidation};
 use crate::image::Destination;
 use crate::package::Package;
 use crate::ports::{Pushed, Shipping};
@@ -69,6 +72,10 @@ impl Aws {
         aws_sdk_ecr::Client::new(&self.config)
     }
 
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.config)
+    }
+
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
@@ -105,5 +112,14 @@ impl Shipping for AwsShipping<'_> {
 
     async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload> {
         store::sync_site(&self.aws.s3(), bucket, files).await
+    }
+
+    async fn invalidate(&self, distribution: &str, paths: &[String]) -> Result<Invalidation> {
+        // CloudFront takes a minute or two; an emulator answers at once.
+        let timing = match self.aws.endpoint() {
+            Some(_) => (Duration::from_secs(5), Duration::from_millis(200)),
+            None => (Duration::from_secs(180), Duration::from_secs(5)),
+        };
+        cdn::invalidate(&self.aws.cloudfront(), distribution, paths, timing).await
     }
 }

@@ -81,6 +81,8 @@ pub struct SiteResult {
     pub url: String,
     pub bucket: String,
     pub upload: SiteUpload,
+    /// Of the changed files' paths, when any changed.
+    pub invalidation: Option<crate::cdn::Invalidation>,
 }
 
 pub struct Deployer<'a, S, P, U> {
@@ -405,6 +407,29 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             .collect();
         let upload = self.shipping.sync_site(bucket, &objects).await?;
         let url = get(Output::SiteUrl);
+        let paths = crate::cdn::paths(&upload.changed, stackwright_synth::site::ROOT_OBJECT);
+        let invalidation = match outputs.get(Output::SiteDistributionId.name()) {
+            Some(distribution) if !paths.is_empty() => {
+                let done = self
+                    .working(
+                        "invalidating the site's changed paths",
+                        self.shipping.invalidate(distribution, &paths),
+                    )
+                    .await?;
+                self.ui.note(&format!(
+                    "site cache: {} invalidated ({}{})",
+                    paths.join(" "),
+                    done.id,
+                    if done.status == "Completed" {
+                        String::new()
+                    } else {
+                        format!(", {}: fresh within minutes", done.status)
+                    }
+                ));
+                Some(done)
+            }
+            _ => None,
+        };
         self.ui.note(&format!(
             "site {url}: {} uploaded, {} unchanged, {} removed",
             upload.uploaded, upload.unchanged, upload.removed
@@ -413,6 +438,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             url,
             bucket: bucket.to_string(),
             upload,
+            invalidation,
         })
     }
 

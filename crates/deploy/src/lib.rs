@@ -8,6 +8,7 @@
 
 pub mod artifacts;
 pub mod aws;
+pub mod cdn;
 mod cloudformation;
 pub mod deployer;
 pub mod health;

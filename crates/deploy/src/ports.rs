@@ -5,6 +5,7 @@
 //! from the workflow so what the workflow drives (artifacts, package) can
 //! name them without depending on the workflow itself.
 
+use crate::cdn::Invalidation;
 use crate::package::Package;
 use crate::plan::{Event, Plan};
 use crate::store::{SiteObject, SiteUpload};
@@ -51,6 +52,8 @@ pub trait Shipping {
     ) -> Result<Pushed>;
     /// Make the bucket hold exactly these files.
     async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload>;
+    /// Invalidate these paths of the site's distribution, waiting a while.
+    async fn invalidate(&self, distribution: &str, paths: &[String]) -> Result<Invalidation>;
 }
 
 /// Where an image went, and its manifest digest.

@@ -50,11 +50,13 @@ pub struct SiteObject<'a> {
 }
 
 /// What a site upload did.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SiteUpload {
     pub uploaded: usize,
     pub unchanged: usize,
     pub removed: usize,
+    /// The keys uploaded or removed: what a cache may still hold stale.
+    pub changed: Vec<String>,
 }
 
 /// Make the bucket hold exactly these files: upload the new and changed
@@ -88,6 +90,7 @@ pub async fn sync_site(
             .await
             .map_err(|e| aws_error(&format!("uploading s3://{bucket}/{}", f.key), e))?;
         outcome.uploaded += 1;
+        outcome.changed.push(f.key.to_string());
     }
     let wanted: std::collections::HashSet<&str> = files.iter().map(|f| f.key).collect();
     let mut token: Option<String> = None;
@@ -109,6 +112,7 @@ pub async fn sync_site(
                     .await
                     .map_err(|e| aws_error(&format!("removing s3://{bucket}/{key}"), e))?;
                 outcome.removed += 1;
+                outcome.changed.push(key.to_string());
             }
         }
         match page.next_continuation_token() {

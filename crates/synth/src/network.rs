@@ -7,7 +7,7 @@ use stackwright_stack::{CloudEngine, Stack};
 
 use crate::cfn::{att, r, sub, tags, Layer, Template};
 use crate::iam::assume;
-use crate::outputs::Output;
+use crate::outputs::{Output, ServiceNames};
 use crate::{db_port, Settings};
 
 pub fn template(stack: &Stack, s: &Settings) -> Template {
@@ -341,7 +341,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         }
     }
 
-    crate::services::security_groups(&mut t, stack, s, &prefix);
+    service_security_groups(&mut t, stack, s, &prefix);
 
     let list = |kind: &str| json!({ "Fn::Join": [",", (0..s.azs).map(|i| r(&format!("{kind}Subnet{i}"))).collect::<Vec<_>>()] });
     t.output(
@@ -407,7 +407,7 @@ fn no_egress() -> Json {
 
 /// Where compute (the runtime, a service) may connect: HTTPS (AWS APIs)
 /// and the database's port, in its group only.
-pub(crate) fn compute_egress(db: Option<u16>) -> Vec<Json> {
+fn compute_egress(db: Option<u16>) -> Vec<Json> {
     let mut egress = vec![json!({
         "Description": "HTTPS to AWS APIs",
         "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"
@@ -462,7 +462,7 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
                     "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
                     "DestinationSecurityGroupId": att("AppSecurityGroup", "GroupId")
                 }))
-                .chain(crate::services::load_balancer_egress(stack, s))
+                .chain(load_balancer_egress(stack, s))
                 .collect::<Vec<_>>()
             }),
         );
@@ -498,4 +498,87 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
             }),
         );
     }
+}
+
+/// Network layer: a security group per service. Its ports from the load
+/// balancer only (the front's for traffic, the service's own for health
+/// checks); out to the database and HTTPS; the database lets it in.
+pub(crate) fn service_security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
+    let db = db_port(s.database);
+    for (service, port) in crate::services::ports(stack, s) {
+        let names = ServiceNames::of(&service.name);
+        let group = names.security_group();
+        let egress = compute_egress(db);
+        t.add(
+            &group,
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("{prefix}: service {}; its ports from the load balancer only", service.name),
+                "VpcId": r("Vpc"),
+                "SecurityGroupEgress": egress
+            }),
+        );
+        if s.compute.load_balanced() {
+            for (what, p) in [("Front", s.port), ("Health", port)] {
+                t.add(
+                    &names.id(&format!("{what}FromLoadBalancer")),
+                    "AWS::EC2::SecurityGroupIngress",
+                    json!({
+                        "Description": format!("{what} port from the load balancer"),
+                        "GroupId": att(&group, "GroupId"),
+                        "IpProtocol": "tcp", "FromPort": p, "ToPort": p,
+                        "SourceSecurityGroupId": att("LoadBalancerSecurityGroup", "GroupId")
+                    }),
+                );
+            }
+        }
+        if let Some(db) = db {
+            t.add(
+                &names.id("DataAccess"),
+                "AWS::EC2::SecurityGroupIngress",
+                json!({
+                    "Description": format!("The database port from service {}", service.name),
+                    "GroupId": att("DataSecurityGroup", "GroupId"),
+                    "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
+                    "SourceSecurityGroupId": att(&group, "GroupId")
+                }),
+            );
+        }
+        if t.resources.contains_key("EndpointSecurityGroup") {
+            t.add(
+                &names.id("EndpointAccess"),
+                "AWS::EC2::SecurityGroupIngress",
+                json!({
+                    "Description": format!("HTTPS from service {}", service.name),
+                    "GroupId": att("EndpointSecurityGroup", "GroupId"),
+                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                    "SourceSecurityGroupId": att(&group, "GroupId")
+                }),
+            );
+        }
+        t.output(
+            &group,
+            &format!("Security group of service {}", service.name),
+            att(&group, "GroupId"),
+            Some(format!("{prefix}-{group}")),
+        );
+    }
+}
+
+/// The load balancer's way out to the services: the front's port and each
+/// service's own (health checks), to its group only.
+fn load_balancer_egress(stack: &Stack, s: &Settings) -> Vec<Json> {
+    crate::services::ports(stack, s)
+        .into_iter()
+        .flat_map(|(service, port)| {
+            let group = ServiceNames::of(&service.name).security_group();
+            [("front", s.port), ("health", port)].map(|(what, p)| {
+                json!({
+                    "Description": format!("Service {}: {what} port", service.name),
+                    "IpProtocol": "tcp", "FromPort": p, "ToPort": p,
+                    "DestinationSecurityGroupId": att(&group, "GroupId")
+                })
+            })
+        })
+        .collect()
 }

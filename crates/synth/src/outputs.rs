@@ -24,6 +24,8 @@ pub enum Output {
     RepositoryUri,
     SiteBucket,
     SiteUrl,
+    /// The site's CloudFront distribution, whose cache deploy invalidates.
+    SiteDistributionId,
     UserPoolId,
     UserPoolClientId,
     // data
@@ -57,6 +59,7 @@ impl Output {
             Output::RepositoryUri => "RepositoryUri",
             Output::SiteBucket => "SiteBucket",
             Output::SiteUrl => "SiteUrl",
+            Output::SiteDistributionId => "SiteDistributionId",
             Output::UserPoolId => "UserPoolId",
             Output::UserPoolClientId => "UserPoolClientId",
             Output::DatabaseHost => "DatabaseHost",

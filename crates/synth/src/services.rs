@@ -1,6 +1,6 @@
 //! A stack's services on AWS, what every compute kind shares: the port
-//! each listens on, its security group (network layer), its secrets, and
-//! its wiring. How each kind runs them is in `app/services.rs`.
+//! each listens on, its secrets, and its wiring. Their security groups are
+//! in `network.rs`; how each kind runs them is in `app/services.rs`.
 //!
 //! Every service runs beside a *front*: the runtime, in the same task
 //! (Fargate), on the same instance (EC2) or in the same function (Lambda),
@@ -13,7 +13,7 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::env;
 use stackwright_stack::{CloudEngine, Service, Stack};
 
-use crate::cfn::{att, r, sub, Template};
+use crate::cfn::{sub, Template};
 use crate::data::{runtime_secret_export, DB_NAME};
 use crate::outputs::{Output, ServiceNames};
 use crate::{db_port, Settings};
@@ -54,89 +54,6 @@ pub fn secrets_prefix(prefix: &str) -> String {
 /// The front's URL, for the service: the runtime beside it.
 pub fn api_url(s: &Settings) -> String {
     format!("http://127.0.0.1:{}", s.port)
-}
-
-/// Network layer: a security group per service. Its ports from the load
-/// balancer only (the front's for traffic, the service's own for health
-/// checks); out to the database and HTTPS; the database lets it in.
-pub fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
-    let db = db_port(s.database);
-    for (service, port) in ports(stack, s) {
-        let names = ServiceNames::of(&service.name);
-        let group = names.security_group();
-        let egress = crate::network::compute_egress(db);
-        t.add(
-            &group,
-            "AWS::EC2::SecurityGroup",
-            json!({
-                "GroupDescription": format!("{prefix}: service {}; its ports from the load balancer only", service.name),
-                "VpcId": r("Vpc"),
-                "SecurityGroupEgress": egress
-            }),
-        );
-        if s.compute.load_balanced() {
-            for (what, p) in [("Front", s.port), ("Health", port)] {
-                t.add(
-                    &names.id(&format!("{what}FromLoadBalancer")),
-                    "AWS::EC2::SecurityGroupIngress",
-                    json!({
-                        "Description": format!("{what} port from the load balancer"),
-                        "GroupId": att(&group, "GroupId"),
-                        "IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-                        "SourceSecurityGroupId": att("LoadBalancerSecurityGroup", "GroupId")
-                    }),
-                );
-            }
-        }
-        if let Some(db) = db {
-            t.add(
-                &names.id("DataAccess"),
-                "AWS::EC2::SecurityGroupIngress",
-                json!({
-                    "Description": format!("The database port from service {}", service.name),
-                    "GroupId": att("DataSecurityGroup", "GroupId"),
-                    "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
-                    "SourceSecurityGroupId": att(&group, "GroupId")
-                }),
-            );
-        }
-        if t.resources.contains_key("EndpointSecurityGroup") {
-            t.add(
-                &names.id("EndpointAccess"),
-                "AWS::EC2::SecurityGroupIngress",
-                json!({
-                    "Description": format!("HTTPS from service {}", service.name),
-                    "GroupId": att("EndpointSecurityGroup", "GroupId"),
-                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                    "SourceSecurityGroupId": att(&group, "GroupId")
-                }),
-            );
-        }
-        t.output(
-            &group,
-            &format!("Security group of service {}", service.name),
-            att(&group, "GroupId"),
-            Some(format!("{prefix}-{group}")),
-        );
-    }
-}
-
-/// The load balancer's way out to the services: the front's port and each
-/// service's own (health checks), to its group only.
-pub fn load_balancer_egress(stack: &Stack, s: &Settings) -> Vec<Json> {
-    ports(stack, s)
-        .into_iter()
-        .flat_map(|(service, port)| {
-            let group = ServiceNames::of(&service.name).security_group();
-            [("front", s.port), ("health", port)].map(|(what, p)| {
-                json!({
-                    "Description": format!("Service {}: {what} port", service.name),
-                    "IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-                    "DestinationSecurityGroupId": att(&group, "GroupId")
-                })
-            })
-        })
-        .collect()
 }
 
 /// App layer: each secret of each service as an empty Secrets Manager

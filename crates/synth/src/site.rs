@@ -16,6 +16,9 @@ use crate::Settings;
 const CACHE_POLICY: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 const SECURITY_HEADERS: &str = "67f7725c-6f97-4210-82d7-5512b31e9d03";
 
+/// The page CloudFront serves at `/`.
+pub const ROOT_OBJECT: &str = "index.html";
+
 pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Json) {
     let Some(site) = &stack.site else {
         return;
@@ -34,7 +37,7 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Jso
     let mut distribution = json!({
         "Enabled": true,
         "Comment": format!("{prefix} site"),
-        "DefaultRootObject": "index.html",
+        "DefaultRootObject": ROOT_OBJECT,
         "HttpVersion": "http2and3",
         "PriceClass": "PriceClass_100",
         "IPV6Enabled": true,
@@ -98,6 +101,12 @@ pub fn add(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str, key: Jso
         "Bucket holding the site (written by stackwright deploy)",
         r("SiteBucket"),
         Some(Output::SiteBucket.export(prefix)),
+    );
+    t.output(
+        Output::SiteDistributionId.name(),
+        "The site's distribution (stackwright deploy invalidates what changed)",
+        r("SiteDistribution"),
+        None,
     );
     t.output(
         Output::SiteUrl.name(),

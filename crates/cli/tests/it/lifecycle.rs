@@ -4,11 +4,11 @@
 //! that recovers from it. What exists is asked of each service's own API
 //! (tools/moto_inventory.py), never taken from a stack's status alone.
 
+use std::process::Command;
+
 use serde_json::{json, Value as Json};
 
 use crate::cloud_harness::*;
-use std::process::Command;
-
 use crate::harness::text;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,6 +234,24 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     both.sort();
     assert_eq!(registry.tags(&repository).await, both);
     assert_eq!(moto.json(&["diff", &dir])["changes"], 0);
+
+    // One site file changes: one invalidation, for its path, asked of
+    // CloudFront itself (after the first upload's).
+    let script = stack.path().join("site/app.js");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, format!("{text}\n// changed\n")).unwrap();
+    let fourth = moto.json(&deploy);
+    let invalidation = &fourth["site"]["invalidation"];
+    assert_eq!(invalidation["paths"], json!(["/app.js"]), "{fourth}");
+    let distribution = fourth["outputs"]["SiteDistributionId"].as_str().unwrap();
+    let made: Json =
+        serde_json::from_str(&moto.python("moto_cloudfront.py", &["invalidations", distribution]))
+            .unwrap();
+    assert_eq!(made.as_array().map(Vec::len), Some(2), "{made}");
+    assert!(
+        made.as_array().unwrap().contains(&json!(["/app.js"])),
+        "{made}"
+    );
 
     destroy_and_find_nothing_left(&moto, &dir, "dev", &prefix, &vpc);
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use serde_json::Value as Json;
 
 use super::*;
+use crate::cdn::Invalidation;
 use crate::package::Package;
 use crate::plan::{Action, Event, Replacement};
 use crate::ports::{Pushed, SiteFile};
@@ -277,6 +278,8 @@ pub struct FakeShipping<'a> {
     pub cloud: &'a FakeCloud,
     /// What the site bucket was last given: key and body.
     pub site: RefCell<Vec<(String, String)>>,
+    /// The invalidations asked for: (distribution, paths).
+    pub invalidations: RefCell<Vec<(String, Vec<String>)>>,
 }
 
 impl Shipping for FakeShipping<'_> {
@@ -299,13 +302,40 @@ impl Shipping for FakeShipping<'_> {
 
     async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload> {
         self.cloud.log(format!("site {bucket}"));
-        *self.site.borrow_mut() = files
+        let now: Vec<(String, String)> = files
             .iter()
             .map(|f| (f.key.to_string(), String::from_utf8_lossy(f.body).into()))
             .collect();
+        let before = std::mem::replace(&mut *self.site.borrow_mut(), now.clone());
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|file| !before.contains(file))
+            .map(|(key, _)| key.clone())
+            .chain(
+                before
+                    .iter()
+                    .filter(|(key, _)| !now.iter().any(|(k, _)| k == key))
+                    .map(|(key, _)| key.clone()),
+            )
+            .collect();
         Ok(SiteUpload {
-            uploaded: files.len(),
-            ..SiteUpload::default()
+            uploaded: now.iter().filter(|(k, _)| changed.contains(k)).count(),
+            unchanged: now.len() - now.iter().filter(|(k, _)| changed.contains(k)).count(),
+            removed: changed.len() - now.iter().filter(|(k, _)| changed.contains(k)).count(),
+            changed,
+        })
+    }
+
+    async fn invalidate(&self, distribution: &str, paths: &[String]) -> Result<Invalidation> {
+        self.cloud
+            .log(format!("invalidate {distribution} {}", paths.join(" ")));
+        self.invalidations
+            .borrow_mut()
+            .push((distribution.to_string(), paths.to_vec()));
+        Ok(Invalidation {
+            id: "I1".into(),
+            paths: paths.to_vec(),
+            status: "Completed".into(),
         })
     }
 }

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use super::fakes::{FakeCloud, FakeShipping, FakeSite, FakeUi};
 use super::*;
 use crate::plan::{Action, Replacement};
+use crate::ports::SiteFile;
 
 /// A real stack folder (Lambda, a table, a site) and a runtime "binary".
 struct Fixture {
@@ -85,6 +86,7 @@ fn deployer<'a>(
         shipping: FakeShipping {
             cloud,
             site: RefCell::new(vec![]),
+            invalidations: RefCell::new(vec![]),
         },
         ui,
         region: "eu-west-1".into(),
@@ -130,6 +132,7 @@ async fn layers_go_in_order_with_the_package_between_artifacts_and_app() {
             "apply shop-dev-data",
             "apply shop-dev-app",
             "site shop-dev-artifacts/SiteBucket",
+            "invalidate shop-dev-artifacts/SiteDistributionId / /index.html",
         ],
         "{:?}",
         cloud.calls()
@@ -175,6 +178,74 @@ async fn the_site_gets_the_values_only_a_deploy_knows() {
         "{body}"
     );
     assert_eq!(report.site.expect("published").upload.uploaded, 1);
+}
+
+/// Site files as a test sets them.
+struct Files(RefCell<Vec<(&'static str, String)>>);
+
+impl SiteSource for Files {
+    fn files(&self, _values: &[(&str, String)]) -> std::result::Result<Vec<SiteFile>, String> {
+        Ok(self
+            .0
+            .borrow()
+            .iter()
+            .map(|(key, body)| SiteFile {
+                key: key.to_string(),
+                body: body.clone().into_bytes(),
+                content_type: "text/plain",
+                page: *key == "index.html",
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_invalidates_the_paths_of_the_site_files_that_changed_once() {
+    let f = Fixture::new();
+    let (cloud, ui) = (FakeCloud::default(), FakeUi::default());
+    let binary = f.binary();
+    let d = deployer(&cloud, &ui, false);
+    let files = Files(RefCell::new(vec![
+        ("index.html", "<h1>shop</h1>".into()),
+        ("app.js", "1".into()),
+        ("style.css", "a".into()),
+    ]));
+    let release = |files: &'static Files| Release {
+        site: Some(files as &dyn SiteSource),
+        ..f.release(&binary, false)
+    };
+    let files: &'static Files = Box::leak(Box::new(files));
+    let distribution = "shop-dev-artifacts/SiteDistributionId".to_string();
+    deployed(d.deploy(&release(files)).await);
+    // A first upload: what CloudFront may hold for those paths (a 404) goes.
+    assert_eq!(d.shipping.invalidations.borrow().len(), 1);
+
+    deployed(d.deploy(&release(files)).await);
+    assert_eq!(
+        d.shipping.invalidations.borrow().len(),
+        1,
+        "nothing changed"
+    );
+
+    files.0.borrow_mut()[1].1 = "2".into();
+    let report = deployed(d.deploy(&release(files)).await);
+    assert_eq!(
+        d.shipping.invalidations.borrow()[1],
+        (distribution.clone(), vec!["/app.js".to_string()]),
+        "one invalidation, for the one changed file"
+    );
+    let site = report.site.expect("published");
+    assert_eq!(site.invalidation.expect("made").paths, ["/app.js"]);
+
+    files.0.borrow_mut()[0].1 = "<h1>shop!</h1>".into();
+    files.0.borrow_mut().remove(2);
+    deployed(d.deploy(&release(files)).await);
+    assert_eq!(
+        d.shipping.invalidations.borrow()[2].1,
+        ["/", "/index.html", "/style.css"],
+        "the root page is also /; a removed file is invalidated too"
+    );
+    assert_eq!(d.shipping.invalidations.borrow().len(), 3);
 }
 
 #[tokio::test]
