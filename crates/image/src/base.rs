@@ -200,3 +200,22 @@ pub fn assemble_over(base: &Base, layers: Vec<Vec<Entry>>, run: &Run) -> Result<
     all.extend(ours);
     finish(all, bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_layers_are_oci_layers_and_foreign_ones_are_refused() {
+        assert_eq!(
+            oci_media_type(IMAGE_DOCKER_LAYER_GZIP_MEDIA_TYPE).unwrap(),
+            IMAGE_LAYER_GZIP_MEDIA_TYPE
+        );
+        let zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+        assert_eq!(oci_media_type(zstd).unwrap(), zstd);
+        let foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+        assert!(oci_media_type(foreign).unwrap_err().contains("cannot be copied"));
+        let nondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+        assert!(oci_media_type(nondistributable).is_err());
+    }
+}

@@ -5,6 +5,7 @@
 //! Nothing here skips: a missing tool (chroot, docker-registry, the built
 //! `stackwright` binary) fails the test and says how to get it.
 
+mod base;
 mod determinism;
 mod registry;
 mod runs;

@@ -19,14 +19,14 @@ const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// A docker-registry process of this test's own, on a free loopback port,
 /// storing under a temp dir; killed when dropped.
-struct Registry {
-    addr: String,
+pub(crate) struct Registry {
+    pub(crate) addr: String,
     child: Child,
     dir: tempfile::TempDir,
 }
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         assert!(
             Path::new(REGISTRY).is_file(),
             "{REGISTRY} is missing: install Debian's registry with \
@@ -80,7 +80,7 @@ impl Registry {
         );
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 

@@ -41,7 +41,11 @@ const HOP_BY_HOP: [&str; 8] = [
 pub type Upstream = Client<HttpConnector, Body>;
 
 pub fn client() -> Upstream {
-    Client::builder(TokioExecutor::new()).build_http()
+    let mut connector = HttpConnector::new();
+    // Requests go out whole; without this a response waits on the
+    // service's delayed ACK whenever a request takes two writes.
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 /// A route for each prefix of each service (the prefix itself, and below).
