@@ -214,7 +214,9 @@ mod tests {
         let zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
         assert_eq!(oci_media_type(zstd).unwrap(), zstd);
         let foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-        assert!(oci_media_type(foreign).unwrap_err().contains("cannot be copied"));
+        assert!(oci_media_type(foreign)
+            .unwrap_err()
+            .contains("cannot be copied"));
         let nondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
         assert!(oci_media_type(nondistributable).is_err());
     }

@@ -30,6 +30,7 @@ mod schemathesis;
 mod security;
 mod services;
 mod services_aws;
+mod services_package;
 mod site;
 mod synth;
 mod todo;
