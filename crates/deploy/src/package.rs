@@ -132,12 +132,14 @@ pub fn service_files(
 /// The start script of a service's function on Lambda (its handler, run by
 /// the Web Adapter): the service in the background, the runtime in front.
 fn lambda_start_script() -> String {
-    // Paths from the script's own folder: /var/task on Lambda.
+    // Paths from the script's own folder: /var/task on Lambda. The service
+    // is started again a second after it exits (the sandbox lives on while
+    // the runtime does); the runtime answers 503 for it meanwhile.
     format!(
         "#!/bin/sh\n\
          # Stackwright: a service and the runtime in front of it, on 127.0.0.1.\n\
          here=$(dirname \"$0\")\n\
-         \"$here/bootstrap\" exec-service \"$here/stack\" \"${service}\" &\n\
+         while :; do \"$here/bootstrap\" exec-service \"$here/stack\" \"${service}\"; sleep 1; done &\n\
          exec \"$here/bootstrap\" up \"$here/stack\" --host 127.0.0.1\n",
         service = stackwright_stack::env::SERVICE_NAME
     )

@@ -2,7 +2,8 @@
 //! package of the adoptions example, unpacked as Lambda unpacks it, started
 //! by the service function's start script (the service by `exec-service`,
 //! the runtime in front of it), serves the service's paths and the
-//! declared routes on PostgreSQL. Only the Web Adapter (which turns Lambda
+//! declared routes on PostgreSQL, and starts the service again when it
+//! dies. Only the Web Adapter (which turns Lambda
 //! events into these HTTP requests) is not in the picture.
 
 use std::os::unix::process::CommandExt as _;
@@ -72,6 +73,7 @@ async fn the_lambda_start_script_runs_the_service_behind_the_runtime() {
         .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
+    let pgid = child.id().to_string();
     let _group = Group(child);
     let base = format!("http://127.0.0.1:{front}");
     let client = reqwest::Client::new();
@@ -100,6 +102,30 @@ async fn the_lambda_start_script_runs_the_service_behind_the_runtime() {
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
+    // The service dies: the start script starts it again, the runtime
+    // answers 503 meanwhile, then the service answers again.
+    let killed = Command::new("pkill")
+        // Only this test's: other tests run the same service meanwhile.
+        .args(["-KILL", "-g", &pgid, "-f", "app.py"])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the service was running");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = client
+            .get(format!("{base}/adopt/Fluffy"))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            // Flask has no GET for it: the service itself answered.
+            405 => break,
+            502 | 503 => {}
+            other => panic!("{other} while the service restarts:\n{}", log_text()),
+        }
+        assert!(Instant::now() < deadline, "not restarted:\n{}", log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = client
