@@ -281,6 +281,7 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
             "stacks": report.stacks,
             "package": report.package,
             "image": report.image,
+            "services": report.services,
             "outputs": report.outputs,
         }));
     } else {

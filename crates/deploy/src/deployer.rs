@@ -51,8 +51,18 @@ pub struct Report {
     pub stacks: Vec<LayerResult>,
     pub package: PackageResult,
     pub image: Option<ImageResult>,
+    /// Each service's image (Fargate), as pushed.
+    pub services: Vec<ServiceImageResult>,
     pub site: Option<SiteResult>,
     pub outputs: IndexMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceImageResult {
+    pub service: String,
+    pub tag: String,
+    /// The manifest digest the task definition names.
+    pub digest: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +127,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             tag: i.tag(),
             digest: None,
         });
+        let mut services = Vec::new();
         for t in release.templates {
             let name = stack_name(&prefix, t.layer);
             let params = artifacts.parameters(t.layer, release.templates);
@@ -134,7 +145,12 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
                 }
                 for service in &artifacts.services {
                     let what = format!("service {}", service.service);
-                    self.ship(&what, &name, &service.image, &outputs).await?;
+                    let digest = self.ship(&what, &name, &service.image, &outputs).await?;
+                    services.push(ServiceImageResult {
+                        service: service.service.clone(),
+                        tag: service.image.tag(),
+                        digest,
+                    });
                 }
             }
         }
@@ -150,6 +166,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             stacks,
             package,
             image,
+            services,
             site,
             outputs,
         })))

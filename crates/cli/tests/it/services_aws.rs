@@ -247,6 +247,11 @@ async fn fargate_runs_each_service_beside_a_front_from_its_pinned_image() {
     // layers, unchanged, and the service's folder on top.
     let image = own["image"].as_str().unwrap();
     let (repository_uri, digest) = image.split_once('@').unwrap();
+    assert_eq!(deployed["services"][0]["service"], "adopt", "{deployed}");
+    assert_eq!(
+        deployed["services"][0]["digest"], digest,
+        "the digest pushed is the one the task definition names"
+    );
     assert_eq!(
         Some(repository_uri),
         deployed["outputs"]["RepositoryUri"].as_str()
