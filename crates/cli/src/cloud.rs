@@ -530,10 +530,10 @@ pub async fn logs(args: &LogsArgs, out: &Output) -> anyhow::Result<ExitCode> {
         bail!("{app} is not deployed; run `stackwright deploy`");
     }
     let output = match &args.service {
-        Some(name) if !ctx.stack.services.contains_key(name) => {
-            bail!("the stack has no service `{name}`")
+        Some(name) => {
+            crate::service::named(&ctx.stack, name)?;
+            stackwright_synth::outputs::ServiceNames::of(name).log_group()
         }
-        Some(name) => stackwright_synth::outputs::ServiceNames::of(name).log_group(),
         None => StackOutput::LogGroup.name().to_string(),
     };
     let group = ctx

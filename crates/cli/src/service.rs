@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use clap::Args;
 use stackwright_server::services::{parse_ports, Wiring};
 use stackwright_stack::env::{self, RuntimeConfig};
+use stackwright_stack::{Service, Stack};
 
 use crate::output::Output;
 use crate::serve::{database_url, load_served_stack, DatabaseArgs};
@@ -41,6 +42,14 @@ pub struct ExecServiceArgs {
     database: DatabaseArgs,
 }
 
+/// The stack's service `name`, or why there is none.
+pub fn named<'s>(stack: &'s Stack, name: &str) -> anyhow::Result<&'s Service> {
+    stack
+        .services
+        .get(name)
+        .with_context(|| format!("the stack has no service `{name}`"))
+}
+
 pub async fn exec_service(
     args: &ExecServiceArgs,
     config: &RuntimeConfig,
@@ -49,10 +58,7 @@ pub async fn exec_service(
     let Some(stack) = load_served_stack(&args.dir, config, out)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let service = stack
-        .services
-        .get(&args.name)
-        .with_context(|| format!("the stack has no service `{}`", args.name))?;
+    let service = named(&stack, &args.name)?;
     let ports =
         parse_ports(config.service_ports.as_deref().unwrap_or("")).map_err(anyhow::Error::msg)?;
     let port = *ports.get(&service.name).with_context(|| {
@@ -71,7 +77,7 @@ pub async fn exec_service(
             vars.insert(secret.clone(), value);
         }
     }
-    let api_url = format!("http://127.0.0.1:{}", args.api_port);
+    let api_url = stackwright_server::base_url(([127, 0, 0, 1], args.api_port).into());
     let wiring = Wiring {
         user_pool: Wiring::user_pool_of(&stack, &api_url, config.user_pool.as_ref()),
         api_url,

@@ -40,8 +40,23 @@ impl Artifacts {
         let package = package::runtime_zip(binary, stack, !images)?;
         let (image, services) = if images {
             let mut services = Vec::new();
+            // Services often share a base: each is pulled once.
+            let mut bases = std::collections::HashMap::new();
             for (service, port) in stackwright_synth::services::ports(stack, settings) {
-                services.push(build_service_image(stack, service, port, ui).await?);
+                let base = match &service.base {
+                    Some(reference) => {
+                        if !bases.contains_key(reference) {
+                            ui.note(&format!("pulling the base image {reference}"));
+                            let pulled = stackwright_image::pull(reference)
+                                .await
+                                .map_err(image::ImageError::from)?;
+                            bases.insert(reference.clone(), pulled);
+                        }
+                        Some(bases[reference].clone())
+                    }
+                    None => None,
+                };
+                services.push(build_service_image(stack, service, base, port, ui).await?);
             }
             (
                 Some(build_image(binary, stack, settings.port, ui).await?),
@@ -119,29 +134,16 @@ async fn build_image(binary: &Path, stack: &Stack, port: u16, ui: &impl Ui) -> R
     Ok(image)
 }
 
-/// A service's image: its base pulled from its registry, its folder (after
-/// `build`) as one more layer. Assembled on a blocking thread.
+/// A service's image: its base (pulled from its registry), its folder
+/// (after `build`) as one more layer. Assembled on a blocking thread.
 async fn build_service_image(
     stack: &Stack,
     service: &stackwright_stack::Service,
+    base: Option<stackwright_image::Base>,
     port: u16,
     ui: &impl Ui,
 ) -> Result<ServiceImage> {
     let started = Instant::now();
-    let base = match &service.base {
-        Some(reference) => {
-            ui.note(&format!(
-                "service {}: pulling its base {reference}",
-                service.name
-            ));
-            Some(
-                stackwright_image::pull(reference)
-                    .await
-                    .map_err(image::ImageError::from)?,
-            )
-        }
-        None => None,
-    };
     let files = package::service_files(stack, service)?;
     let service = service.clone();
     let built =

@@ -466,15 +466,12 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
                 .collect::<Vec<_>>()
             }),
         );
-        t.add(
+        allow_in(
+            t,
             "AppFromLoadBalancer",
-            "AWS::EC2::SecurityGroupIngress",
-            json!({
-                "Description": "The app port from the load balancer",
-                "GroupId": att("AppSecurityGroup", "GroupId"),
-                "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-                "SourceSecurityGroupId": att("LoadBalancerSecurityGroup", "GroupId")
-            }),
+            "The app port from the load balancer",
+            ("AppSecurityGroup", "LoadBalancerSecurityGroup"),
+            port,
         );
     }
     if let Some(db) = db {
@@ -487,17 +484,28 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
                 "SecurityGroupEgress": [no_egress()]
             }),
         );
-        t.add(
+        allow_in(
+            t,
             "DataFromApp",
-            "AWS::EC2::SecurityGroupIngress",
-            json!({
-                "Description": "The database port from the app",
-                "GroupId": att("DataSecurityGroup", "GroupId"),
-                "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
-                "SourceSecurityGroupId": att("AppSecurityGroup", "GroupId")
-            }),
+            "The database port from the app",
+            ("DataSecurityGroup", "AppSecurityGroup"),
+            db,
         );
     }
+}
+
+/// A rule letting group `from` reach group `to` on `port`.
+fn allow_in(t: &mut Template, id: &str, description: &str, (to, from): (&str, &str), port: u16) {
+    t.add(
+        id,
+        "AWS::EC2::SecurityGroupIngress",
+        json!({
+            "Description": description,
+            "GroupId": att(to, "GroupId"),
+            "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+            "SourceSecurityGroupId": att(from, "GroupId")
+        }),
+    );
 }
 
 /// Network layer: a security group per service. Its ports from the load
@@ -508,52 +516,42 @@ pub(crate) fn service_security_groups(t: &mut Template, stack: &Stack, s: &Setti
     for (service, port) in crate::services::ports(stack, s) {
         let names = ServiceNames::of(&service.name);
         let group = names.security_group();
-        let egress = compute_egress(db);
         t.add(
             &group,
             "AWS::EC2::SecurityGroup",
             json!({
                 "GroupDescription": format!("{prefix}: service {}; its ports from the load balancer only", service.name),
                 "VpcId": r("Vpc"),
-                "SecurityGroupEgress": egress
+                "SecurityGroupEgress": compute_egress(db)
             }),
         );
         if s.compute.load_balanced() {
             for (what, p) in [("Front", s.port), ("Health", port)] {
-                t.add(
+                allow_in(
+                    t,
                     &names.id(&format!("{what}FromLoadBalancer")),
-                    "AWS::EC2::SecurityGroupIngress",
-                    json!({
-                        "Description": format!("{what} port from the load balancer"),
-                        "GroupId": att(&group, "GroupId"),
-                        "IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-                        "SourceSecurityGroupId": att("LoadBalancerSecurityGroup", "GroupId")
-                    }),
+                    &format!("{what} port from the load balancer"),
+                    (&group, "LoadBalancerSecurityGroup"),
+                    p,
                 );
             }
         }
         if let Some(db) = db {
-            t.add(
+            allow_in(
+                t,
                 &names.id("DataAccess"),
-                "AWS::EC2::SecurityGroupIngress",
-                json!({
-                    "Description": format!("The database port from service {}", service.name),
-                    "GroupId": att("DataSecurityGroup", "GroupId"),
-                    "IpProtocol": "tcp", "FromPort": db, "ToPort": db,
-                    "SourceSecurityGroupId": att(&group, "GroupId")
-                }),
+                &format!("The database port from service {}", service.name),
+                ("DataSecurityGroup", &group),
+                db,
             );
         }
         if t.resources.contains_key("EndpointSecurityGroup") {
-            t.add(
+            allow_in(
+                t,
                 &names.id("EndpointAccess"),
-                "AWS::EC2::SecurityGroupIngress",
-                json!({
-                    "Description": format!("HTTPS from service {}", service.name),
-                    "GroupId": att("EndpointSecurityGroup", "GroupId"),
-                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                    "SourceSecurityGroupId": att(&group, "GroupId")
-                }),
+                &format!("HTTPS from service {}", service.name),
+                ("EndpointSecurityGroup", &group),
+                443,
             );
         }
         t.output(

@@ -59,11 +59,7 @@ async fn set(
     let Some(ctx) = open(target, out).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let declared = ctx
-        .stack
-        .services
-        .get(service)
-        .with_context(|| format!("the stack has no service `{service}`"))?;
+    let declared = crate::service::named(&ctx.stack, service)?;
     if !declared.secrets.iter().any(|s| s == secret) {
         bail!(
             "service `{service}` has no secret `{secret}`; its secrets: {}",

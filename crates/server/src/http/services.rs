@@ -9,10 +9,12 @@
 //! answers 503 JSON (502 when it fails mid-answer), never a hang. The
 //! client's address is appended to `X-Forwarded-For`.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -86,9 +88,16 @@ async fn proxy(ctx: &ApiContext, to: &Target, request: Request) -> Result<Respon
             }
         }
     }
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = format!("http://127.0.0.1:{}{path}", to.port)
-        .parse::<Uri>()
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    parts.uri = Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(to.authority.clone())
+        .path_and_query(path)
+        .build()
         .map_err(|e| ApiError::BadRequest(format!("invalid request target: {e}")))?;
     parts.headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
@@ -123,16 +132,13 @@ fn forwarded_for(headers: &mut HeaderMap, extensions: &axum::http::Extensions) {
     let Some(super::client::Peer(ip)) = extensions.get::<super::client::Peer>().copied() else {
         return;
     };
-    let before: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    let value = before
-        .into_iter()
-        .chain(std::iter::once(ip.to_string()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // Most requests carry none: then the address alone, with no joining.
+    let mut value = String::new();
+    for before in headers.get_all("x-forwarded-for") {
+        value.push_str(&String::from_utf8_lossy(before.as_bytes()));
+        value.push_str(", ");
+    }
+    let _ = write!(value, "{ip}");
     if let Ok(value) = HeaderValue::from_str(&value) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), value);
     }

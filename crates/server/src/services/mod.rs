@@ -41,6 +41,21 @@ pub const SECRETS_FILE: &str = "secrets.toml";
 pub struct Target {
     pub service: Arc<Service>,
     pub port: u16,
+    /// `127.0.0.1:PORT`, made once: every proxied request names it.
+    pub authority: axum::http::uri::Authority,
+}
+
+impl Target {
+    pub fn new(service: Arc<Service>, port: u16) -> Self {
+        let authority = format!("127.0.0.1:{port}")
+            .parse()
+            .expect("an address and a port are an authority");
+        Target {
+            service,
+            port,
+            authority,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,10 +224,7 @@ pub fn attach(stack: &Stack, ports: &BTreeMap<String, u16>) -> Result<Vec<Target
     ports
         .iter()
         .map(|(name, port)| match stack.services.get(name) {
-            Some(service) => Ok(Target {
-                service: Arc::new(service.clone()),
-                port: *port,
-            }),
+            Some(service) => Ok(Target::new(Arc::new(service.clone()), *port)),
             None => Err(ServiceError::Unknown { name: name.clone() }),
         })
         .collect()

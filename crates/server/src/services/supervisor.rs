@@ -72,7 +72,7 @@ impl Supervisor {
                 .tasks
                 .push(tokio::spawn(run.supervise(child, stopped.clone())));
             supervisor.groups.push(group);
-            supervisor.targets.push(Target { service, port });
+            supervisor.targets.push(Target::new(service, port));
             supervisor.exits.push(exits);
         }
         for (target, exits) in supervisor.targets.iter().zip(&supervisor.exits) {

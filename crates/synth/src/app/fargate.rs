@@ -7,10 +7,10 @@ use stackwright_stack::env;
 use super::balancer::behind_balancer;
 use super::STACK_DIR;
 use crate::cfn::{att, r, Template};
-use crate::data::runtime_secret_export;
 use crate::iam::{managed, role};
 use crate::outputs::{Output, Parameter};
-use crate::{db_port, Settings};
+use crate::services::password_from;
+use crate::Settings;
 
 pub(super) fn fargate(
     t: &mut Template,
@@ -31,7 +31,6 @@ pub(super) fn fargate(
     );
     // Least privilege: ECS (the execution role) reads the secret to inject
     // the password; the app (the task role) only touches DynamoDB tables.
-    let is_secret = |st: &Json| st["Action"] == json!(["secretsmanager:GetSecretValue"]);
     let is_tables = |st: &Json| {
         st["Action"].as_array().is_some_and(|a| {
             a.iter().any(|x| {
@@ -43,7 +42,7 @@ pub(super) fn fargate(
     };
     let mut execution: Vec<Json> = policies
         .iter()
-        .filter(|st| is_secret(st))
+        .filter(|st| reads_secret(st))
         .cloned()
         .collect();
     execution.push(json!({ "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key }));
@@ -64,54 +63,13 @@ pub(super) fn fargate(
     );
     role(t, "TaskRole", "ecs-tasks.amazonaws.com", vec![], task);
 
-    let mut environment: Vec<Json> = env
-        .iter()
-        .filter(|(k, _)| k != env::DATABASE_SECRET_ARN)
-        .map(|(k, v)| json!({ "Name": k, "Value": v }))
-        .collect();
-    environment.push(json!({ "Name": env::PORT, "Value": s.port.to_string() }));
-    for (name, value) in behind_balancer() {
-        environment.push(json!({ "Name": name, "Value": value }));
-    }
-    let mut container = json!({
-        "Name": "app",
-        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": Output::RepositoryUri.import(prefix) }] },
-        "Essential": true,
-        "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
-        "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
-        "Environment": environment,
-        "ReadonlyRootFilesystem": true,
-        "User": "65532",
-        "LogConfiguration": {
-            "LogDriver": "awslogs",
-            "Options": {
-                "awslogs-group": r("AppLogGroup"),
-                "awslogs-region": r("AWS::Region"),
-                "awslogs-stream-prefix": "app"
-            }
-        }
-    });
-    if db_port(s.database).is_some() {
-        // ECS reads the password at task start; it is never in the template.
-        container["Secrets"] = json!([{
-            "Name": env::DATABASE_PASSWORD,
-            "ValueFrom": { "Fn::Sub": ["${Secret}:password::", { "Secret": runtime_secret_export(s.database).import(prefix) }] }
-        }]);
-    }
-    t.add(
+    let container = runtime_container(s, prefix, "app", env, awslogs(r("AppLogGroup"), "app"));
+    task_definition(
+        t,
         "TaskDefinition",
-        "AWS::ECS::TaskDefinition",
-        json!({
-            "Family": prefix,
-            "Cpu": s.cpu.to_string(),
-            "Memory": s.memory.to_string(),
-            "NetworkMode": "awsvpc",
-            "RequiresCompatibilities": ["FARGATE"],
-            "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
-            "ExecutionRoleArn": att("ExecutionRole", "Arn"),
-            "TaskRoleArn": att("TaskRole", "Arn"),
-            "ContainerDefinitions": [container]
-        }),
+        (prefix, s.cpu, s.memory),
+        ["ExecutionRole", "TaskRole"],
+        vec![container],
     );
     let service = ecs_service(
         t,
@@ -202,6 +160,86 @@ pub(super) fn ecs_service<'t>(
                 }
             },
             "LoadBalancers": [{ "ContainerName": spec.container, "ContainerPort": s.port, "TargetGroupArn": r(spec.target_group) }]
+        }),
+    )
+}
+
+/// A statement granting a secret's value: ECS needs it (the execution
+/// role) to inject the secret; the task itself does not.
+pub(super) fn reads_secret(statement: &Json) -> bool {
+    statement["Action"] == json!(["secretsmanager:GetSecretValue"])
+}
+
+/// The runtime's container, listening on the environment's port behind the
+/// load balancer: the app's own task, or a service's front.
+pub(super) fn runtime_container(
+    s: &Settings,
+    prefix: &str,
+    name: &str,
+    env: &[(String, Json)],
+    logs: Json,
+) -> Json {
+    let mut environment: Vec<Json> = env
+        .iter()
+        .filter(|(k, _)| k != env::DATABASE_SECRET_ARN)
+        .map(|(k, v)| json!({ "Name": k, "Value": v }))
+        .collect();
+    environment.push(json!({ "Name": env::PORT, "Value": s.port.to_string() }));
+    for (name, value) in behind_balancer() {
+        environment.push(json!({ "Name": name, "Value": value }));
+    }
+    let mut container = json!({
+        "Name": name,
+        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": Output::RepositoryUri.import(prefix) }] },
+        "Essential": true,
+        "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
+        "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
+        "Environment": environment,
+        "ReadonlyRootFilesystem": true,
+        "User": "65532",
+        "LogConfiguration": logs
+    });
+    // ECS reads the password at task start; it is never in the template.
+    if let Some(from) = password_from(s, prefix) {
+        container["Secrets"] = json!([{ "Name": env::DATABASE_PASSWORD, "ValueFrom": from }]);
+    }
+    container
+}
+
+/// A container's logs in `group`, its streams under `stream`.
+pub(super) fn awslogs(group: Json, stream: &str) -> Json {
+    json!({
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": group,
+            "awslogs-region": r("AWS::Region"),
+            "awslogs-stream-prefix": stream
+        }
+    })
+}
+
+/// A Fargate task definition: `(family, cpu, memory)`, the logical ids of
+/// its execution and task roles, its containers.
+pub(super) fn task_definition<'t>(
+    t: &'t mut Template,
+    id: &str,
+    (family, cpu, memory): (&str, u32, u32),
+    [execution, task]: [&str; 2],
+    containers: Vec<Json>,
+) -> &'t mut Json {
+    t.add(
+        id,
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": family,
+            "Cpu": cpu.to_string(),
+            "Memory": memory.to_string(),
+            "NetworkMode": "awsvpc",
+            "RequiresCompatibilities": ["FARGATE"],
+            "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
+            "ExecutionRoleArn": att(execution, "Arn"),
+            "TaskRoleArn": att(task, "Arn"),
+            "ContainerDefinitions": containers
         }),
     )
 }

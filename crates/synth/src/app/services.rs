@@ -17,6 +17,7 @@ use stackwright_stack::env;
 use stackwright_stack::{Service, Stack};
 
 use super::balancer::target_group;
+use super::fargate::{awslogs, reads_secret, runtime_container, task_definition};
 use super::STACK_DIR;
 use crate::cfn::{att, r, sub, Template};
 use crate::iam::{managed, role};
@@ -114,17 +115,6 @@ fn container_secrets(s: &Settings, prefix: &str, secrets: &[(String, String)]) -
     out
 }
 
-fn awslogs(names: &ServiceNames, stream: &str) -> Json {
-    json!({
-        "LogDriver": "awslogs",
-        "Options": {
-            "awslogs-group": r(&names.log_group()),
-            "awslogs-region": r("AWS::Region"),
-            "awslogs-stream-prefix": stream
-        }
-    })
-}
-
 /// Fargate: per service, a task with the front and the service, an ECS
 /// service behind its listener rules, scaled on CPU.
 pub(super) fn on_fargate(
@@ -205,7 +195,7 @@ fn fargate_roles(
     let task: Vec<Json> = front
         .policies
         .iter()
-        .filter(|st| st["Action"] != json!(["secretsmanager:GetSecretValue"]))
+        .filter(|st| !reads_secret(st))
         .cloned()
         .collect();
     role(
@@ -227,32 +217,13 @@ fn fargate_task(
     secrets: &[(String, String)],
 ) {
     let names = ServiceNames::of(&service.name);
-    let mut front_env: Vec<Json> = front
-        .env
-        .iter()
-        .filter(|(k, _)| k != env::DATABASE_SECRET_ARN)
-        .map(|(k, v)| json!({ "Name": k, "Value": v }))
-        .collect();
-    front_env.push(json!({ "Name": env::PORT, "Value": s.port.to_string() }));
-    front_env
-        .push(json!({ "Name": env::SERVICE_PORTS, "Value": format!("{}={port}", service.name) }));
-    for (name, value) in super::balancer::behind_balancer() {
-        front_env.push(json!({ "Name": name, "Value": value }));
-    }
-    let mut front_container = json!({
-        "Name": "front",
-        "Image": { "Fn::Sub": ["${Repository}:${ImageTag}", { "Repository": Output::RepositoryUri.import(prefix) }] },
-        "Essential": true,
-        "Command": ["up", STACK_DIR, "--host", "0.0.0.0"],
-        "PortMappings": [{ "ContainerPort": s.port, "Protocol": "tcp" }],
-        "Environment": front_env,
-        "ReadonlyRootFilesystem": true,
-        "User": "65532",
-        "LogConfiguration": awslogs(&names, "front")
-    });
-    if let Some(from) = password_from(s, prefix) {
-        front_container["Secrets"] = json!([{ "Name": env::DATABASE_PASSWORD, "ValueFrom": from }]);
-    }
+    let mut front_env = front.env.to_vec();
+    front_env.push((
+        env::SERVICE_PORTS.into(),
+        json!(format!("{}={port}", service.name)),
+    ));
+    let logs = |stream| awslogs(r(&names.log_group()), stream);
+    let front_container = runtime_container(s, prefix, "front", &front_env, logs("front"));
     let service_env: Vec<Json> = environment(stack, s, prefix, service, port)
         .into_iter()
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
@@ -268,24 +239,21 @@ fn fargate_task(
         "User": "65532",
         // A read-only root; the service may still write temporary files.
         "MountPoints": [{ "SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": false }],
-        "LogConfiguration": awslogs(&names, "service")
+        "LogConfiguration": logs("service")
     });
-    t.add(
+    let (execution, task) = (names.id("ExecutionRole"), names.id("TaskRole"));
+    let definition = task_definition(
+        t,
         &names.id("TaskDefinition"),
-        "AWS::ECS::TaskDefinition",
-        json!({
-            "Family": format!("{prefix}-{}", service.name),
-            "Cpu": service.cpu.to_string(),
-            "Memory": service.memory.to_string(),
-            "NetworkMode": "awsvpc",
-            "RequiresCompatibilities": ["FARGATE"],
-            "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
-            "ExecutionRoleArn": att(&names.id("ExecutionRole"), "Arn"),
-            "TaskRoleArn": att(&names.id("TaskRole"), "Arn"),
-            "Volumes": [{ "Name": "tmp" }],
-            "ContainerDefinitions": [front_container, service_container]
-        }),
+        (
+            &format!("{prefix}-{}", service.name),
+            service.cpu,
+            service.memory,
+        ),
+        [&execution, &task],
+        vec![front_container, service_container],
     );
+    definition["Properties"]["Volumes"] = json!([{ "Name": "tmp" }]);
 }
 
 /// EC2: the instances run every service (systemd, see `ec2.rs`); here are
