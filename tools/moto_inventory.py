@@ -63,12 +63,17 @@ def main():
     inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
     inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])
     inv["apis"] = sorted(a["Name"] for a in c("apigatewayv2").get_apis()["Items"] if a["Name"].startswith(prefix))
-    # A distribution has no name: the templates' comment is "<prefix> site",
+    # A distribution has no name: the templates' comment is "<prefix>: ...",
     # and its origin is the site bucket (named after the prefix).
     inv["distributions"] = sorted(
         d["Id"] for d in c("cloudfront").list_distributions()["DistributionList"].get("Items") or []
         if d.get("Comment", "").startswith(prefix)
         or any(o["DomainName"].startswith(low) for o in d["Origins"].get("Items") or []))
+    inv["cloudfront_functions"] = sorted(
+        f["Name"] for f in c("cloudfront").list_functions()["FunctionList"].get("Items") or []
+        if f["Name"].startswith(prefix))
+    inv["web_acls"] = sorted(
+        a["Name"] for a in c("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] if a["Name"].startswith(prefix))
     inv["user_pools"] = sorted(p["Id"] for p in c("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
                                if p["Name"].startswith(prefix))
     inv["load_balancers"] = sorted(lb["LoadBalancerName"] for lb in c("elbv2").describe_load_balancers()["LoadBalancers"]

@@ -69,7 +69,8 @@ completed the way CloudFormation documents them.
    snapshot, as the templates ask outside production).
 
 8. Sites and sign-in in templates: moto's CloudFormation has no model for
-   AWS::CloudFront::OriginAccessControl, ::Distribution,
+   AWS::CloudFront::OriginAccessControl, ::Distribution, ::Function,
+   AWS::WAFv2::WebACL,
    AWS::Cognito::UserPool or ::UserPoolClient, so `Fn::GetAtt
    SiteDistribution.DomainName` "references undefined resource" and a Ref
    to the pool gives nothing. The models below create, update and delete
@@ -83,8 +84,11 @@ completed the way CloudFormation documents them.
      Aliases, AllowedMethods...) where the API (and moto's backend) wraps
      them as {Quantity, Items}, says IPV6Enabled for IsIPV6Enabled, and has
      no CallerReference (CloudFormation makes one): the model converts that
-     much. moto's Origin drops OriginAccessControlId, so an origin's access
-     control would not show in GetDistribution; the patch keeps it.
+     much (OriginCustomHeaders are CustomHeaders there, and a Logging
+     present is enabled). moto's Origin drops OriginAccessControlId, so an
+     origin's access control would not show in GetDistribution; the patch
+     keeps it. A function is created through moto's CreateFunction
+     (ListFunctions shows it), published when AutoPublish says so.
    - CloudFront deletes only a disabled, deployed distribution, and
      CloudFormation disables it first; the model deletes it directly.
    - A pool's properties are the CreateUserPool parameters (UserPoolName is
@@ -102,9 +106,14 @@ Usage: python moto_serial.py HOST PORT
 """
 
 import copy
+import os
 import re
 import sys
 import uuid
+
+# As EC2 does: an instance type that does not exist fails the launch (and
+# so the autoscaling group that asked for it). moto reads it on import.
+os.environ.setdefault("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")
 
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.cloudfront import models as cloudfront
@@ -122,6 +131,7 @@ from moto.redshift.models import Cluster as RedshiftCluster
 from moto.redshift.models import redshift_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.utilities.utils import get_partition
+from moto.wafv2.models import GLOBAL_REGION as WAF_GLOBAL, wafv2_backends
 from werkzeug.serving import run_simple
 
 Backend = cfn.CloudFormationBackend
@@ -752,6 +762,11 @@ def _distribution_config(p, caller_reference):
         custom = origin.get("CustomOriginConfig")
         if custom and isinstance(custom.get("OriginSSLProtocols"), list):
             custom["OriginSslProtocols"] = _wrapped(custom.pop("OriginSSLProtocols"))
+        if isinstance(origin.get("OriginCustomHeaders"), list):
+            origin["CustomHeaders"] = _wrapped(origin.pop("OriginCustomHeaders"))
+    if isinstance(c.get("Logging"), dict):
+        # A template's Logging has no Enabled: present means on.
+        c["Logging"] = dict(c["Logging"], Enabled=True)
     return c
 
 
@@ -832,6 +847,88 @@ class DistributionModel(_Model, CloudFormationModel):
         backend = _cloudfront(account_id, region_name)
         if self.id in backend.distributions:
             backend.delete_distribution(self.id, True)
+
+
+class FunctionModel(_Model, CloudFormationModel):
+    """AWS::CloudFront::Function through moto's cloudfront backend (so
+    ListFunctions shows it): Ref and GetAtt FunctionARN are its ARN."""
+    __module__ = _MODULE
+    ATTRS = {"FunctionARN": "arn"}
+    REPLACE_ON = ("Name",)
+
+    def __init__(self, function, props, account_id, region_name):
+        self.function, self.props, self.arn = function, props, function.arn
+        self.name, self.account_id, self.region_name = function.name, account_id, region_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CloudFront::Function"
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        function = _cloudfront(account_id, region_name).create_function(
+            p["Name"], dict(p.get("FunctionConfig") or {}), p["FunctionCode"].encode(), [])
+        if p.get("AutoPublish"):
+            function.stage, function.status = "LIVE", "DEPLOYED"
+        return cls(function, p, account_id, region_name)
+
+    def modify(self, p):
+        self.function.config = dict(p.get("FunctionConfig") or {})
+        self.function.code = p["FunctionCode"].encode()
+
+    def delete(self, account_id, region_name):
+        backend = _cloudfront(account_id, region_name)
+        if self.name in backend.functions:
+            backend.delete_function(self.name, True)
+
+
+class WebAclModel(_Model, CloudFormationModel):
+    """AWS::WAFv2::WebACL through moto's wafv2 backend (so ListWebACLs shows
+    it; a CLOUDFRONT one in the global backend, as WAF keeps it): Ref is
+    `name|id|scope`, GetAtt Arn and Id as CloudFormation documents."""
+    __module__ = _MODULE
+    ATTRS = {"Arn": "arn", "Id": "id"}
+    REPLACE_ON = ("Name", "Scope")
+
+    def __init__(self, acl, props, account_id, region_name):
+        self.acl, self.props, self.arn, self.id = acl, props, acl.arn, acl.id
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::WAFv2::WebACL"
+
+    @property
+    def physical_resource_id(self):
+        return f"{self.acl.name}|{self.id}|{self.props['Scope']}"
+
+    @staticmethod
+    def _backend(account_id, region_name, scope):
+        return wafv2_backends[account_id][WAF_GLOBAL if scope == "CLOUDFRONT" else region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        acl = cls._backend(account_id, region_name, p["Scope"]).create_web_acl(
+            p["Name"], p["VisibilityConfig"], p["DefaultAction"], p["Scope"], p.get("Description", ""),
+            p.get("Tags") or [], p.get("Rules") or [], None, None, None, None, None)
+        return cls(acl, p, account_id, region_name)
+
+    def modify(self, p):
+        backend = self._backend(self.account_id, self.region_name, p["Scope"])
+        backend.update_web_acl(self.acl.name, self.id, p["DefaultAction"], p.get("Rules") or [],
+                               p.get("Description", ""), p["VisibilityConfig"], self.acl.lock_token,
+                               None, None, None, None, None)
+
+    def delete(self, account_id, region_name):
+        backend = self._backend(account_id, region_name, self.props["Scope"])
+        if self.arn in backend.wacls:
+            backend.delete_web_acl(self.acl.name, self.props["Scope"], self.id, self.acl.lock_token)
 
 
 def _cognito(account_id, region_name):

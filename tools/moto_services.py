@@ -67,12 +67,17 @@ def main():
             for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
                 if rule.get("IsDefault"):
                     continue
-                values = []
+                values, headers = [], []
                 for cond in rule["Conditions"]:
+                    if cond.get("Field") == "http-header":
+                        headers.append(cond["HttpHeaderConfig"]["HttpHeaderName"])
+                        continue
                     values += cond.get("PathPatternConfig", {}).get("Values", []) or cond.get("Values", [])
                 rules.append({
                     "priority": rule["Priority"],
                     "paths": sorted(values),
+                    # The header a rule checks (never its value: a secret).
+                    "headers": sorted(headers),
                     "target_groups": [a.get("TargetGroupArn") for a in rule["Actions"]],
                 })
     out["target_groups"] = groups

@@ -26,6 +26,7 @@ use stackwright_deploy::{Artifacts, Aws, Cloud, DeployError, Deployer, Outcome, 
 use stackwright_deploy::{SiteFile, SiteSource};
 use stackwright_stack::Stack;
 use stackwright_synth::outputs::Output as StackOutput;
+use stackwright_synth::waf::GLOBAL_REGION;
 use stackwright_synth::{Layer, Settings, Template};
 
 use crate::output::Output;
@@ -150,11 +151,22 @@ struct Context_ {
     prefix: String,
     aws: Aws,
     cloud: Cloud,
+    /// CloudFormation in us-east-1 for the global layer, when the
+    /// environment is elsewhere.
+    global: Option<Cloud>,
 }
 
 impl Context_ {
     fn stack_name(&self, layer: Layer) -> String {
         stackwright_synth::stack_name(&self.prefix, layer)
+    }
+
+    /// CloudFormation where `layer`'s stack lives.
+    fn cloud_for(&self, layer: Layer) -> &Cloud {
+        match (&self.global, layer) {
+            (Some(global), Layer::Global) => global,
+            _ => &self.cloud,
+        }
     }
 
     /// The deploy workflow on this context's AWS clients.
@@ -166,6 +178,7 @@ impl Context_ {
     ) -> Deployer<'a, Cloud, AwsShipping<'a>, Terminal> {
         Deployer {
             stacks: &self.cloud,
+            global: self.global.as_ref().unwrap_or(&self.cloud),
             shipping: AwsShipping {
                 aws: &self.aws,
                 registry,
@@ -179,10 +192,9 @@ impl Context_ {
 }
 
 async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>> {
-    let Some(stack) = crate::load_stack(&target.dir, out, target.json)? else {
+    let Some(mut stack) = crate::load_stack(&target.dir, out, target.json)? else {
         return Ok(None);
     };
-    let (settings, templates) = stackwright_synth::synth(&stack, &target.env)?;
     // The stack file's region only when it names one: otherwise the chain's.
     let declared = stack
         .aws
@@ -192,12 +204,29 @@ async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>>
         .or_else(|| stack.aws.base.region.clone());
     let region = target.region.clone().or(declared);
     let aws = Aws::connect(region.as_deref(), target.endpoint_url.as_deref()).await;
-    let mut cloud = Cloud::new(&aws);
-    if target.endpoint_url.is_some() {
-        // Emulators answer at once; AWS takes minutes, polled every 5 s.
-        cloud.poll = Duration::from_millis(200);
-        cloud.deadline = Duration::from_secs(300);
+    // The templates are made for the region they go to (its load balancer
+    // log account, whether CloudFront's web ACL needs a stack in
+    // us-east-1), whichever way it was chosen.
+    stack.aws.base.region = Some(aws.region());
+    if let Some(env) = stack.aws.envs.get_mut(&target.env) {
+        env.region = Some(aws.region());
     }
+    let (settings, templates) = stackwright_synth::synth(&stack, &target.env)?;
+    let emulated = |mut cloud: Cloud| {
+        if target.endpoint_url.is_some() {
+            // Emulators answer at once; AWS takes minutes, polled every 5 s.
+            cloud.poll = Duration::from_millis(200);
+            cloud.deadline = Duration::from_secs(300);
+        }
+        cloud
+    };
+    let cloud = emulated(Cloud::new(&aws));
+    let global = if aws.region() == GLOBAL_REGION {
+        None
+    } else {
+        let there = Aws::connect(Some(GLOBAL_REGION), target.endpoint_url.as_deref()).await;
+        Some(emulated(Cloud::new(&there)))
+    };
     let prefix = settings.prefix(&stack);
     Ok(Some(Context_ {
         stack,
@@ -206,6 +235,7 @@ async fn open(target: &Target, out: &Output) -> anyhow::Result<Option<Context_>>
         prefix,
         aws,
         cloud,
+        global,
     }))
 }
 
@@ -273,6 +303,7 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
     if args.target.json {
         out.json(&json!({
             "ok": true,
+            "url": report.outputs.get(StackOutput::Url.name()),
             "bootstrap": report.bootstrap,
             "site": report.site,
             "stack": ctx.stack.name,
@@ -291,11 +322,9 @@ pub async fn deploy(args: &DeployArgs, out: &Output) -> anyhow::Result<ExitCode>
 }
 
 fn print_outputs(out: &Output, outputs: &IndexMap<String, String>) {
-    if let Some(url) = outputs.get(StackOutput::ServiceUrl.name()) {
-        out.line(&format!("service: {url}"));
-    }
-    if let Some(url) = outputs.get(StackOutput::SiteUrl.name()) {
-        out.line(&format!("site: {url}"));
+    // The one URL to open: the site and its API, over HTTPS.
+    if let Some(url) = outputs.get(StackOutput::Url.name()) {
+        out.line(&format!("url: {url}"));
     }
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in outputs {
@@ -315,6 +344,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let mut report = Vec::new();
     let mut missing_before: Option<String> = None;
     let mut changes = 0;
+    let outputs = all_outputs(&ctx).await?;
     for t in &ctx.templates {
         let name = ctx.stack_name(t.layer);
         if let Some(missing) = &missing_before {
@@ -336,9 +366,22 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
                 "changes": t.resources.iter().map(|(id, r)| json!({"action": "add", "logical_id": id, "resource_type": r["Type"], "replacement": "never"})).collect::<Vec<_>>() }));
             continue;
         }
-        let params = artifacts.parameters(t.layer, &ctx.templates);
+        let params = match ctx
+            .deployer(&terminal, None, false)
+            .layer_parameters(&artifacts, t, &ctx.templates, &outputs)
+            .await
+        {
+            Ok(params) => params,
+            // The edge needs the global layer's web ACL, not made yet.
+            Err(DeployError::MissingOutput { stack, .. }) => {
+                eprintln!("{name}: planned once {stack} exists");
+                report.push(json!({ "stack": name, "layer": t.layer.as_str(), "after": stack }));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let plan = match ctx
-            .cloud
+            .cloud_for(t.layer)
             .plan(&name, &t.render(), &params, &token(t.layer))
             .await
         {
@@ -350,10 +393,12 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
             }
             other => other?,
         };
-        ctx.cloud.discard(&plan).await;
+        ctx.cloud_for(t.layer).discard(&plan).await;
         show_plan(&plan, colour);
         changes += plan.changes.len();
-        if plan.creates_stack {
+        // Nothing imports the global layer (it is in another region): a
+        // new one holds up only the edge, through its parameter.
+        if plan.creates_stack && t.layer != Layer::Global {
             missing_before = Some(name.clone());
         }
         report.push(json!({ "stack": name, "layer": t.layer.as_str(), "creates_stack": plan.creates_stack, "changes": plan.changes }));
@@ -378,8 +423,9 @@ async fn all_outputs(ctx: &Context_) -> anyhow::Result<IndexMap<String, String>>
     let mut outputs = IndexMap::new();
     for layer in Layer::ALL {
         let name = ctx.stack_name(layer);
-        if ctx.cloud.status(&name).await?.is_some() {
-            for (k, v) in ctx.cloud.outputs(&name).await? {
+        let cloud = ctx.cloud_for(layer);
+        if cloud.status(&name).await?.is_some() {
+            for (k, v) in cloud.outputs(&name).await? {
                 outputs.insert(k, v);
             }
         }
@@ -412,16 +458,21 @@ pub async fn status(args: &StatusArgs, out: &Output) -> anyhow::Result<ExitCode>
     };
     let mut layers = Vec::new();
     let mut healthy_stacks = true;
-    for layer in Layer::ALL {
+    // The environment's layers (a global one only when it needs it).
+    for layer in ctx.templates.iter().map(|t| t.layer) {
         let name = ctx.stack_name(layer);
-        let status = ctx.cloud.status(&name).await?;
+        let status = ctx.cloud_for(layer).status(&name).await?;
         let reason = match &status {
-            Some(_) => ctx.cloud.status_reason(&name).await,
+            Some(_) => ctx.cloud_for(layer).status_reason(&name).await,
             None => None,
         };
         let drift = match (&status, args.no_drift) {
             (Some(_), false) => Some(
-                match ctx.cloud.drift(&name, Duration::from_secs(120)).await {
+                match ctx
+                    .cloud_for(layer)
+                    .drift(&name, Duration::from_secs(120))
+                    .await
+                {
                     Ok(d) => d,
                     Err(e) => format!("unknown ({e})"),
                 },
@@ -445,7 +496,10 @@ pub async fn status(args: &StatusArgs, out: &Output) -> anyhow::Result<ExitCode>
         layers.push(json!({ "stack": name, "layer": layer.as_str(), "status": status, "reason": reason, "drift": drift }));
     }
     let outputs = all_outputs(&ctx).await?;
-    let health = match outputs.get(StackOutput::ServiceUrl.name()) {
+    if let (Some(url), false) = (outputs.get(StackOutput::Url.name()), args.target.json) {
+        out.line(&format!("url: {url}"));
+    }
+    let health = match outputs.get(StackOutput::Url.name()) {
         // An emulator's URLs name hosts that do not exist: nothing to ask.
         Some(url) if ctx.aws.endpoint().is_some() => {
             if !args.target.json {
@@ -472,13 +526,14 @@ pub async fn status(args: &StatusArgs, out: &Output) -> anyhow::Result<ExitCode>
     };
     let services = service_health(
         &ctx,
-        outputs.get(StackOutput::ServiceUrl.name()),
+        outputs.get(StackOutput::Url.name()),
         args.target.json,
         out,
     )
     .await;
     if args.target.json {
-        out.json(&json!({ "ok": healthy_stacks, "env": ctx.settings.env, "stacks": layers, "health": health, "services": services }));
+        let url = outputs.get(StackOutput::Url.name());
+        out.json(&json!({ "ok": healthy_stacks, "env": ctx.settings.env, "url": url, "stacks": layers, "health": health, "services": services }));
     }
     Ok(if healthy_stacks {
         ExitCode::SUCCESS

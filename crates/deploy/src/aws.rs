@@ -122,4 +122,8 @@ impl Shipping for AwsShipping<'_> {
         };
         cdn::invalidate(&self.aws.cloudfront(), distribution, paths, timing).await
     }
+
+    async fn prefix_list(&self, name: &str) -> Result<String> {
+        crate::prefix_list::id(&self.aws.config, self.aws.endpoint(), name).await
+    }
 }

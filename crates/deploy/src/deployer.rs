@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use stackwright_stack::Stack;
 use stackwright_synth::iam::{bootstrap_template, BOOTSTRAP_STACK, BOOTSTRAP_VERSION};
-use stackwright_synth::outputs::Output;
+use stackwright_synth::outputs::{Output, Parameter};
 use stackwright_synth::{stack_name, Layer, Settings, Template};
 
 use crate::artifacts::Artifacts;
@@ -97,6 +97,9 @@ pub struct SiteResult {
 
 pub struct Deployer<'a, S, P, U> {
     pub stacks: &'a S,
+    /// CloudFormation in us-east-1, for the `global` layer (the same as
+    /// `stacks` when the environment is there).
+    pub global: &'a S,
     pub shipping: P,
     pub ui: &'a U,
     /// Named in advice; the site's sign-in talks to this region.
@@ -130,11 +133,13 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         let mut services = Vec::new();
         for t in release.templates {
             let name = stack_name(&prefix, t.layer);
-            let params = artifacts.parameters(t.layer, release.templates);
+            let params = self
+                .layer_parameters(&artifacts, t, release.templates, &outputs)
+                .await?;
             let Some(layer) = self.layer(&name, t, &params).await? else {
                 return Ok(Outcome::Declined { stack: name });
             };
-            for (k, v) in self.stacks.outputs(&name).await? {
+            for (k, v) in self.cf(&name).outputs(&name).await? {
                 outputs.insert(k, v);
             }
             stacks.push(layer);
@@ -170,6 +175,43 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             site,
             outputs,
         })))
+    }
+
+    /// CloudFormation where stack `name` lives: us-east-1 for the global
+    /// layer, the environment's region for the rest.
+    fn cf(&self, name: &str) -> &S {
+        if name.ends_with(&format!("-{}", Layer::Global.as_str())) {
+            self.global
+        } else {
+            self.stacks
+        }
+    }
+
+    /// What deploy passes a layer: the app layer's artifacts, the network
+    /// layer's CloudFront prefix list (looked up in the region), and the
+    /// edge layer's web ACL (an output of the global layer).
+    pub async fn layer_parameters(
+        &self,
+        artifacts: &Artifacts,
+        t: &Template,
+        templates: &[Template],
+        outputs: &Outputs,
+    ) -> Result<Vec<(String, String)>> {
+        let mut params = artifacts.parameters(t.layer, templates);
+        let web_acl = Parameter::WebAclArn.name();
+        if t.parameters.contains_key(web_acl) {
+            let arn = output(outputs, "the global layer", Output::WebAclArn)?;
+            params.push((web_acl.to_string(), arn.to_string()));
+        }
+        let prefix_list = Parameter::CloudFrontPrefixList.name();
+        if t.parameters.contains_key(prefix_list) {
+            let id = self
+                .shipping
+                .prefix_list(crate::prefix_list::CLOUDFRONT_ORIGIN_FACING)
+                .await?;
+            params.push((prefix_list.to_string(), id));
+        }
+        Ok(params)
     }
 
     /// Plan, check and apply one layer; None when the person declined.
@@ -224,13 +266,10 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         template: &str,
         params: &[(String, String)],
     ) -> Result<Plan> {
-        match self
-            .stacks
-            .plan(name, template, params, &token(layer))
-            .await
-        {
+        let cf = self.cf(name);
+        match cf.plan(name, template, params, &token(layer)).await {
             Err(DeployError::NeedsReplacement { stack, status }) => {
-                let reason = self.stacks.status_reason(&stack).await.unwrap_or_default();
+                let reason = cf.status_reason(&stack).await.unwrap_or_default();
                 self.ui.note(&format!("{stack} is in {status} after a failed first deploy ({reason}); it holds nothing and must be deleted before it can be created again"));
                 let question = format!("Delete {stack} and create it again?");
                 if !self
@@ -241,12 +280,8 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
                     return Err(DeployError::NotReplaced { stack, status });
                 }
                 let ui = self.ui;
-                self.stacks
-                    .destroy(&stack, &mut |e| ui.event(&stack, e))
-                    .await?;
-                self.stacks
-                    .plan(name, template, params, &token(layer))
-                    .await
+                cf.destroy(&stack, &mut |e| ui.event(&stack, e)).await?;
+                cf.plan(name, template, params, &token(layer)).await
             }
             other => other,
         }
@@ -263,7 +298,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         if losing.is_empty() || self.allow_replace {
             return Ok(());
         }
-        self.stacks.discard(plan).await;
+        self.cf(&plan.stack).discard(plan).await;
         Err(DeployError::LosesData {
             stack: plan.stack.clone(),
             resources: losing.join(", "),
@@ -275,7 +310,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
     async fn confirm_or_discard(&self, plan: &Plan, question: &str) -> Result<bool> {
         let answer = self.ui.confirm(question);
         if !matches!(answer, Ok(true)) {
-            self.stacks.discard(plan).await;
+            self.cf(&plan.stack).discard(plan).await;
         }
         answer.map_err(DeployError::Unconfirmed)
     }
@@ -283,7 +318,8 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
     async fn apply(&self, plan: &Plan) -> Result<String> {
         let ui = self.ui;
         let stack = &plan.stack;
-        self.working(stack, self.stacks.apply(plan, &mut |e| ui.event(stack, e)))
+        let cf = self.cf(stack);
+        self.working(stack, cf.apply(plan, &mut |e| ui.event(stack, e)))
             .await
     }
 
@@ -384,24 +420,19 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
     }
 
     /// Upload the site with the placeholders filled from the outputs: the
-    /// API's URL, the user pool and its client.
+    /// API's URL (the distribution's, the site's own origin), the user
+    /// pool and its client.
     async fn publish_site(&self, source: &dyn SiteSource, outputs: &Outputs) -> Result<SiteResult> {
         let get = |o: Output| outputs.get(o.name()).cloned().unwrap_or_default();
         let bucket = output(outputs, "the artifacts layer", Output::SiteBucket)?;
-        let api = get(Output::ServiceUrl);
-        if api.starts_with("http://") {
-            self.ui.note(&format!(
-                "warning: the site is served over HTTPS, and browsers refuse its calls to {api}: \
-                 set certificate_arn so the API is served over HTTPS too"
-            ));
-        }
+        let url = output(outputs, "the edge layer", Output::Url)?.to_string();
         let auth = match &self.endpoint {
             // An emulator answers the Cognito protocol at its own address.
             Some(endpoint) => format!("{}/", endpoint.trim_end_matches('/')),
             None => format!("https://cognito-idp.{}.amazonaws.com/", self.region),
         };
         let values = vec![
-            ("API_URL", api),
+            ("API_URL", url.clone()),
             ("AUTH_URL", auth),
             ("REGION", self.region.clone()),
             ("USER_POOL_ID", get(Output::UserPoolId)),
@@ -423,9 +454,8 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             })
             .collect();
         let upload = self.shipping.sync_site(bucket, &objects).await?;
-        let url = get(Output::SiteUrl);
         let paths = crate::cdn::paths(&upload.changed, stackwright_synth::site::ROOT_OBJECT);
-        let invalidation = match outputs.get(Output::SiteDistributionId.name()) {
+        let invalidation = match outputs.get(Output::DistributionId.name()) {
             Some(distribution) if !paths.is_empty() => {
                 let done = self
                     .working(

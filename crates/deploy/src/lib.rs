@@ -17,6 +17,7 @@ pub mod logs;
 pub mod package;
 pub mod plan;
 pub mod ports;
+pub mod prefix_list;
 pub mod store;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;

@@ -54,6 +54,8 @@ pub trait Shipping {
     async fn sync_site(&self, bucket: &str, files: &[SiteObject<'_>]) -> Result<SiteUpload>;
     /// Invalidate these paths of the site's distribution, waiting a while.
     async fn invalidate(&self, distribution: &str, paths: &[String]) -> Result<Invalidation>;
+    /// The id of the managed prefix list `name` in the region.
+    async fn prefix_list(&self, name: &str) -> Result<String>;
 }
 
 /// Where an image went, and its manifest digest.

@@ -245,6 +245,25 @@ async fn post(client: &HttpClient, url: &str, body: &Json) -> Result<(), LambdaE
     Ok(())
 }
 
+/// API Gateway as a proxy: X-Forwarded-For ends with the address it saw
+/// (CloudFront's, behind the edge), appended unless it already is, so the
+/// runtime counts trusted hops the same way behind every kind of compute.
+fn forwarded_by_gateway(headers: &mut axum::http::HeaderMap, ip: std::net::IpAddr) {
+    let seen = ip.to_string();
+    let current = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let value = match current {
+        Some(list) if list.rsplit(',').next().map(str::trim) == Some(seen.as_str()) => return,
+        Some(list) if !list.trim().is_empty() => format!("{list}, {seen}"),
+        _ => seen,
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", value);
+    }
+}
+
 /// An API Gateway HTTP API (payload 2.0) event through the router, and the
 /// response in the form API Gateway expects.
 pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
@@ -283,8 +302,9 @@ pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
     // API Gateway's view of the client, as the accept loop's peer address.
     if let Some(ip) = event["requestContext"]["http"]["sourceIp"]
         .as_str()
-        .and_then(|ip| ip.parse().ok())
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
     {
+        forwarded_by_gateway(request.headers_mut(), ip);
         request
             .extensions_mut()
             .insert(crate::http::client::Peer(ip));
@@ -324,4 +344,26 @@ pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
         "body": body,
         "isBase64Encoded": encoded
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_hop_is_appended_once() {
+        let ip: std::net::IpAddr = "130.176.1.2".parse().unwrap();
+        let list = |headers: &axum::http::HeaderMap| {
+            headers["x-forwarded-for"].to_str().unwrap().to_string()
+        };
+        let mut headers = axum::http::HeaderMap::new();
+        forwarded_by_gateway(&mut headers, ip);
+        assert_eq!(list(&headers), "130.176.1.2");
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        forwarded_by_gateway(&mut headers, ip);
+        assert_eq!(list(&headers), "203.0.113.9, 130.176.1.2");
+        // Already appended by API Gateway: left as it is.
+        forwarded_by_gateway(&mut headers, ip);
+        assert_eq!(list(&headers), "203.0.113.9, 130.176.1.2");
+    }
 }

@@ -119,6 +119,8 @@ pub struct RawAws {
     pub log_retention_days: Option<S<i64>>,
     pub certificate_arn: Option<S<String>>,
     pub web_adapter_layer: Option<S<String>>,
+    pub waf: Option<S<bool>>,
+    pub waf_rate_limit: Option<S<i64>>,
     #[serde(default)]
     pub env: IndexMap<String, S<RawAws>>,
 }

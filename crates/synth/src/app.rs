@@ -161,8 +161,8 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
         ));
     }
     if stack.site.is_some() {
-        // The site (on CloudFront) calls the API from its own origin.
-        env.push((env::CORS_ORIGINS.into(), Output::SiteUrl.import(prefix)));
+        // The edge serves the site from its bucket, on the API's origin:
+        // no CORS is needed.
         env.push((env::SITE_SERVED_ELSEWHERE.into(), json!("1")));
     }
     match s.database {

@@ -1,7 +1,7 @@
 //! The artifacts layer: where `stackwright deploy` puts what the app layer
 //! runs. A private, versioned, encrypted bucket for the runtime zip (Lambda
-//! and EC2 read it; sites will be uploaded beside it), and on Fargate the
-//! ECR repository for the runtime image.
+//! and EC2 read it), the site's bucket, the access log bucket, and on
+//! Fargate the ECR repository for the runtime image.
 //!
 //! It is a layer of its own, deployed before the app layer, because the
 //! artifacts must exist before the compute that runs them is created: an ECS
@@ -22,12 +22,13 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         format!("Stackwright {prefix}: artifacts (runtime package, image repository)"),
     );
     let key = Output::KeyArn.import(&prefix);
+    crate::logs::add(&mut t, s, &prefix);
     // No BucketName: CloudFormation picks a globally unique one, so two
     // accounts (or a destroyed and recreated stack) never collide.
     t.add(
         "ArtifactBucket",
         "AWS::S3::Bucket",
-        crate::bucket::private(key.clone()),
+        crate::bucket::private(key.clone(), "ArtifactBucket"),
     );
     t.add(
         "ArtifactBucketPolicy",
@@ -53,7 +54,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         r("ArtifactBucket"),
         Some(Output::ArtifactBucket.export(&prefix)),
     );
-    crate::site::add(&mut t, stack, s, &prefix, key.clone());
+    crate::site::add(&mut t, stack, &prefix, key.clone());
     if s.compute.needs_image() {
         t.add(
             "Repository",

@@ -4,9 +4,11 @@ use serde_json::{json, Value as Json};
 
 /// A bucket only the stack writes and reads: all public access blocked,
 /// ACLs off, versioned, encrypted with the stack's key (bucket keys save
-/// KMS calls), old versions expire (they are only needed for a rollback).
-pub(crate) fn private(key: Json) -> Json {
+/// KMS calls), old versions expire (they are only needed for a rollback),
+/// and its access is logged to the log bucket under its logical `id`.
+pub(crate) fn private(key: Json, id: &str) -> Json {
     json!({
+        "LoggingConfiguration": crate::logs::bucket_logging(id),
         "VersioningConfiguration": { "Status": "Enabled" },
         "BucketEncryption": {
             "ServerSideEncryptionConfiguration": [{

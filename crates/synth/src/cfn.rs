@@ -8,10 +8,15 @@ use serde_json::{json, Value as Json};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
+    /// In us-east-1, when the environment is elsewhere: what CloudFront
+    /// needs from that region (the web ACL).
+    Global,
     Network,
     Artifacts,
     Data,
     App,
+    /// The one HTTPS origin: CloudFront in front of the site and the API.
+    Edge,
     /// Not an environment's layer: the region's bootstrap stack (the
     /// permissions boundary), shared by every stack there.
     Bootstrap,
@@ -19,13 +24,22 @@ pub enum Layer {
 
 impl Layer {
     /// Deployment order; deletion goes the other way.
-    pub const ALL: [Layer; 4] = [Layer::Network, Layer::Artifacts, Layer::Data, Layer::App];
+    pub const ALL: [Layer; 6] = [
+        Layer::Global,
+        Layer::Network,
+        Layer::Artifacts,
+        Layer::Data,
+        Layer::App,
+        Layer::Edge,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
+            Layer::Global => "global",
             Layer::Network => "network",
             Layer::Artifacts => "artifacts",
             Layer::Data => "data",
             Layer::App => "app",
+            Layer::Edge => "edge",
             Layer::Bootstrap => "bootstrap",
         }
     }

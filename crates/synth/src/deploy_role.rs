@@ -147,6 +147,23 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
             "Condition": { "ForAnyValue:StringEquals": { "aws:CalledVia": "cloudformation.amazonaws.com" } }
         }),
     ];
+    // Deploy itself: refreshing the edge's cache after a site upload (the
+    // distribution's id is CloudFront's to choose), and looking up
+    // CloudFront's prefix list for the load balancer's group.
+    statements.push(json!({
+        "Sid": "InvalidateTheEdge",
+        "Effect": "Allow",
+        "Action": ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
+        "Resource": format!("arn:aws:cloudfront::{account}:distribution/*")
+    }));
+    if s.compute.load_balanced() {
+        statements.push(json!({
+            "Sid": "FindCloudFrontPrefixList",
+            "Effect": "Allow",
+            "Action": "ec2:DescribeManagedPrefixLists",
+            "Resource": "*"
+        }));
+    }
     if s.compute.needs_image() {
         // Pushing the runtime image: the sign-in takes no resource.
         statements.push(json!({
@@ -207,8 +224,7 @@ fn services_through_cloudformation(stack: &Stack, s: &Settings) -> Vec<&'static 
     if stack.users.is_some() {
         services.push("cognito-idp:*");
     }
-    if stack.site.is_some() {
-        services.push("cloudfront:*");
-    }
+    // Every environment has its edge.
+    services.push("cloudfront:*");
     services
 }

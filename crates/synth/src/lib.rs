@@ -1,9 +1,10 @@
 //! `stackwright synth`: CloudFormation from the stack model.
 //!
-//! Four layers, each its own stack, linked by exports so each can be
+//! Five layers, each its own stack, linked by exports so each can be
 //! updated alone: `network` (VPC, subnets, security groups, KMS key),
-//! `artifacts` (the bucket and image repository deploy uploads to),
-//! `data` (the database and its generated secret) and `app` (compute).
+//! `artifacts` (the buckets and image repository deploy uploads to),
+//! `data` (the database and its generated secret), `app` (compute) and
+//! `edge` (the CloudFront distribution: the one HTTPS origin).
 //! Output is deterministic: the same stack gives the same bytes.
 
 #![warn(clippy::too_many_lines)]
@@ -14,8 +15,10 @@ mod bucket;
 pub mod cfn;
 pub mod data;
 pub mod deploy_role;
+pub mod edge;
 pub mod graph;
 pub mod iam;
+pub mod logs;
 pub mod network;
 pub mod outputs;
 pub mod resources;
@@ -24,6 +27,7 @@ pub mod settings;
 pub mod site;
 pub mod topics;
 pub mod users;
+pub mod waf;
 
 use std::path::{Path, PathBuf};
 
@@ -63,12 +67,14 @@ pub fn stack_name(prefix: &str, layer: Layer) -> String {
 /// Every layer's template for one environment, in deployment order.
 pub fn synth(stack: &Stack, env: &str) -> Result<(Settings, Vec<Template>), SynthError> {
     let settings = Settings::resolve(stack, env)?;
-    let templates = vec![
+    let mut templates: Vec<Template> = waf::template(stack, &settings).into_iter().collect();
+    templates.extend([
         network::template(stack, &settings),
         artifacts::template(stack, &settings),
         data::template(stack, &settings),
         app::template(stack, &settings),
-    ];
+        edge::template(stack, &settings)?,
+    ]);
     Ok((settings, templates))
 }
 

@@ -1,6 +1,6 @@
 //! The names layers publish and deploy passes: stack outputs (most of them
 //! also exported, `PREFIX-Name`, for the next layer to import) and the app
-//! layer's parameters. Synth writes them, deploy, the CLI and the graph
+//! and network layers' parameters. Synth writes them, deploy, the CLI and the graph
 //! read them: one spelling, here.
 
 use std::fmt;
@@ -23,9 +23,10 @@ pub enum Output {
     ArtifactBucket,
     RepositoryUri,
     SiteBucket,
-    SiteUrl,
-    /// The site's CloudFront distribution, whose cache deploy invalidates.
-    SiteDistributionId,
+    /// The site bucket's regional domain name: the edge's origin.
+    SiteBucketDomain,
+    /// Where access logs go (load balancer, CloudFront, buckets).
+    LogBucket,
     UserPoolId,
     UserPoolClientId,
     // data
@@ -37,8 +38,20 @@ pub enum Output {
     AppDatabaseSecretArn,
     TablePrefix,
     // app
+    /// The API's own address, reachable only through the edge (load
+    /// balancer) or also directly (an HTTP API on Lambda).
     ServiceUrl,
+    /// The host name the edge sends API requests to.
+    OriginDomain,
     LogGroup,
+    // edge
+    /// The one URL of the environment: the site and the API, over HTTPS.
+    Url,
+    /// The edge's CloudFront distribution, whose cache deploy invalidates.
+    DistributionId,
+    // global
+    /// The web ACL made in us-east-1, for the edge layer.
+    WebAclArn,
     // bootstrap
     Boundary,
     BootstrapVersion,
@@ -58,8 +71,8 @@ impl Output {
             Output::ArtifactBucket => "ArtifactBucket",
             Output::RepositoryUri => "RepositoryUri",
             Output::SiteBucket => "SiteBucket",
-            Output::SiteUrl => "SiteUrl",
-            Output::SiteDistributionId => "SiteDistributionId",
+            Output::SiteBucketDomain => "SiteBucketDomain",
+            Output::LogBucket => "LogBucket",
             Output::UserPoolId => "UserPoolId",
             Output::UserPoolClientId => "UserPoolClientId",
             Output::DatabaseHost => "DatabaseHost",
@@ -68,6 +81,10 @@ impl Output {
             Output::AppDatabaseSecretArn => "AppDatabaseSecretArn",
             Output::TablePrefix => "TablePrefix",
             Output::ServiceUrl => "ServiceUrl",
+            Output::OriginDomain => "OriginDomain",
+            Output::Url => "Url",
+            Output::DistributionId => "DistributionId",
+            Output::WebAclArn => "WebAclArn",
             Output::LogGroup => "LogGroup",
             Output::Boundary => "Boundary",
             Output::BootstrapVersion => "BootstrapVersion",
@@ -144,9 +161,14 @@ impl ServiceNames {
     }
 }
 
-/// A parameter of the app layer, passed by deploy.
+/// A parameter of a layer, passed by deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parameter {
+    /// The network layer's: the id of CloudFront's origin-facing managed
+    /// prefix list in the region, which deploy looks up.
+    CloudFrontPrefixList,
+    /// The edge layer's: the global stack's web ACL, when it has one.
+    WebAclArn,
     /// The runtime package's key in the artifact bucket.
     ArtifactKey,
     /// Changes exactly when what runs changes: reruns the migration.
@@ -158,6 +180,8 @@ pub enum Parameter {
 impl Parameter {
     pub const fn name(self) -> &'static str {
         match self {
+            Parameter::CloudFrontPrefixList => "CloudFrontPrefixList",
+            Parameter::WebAclArn => "WebAclArn",
             Parameter::ArtifactKey => "ArtifactKey",
             Parameter::DeployId => "DeployId",
             Parameter::ImageTag => "ImageTag",

@@ -10,6 +10,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
     // In drawing order within a layer: the way in first.
+    Firewall,
     Distribution,
     LoadBalancer,
     HttpApi,
@@ -135,6 +136,8 @@ pub const FACTS: &[Fact] = &[
     fact("AWS::S3::Bucket", Part::Buckets, true).teardown(Teardown::EmptyBucket),
     fact("AWS::S3::BucketPolicy", Part::Buckets, false),
     fact("AWS::CloudFront::Distribution", Part::Distribution, false),
+    fact("AWS::CloudFront::Function", Part::Distribution, false),
+    fact("AWS::WAFv2::WebACL", Part::Firewall, false),
     fact(
         "AWS::CloudFront::OriginAccessControl",
         Part::Distribution,

@@ -6,6 +6,10 @@ use stackwright_stack::{AwsOverrides, CloudEngine, Compute, Stack};
 
 use crate::SynthError;
 
+/// Requests per 5 minutes one address may make through WAF: about 7 a
+/// second, sustained, well above a person using a site.
+pub const DEFAULT_WAF_RATE_LIMIT: u32 = 2000;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub env: String,
@@ -29,9 +33,12 @@ pub struct Settings {
     pub multi_az: bool,
     pub deletion_protection: bool,
     pub log_retention_days: u32,
-    pub certificate_arn: Option<String>,
     /// The Lambda Web Adapter layer services run with, when not the pinned one.
     pub web_adapter_layer: Option<String>,
+    /// A WAF web ACL in front of the distribution (production's default).
+    pub waf: bool,
+    /// Requests per 5 minutes from one address before WAF blocks it.
+    pub waf_rate_limit: u32,
 }
 
 impl Settings {
@@ -97,8 +104,9 @@ impl Settings {
             } else {
                 30
             }),
-            certificate_arn: pick!(certificate_arn),
             web_adapter_layer: pick!(web_adapter_layer),
+            waf: pick!(waf).unwrap_or(production),
+            waf_rate_limit: pick!(waf_rate_limit).unwrap_or(DEFAULT_WAF_RATE_LIMIT),
         };
         if settings.max < settings.min {
             return Err(SynthError::Invalid(format!(

@@ -49,10 +49,11 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
     };
     for t in &ctx.templates {
         let name = ctx.stack_name(t.layer);
-        if ctx.cloud.status(&name).await?.is_none() {
+        let cloud = ctx.cloud_for(t.layer);
+        if cloud.status(&name).await?.is_none() {
             continue;
         }
-        for r in ctx.cloud.resources(&name).await? {
+        for r in cloud.resources(&name).await? {
             let Some(fact) = resources::of(&r.resource_type) else {
                 continue;
             };
@@ -101,7 +102,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
     let mut present = Vec::new();
     for layer in Layer::ALL.iter().rev() {
         let name = ctx.stack_name(*layer);
-        if let Some(status) = ctx.cloud.status(&name).await? {
+        if let Some(status) = ctx.cloud_for(*layer).status(&name).await? {
             present.push((*layer, name, status));
         }
     }
@@ -138,7 +139,8 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
                 removed.push(format!("{n} image(s) in {repo}"));
             }
         }
-        with_heartbeat(name, ctx.cloud.destroy(name, |e| progress.event(name, e))).await?;
+        let cloud = ctx.cloud_for(*layer);
+        with_heartbeat(name, cloud.destroy(name, |e| progress.event(name, e))).await?;
         removed.push(format!("stack {name}"));
         eprintln!("{name}: deleted");
     }
@@ -161,7 +163,7 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
     let mut left = Vec::new();
     for layer in Layer::ALL {
         let name = ctx.stack_name(layer);
-        if let Some(status) = ctx.cloud.status(&name).await? {
+        if let Some(status) = ctx.cloud_for(layer).status(&name).await? {
             left.push(format!("stack {name} ({status})"));
         }
     }

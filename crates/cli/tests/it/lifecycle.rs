@@ -30,7 +30,7 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     let (ok, _, stderr) = moto.run(&args(&with("deploy", &[])));
     assert!(!ok && stderr.contains("re-run with --yes"), "{stderr}");
 
-    // First deploy: four stacks created, the package uploaded, outputs printed.
+    // First deploy: five stacks created, the package uploaded, outputs printed.
     let first = moto.json(&args(&with("deploy", &["--yes"])));
     assert_eq!(
         results(&first),
@@ -38,22 +38,26 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
             ("network".to_string(), "created".to_string()),
             ("artifacts".into(), "created".into()),
             ("data".into(), "created".into()),
-            ("app".into(), "created".into())
+            ("app".into(), "created".into()),
+            ("edge".into(), "created".into())
         ]
     );
     assert_eq!(first["package"]["uploaded"], true);
     let outputs = first["outputs"].clone();
-    let url = outputs["ServiceUrl"].as_str().unwrap();
-    assert!(url.starts_with("http://"), "{outputs}");
+    // The one URL: the distribution's, over HTTPS.
+    let url = outputs["Url"].as_str().unwrap();
+    assert!(url.starts_with("https://"), "{outputs}");
+    assert_eq!(first["url"], outputs["Url"]);
     let vpc = outputs["VpcId"].as_str().unwrap().to_string();
     let bucket = outputs["ArtifactBucket"].as_str().unwrap().to_string();
 
     // The services' own view.
     moto.assert_roles_bounded(&prefix, &vpc);
     let inv = moto.inventory(&prefix, &vpc);
-    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
+    assert_eq!(listed(&inv, "stacks"), 5, "{inv}");
     let site_bucket = outputs["SiteBucket"].as_str().unwrap().to_string();
-    let mut buckets = vec![bucket.clone(), site_bucket];
+    let log_bucket = outputs["LogBucket"].as_str().unwrap().to_string();
+    let mut buckets = vec![bucket.clone(), site_bucket, log_bucket];
     buckets.sort();
     assert_eq!(inv["buckets"], serde_json::json!(buckets), "{inv}");
     assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
@@ -132,10 +136,11 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
 
     // outputs and status agree with the deploy.
     let out = moto.json(&args(&with("outputs", &[])));
-    assert_eq!(out["ServiceUrl"], outputs["ServiceUrl"]);
+    assert_eq!(out["Url"], outputs["Url"]);
     let status = moto.json(&args(&with("status", &["--no-drift"])));
     assert_eq!(status["ok"], true, "{status}");
-    assert_eq!(status["stacks"].as_array().unwrap().len(), 4);
+    assert_eq!(status["url"], outputs["Url"], "{status}");
+    assert_eq!(status["stacks"].as_array().unwrap().len(), 5);
 
     destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);
     // Destroying again finds nothing and succeeds.
@@ -157,7 +162,12 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     let registry = Registry::start();
     let name = unique("todo");
     let prefix = format!("{name}-dev");
-    let stack = copy("todo", &name, "");
+    // With a web ACL: outside us-east-1, it is a stack of its own there.
+    let stack = copy(
+        "todo",
+        &name,
+        "[aws.env.dev]\nwaf = true\nwaf_rate_limit = 500\n",
+    );
     let dir = stack.path().to_str().unwrap().to_string();
     let deploy = ["deploy", &dir, "--yes", "--registry", &registry.addr];
 
@@ -198,9 +208,66 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     // The services' own view.
     let vpc = first["outputs"]["VpcId"].as_str().unwrap().to_string();
     let inv = moto.inventory(&prefix, &vpc);
-    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
-    assert_eq!(listed(&inv, "buckets"), 2, "artifacts and site: {inv}");
+    assert_eq!(
+        first["stacks"][0]["stack"],
+        format!("{prefix}-global"),
+        "first: {first}"
+    );
+    assert_eq!(listed(&inv, "stacks"), 5, "in eu-south-1: {inv}");
+    assert_eq!(listed(&inv, "web_acls"), 1, "{inv}");
+    let acl: Json = serde_json::from_str(&moto.python(
+        "moto_cloudfront.py",
+        &["web-acl", &format!("{prefix}-edge")],
+    ))
+    .unwrap();
+    assert_eq!(
+        acl["rules"],
+        json!([
+            "RatePerAddress",
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet"
+        ]),
+        "{acl}"
+    );
+    assert_eq!(acl["rate"], 500, "{acl}");
+    assert_eq!(
+        listed(&inv, "buckets"),
+        3,
+        "artifacts, logs and site: {inv}"
+    );
     assert_eq!(listed(&inv, "distributions"), 1, "{inv}");
+    assert_eq!(listed(&inv, "cloudfront_functions"), 1, "{inv}");
+    // The edge as CloudFront itself holds it (moto's CloudFormation would
+    // report CREATE_COMPLETE for a resource it ignored).
+    let distribution = first["outputs"]["DistributionId"].as_str().unwrap();
+    let edge: Json =
+        serde_json::from_str(&moto.python("moto_cloudfront.py", &["distribution", distribution]))
+            .unwrap();
+    assert_eq!(edge["origins"], json!(["api", "site"]), "{edge}");
+    assert_eq!(
+        edge["api_headers"],
+        json!(["x-stackwright-origin"]),
+        "{edge}"
+    );
+    assert_eq!(edge["api_protocol"], "http-only", "{edge}");
+    assert_eq!(
+        edge["web_acl"], acl["arn"],
+        "the distribution uses the web ACL: {edge}"
+    );
+    let log_bucket = first["outputs"]["LogBucket"].as_str().unwrap();
+    assert_eq!(
+        edge["logging"],
+        format!("{log_bucket}.s3.amazonaws.com"),
+        "{edge}"
+    );
+    assert!(
+        edge["api_patterns"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/api/task/*")),
+        "{edge}"
+    );
     assert_eq!(listed(&inv, "repositories"), 1, "{inv}");
     assert_eq!(listed(&inv, "ecs_clusters"), 1, "{inv}");
     assert_eq!(listed(&inv, "db_instances"), 1, "{inv}");
@@ -243,7 +310,7 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     let fourth = moto.json(&deploy);
     let invalidation = &fourth["site"]["invalidation"];
     assert_eq!(invalidation["paths"], json!(["/app.js"]), "{fourth}");
-    let distribution = fourth["outputs"]["SiteDistributionId"].as_str().unwrap();
+    let distribution = fourth["outputs"]["DistributionId"].as_str().unwrap();
     let made: Json =
         serde_json::from_str(&moto.python("moto_cloudfront.py", &["invalidations", distribution]))
             .unwrap();
@@ -293,22 +360,23 @@ async fn deploy_redeploy_destroy(
     assert!(ok, "{stderr}");
     let url_line = stdout.lines().next().unwrap_or_default();
     assert!(
-        url_line.starts_with("service: https://") || url_line.starts_with("service: http://"),
-        "deploy prints the service URL first: {stdout}"
+        url_line.starts_with("url: https://"),
+        "deploy prints the one URL first: {stdout}"
     );
     let outputs = moto.json(&["outputs", &dir, "--env", env]);
     let vpc = outputs["VpcId"].as_str().unwrap().to_string();
     moto.assert_roles_bounded(&prefix, &vpc);
     let inv = moto.inventory(&prefix, &vpc);
-    assert_eq!(listed(&inv, "stacks"), 4, "{inv}");
+    assert_eq!(listed(&inv, "stacks"), 5, "{inv}");
+    assert_eq!(listed(&inv, "distributions"), 1, "{inv}");
     let site = outputs
         .get("SiteBucket")
         .and_then(Json::as_str)
         .map(str::to_string);
     assert_eq!(
         listed(&inv, "buckets"),
-        1 + usize::from(site.is_some()),
-        "{inv}"
+        2 + usize::from(site.is_some()),
+        "artifacts, logs (and site): {inv}"
     );
     assert_eq!(listed(&inv, "vpcs"), 1, "{inv}");
     for (kind, count) in expect {
@@ -329,8 +397,12 @@ async fn deploy_redeploy_destroy(
         );
         assert_eq!(index["cache_control"], "no-cache");
         let config = get("config.js")["text"].as_str().unwrap().to_string();
-        let service = outputs["ServiceUrl"].as_str().unwrap();
-        assert!(config.contains(service), "API_URL filled: {config}");
+        // The API on the page's own origin: the distribution's URL.
+        let origin = outputs["Url"].as_str().unwrap();
+        assert!(
+            config.contains(&format!("apiUrl: \"{origin}\"")),
+            "API_URL filled with the same origin: {config}"
+        );
         assert!(!config.contains("{{"), "every placeholder filled: {config}");
         if let Some(pool) = outputs.get("UserPoolId").and_then(Json::as_str) {
             assert!(config.contains(pool), "USER_POOL_ID filled: {config}");
@@ -441,16 +513,18 @@ async fn a_failed_deploy_reports_the_resource_and_the_next_deploy_recovers() {
     let dir = stack.path().to_str().unwrap().to_string();
     let toml = stack.path().join("stackwright.toml");
     let good = std::fs::read_to_string(&toml).unwrap();
-    // A certificate that does not exist: the HTTPS listener cannot be created.
+    // An instance type EC2 does not have: the autoscaling group cannot launch.
     let bad = good.replace(
         "[aws.env.ec2]",
-        "[aws.env.ec2]\ncertificate_arn = \"arn:aws:acm:ap-southeast-1:123456789012:certificate/00000000-0000-0000-0000-000000000000\"",
+        "[aws.env.ec2]\ninstance_type = \"t3.enormous\"",
     );
     std::fs::write(&toml, &bad).unwrap();
     let (ok, _, stderr) = moto.run(&["deploy", &dir, "--env", "ec2", "--yes"]);
     assert!(!ok, "{stderr}");
     assert!(
-        stderr.contains(&format!("{prefix}-app")) && stderr.contains("HttpsListener"),
+        stderr.contains(&format!("{prefix}-app"))
+            && stderr.contains("AutoScalingGroup")
+            && stderr.contains("t3.enormous"),
         "the failing stack and resource are named: {stderr}"
     );
     // status says so, and exits non-zero.
@@ -471,8 +545,7 @@ async fn a_failed_deploy_reports_the_resource_and_the_next_deploy_recovers() {
     let fixed = moto.json(&["deploy", &dir, "--env", "ec2", "--yes"]);
     let r = results(&fixed);
     assert!(r.contains(&("app".into(), "created".into())), "{fixed}");
-    // The certificate had also opened 443 on the load balancer's group: closed again.
-    assert!(r.contains(&("network".into(), "updated".into())), "{fixed}");
+    assert!(r.contains(&("edge".into(), "created".into())), "{fixed}");
 
     let vpc = fixed["outputs"]["VpcId"].as_str().unwrap().to_string();
     destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);

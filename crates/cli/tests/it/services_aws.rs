@@ -148,8 +148,18 @@ fn assert_security_chain(found: &Json, ports: &[u64]) -> String {
 
 fn assert_rule(found: &Json, target_type: &str) {
     let rules = found["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 1, "{found}");
+    // The service's, then the runtime's (last): both only for CloudFront.
+    assert_eq!(rules.len(), 2, "{found}");
     assert_eq!(rules[0]["paths"], serde_json::json!(["/adopt", "/adopt/*"]));
+    assert_eq!(rules[1]["paths"], serde_json::json!([]));
+    assert_eq!(rules[1]["priority"], "50000");
+    for rule in rules {
+        assert_eq!(
+            rule["headers"],
+            serde_json::json!([stackwright_stack::ORIGIN_HEADER]),
+            "{found}"
+        );
+    }
     let group = rules[0]["target_groups"][0].as_str().unwrap();
     let group = found["target_groups"]
         .as_array()

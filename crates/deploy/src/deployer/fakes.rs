@@ -338,6 +338,11 @@ impl Shipping for FakeShipping<'_> {
             status: "Completed".into(),
         })
     }
+
+    async fn prefix_list(&self, name: &str) -> Result<String> {
+        assert_eq!(name, crate::prefix_list::CLOUDFRONT_ORIGIN_FACING);
+        Ok("pl-0123abcd".into())
+    }
 }
 
 /// A person whose answers are scripted; yes once the script runs out.

@@ -83,6 +83,7 @@ fn deployer<'a>(
 ) -> Deployer<'a, FakeCloud, FakeShipping<'a>, FakeUi> {
     Deployer {
         stacks: cloud,
+        global: cloud,
         shipping: FakeShipping {
             cloud,
             site: RefCell::new(vec![]),
@@ -131,8 +132,9 @@ async fn layers_go_in_order_with_the_package_between_artifacts_and_app() {
             "upload shop-dev-artifacts/ArtifactBucket",
             "apply shop-dev-data",
             "apply shop-dev-app",
+            "apply shop-dev-edge",
             "site shop-dev-artifacts/SiteBucket",
-            "invalidate shop-dev-artifacts/SiteDistributionId / /index.html",
+            "invalidate shop-dev-edge/DistributionId / /index.html",
         ],
         "{:?}",
         cloud.calls()
@@ -149,16 +151,90 @@ async fn layers_go_in_order_with_the_package_between_artifacts_and_app() {
             ("network", "created"),
             ("artifacts", "created"),
             ("data", "created"),
-            ("app", "created")
+            ("app", "created"),
+            ("edge", "created")
         ]
     );
+
     assert!(report.package.uploaded);
     assert_eq!(
         report.outputs.get("ServiceUrl").map(String::as_str),
         Some("shop-dev-app/ServiceUrl")
     );
     // Every question was asked, one per stack, before it changed.
-    assert_eq!(ui.asked.borrow().len(), 5, "{:?}", ui.asked.borrow());
+    assert_eq!(ui.asked.borrow().len(), 6, "{:?}", ui.asked.borrow());
+}
+
+#[tokio::test]
+async fn behind_a_load_balancer_the_network_layer_gets_cloudfronts_prefix_list() {
+    let f = Fixture::new();
+    let (cloud, ui) = (FakeCloud::default(), FakeUi::default());
+    let binary = f.binary();
+    let artifacts = Artifacts::build(&binary, &f.stack, &f.settings, &ui)
+        .await
+        .unwrap();
+    let d = deployer(&cloud, &ui, false);
+    let mut stack = f.stack.clone();
+    stack.aws.base.compute = Some(stackwright_stack::Compute::Fargate);
+    let settings = Settings::resolve(&stack, "dev").unwrap();
+    let network = stackwright_synth::network::template(&stack, &settings);
+    let none = Outputs::new();
+    let params = d
+        .layer_parameters(&artifacts, &network, &[], &none)
+        .await
+        .unwrap();
+    assert_eq!(
+        params,
+        [(
+            "CloudFrontPrefixList".to_string(),
+            "pl-0123abcd".to_string()
+        )]
+    );
+    // On Lambda there is no load balancer: nothing to look up.
+    let lambda = f.templates.iter().find(|t| t.layer == Layer::Network);
+    let params = d
+        .layer_parameters(&artifacts, lambda.unwrap(), &[], &none)
+        .await;
+    assert!(params.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_web_acl_outside_us_east_1_is_a_global_stack_there_first() {
+    let f = Fixture::new();
+    let (cloud, global, ui) = (
+        FakeCloud::default(),
+        FakeCloud::default(),
+        FakeUi::default(),
+    );
+    let mut stack = f.stack.clone();
+    stack.aws.base.region = Some("eu-west-1".into());
+    stack.aws.base.waf = Some(true);
+    let (settings, templates) = stackwright_synth::synth(&stack, "dev").unwrap();
+    let binary = f.binary();
+    let release = Release {
+        stack: &stack,
+        settings: &settings,
+        templates: &templates,
+        ..f.release(&binary, false)
+    };
+    let d = Deployer {
+        global: &global,
+        ..deployer(&cloud, &ui, false)
+    };
+    let report = deployed(d.deploy(&release).await);
+    assert_eq!(report.stacks[0].stack, "shop-dev-global");
+    // CloudFormation in us-east-1 made it; the region's made the rest.
+    assert_eq!(actions(&global), ["apply shop-dev-global"]);
+    assert!(!actions(&cloud).iter().any(|a| a.contains("global")));
+    // The edge got the web ACL the global stack made.
+    let state = cloud.state.borrow();
+    let edge = &state.stacks["shop-dev-edge"];
+    assert!(
+        edge.params
+            .contains(&("WebAclArn".into(), "shop-dev-global/WebAclArn".into())),
+        "{:?}",
+        edge.params
+    );
 }
 
 #[tokio::test]
@@ -171,7 +247,8 @@ async fn the_site_gets_the_values_only_a_deploy_knows() {
     let site = d.shipping.site.borrow();
     let (key, body) = &site[0];
     assert_eq!(key, "index.html");
-    assert!(body.contains("API_URL=shop-dev-app/ServiceUrl"), "{body}");
+    // The API is on the site's own origin: the distribution's URL.
+    assert!(body.contains("API_URL=shop-dev-edge/Url"), "{body}");
     assert!(body.contains("REGION=eu-west-1"), "{body}");
     assert!(
         body.contains("AUTH_URL=https://cognito-idp.eu-west-1.amazonaws.com/"),
@@ -215,7 +292,7 @@ async fn a_deploy_invalidates_the_paths_of_the_site_files_that_changed_once() {
         ..f.release(&binary, false)
     };
     let files: &'static Files = Box::leak(Box::new(files));
-    let distribution = "shop-dev-artifacts/SiteDistributionId".to_string();
+    let distribution = "shop-dev-edge/DistributionId".to_string();
     deployed(d.deploy(&release(files)).await);
     // A first upload: what CloudFront may hold for those paths (a 404) goes.
     assert_eq!(d.shipping.invalidations.borrow().len(), 1);
@@ -297,7 +374,16 @@ async fn an_unchanged_redeploy_changes_and_uploads_nothing() {
     );
     assert!(changed.package.uploaded);
     let results: Vec<&str> = changed.stacks.iter().map(|l| l.result).collect();
-    assert_eq!(results, ["unchanged", "unchanged", "unchanged", "updated"]);
+    assert_eq!(
+        results,
+        [
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "updated",
+            "unchanged"
+        ]
+    );
 }
 
 /// The first resource of the data layer that holds data.

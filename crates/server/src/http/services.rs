@@ -22,7 +22,7 @@ use axum::Router;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use stackwright_stack::{Auth, CLAIM_HEADERS, CLAIM_HEADER_PREFIX};
+use stackwright_stack::{Auth, CLAIM_HEADERS, CLAIM_HEADER_PREFIX, ORIGIN_HEADER};
 
 use super::ApiContext;
 use crate::error::ApiError;
@@ -168,6 +168,9 @@ fn strip(headers: &mut HeaderMap) {
     for name in claims {
         headers.remove(name);
     }
+    // The origin secret stays with the runtime: a service that logs its
+    // headers must not write it down.
+    headers.remove(ORIGIN_HEADER);
 }
 
 #[cfg(test)]
@@ -175,13 +178,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn claim_and_hop_by_hop_headers_are_stripped() {
+    fn claim_origin_and_hop_by_hop_headers_are_stripped() {
         let mut headers = HeaderMap::new();
         headers.insert("x-stackwright-user-sub", HeaderValue::from_static("forged"));
         headers.insert("X-Stackwright-User-Role", HeaderValue::from_static("admin"));
         headers.insert("connection", HeaderValue::from_static("close, x-secret"));
         headers.insert("x-secret", HeaderValue::from_static("1"));
         headers.insert("accept", HeaderValue::from_static("*/*"));
+        headers.insert("X-Stackwright-Origin", HeaderValue::from_static("secret"));
         strip(&mut headers);
         let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["accept"]);

@@ -35,10 +35,13 @@ pub struct AwsOverrides {
     pub multi_az: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub log_retention_days: Option<u32>,
-    pub certificate_arn: Option<String>,
     /// The Lambda Web Adapter layer services run with on Lambda, instead
     /// of the version Stackwright pins.
     pub web_adapter_layer: Option<String>,
+    /// A WAF web ACL in front of the distribution.
+    pub waf: Option<bool>,
+    /// Requests per 5 minutes one address may make before WAF blocks it.
+    pub waf_rate_limit: Option<u32>,
 }
 
 /// Where the stack's code runs on AWS.

@@ -85,3 +85,7 @@ pub const CLAIM_HEADERS: [(&str, &str); 2] = [
 ];
 /// Every header whose name starts with this is the runtime's to set.
 pub const CLAIM_HEADER_PREFIX: &str = "x-stackwright-user-";
+/// The header CloudFront adds to every request it sends the load balancer,
+/// holding the stack's generated origin secret; the balancer forwards only
+/// requests that carry it. A service is never shown it.
+pub const ORIGIN_HEADER: &str = "x-stackwright-origin";

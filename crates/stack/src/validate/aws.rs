@@ -51,10 +51,9 @@ impl Validator<'_> {
             .log_retention_days
             .as_ref()
             .and_then(|d| self.retention(d));
-        let certificate_arn = raw
-            .certificate_arn
-            .as_ref()
-            .and_then(|c| self.certificate_arn(c));
+        if let Some(c) = &raw.certificate_arn {
+            self.retired_certificate(c);
+        }
         let compute_names: Vec<&str> = Compute::ALL.iter().map(|(n, _)| *n).collect();
         let engine_names: Vec<&str> = CloudEngine::ALL.iter().map(|(n, _)| *n).collect();
         let text = |v: &Option<S<String>>| v.as_ref().map(|x| x.get_ref().clone());
@@ -98,11 +97,19 @@ impl Validator<'_> {
             multi_az: flag(&raw.multi_az),
             deletion_protection: flag(&raw.deletion_protection),
             log_retention_days,
-            certificate_arn,
             web_adapter_layer: raw
                 .web_adapter_layer
                 .as_ref()
                 .and_then(|l| self.layer_arn(l)),
+            waf: flag(&raw.waf),
+            // WAF's own bounds for a rate-based rule.
+            waf_rate_limit: self
+                .in_range(
+                    raw.waf_rate_limit.as_ref(),
+                    10..=2_000_000_000,
+                    "waf_rate_limit (requests per 5 minutes)",
+                )
+                .map(|l| l as u32),
         }
     }
 
@@ -184,15 +191,14 @@ impl Validator<'_> {
         None
     }
 
-    fn certificate_arn(&mut self, c: &S<String>) -> Option<String> {
-        let arn = c.get_ref();
-        if arn.starts_with("arn:aws:acm:") || arn.starts_with("arn:aws-us-gov:acm:") {
-            return Some(arn.clone());
-        }
+    /// The load balancer's certificate is gone: viewers reach every
+    /// environment over HTTPS through its CloudFront distribution, and the
+    /// balancer admits only CloudFront.
+    fn retired_certificate(&mut self, c: &S<String>) {
         self.error(
             c.span(),
-            "certificate_arn must be an ACM certificate ARN (arn:aws:acm:...)",
-        );
-        None
+            "certificate_arn is no longer used: every environment is served over HTTPS by its CloudFront distribution",
+        )
+        .hint = Some("remove it (docs/aws.md, \"The edge\")".into());
     }
 }

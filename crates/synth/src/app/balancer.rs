@@ -1,11 +1,11 @@
 //! The load balancer in front of Fargate tasks or EC2 instances, and what
 //! the runtime behind it must know.
 
-use serde_json::json;
+use serde_json::{json, Value as Json};
 use stackwright_stack::Stack;
 
 use super::health_path;
-use crate::cfn::{r, sub, Template};
+use crate::cfn::{att, r, sub, Template};
 use crate::outputs::Output;
 use crate::Settings;
 
@@ -13,12 +13,13 @@ use crate::Settings;
 /// connections open longer than the balancer does (60 s by default): if the
 /// runtime closed first, the balancer could send a request into a closing
 /// connection and answer 502. The balancer itself holds slow clients off
-/// the runtime. Every connection comes from the balancer, which appends
-/// the client's address to X-Forwarded-For: the runtime's per-client
-/// limits count that address.
+/// the runtime. Every request comes through CloudFront, which appends the
+/// viewer's address to X-Forwarded-For, then the balancer, which appends
+/// CloudFront's: the runtime's per-client limits count the viewer's.
 const BEHIND_BALANCER: [(&str, &str); 2] = [
     ("header_timeout_seconds", "65"),
-    ("trusted_proxy_hops", "1"),
+    // CloudFront appends the viewer's address, the balancer CloudFront's.
+    ("trusted_proxy_hops", "2"),
 ];
 
 /// [`BEHIND_BALANCER`] as environment variables.
@@ -75,7 +76,10 @@ pub(super) fn load_balancer(
             "SecurityGroups": [Output::LoadBalancerSecurityGroup.import(prefix)],
             "LoadBalancerAttributes": [
                 { "Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true" },
-                { "Key": "deletion_protection.enabled", "Value": s.deletion_protection.to_string() }
+                { "Key": "deletion_protection.enabled", "Value": s.deletion_protection.to_string() },
+                { "Key": "access_logs.s3.enabled", "Value": "true" },
+                { "Key": "access_logs.s3.bucket", "Value": Output::LogBucket.import(prefix) },
+                { "Key": "access_logs.s3.prefix", "Value": crate::logs::LOAD_BALANCER_PREFIX }
             ]
         }),
     );
@@ -87,57 +91,63 @@ pub(super) fn load_balancer(
         (&health_path(stack), None),
         target_type,
     );
-    match &s.certificate_arn {
-        Some(cert) => {
-            t.add(
-                "HttpsListener",
-                "AWS::ElasticLoadBalancingV2::Listener",
-                json!({
-                    "LoadBalancerArn": r("LoadBalancer"),
-                    "Protocol": "HTTPS",
-                    "Port": 443,
-                    "Certificates": [{ "CertificateArn": cert }],
-                    "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-                    "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
-                }),
-            );
-            t.add(
-                "HttpListener",
-                "AWS::ElasticLoadBalancingV2::Listener",
-                json!({
-                    "LoadBalancerArn": r("LoadBalancer"),
-                    "Protocol": "HTTP",
-                    "Port": 80,
-                    "DefaultActions": [{
-                        "Type": "redirect",
-                        "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" }
-                    }]
-                }),
-            );
-            t.output(
-                Output::ServiceUrl.name(),
-                "URL of the service",
-                sub("https://${LoadBalancer.DNSName}"),
-                Some(Output::ServiceUrl.export(prefix)),
-            );
+    // Plain HTTP, from CloudFront only (its prefix list in the group; the
+    // origin secret here): no public CA issues a certificate for the
+    // balancer's own name, and viewers only ever speak HTTPS to CloudFront.
+    // A request without the secret never reaches the runtime.
+    t.add(
+        "HttpListener",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        json!({
+            "LoadBalancerArn": r("LoadBalancer"),
+            "Protocol": "HTTP",
+            "Port": 80,
+            "DefaultActions": [{
+                "Type": "fixed-response",
+                "FixedResponseConfig": {
+                    "StatusCode": "403",
+                    "ContentType": "application/json",
+                    "MessageBody": "{\"error\":\"forbidden\",\"message\":\"this address serves only the stack's CloudFront distribution\"}"
+                }
+            }]
+        }),
+    );
+    t.add(
+        "OriginRule",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        json!({
+            "ListenerArn": r("HttpListener"),
+            // Last: the services' own rules come first.
+            "Priority": LAST_PRIORITY,
+            "Conditions": [from_edge(prefix)],
+            "Actions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
+        }),
+    );
+    t.output(
+        Output::ServiceUrl.name(),
+        "The load balancer (it answers only the distribution)",
+        sub("http://${LoadBalancer.DNSName}"),
+        Some(Output::ServiceUrl.export(prefix)),
+    );
+    t.output(
+        Output::OriginDomain.name(),
+        "Where the distribution sends API requests",
+        att("LoadBalancer", "DNSName"),
+        Some(Output::OriginDomain.export(prefix)),
+    );
+}
+
+/// The highest priority number a listener rule may have (evaluated last).
+const LAST_PRIORITY: u32 = 50_000;
+
+/// A listener rule condition: the request came through the edge, carrying
+/// the origin secret.
+pub(super) fn from_edge(prefix: &str) -> Json {
+    json!({
+        "Field": "http-header",
+        "HttpHeaderConfig": {
+            "HttpHeaderName": stackwright_stack::ORIGIN_HEADER,
+            "Values": [crate::network::origin_secret_value(prefix)]
         }
-        None => {
-            t.add(
-                "HttpListener",
-                "AWS::ElasticLoadBalancingV2::Listener",
-                json!({
-                    "LoadBalancerArn": r("LoadBalancer"),
-                    "Protocol": "HTTP",
-                    "Port": 80,
-                    "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
-                }),
-            );
-            t.output(
-                Output::ServiceUrl.name(),
-                "URL of the service",
-                sub("http://${LoadBalancer.DNSName}"),
-                Some(Output::ServiceUrl.export(prefix)),
-            );
-        }
-    }
+    })
 }

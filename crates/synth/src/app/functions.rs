@@ -131,16 +131,14 @@ pub(super) fn lambda_api(
     key: Json,
 ) {
     let concurrency = if s.production { 100 } else { 10 };
-    let function = lambda_function(
-        t,
-        "Api",
-        s,
-        prefix,
-        &function_env(env),
-        policies,
-        key,
-        (30, concurrency),
-    );
+    let mut env = function_env(env);
+    // CloudFront appends the viewer's address to X-Forwarded-For; the
+    // adapter appends API Gateway's view of the caller (CloudFront's).
+    env.push((
+        stackwright_stack::ServerSettings::env_name("trusted_proxy_hops"),
+        json!("2"),
+    ));
+    let function = lambda_function(t, "Api", s, prefix, &env, policies, key, (30, concurrency));
     function["DependsOn"] = json!("Migrate");
     t.add(
         "HttpApi",
@@ -196,9 +194,15 @@ pub(super) fn lambda_api(
     );
     t.output(
         Output::ServiceUrl.name(),
-        "URL of the API",
+        "The HTTP API's own URL (the distribution is the one to use)",
         att("HttpApi", "ApiEndpoint"),
         Some(Output::ServiceUrl.export(prefix)),
+    );
+    t.output(
+        Output::OriginDomain.name(),
+        "Where the distribution sends API requests",
+        sub("${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+        Some(Output::OriginDomain.export(prefix)),
     );
 }
 

@@ -41,14 +41,15 @@ pub(super) struct Front<'a> {
     pub key: Json,
 }
 
-/// Listener rules: one per two prefixes (a condition takes five values,
-/// and each prefix is two: itself and below it).
+/// Listener rules: one per two prefixes (a rule takes five condition
+/// values: each prefix is two, itself and below it, and the origin secret
+/// one).
 fn listener_rules(
     t: &mut Template,
+    prefix: &str,
     names: &ServiceNames,
     service: &Service,
     first_priority: usize,
-    listener: &str,
 ) -> usize {
     let mut priority = first_priority;
     for (i, chunk) in service.paths.chunks(2).enumerate() {
@@ -60,24 +61,18 @@ fn listener_rules(
             &names.id(&format!("Rule{i}")),
             "AWS::ElasticLoadBalancingV2::ListenerRule",
             json!({
-                "ListenerArn": r(listener),
+                "ListenerArn": r("HttpListener"),
                 "Priority": priority,
-                "Conditions": [{ "Field": "path-pattern", "PathPatternConfig": { "Values": values } }],
+                "Conditions": [
+                    { "Field": "path-pattern", "PathPatternConfig": { "Values": values } },
+                    super::balancer::from_edge(prefix)
+                ],
                 "Actions": [{ "Type": "forward", "TargetGroupArn": r(&names.id("TargetGroup")) }]
             }),
         );
         priority += 1;
     }
     priority
-}
-
-/// The listener the rules go on: HTTPS when there is a certificate.
-fn listener(s: &Settings) -> &'static str {
-    if s.certificate_arn.is_some() {
-        "HttpsListener"
-    } else {
-        "HttpListener"
-    }
 }
 
 fn log_group(
@@ -141,7 +136,7 @@ pub(super) fn on_fargate(
             (&service.health, Some(port)),
             "ip",
         );
-        priority = listener_rules(t, &names, service, priority, listener(s));
+        priority = listener_rules(t, prefix, &names, service, priority);
         fargate_roles(t, s, prefix, &names, front);
         fargate_task(t, stack, s, prefix, front, (service, port), own_secrets);
         let rules: Vec<String> = (0..service.paths.len().div_ceil(2))
@@ -272,7 +267,7 @@ pub(super) fn on_ec2(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str
             (&service.health, Some(port)),
             "instance",
         );
-        priority = listener_rules(t, &names, service, priority, listener(s));
+        priority = listener_rules(t, prefix, &names, service, priority);
         groups.push(r(&names.id("TargetGroup")));
     }
     groups

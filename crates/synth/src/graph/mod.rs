@@ -98,11 +98,13 @@ pub fn svg(title: &str, templates: &[Template]) -> String {
 /// Left to right: how traffic goes in, then what it needs.
 fn layer_rank(layer: Layer) -> usize {
     match layer {
-        Layer::Artifacts => 0,
-        Layer::App => 1,
-        Layer::Data => 2,
-        Layer::Network => 3,
-        Layer::Bootstrap => 4,
+        Layer::Global => 0,
+        Layer::Edge => 0,
+        Layer::Artifacts => 1,
+        Layer::App => 2,
+        Layer::Data => 3,
+        Layer::Network => 4,
+        Layer::Bootstrap => 5,
     }
 }
 
@@ -166,6 +168,14 @@ impl Picture {
                 let from: Vec<usize> =
                     if rule["CidrIp"] == "0.0.0.0/0" || rule["CidrIpv6"] == "::/0" {
                         vec![0]
+                    } else if !rule["SourcePrefixListId"].is_null() {
+                        // CloudFront's prefix list: the edge.
+                        self.nodes
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, n)| n.part == Some(Part::Distribution))
+                            .map(|(i, _)| i)
+                            .collect()
                     } else {
                         referenced(&rule["SourceSecurityGroupId"])
                             .first()
@@ -264,6 +274,8 @@ fn tie(from: Part, to: Part) -> Option<(&'static str, bool)> {
     Some(match (from, to) {
         (HttpApi, Functions) => ("invoke", false),
         (Distribution, Buckets) => ("https (origin access control)", false),
+        (Distribution, HttpApi) => ("https (API paths)", false),
+        (Distribution, Firewall) => ("filtered by", false),
         (Topics, Queues) => ("subscription", false),
         (Functions, Queues) => ("poll", true),
         (f, Topics) if compute(f) => ("publish", false),
@@ -420,9 +432,13 @@ fn describe(part: Part, members: &[&Resource], docs: &[(Layer, Json)]) -> (Strin
         }
     };
     match part {
+        Part::Firewall => (
+            "WAF web ACL".into(),
+            "rate per address; AWS managed rules".into(),
+        ),
         Part::Distribution => (
             "CloudFront distribution".into(),
-            "HTTPS only; the site's bucket by OAC".into(),
+            "the one HTTPS URL: API paths to the API, the rest to the site".into(),
         ),
         Part::LoadBalancer => ("Application load balancer".into(), "public subnets".into()),
         Part::HttpApi => ("API Gateway HTTP API".into(), "managed, HTTPS".into()),

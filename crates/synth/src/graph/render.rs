@@ -22,6 +22,8 @@ fn column(n: &Node) -> usize {
 
 fn layer_title(layer: Layer) -> &'static str {
     match layer {
+        Layer::Global => "Global (us-east-1)",
+        Layer::Edge => "Edge layer",
         Layer::Artifacts => "Artifacts layer",
         Layer::App => "App layer",
         Layer::Data => "Data layer",

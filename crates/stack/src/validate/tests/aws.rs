@@ -18,7 +18,6 @@ memory = 1024
 min = 1
 max = 2
 log_retention_days = 14
-certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/x"
 "#,
                 &[],
             ),
@@ -38,8 +37,11 @@ certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/x"
             ("[aws]\ndb_storage_gb = 10\n", &[(2, 17, "db_storage_gb must be between 20 and 65536", None)]),
             ("[aws]\nlambda_memory = 64\n", &[(2, 17, "lambda_memory (MiB) must be between 128 and 10240", None)]),
             ("[aws]\nlog_retention_days = 2\n", &[(2, 22, "CloudWatch Logs does not offer that retention", Some("one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"))]),
-            ("[aws]\ncertificate_arn = \"arn:aws:iam::1:x\"\n", &[(2, 19, "certificate_arn must be an ACM certificate ARN (arn:aws:acm:...)", None)]),
+            ("[aws]\ncertificate_arn = \"arn:aws:acm:eu-west-1:1:certificate/x\"\n", &[(2, 19, "certificate_arn is no longer used: every environment is served over HTTPS by its CloudFront distribution", Some("remove it (docs/aws.md, \"The edge\")"))]),
             ("[aws]\nweb_adapter_layer = \"arn:aws:lambda:us-east-1:1:layer:X:2\"\n", &[]),
+            ("[aws]\nwaf = true\nwaf_rate_limit = 500\n", &[]),
+            ("[aws]\nwaf = \"yes\"\n", &[(2, 7, "expected true or false, found the string \"yes\"", None)]),
+            ("[aws]\nwaf_rate_limit = 5\n", &[(2, 18, "waf_rate_limit (requests per 5 minutes) must be between 10 and 2000000000", None)]),
             ("[aws]\nweb_adapter_layer = \"arn:aws:lambda:us-east-1:1:function:X\"\n", &[(2, 21, "web_adapter_layer must be a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", None)]),
         ],
     );
