@@ -196,6 +196,10 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
         allow_destructive: args.database.allow_destructive,
         cloud_topics,
         cors_origins: config.cors_origins.clone(),
+        origin_secret: config
+            .origin_secret
+            .as_deref()
+            .map(stackwright_server::http::origin::OriginSecret::new),
         user_pool: config.user_pool.clone(),
         service_vars: config.vars().clone(),
         service_ports: config
@@ -308,6 +312,7 @@ async fn replica_services(
         allow_destructive: args.database.allow_destructive,
         cloud_topics: None,
         cors_origins: Vec::new(),
+        origin_secret: None,
         user_pool: config.user_pool.clone(),
         service_vars: config.vars().clone(),
         service_ports: None,

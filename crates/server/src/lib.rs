@@ -41,6 +41,8 @@ pub struct Settings {
     pub cloud_topics: Option<cloud_topics::CloudTopics>,
     /// Origins allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
+    /// Only requests carrying it are answered (behind an HTTP API).
+    pub origin_secret: Option<http::origin::OriginSecret>,
     /// The Cognito pool that signs users in (on AWS); the stack's embedded
     /// pool when None.
     pub user_pool: Option<UserPoolEnv>,
@@ -225,6 +227,7 @@ impl Application {
             site,
             users,
             cors_origins: Arc::new(settings.cors_origins.clone()),
+            origin_secret: settings.origin_secret.clone(),
             local: address.ip().is_loopback(),
             auth_limit: Arc::new(http::client::RateLimit::per_minute(
                 stack.server.auth_requests_per_minute,
@@ -268,6 +271,10 @@ impl Application {
             site: None,
             users: user_auth(&engine, &stack, config.user_pool.as_ref()).await?,
             cors_origins: Arc::new(config.cors_origins.clone()),
+            origin_secret: config
+                .origin_secret
+                .as_deref()
+                .map(http::origin::OriginSecret::new),
             // Behind API Gateway, which answers only its own host names.
             local: false,
             auth_limit: Arc::new(http::client::RateLimit::per_minute(

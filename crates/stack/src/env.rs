@@ -51,6 +51,9 @@ pub const USER_POOL_JWKS_URL: &str = "STACKWRIGHT_USER_POOL_JWKS_URL";
 
 /// Comma-separated origins a browser may call the API from.
 pub const CORS_ORIGINS: &str = "STACKWRIGHT_CORS_ORIGINS";
+/// The origin secret CloudFront sends (behind an HTTP API on Lambda, which
+/// anyone may call): requests without it are refused. Never printed.
+pub const ORIGIN_SECRET: &str = "STACKWRIGHT_ORIGIN_SECRET";
 
 /// `topic=ARN,...`: the SNS topic of each topic of the stack.
 pub const TOPIC_ARNS: &str = "STACKWRIGHT_TOPIC_ARNS";
@@ -120,6 +123,8 @@ pub struct RuntimeConfig {
     pub site_served_elsewhere: bool,
     pub user_pool: Option<UserPoolEnv>,
     pub cors_origins: Vec<String>,
+    /// Never printed: [`RuntimeConfig`]'s `Debug` leaves it out.
+    pub origin_secret: Option<String>,
     pub topic_arns: Option<String>,
     pub subscription_queues: Option<String>,
     pub sqs_wait_seconds: Option<String>,
@@ -182,6 +187,7 @@ impl RuntimeConfig {
                 .map(|o| o.trim().trim_end_matches('/').to_string())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            origin_secret: var(ORIGIN_SECRET).filter(|s| !s.is_empty()),
             topic_arns: var(TOPIC_ARNS),
             subscription_queues: var(SUBSCRIPTION_QUEUES),
             sqs_wait_seconds: var(SQS_WAIT_SECONDS),

@@ -78,6 +78,13 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         env.push(w.publish_env.clone());
         policies.push(w.publish.clone());
     }
+    if s.compute == Compute::Lambda {
+        // Anyone may call the HTTP API: the runtime answers only CloudFront.
+        env.push((
+            env::ORIGIN_SECRET.into(),
+            crate::network::origin_secret_value(&prefix),
+        ));
+    }
     // A service's front serves requests, and publishes, but consumes nothing.
     let (front_env, front_policies) = (env.clone(), policies.clone());
     if let Some(w) = &wiring {
@@ -97,7 +104,12 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         Compute::Lambda => {
             lambda_api(&mut t, s, &prefix, &env, &policies, key.clone());
             if let Some((queues_env, consume)) = wiring.as_ref().and_then(|w| w.consume.as_ref()) {
-                let mut env = env.clone();
+                // It serves no requests: no origin secret.
+                let mut env: Vec<_> = env
+                    .iter()
+                    .filter(|(k, _)| k != env::ORIGIN_SECRET)
+                    .cloned()
+                    .collect();
                 env.push(queues_env.clone());
                 let mut policies = data_access(stack, s, &prefix, Who::Runtime);
                 policies.push(consume.clone());

@@ -29,7 +29,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         "ArtifactBucket",
         "AWS::S3::Bucket",
         crate::bucket::private(key.clone(), "ArtifactBucket"),
-    );
+    )["DependsOn"] = json!(crate::logs::POLICY);
     t.add(
         "ArtifactBucketPolicy",
         "AWS::S3::BucketPolicy",

@@ -28,6 +28,16 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
     let boundary = iam(&format!("policy/{}", boundary_name(region)));
     let roles = iam(&format!("role/{prefix}-*"));
 
+    // The environment's stacks; with a web ACL outside us-east-1, also its
+    // global stack there.
+    let mut stacks = vec![arn("cloudformation", &format!("stack/{prefix}-*/*"))];
+    if s.waf && region != crate::waf::GLOBAL_REGION {
+        let global = crate::stack_name(&prefix, crate::Layer::Global);
+        stacks.push(format!(
+            "arn:aws:cloudformation:{}:{account}:stack/{global}/*",
+            crate::waf::GLOBAL_REGION
+        ));
+    }
     let mut statements = vec![
         json!({
             "Sid": "Stacks",
@@ -39,7 +49,7 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
                 "cloudformation:ListStackResources", "cloudformation:DeleteStack",
                 "cloudformation:ContinueUpdateRollback"
             ],
-            "Resource": arn("cloudformation", &format!("stack/{prefix}-*/*"))
+            "Resource": stacks
         }),
         json!({
             // Read only: the boundary is made by an administrator.
@@ -226,5 +236,8 @@ fn services_through_cloudformation(stack: &Stack, s: &Settings) -> Vec<&'static 
     }
     // Every environment has its edge.
     services.push("cloudfront:*");
+    if s.waf {
+        services.push("wafv2:*");
+    }
     services
 }

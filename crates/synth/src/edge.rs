@@ -81,13 +81,16 @@ pub fn template(stack: &Stack, s: &Settings) -> Result<Template, SynthError> {
         "PriceClass": "PriceClass_100",
         "IPV6Enabled": true,
         "Origins": origins,
-        "DefaultCacheBehavior": default,
-        "Logging": crate::logs::distribution_logging(&prefix)
+        "DefaultCacheBehavior": default
     });
+    if crate::logs::cloudfront_logs_reach(&s.region) {
+        distribution["Logging"] = crate::logs::distribution_logging(&prefix);
+    }
     if !behaviours.is_empty() {
         distribution["CacheBehaviors"] = json!(behaviours);
     }
-    if stack.site.is_some() {
+    if stack.site.as_ref().is_some_and(|site| site.path == "/") {
+        // Only when `/` is the site's: otherwise it is the API's own path.
         distribution["DefaultRootObject"] = json!(crate::site::ROOT_OBJECT);
     }
     if let Some(acl) = crate::waf::attach(&mut t, s, &prefix) {
@@ -150,8 +153,8 @@ fn behaviour(origin: &str, methods: &[&str], cache_policy: &str) -> Json {
     })
 }
 
-/// The API's origin: the load balancer over HTTP with the origin secret
-/// (it admits nothing else), or the HTTP API over HTTPS.
+/// The API's origin: the load balancer over HTTP, or the HTTP API over
+/// HTTPS; with the origin secret, without which neither answers.
 fn api_origin(s: &Settings, prefix: &str) -> Json {
     let mut origin = json!({
         "Id": "api",
@@ -168,11 +171,12 @@ fn api_origin(s: &Settings, prefix: &str) -> Json {
     });
     if s.compute.load_balanced() {
         origin["CustomOriginConfig"]["OriginProtocolPolicy"] = json!("http-only");
-        origin["OriginCustomHeaders"] = json!([{
-            "HeaderName": stackwright_stack::ORIGIN_HEADER,
-            "HeaderValue": crate::network::origin_secret_value(prefix)
-        }]);
     }
+    // The balancer's listener checks it, or on Lambda the runtime.
+    origin["OriginCustomHeaders"] = json!([{
+        "HeaderName": stackwright_stack::ORIGIN_HEADER,
+        "HeaderValue": crate::network::origin_secret_value(prefix)
+    }]);
     origin
 }
 

@@ -20,6 +20,12 @@ pub const LOAD_BALANCER_PREFIX: &str = "alb";
 pub const CLOUDFRONT_PREFIX: &str = "cloudfront/";
 const BUCKETS_PREFIX: &str = "s3/";
 
+/// The log bucket's logical id (destroy empties it last).
+pub const BUCKET: &str = "LogBucket";
+/// The log bucket's policy: buckets that log depend on it, so S3 accepts
+/// their logging configuration.
+pub const POLICY: &str = "LogBucketPolicy";
+
 /// The account Elastic Load Balancing writes access logs from, in the
 /// regions that opened before August 2022; newer regions use the log
 /// delivery service principal instead.
@@ -63,7 +69,7 @@ fn load_balancer_principal(region: &str) -> Json {
 /// The log bucket and its policy, with its name exported.
 pub(crate) fn add(t: &mut Template, s: &Settings, prefix: &str) {
     t.add(
-        "LogBucket",
+        BUCKET,
         "AWS::S3::Bucket",
         json!({
             "VersioningConfiguration": { "Status": "Enabled" },
@@ -92,10 +98,10 @@ pub(crate) fn add(t: &mut Template, s: &Settings, prefix: &str) {
     );
     let objects = |under: &str| sub(&format!("${{LogBucket.Arn}}/{under}*"));
     t.add(
-        "LogBucketPolicy",
+        POLICY,
         "AWS::S3::BucketPolicy",
         json!({
-            "Bucket": r("LogBucket"),
+            "Bucket": r(BUCKET),
             "PolicyDocument": {
                 "Version": "2012-10-17",
                 "Statement": [
@@ -129,7 +135,7 @@ pub(crate) fn add(t: &mut Template, s: &Settings, prefix: &str) {
     t.output(
         Output::LogBucket.name(),
         "Bucket holding the access logs",
-        r("LogBucket"),
+        r(BUCKET),
         Some(Output::LogBucket.export(prefix)),
     );
 }
@@ -137,9 +143,31 @@ pub(crate) fn add(t: &mut Template, s: &Settings, prefix: &str) {
 /// A bucket's `LoggingConfiguration`: its access logs, under its own name.
 pub(crate) fn bucket_logging(bucket: &str) -> Json {
     json!({
-        "DestinationBucketName": r("LogBucket"),
+        "DestinationBucketName": r(BUCKET),
         "LogFilePrefix": format!("{BUCKETS_PREFIX}{bucket}/")
     })
+}
+
+/// Regions whose buckets CloudFront delivers no standard logs to (the
+/// opt-in regions); a distribution there logs nothing.
+const NO_CLOUDFRONT_LOGS: [&str; 12] = [
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+];
+
+/// Whether CloudFront can deliver standard logs to a bucket in `region`.
+pub fn cloudfront_logs_reach(region: &str) -> bool {
+    !NO_CLOUDFRONT_LOGS.contains(&region)
 }
 
 /// A distribution's `Logging`, into the bucket of an earlier layer.

@@ -3,7 +3,7 @@
 //! distribution reads it through origin access control, beside the API on
 //! the same origin; `deploy` uploads the site with its placeholders filled.
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use stackwright_stack::Stack;
 
 use crate::cfn::{att, r, Template};
@@ -16,11 +16,12 @@ pub fn add(t: &mut Template, stack: &Stack, prefix: &str, key: Json) {
     if stack.site.is_none() {
         return;
     }
+    // Its access logs may be written only once the log bucket admits them.
     t.add(
         "SiteBucket",
         "AWS::S3::Bucket",
         crate::bucket::private(key, "SiteBucket"),
-    );
+    )["DependsOn"] = json!(crate::logs::POLICY);
     t.output(
         Output::SiteBucket.name(),
         "Bucket holding the site (written by stackwright deploy)",

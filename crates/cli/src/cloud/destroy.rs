@@ -47,6 +47,7 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
         log_prefixes: Vec::new(),
         retained: Vec::new(),
     };
+    let mut log_bucket = None;
     for t in &ctx.templates {
         let name = ctx.stack_name(t.layer);
         let cloud = ctx.cloud_for(t.layer);
@@ -69,6 +70,10 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
                 h.log_prefixes.push(prefix);
             }
             match fact.teardown {
+                // The log bucket last: emptying the others logs into it.
+                Teardown::EmptyBucket if r.logical_id == stackwright_synth::logs::BUCKET => {
+                    log_bucket = Some(r.physical_id);
+                }
                 Teardown::EmptyBucket => h.buckets.push(r.physical_id),
                 Teardown::DeleteImages => h.repository = Some(r.physical_id),
                 _ => {}
@@ -91,6 +96,7 @@ async fn holdings(ctx: &Context_) -> anyhow::Result<Holdings> {
             }
         }
     }
+    h.buckets.extend(log_bucket);
     Ok(h)
 }
 
@@ -140,7 +146,17 @@ pub async fn destroy(args: &DestroyArgs, out: &Output) -> anyhow::Result<ExitCod
             }
         }
         let cloud = ctx.cloud_for(*layer);
-        with_heartbeat(name, cloud.destroy(name, |e| progress.event(name, e))).await?;
+        let gone = with_heartbeat(name, cloud.destroy(name, |e| progress.event(name, e))).await;
+        if gone.is_err() && *layer == Layer::Artifacts {
+            // Access logs arrive late (CloudFront's, minutes after a
+            // request) and can land in the emptied log bucket: once more.
+            for bucket in &h.buckets {
+                store::empty_bucket(&ctx.aws.s3(), bucket).await?;
+            }
+            with_heartbeat(name, cloud.destroy(name, |e| progress.event(name, e))).await?;
+        } else {
+            gone?;
+        }
         removed.push(format!("stack {name}"));
         eprintln!("{name}: deleted");
     }

@@ -14,7 +14,7 @@ use stackwright_synth::edge::{
 };
 use stackwright_synth::Settings;
 
-use crate::harness::example;
+use crate::harness::{example, Served, TempStack};
 use crate::synth::{resources, EXAMPLES};
 
 /// Every example and environment: the stack and its templates by layer.
@@ -97,6 +97,14 @@ fn site_files(dir: &Path, under: &str, out: &mut Vec<String>) {
 fn api_paths_reach_the_api_uncached_with_authorization_and_the_rest_the_site() {
     for (name, stack, layers) in environments() {
         let config = distribution(&layers);
+        // CloudFront asks the default origin for the root object at `/`:
+        // only a site at `/` has one.
+        let site_at_root = config["DefaultCacheBehavior"]["TargetOriginId"] == "site";
+        assert_eq!(
+            config["DefaultRootObject"].as_str(),
+            site_at_root.then_some("index.html"),
+            "{name}"
+        );
         for (pattern, b) in behaviours(config) {
             assert_eq!(
                 b["ViewerProtocolPolicy"], "redirect-to-https",
@@ -170,7 +178,7 @@ fn is_secret_reference(value: &Json, name: &str) -> bool {
 }
 
 #[test]
-fn only_cloudfront_with_the_origin_secret_reaches_the_load_balancer() {
+fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
     let mut balanced = 0;
     for (name, _, layers) in environments() {
         let network = &layers["network"];
@@ -181,12 +189,42 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_load_balancer() {
             .iter()
             .find(|o| o["Id"] == "api")
             .unwrap();
+        // Every compute kind: a generated secret, sent by CloudFront.
+        let secret = &network["Resources"]["OriginSecret"]["Properties"];
+        assert!(
+            secret["GenerateSecretString"].is_object(),
+            "{name}: generated"
+        );
+        assert!(
+            secret["SecretString"].is_null(),
+            "{name}: no value in the template"
+        );
+        let secret_name = secret["Name"].as_str().unwrap();
+        let headers = api["OriginCustomHeaders"].as_array().unwrap();
+        assert_eq!(headers.len(), 1, "{name}");
+        assert_eq!(headers[0]["HeaderName"], stackwright_stack::ORIGIN_HEADER);
+        assert!(
+            is_secret_reference(&headers[0]["HeaderValue"], secret_name),
+            "{name}"
+        );
         let Some(group) = network["Resources"].get("LoadBalancerSecurityGroup") else {
-            // Lambda: the HTTP API, over HTTPS.
+            // Lambda: the HTTP API over HTTPS, which anyone may call, so the
+            // runtime checks the secret; the subscriber serves no requests.
             assert_eq!(
                 api["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only",
                 "{name}"
             );
+            let env = |function: &str| {
+                app["Resources"][function]["Properties"]["Environment"]["Variables"]
+                    [stackwright_stack::env::ORIGIN_SECRET]
+                    .clone()
+            };
+            assert!(
+                is_secret_reference(&env("ApiFunction"), secret_name),
+                "{name}"
+            );
+            assert!(env("SubscriberFunction").is_null(), "{name}");
+            assert!(env("MigrateFunction").is_null(), "{name}");
             continue;
         };
         balanced += 1;
@@ -211,16 +249,6 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_load_balancer() {
             network["Parameters"]["CloudFrontPrefixList"]["AllowedPattern"], "^pl-[0-9a-f]+$",
             "{name}"
         );
-        let secret = &network["Resources"]["OriginSecret"]["Properties"];
-        assert!(
-            secret["GenerateSecretString"].is_object(),
-            "{name}: generated"
-        );
-        assert!(
-            secret["SecretString"].is_null(),
-            "{name}: no value in the template"
-        );
-        let secret_name = secret["Name"].as_str().unwrap();
 
         // The listener: 403 unless a rule forwards; every forwarding rule
         // checks the secret.
@@ -243,7 +271,8 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_load_balancer() {
             let config = &header["HttpHeaderConfig"];
             assert_eq!(config["HttpHeaderName"], stackwright_stack::ORIGIN_HEADER);
             assert!(
-                is_secret_reference(&config["Values"][0], secret_name),
+                config["Values"].as_array().map(Vec::len) == Some(1)
+                    && is_secret_reference(&config["Values"][0], secret_name),
                 "{name}: {id}: {config}"
             );
             let values: usize = conditions
@@ -262,16 +291,10 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_load_balancer() {
                 "{name}: {id}: a rule takes at most five values"
             );
         }
-        // CloudFront sends the secret, to the balancer over HTTP.
+        // CloudFront sends it to the balancer over HTTP.
         assert_eq!(
             api["CustomOriginConfig"]["OriginProtocolPolicy"],
             "http-only"
-        );
-        let headers = api["OriginCustomHeaders"].as_array().unwrap();
-        assert_eq!(headers[0]["HeaderName"], stackwright_stack::ORIGIN_HEADER);
-        assert!(
-            is_secret_reference(&headers[0]["HeaderValue"], secret_name),
-            "{name}"
         );
     }
     assert!(
@@ -377,4 +400,43 @@ fn the_site_paths_function_maps_paths_as_up_does() {
         let want: Vec<&str> = expected.iter().map(|(_, to)| *to).collect();
         assert_eq!(got, want, "site at {path}, spa {spa}");
     }
+}
+
+/// Where anyone may call the runtime (an HTTP API on Lambda), it answers
+/// only requests carrying the origin secret, as the load balancer does,
+/// and never writes the secret down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_answers_only_requests_with_the_origin_secret() {
+    let secret = "Zq4origin7secret9value0123456789abcdefABCDEF012345";
+    let stack = TempStack::copy_of("pets", |toml| toml);
+    let served = Served::start(
+        stack.path(),
+        "",
+        &[
+            (stackwright_stack::env::ORIGIN_SECRET, secret),
+            ("STACKWRIGHT_LOG", "debug"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/openapi.json", served.url());
+    let ask = |value: Option<&'static str>| {
+        let mut request = client.get(&url);
+        if let Some(v) = value {
+            request = request.header(stackwright_stack::ORIGIN_HEADER, v);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    for wrong in [
+        None,
+        Some("nope"),
+        Some("Zq4origin7secret9value0123456789abcdefABCDEF01234"),
+    ] {
+        let reply = ask(wrong).await;
+        assert_eq!(reply.status(), 403, "{wrong:?}");
+        let body: Json = reply.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    }
+    let right = ask(Some(secret)).await;
+    assert_eq!(right.status(), 200, "{}", served.log());
+    assert!(!served.log().contains(secret), "{}", served.log());
 }

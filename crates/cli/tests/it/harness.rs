@@ -408,6 +408,7 @@ impl TestApp {
             allow_destructive,
             cloud_topics: None,
             cors_origins: vec!["https://site.example".to_string()],
+            origin_secret: None,
             user_pool: None,
             service_vars: std::env::vars().collect(),
             service_ports: None,

@@ -525,3 +525,64 @@ fn the_deploy_role_may_attach_and_pass_what_the_templates_use() {
         }
     }
 }
+
+/// The AWS service (IAM's action prefix) of a CloudFormation resource type.
+fn service_of(resource_type: &str) -> String {
+    let service = resource_type.split("::").nth(1).unwrap();
+    match service {
+        "ElasticLoadBalancingV2" => "elasticloadbalancing".into(),
+        "ApiGatewayV2" => "apigateway".into(),
+        "Cognito" => "cognito-idp".into(),
+        "ApplicationAutoScaling" => "application-autoscaling".into(),
+        other => other.to_lowercase(),
+    }
+}
+
+/// Every resource type of every template is one CloudFormation may make
+/// with the deploy role (IAM and CloudFormation's own are checked above).
+#[test]
+fn the_deploy_role_may_make_every_resource_type_through_cloudformation() {
+    let via = [("aws:CalledVia", "cloudformation.amazonaws.com")];
+    for (at, layer, t) in templates() {
+        let (name, env) = at.split_once('/').unwrap();
+        let policy = deploy_policy(name, env);
+        for (id, r) in t["Resources"].as_object().unwrap() {
+            let ty = r["Type"].as_str().unwrap();
+            let service = service_of(ty);
+            if ["iam", "cloudformation"].contains(&service.as_str()) {
+                continue;
+            }
+            let action = format!("{service}:CreateSomething");
+            assert!(
+                allowed(&policy, &call(&action, "*", &via)),
+                "{at} {layer} {id}: {ty} needs {service}:*"
+            );
+        }
+    }
+}
+
+/// A web ACL outside us-east-1 is a stack there: the deploy role may drive it.
+#[test]
+fn the_deploy_role_reaches_the_global_stack_in_us_east_1() {
+    // prod has a web ACL; deploy_policy asks for eu-west-1.
+    let policy = deploy_policy("todo", "prod");
+    let global = "arn:aws:cloudformation:us-east-1:123456789012:stack/todo-prod-global/abc";
+    let other = "arn:aws:cloudformation:us-east-1:123456789012:stack/todo-prod-network/abc";
+    assert!(allowed(
+        &policy,
+        &call("cloudformation:CreateChangeSet", global, &[])
+    ));
+    assert!(!allowed(
+        &policy,
+        &call("cloudformation:CreateChangeSet", other, &[])
+    ));
+    let dev = deploy_policy("todo", "dev");
+    assert!(!allowed(
+        &dev,
+        &call(
+            "cloudformation:CreateChangeSet",
+            global.replace("prod", "dev").as_str(),
+            &[]
+        )
+    ));
+}

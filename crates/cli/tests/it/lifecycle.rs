@@ -158,7 +158,7 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
 /// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_moto() {
-    let moto = Moto::start("eu-south-1").await;
+    let moto = Moto::start("eu-central-1").await;
     let registry = Registry::start();
     let name = unique("todo");
     let prefix = format!("{name}-dev");
@@ -213,7 +213,7 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
         format!("{prefix}-global"),
         "first: {first}"
     );
-    assert_eq!(listed(&inv, "stacks"), 5, "in eu-south-1: {inv}");
+    assert_eq!(listed(&inv, "stacks"), 5, "in eu-central-1: {inv}");
     assert_eq!(listed(&inv, "web_acls"), 1, "{inv}");
     let acl: Json = serde_json::from_str(&moto.python(
         "moto_cloudfront.py",

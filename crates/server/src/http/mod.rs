@@ -10,6 +10,7 @@ mod decode;
 mod docs;
 pub mod limits;
 mod operations;
+pub mod origin;
 pub mod services;
 pub mod site;
 mod topics;
@@ -45,8 +46,10 @@ pub struct ApiContext {
     pub site: Option<site::Shared>,
     /// Who signed in: the embedded pool locally, Cognito on AWS.
     pub users: Option<crate::users::Shared>,
-    /// Origins allowed to call the API from a browser (the site on AWS).
+    /// Origins allowed to call the API from a browser.
     pub cors_origins: cors::Origins,
+    /// Requests must carry it (behind an HTTP API on Lambda).
+    pub origin_secret: Option<origin::OriginSecret>,
     /// Served on a loopback address only: other host names are refused, so
     /// a web page cannot reach the local API through DNS rebinding.
     pub local: bool,
@@ -153,6 +156,10 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(middleware::from_fn_with_state(
             ctx.cors_origins.clone(),
             cors::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            ctx.origin_secret.clone(),
+            origin::layer,
         ))
         .layer(middleware::from_fn(log_requests))
         .with_state(ctx)

@@ -107,7 +107,8 @@ pub(super) fn load_balancer(
                 "FixedResponseConfig": {
                     "StatusCode": "403",
                     "ContentType": "application/json",
-                    "MessageBody": "{\"error\":\"forbidden\",\"message\":\"this address serves only the stack's CloudFront distribution\"}"
+                    // The runtime's own error shape.
+                    "MessageBody": "{\"error\":{\"code\":\"forbidden\",\"message\":\"this address serves only the stack's CloudFront distribution\"}}"
                 }
             }]
         }),
