@@ -568,4 +568,30 @@ impl crate::ports::Stacks for Cloud {
     async fn outputs(&self, stack: &str) -> Result<Vec<(String, String)>> {
         Cloud::outputs(self, stack).await
     }
+
+    async fn exports(&self, stack: &str) -> Result<Vec<crate::ports::Export>> {
+        let out = self
+            .cf
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out
+            .stacks()
+            .first()
+            .map(|s| {
+                s.outputs()
+                    .iter()
+                    .filter_map(|o| {
+                        Some(crate::ports::Export {
+                            key: o.output_key()?.to_string(),
+                            value: o.output_value().unwrap_or_default().to_string(),
+                            name: o.export_name().filter(|n| !n.is_empty())?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
 }

@@ -131,14 +131,24 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             digest: None,
         });
         let mut services = Vec::new();
+        // Layers applied with exports kept for their importers: applied
+        // again as written once every later layer is updated.
+        let mut again = Vec::new();
         for t in release.templates {
             let name = stack_name(&prefix, t.layer);
             let params = self
                 .layer_parameters(&artifacts, t, release.templates, &outputs)
                 .await?;
-            let Some(layer) = self.layer(&name, t, &params).await? else {
+            let kept = self.keep_exports(&name, t).await?;
+            let Some(layer) = self
+                .layer(&name, kept.as_ref().unwrap_or(t), &params)
+                .await?
+            else {
                 return Ok(Outcome::Declined { stack: name });
             };
+            if kept.is_some() {
+                again.push((name.clone(), t, params));
+            }
             for (k, v) in self.cf(&name).outputs(&name).await? {
                 outputs.insert(k, v);
             }
@@ -159,6 +169,12 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
                 }
             }
         }
+        for (name, t, params) in again {
+            let Some(layer) = self.layer(&name, t, &params).await? else {
+                return Ok(Outcome::Declined { stack: name });
+            };
+            stacks.push(layer);
+        }
         let site = match release.site {
             Some(source) => Some(
                 self.working("uploading the site", self.publish_site(source, &outputs))
@@ -175,6 +191,46 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
             site,
             outputs,
         })))
+    }
+
+    /// `t` with the exports the deployed stack `name` has and `t` drops,
+    /// when there are any: CloudFormation refuses to remove an export that
+    /// another stack still imports, and a later layer may import it until
+    /// it is updated itself (after a layout change: the site's URL once
+    /// came from the artifacts layer). Each keeps its key and its value.
+    async fn keep_exports(&self, name: &str, t: &Template) -> Result<Option<Template>> {
+        let cf = self.cf(name);
+        if cf.status(name).await?.is_none() {
+            return Ok(None);
+        }
+        let written: Vec<&str> = t
+            .outputs
+            .values()
+            .filter_map(|o| o["Export"]["Name"].as_str())
+            .collect();
+        let dropped: Vec<_> = cf
+            .exports(name)
+            .await?
+            .into_iter()
+            .filter(|e| !written.contains(&e.name.as_str()) && !t.outputs.contains_key(&e.key))
+            .collect();
+        if dropped.is_empty() {
+            return Ok(None);
+        }
+        let mut kept = t.clone();
+        for e in dropped {
+            self.ui.note(&format!(
+                "{name}: export {} kept until the stacks importing it are updated",
+                e.name
+            ));
+            kept.output(
+                &e.key,
+                "Kept for this deploy: a stack updated later imported it",
+                e.value.into(),
+                Some(e.name),
+            );
+        }
+        Ok(Some(kept))
     }
 
     /// CloudFormation where stack `name` lives: us-east-1 for the global

@@ -36,6 +36,18 @@ pub trait Stacks {
     async fn destroy(&self, stack: &str, on_event: &mut dyn FnMut(&Event)) -> Result<()>;
     /// The stack's outputs, in template order.
     async fn outputs(&self, stack: &str) -> Result<Vec<(String, String)>>;
+    /// The stack's exported outputs.
+    async fn exports(&self, stack: &str) -> Result<Vec<Export>>;
+}
+
+/// An output a stack exports for other stacks to import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The output's key in its stack.
+    pub key: String,
+    pub value: String,
+    /// The name other stacks import it by.
+    pub name: String,
 }
 
 /// Where the artifacts go: the artifact bucket, the image repository,

@@ -272,6 +272,20 @@ impl Stacks for FakeCloud {
             })
             .collect())
     }
+
+    /// The outputs whose template entry names an export (a literal name).
+    async fn exports(&self, stack: &str) -> Result<Vec<crate::ports::Export>> {
+        let values = self.outputs(stack).await?;
+        let state = self.state.borrow();
+        let doc: Json = serde_json::from_str(&state.stacks[stack].template).unwrap_or_default();
+        Ok(values
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let name = doc["Outputs"][&key]["Export"]["Name"].as_str()?.to_string();
+                Some(crate::ports::Export { key, value, name })
+            })
+            .collect())
+    }
 }
 
 pub struct FakeShipping<'a> {

@@ -237,6 +237,48 @@ async fn a_web_acl_outside_us_east_1_is_a_global_stack_there_first() {
     );
 }
 
+/// After a layout change (the site's URL came from the artifacts layer and
+/// the app layer imported it), the export is kept until the app layer is
+/// updated, then removed by applying the artifacts layer again.
+#[tokio::test]
+async fn an_export_the_templates_drop_is_kept_until_its_importers_are_updated() {
+    let f = Fixture::new();
+    let (cloud, ui) = (FakeCloud::default(), FakeUi::default());
+    let binary = f.binary();
+    let d = deployer(&cloud, &ui, false);
+    deployed(d.deploy(&f.release(&binary, false)).await);
+    let old = serde_json::json!({ "Value": "https://d1.cloudfront.net", "Export": { "Name": "shop-dev-SiteUrl" } });
+    {
+        let mut state = cloud.state.borrow_mut();
+        let s = state.stacks.get_mut("shop-dev-artifacts").unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&s.template).unwrap();
+        doc["Outputs"]["SiteUrl"] = old.clone();
+        s.template = doc.to_string();
+    }
+    cloud.forget_calls();
+    deployed(d.deploy(&f.release(&binary, false)).await);
+    let applies: Vec<String> = actions(&cloud)
+        .into_iter()
+        .filter(|a| a.starts_with("apply shop-dev-"))
+        .collect();
+    assert_eq!(
+        applies,
+        ["apply shop-dev-artifacts", "apply shop-dev-artifacts"]
+    );
+    let template = |cloud: &FakeCloud| -> serde_json::Value {
+        serde_json::from_str(&cloud.state.borrow().stacks["shop-dev-artifacts"].template).unwrap()
+    };
+    assert!(
+        template(&cloud)["Outputs"]["SiteUrl"].is_null(),
+        "removed at the end"
+    );
+    assert!(ui
+        .notes
+        .borrow()
+        .iter()
+        .any(|n| n.contains("export shop-dev-SiteUrl kept")));
+}
+
 #[tokio::test]
 async fn the_site_gets_the_values_only_a_deploy_knows() {
     let f = Fixture::new();
