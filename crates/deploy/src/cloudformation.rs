@@ -317,6 +317,24 @@ impl Cloud {
 
     /// The stack's outputs, in template order as CloudFormation returns them.
     pub async fn outputs(&self, stack: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .described_outputs(stack)
+            .await?
+            .iter()
+            .map(|o| {
+                (
+                    o.output_key().unwrap_or_default().to_string(),
+                    o.output_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect())
+    }
+
+    /// The stack's outputs as DescribeStacks gives them.
+    async fn described_outputs(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<aws_sdk_cloudformation::types::Output>> {
         let out = self
             .cf
             .describe_stacks()
@@ -327,17 +345,7 @@ impl Cloud {
         Ok(out
             .stacks()
             .first()
-            .map(|s| {
-                s.outputs()
-                    .iter()
-                    .map(|o| {
-                        (
-                            o.output_key().unwrap_or_default().to_string(),
-                            o.output_value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
+            .map(|s| s.outputs().to_vec())
             .unwrap_or_default())
     }
 
@@ -570,28 +578,17 @@ impl crate::ports::Stacks for Cloud {
     }
 
     async fn exports(&self, stack: &str) -> Result<Vec<crate::ports::Export>> {
-        let out = self
-            .cf
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(aws)?;
-        Ok(out
-            .stacks()
-            .first()
-            .map(|s| {
-                s.outputs()
-                    .iter()
-                    .filter_map(|o| {
-                        Some(crate::ports::Export {
-                            key: o.output_key()?.to_string(),
-                            value: o.output_value().unwrap_or_default().to_string(),
-                            name: o.export_name().filter(|n| !n.is_empty())?.to_string(),
-                        })
-                    })
-                    .collect()
+        Ok(self
+            .described_outputs(stack)
+            .await?
+            .iter()
+            .filter_map(|o| {
+                Some(crate::ports::Export {
+                    key: o.output_key()?.to_string(),
+                    value: o.output_value().unwrap_or_default().to_string(),
+                    name: o.export_name().filter(|n| !n.is_empty())?.to_string(),
+                })
             })
-            .unwrap_or_default())
+            .collect())
     }
 }
