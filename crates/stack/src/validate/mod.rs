@@ -16,6 +16,9 @@ mod table;
 mod topics;
 mod users;
 
+/// Paths the runtime itself answers: no service or site may take them.
+const RESERVED: [&str; 4] = ["/topics", "/auth", "/docs", "/openapi.json"];
+
 #[cfg(test)]
 mod tests;
 

@@ -12,8 +12,7 @@ use crate::env;
 use crate::model::*;
 use crate::raw::{RawService, S};
 
-/// Paths the runtime itself answers: no service may take them.
-const RESERVED: [&str; 4] = ["/topics", "/auth", "/docs", "/openapi.json"];
+use super::RESERVED;
 
 /// Variables the runtime gives every service: not for `env` or `secrets`.
 /// (Besides these, every `STACKWRIGHT_*` and `AWS_*` name.)

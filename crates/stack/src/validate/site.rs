@@ -24,10 +24,11 @@ impl Validator<'_> {
                 .hint = Some("serve the site at a path no route uses".into());
             }
         }
-        if path == "/topics"
-            || path.starts_with("/topics/")
-            || path == "/auth"
-            || path.starts_with("/auth/")
+        // The API's description too: on AWS the site and the API share
+        // one origin, and the site would hide it.
+        if super::RESERVED
+            .iter()
+            .any(|r| path == *r || path.starts_with(&format!("{r}/")))
         {
             self.error(span, format!("the site path `{path}` is reserved"));
         }

@@ -196,6 +196,14 @@ fn site() {
                 &[(3, 8, "the site path `/topics/news` is reserved", None)],
             ),
             (
+                "[site]\ndir = \"site\"\npath = \"/docs\"\n",
+                &[(3, 8, "the site path `/docs` is reserved", None)],
+            ),
+            (
+                "[site]\ndir = \"site\"\npath = \"/openapi.json\"\n",
+                &[(3, 8, "the site path `/openapi.json` is reserved", None)],
+            ),
+            (
                 r#"
 [site]
 dir = "site"
