@@ -11,7 +11,7 @@
 use serde_json::json;
 use stackwright_stack::Stack;
 
-use crate::cfn::{att, r, sub, Layer, Template};
+use crate::cfn::{att, r, tls_only, Layer, Template};
 use crate::outputs::Output;
 use crate::Settings;
 
@@ -37,14 +37,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             "Bucket": r("ArtifactBucket"),
             "PolicyDocument": {
                 "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "TlsOnly",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [att("ArtifactBucket", "Arn"), sub("${ArtifactBucket.Arn}/*")],
-                    "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-                }]
+                "Statement": [tls_only("s3:*", crate::cfn::bucket_and_objects("ArtifactBucket"))]
             }
         }),
     );

@@ -141,6 +141,25 @@ pub fn att(id: &str, attribute: &str) -> Json {
     json!({ "Fn::GetAtt": [id, attribute] })
 }
 
+/// A resource policy statement refusing `action` on `resources` to any
+/// request made without TLS.
+pub fn tls_only(action: &str, resources: Json) -> Json {
+    json!({
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resources,
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
+
+/// The bucket `id` of the same template and its objects, as a policy's
+/// `Resource`.
+pub fn bucket_and_objects(id: &str) -> Json {
+    json!([att(id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))])
+}
+
 pub fn sub(s: &str) -> Json {
     json!({ "Fn::Sub": s })
 }

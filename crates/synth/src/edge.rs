@@ -11,7 +11,7 @@
 use serde_json::{json, Value as Json};
 use stackwright_stack::{Site, Stack};
 
-use crate::cfn::{r, sub, Layer, Template};
+use crate::cfn::{r, sub, tls_only, Layer, Template};
 use crate::outputs::Output;
 use crate::{Settings, SynthError};
 
@@ -61,14 +61,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Result<Template, SynthError> {
                 (site_behaviour, api_behaviours(stack, &api)?)
             } else {
                 // The site has its own path; everything else is the API's.
-                let behaviours = [site.path.clone(), format!("{}/*", site.path)]
-                    .into_iter()
-                    .map(|pattern| {
-                        let mut b = site_behaviour.clone();
-                        b["PathPattern"] = json!(pattern);
-                        b
-                    })
-                    .collect();
+                let behaviours = under(&site.path, &site_behaviour).into();
                 (api, behaviours)
             }
         }
@@ -120,12 +113,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Result<Template, SynthError> {
 fn api_behaviours(stack: &Stack, api: &Json) -> Result<Vec<Json>, SynthError> {
     let behaviours: Vec<Json> = api_prefixes(stack)?
         .iter()
-        .flat_map(|p| [p.clone(), format!("{p}/*")])
-        .map(|pattern| {
-            let mut b = api.clone();
-            b["PathPattern"] = json!(pattern);
-            b
-        })
+        .flat_map(|p| under(p, api))
         .collect();
     if behaviours.len() > MOST_BEHAVIOURS {
         return Err(SynthError::Invalid(format!(
@@ -137,6 +125,15 @@ fn api_behaviours(stack: &Stack, api: &Json) -> Result<Vec<Json>, SynthError> {
         )));
     }
     Ok(behaviours)
+}
+
+/// `behaviour` for the path `prefix` and every path below it.
+fn under(prefix: &str, behaviour: &Json) -> [Json; 2] {
+    [prefix.to_string(), format!("{prefix}/*")].map(|pattern| {
+        let mut b = behaviour.clone();
+        b["PathPattern"] = json!(pattern);
+        b
+    })
 }
 
 /// A cache behaviour of `origin`: viewers are sent to HTTPS, with the
@@ -227,14 +224,7 @@ fn site_origin(t: &mut Template, prefix: &str, site: &Site) {
                         "Resource": objects,
                         "Condition": { "StringEquals": { "AWS:SourceArn": sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}") } }
                     },
-                    {
-                        "Sid": "TlsOnly",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [arn, objects],
-                        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-                    }
+                    tls_only("s3:*", json!([arn, objects]))
                 ]
             }
         }),

@@ -11,7 +11,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::cfn::{att, r, sub, Template};
+use crate::cfn::{r, sub, tls_only, Template};
 use crate::outputs::Output;
 use crate::Settings;
 
@@ -120,14 +120,7 @@ pub(crate) fn add(t: &mut Template, s: &Settings, prefix: &str) {
                         "Resource": objects(BUCKETS_PREFIX),
                         "Condition": { "StringEquals": { "aws:SourceAccount": r("AWS::AccountId") } }
                     },
-                    {
-                        "Sid": "TlsOnly",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [att("LogBucket", "Arn"), sub("${LogBucket.Arn}/*")],
-                        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-                    }
+                    tls_only("s3:*", crate::cfn::bucket_and_objects(BUCKET))
                 ]
             }
         }),

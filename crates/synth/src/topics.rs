@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::env;
 use stackwright_stack::Stack;
 
-use crate::cfn::{att, r, Template};
+use crate::cfn::{att, r, tls_only, Template};
 use crate::Settings;
 
 /// How long a received message stays hidden while it is applied. On Lambda
@@ -117,14 +117,7 @@ pub fn add(
                             "Resource": att(&queue, "Arn"),
                             "Condition": { "ArnEquals": { "aws:SourceArn": r(&topic) } }
                         },
-                        {
-                            "Sid": "TlsOnly",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "sqs:*",
-                            "Resource": att(&queue, "Arn"),
-                            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-                        }
+                        tls_only("sqs:*", att(&queue, "Arn"))
                     ]
                 }
             }),

@@ -148,7 +148,7 @@ pub fn router(ctx: ApiContext) -> Router {
             });
         }
     }
-    router
+    router = router
         .layer(middleware::from_fn_with_state(
             limits::Limits::new(&ctx.stack.server, ctx.local),
             limits::layer,
@@ -156,11 +156,12 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(middleware::from_fn_with_state(
             ctx.cors_origins.clone(),
             cors::layer,
-        ))
-        .layer(middleware::from_fn_with_state(
-            ctx.origin_secret.clone(),
-            origin::layer,
-        ))
+        ));
+    // Only where anyone may call the runtime: elsewhere no request pays for it.
+    if let Some(secret) = ctx.origin_secret.clone() {
+        router = router.layer(middleware::from_fn_with_state(secret, origin::layer));
+    }
+    router
         .layer(middleware::from_fn(log_requests))
         .with_state(ctx)
 }

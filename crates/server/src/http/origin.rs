@@ -40,18 +40,16 @@ impl std::fmt::Debug for OriginSecret {
 }
 
 pub async fn layer(
-    State(secret): State<Option<OriginSecret>>,
+    State(secret): State<OriginSecret>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if let Some(secret) = secret {
-        let given = request.headers().get(ORIGIN_HEADER);
-        if !given.is_some_and(|v| secret.matches(v.as_bytes())) {
-            return ApiError::Forbidden(
-                "this address serves only the stack's CloudFront distribution".into(),
-            )
-            .into_response();
-        }
+    let given = request.headers().get(ORIGIN_HEADER);
+    if !given.is_some_and(|v| secret.matches(v.as_bytes())) {
+        return ApiError::Forbidden(
+            "this address serves only the stack's CloudFront distribution".into(),
+        )
+        .into_response();
     }
     request.headers_mut().remove(ORIGIN_HEADER);
     next.run(request).await
