@@ -11,14 +11,22 @@ own APIs. The types moto ignores are listed below, so a gap in moto is not
 mistaken for a gap in Stackwright; a listed type that moto starts creating
 fails the run too, so the list stays true.
 
+A folder with a global layer (global.json: what CloudFront needs made in
+us-east-1) gets it made first, in us-east-1, and its outputs passed to the
+edge layer, as deploy does; it is deleted last. An environment with a domain
+gets a hosted zone for it, whose id is passed as deploy passes the one it
+finds; its certificates must be issued, and gone after deletion.
+
 Usage: python cfn_lifecycle.py ENDPOINT REGION FOLDER...
 Prints one line per step; exits non-zero on the first failure.
 """
 
 import io
 import json
+import os
 import sys
 import time
+import uuid
 import zipfile
 
 import boto3
@@ -140,6 +148,41 @@ def drop_user_pool(idp, pool_id):
     idp.delete_user_pool(UserPoolId=pool_id)
 
 
+def domain_of(templates):
+    """The environment's domain: the distribution's alias, if it has one."""
+    config = templates["edge"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    return (config.get("Aliases") or [None])[0]
+
+
+def make_global(folder, prefix, kw, values):
+    """The global layer, made in us-east-1 with `values` as its parameters;
+    its outputs are added to `values` (the edge layer's parameters). Returns
+    its client and name, or None when the folder has none."""
+    path = f"{folder}/global.json"
+    if not os.path.exists(path):
+        return None
+    template = json.load(open(path))
+    cf = boto3.client("cloudformation", **dict(kw, region_name="us-east-1"))
+    name = f"{prefix}-global"
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(for_moto(template)),
+                    Parameters=[{"ParameterKey": k, "ParameterValue": values[k]}
+                                for k in template.get("Parameters", {})])
+    status = wait(cf, name, "CREATE_COMPLETE")
+    if status != "CREATE_COMPLETE":
+        fail(f"{name}: {status}")
+    for o in cf.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", []):
+        values[o["OutputKey"]] = o["OutputValue"]
+    print(f"created {name} in us-east-1", flush=True)
+    return cf, name
+
+
+def certificates_of(kw, region, domain):
+    """The certificates in `region` for `domain` or a name under it, with their status."""
+    acm = boto3.client("acm", **dict(kw, region_name=region))
+    return {(c["DomainName"], c.get("Status")) for c in acm.list_certificates()["CertificateSummaryList"]
+            if c["DomainName"] == domain or c["DomainName"].endswith("." + domain)}
+
+
 def fail(message):
     print(f"FAIL {message}", flush=True)
     sys.exit(1)
@@ -173,6 +216,7 @@ def main():
     ddb = boto3.client("dynamodb", **kw)
     idp = boto3.client("cognito-idp", **kw)
     cloudfront = boto3.client("cloudfront", **kw)
+    r53 = boto3.client("route53", **kw)
     # Leftovers of an interrupted run go first, apps before what they import.
     for folder in folders:
         example, env = folder.rstrip("/").split("/")[-2:]
@@ -187,6 +231,14 @@ def main():
                     delete_what_moto_cannot(cf, ec2, name, json.load(open(f"{folder}/network.json")))
                 cf.delete_stack(StackName=name)
                 wait(cf, f"{example}-{env}-{layer}", "DELETE_COMPLETE")
+            except Exception:
+                pass
+        # ...and the global layer in us-east-1 (its region is fixed).
+        if os.path.exists(f"{folder}/global.json"):
+            there = boto3.client("cloudformation", **dict(kw, region_name="us-east-1"))
+            try:
+                there.delete_stack(StackName=f"{example}-{env}-global")
+                wait(there, f"{example}-{env}-global", "DELETE_COMPLETE")
             except Exception:
                 pass
         # ...and tables a production stack retained.
@@ -209,10 +261,18 @@ def main():
         prefix_lists = ec2.describe_managed_prefix_lists(Filters=[{
             "Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}])
 
+        # What deploy finds or checks: the domain's hosted zone.
+        own_domain = domain_of(templates)
+        passed = {}
+        if own_domain:
+            zone = r53.create_hosted_zone(Name=own_domain, CallerReference=str(uuid.uuid4()))["HostedZone"]
+            passed["HostedZoneId"] = zone["Id"].split("/")[-1]
+        made_global = make_global(folder, prefix, kw, passed)
+
         def params(layer, deploy_id):
             p = templates[layer].get("Parameters", {})
             values = {"ArtifactKey": "runtime.zip", "DeployId": deploy_id, "ImageTag": "v1",
-                      "CloudFrontPrefixList": prefix_lists["PrefixLists"][0]["PrefixListId"]}
+                      "CloudFrontPrefixList": prefix_lists["PrefixLists"][0]["PrefixListId"], **passed}
             # A service's image digest (ServiceNames::image_digest).
             digest = "sha256:" + "0" * 64
             return [{"ParameterKey": k, "ParameterValue": values.get(k, digest)}
@@ -372,8 +432,14 @@ def main():
             fail(f"{prefix}: the distribution serves plain HTTP: {config}")
         if not config["Logging"]["Bucket"].startswith(artifacts_physical["LogBucket"]):
             fail(f"{prefix}: the distribution's logs do not go to the log bucket: {config['Logging']}")
-        if edge_outputs.get("Url") != f"https://{listed[0]['DomainName']}":
-            fail(f"{prefix}: the URL is not the distribution's: {edge_outputs}")
+        if edge_outputs.get("Url") != f"https://{own_domain or listed[0]['DomainName']}":
+            fail(f"{prefix}: the URL is not the distribution's (or its domain's): {edge_outputs}")
+        if own_domain:
+            viewer = config.get("ViewerCertificate") or {}
+            if (config.get("Aliases") or {}).get("Items") != [own_domain] \
+                    or viewer.get("ACMCertificateArn") != passed.get("CertificateArn") \
+                    or viewer.get("MinimumProtocolVersion") != "TLSv1.2_2021":
+                fail(f"{prefix}: the distribution does not answer its domain with its certificate: {config}")
         if "site" in origins:
             domain = f"{artifacts_physical['SiteBucket']}.s3.{region}.amazonaws.com"
             if origins["site"]["DomainName"] != domain \
@@ -418,6 +484,13 @@ def main():
                     fail(f"{prefix}: the UserPoolClientId output is not the client's id: {data_outputs}")
         print(f"checked {prefix} through EC2, RDS, DynamoDB, Lambda, API Gateway, ECS, CloudFront and Cognito", flush=True)
 
+        if own_domain:
+            # Issued (validated in the zone); gone with their stacks below.
+            issued = certificates_of(kw, "us-east-1", own_domain) | certificates_of(kw, region, own_domain)
+            want = {(own_domain, "ISSUED"), (f"origin.{own_domain}", "ISSUED")}
+            if issued != want:
+                fail(f"{prefix}: the domain's certificates are not {want}: {issued}")
+            print(f"checked {prefix}'s certificates through ACM", flush=True)
         # Update every layer in order: a new deploy id, and a stack tag everywhere.
         for layer in LAYERS:
             name = f"{prefix}-{layer}"
@@ -459,6 +532,26 @@ def main():
             if status != "DELETE_COMPLETE":
                 fail(f"{name}: delete ended {status}")
             print(f"deleted {name}", flush=True)
+        if made_global:
+            there, name = made_global
+            there.delete_stack(StackName=name)
+            if wait(there, name, "DELETE_COMPLETE") != "DELETE_COMPLETE":
+                fail(f"{name}: delete failed")
+            print(f"deleted {name}", flush=True)
+        if own_domain:
+            left = certificates_of(kw, "us-east-1", own_domain) | certificates_of(kw, region, own_domain)
+            if left:
+                fail(f"{prefix}: certificates outlived their stacks: {left}")
+            zone_id = passed["HostedZoneId"]
+            records = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            aliases = [r["Name"] for r in records if "AliasTarget" in r]
+            if aliases:
+                fail(f"{prefix}: alias records outlived their stacks: {aliases}")
+            # What CloudFormation leaves: the certificates' validation records.
+            changes = [{"Action": "DELETE", "ResourceRecordSet": r} for r in records if r["Type"] == "CNAME"]
+            if changes:
+                r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+            r53.delete_hosted_zone(Id=zone_id)
         # Production keeps its tables (DeletionPolicy Retain): they must have
         # survived the stack; then the test removes them itself.
         for r in data.values():

@@ -9,7 +9,11 @@ CloudFormation stack tag) starts with the environment's prefix (`todo-dev`),
 and CloudFront distributions (global) whose comment starts with it or whose
 origin is one of its buckets.
 
-Usage: python moto_inventory.py ENDPOINT REGION PREFIX [vpc=VPC_ID]
+Outside us-east-1, the environment's global stack there is listed too. With
+`domain=NAME`: ACM certificates (in the region and in us-east-1) for NAME
+or a name under it, and alias records under it in every hosted zone.
+
+Usage: python moto_inventory.py ENDPOINT REGION PREFIX [vpc=VPC_ID] [domain=NAME]
 (moto does not tag the VPCs of stacks made from change sets, so the VPC to
 look for is named by its id, from the deploy's outputs.)
 """
@@ -32,6 +36,10 @@ def main():
     stacks = c("cloudformation").describe_stacks()["Stacks"]
     inv["stacks"] = sorted(s["StackName"] for s in stacks
                            if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE")
+    if region != "us-east-1":
+        there = boto3.client("cloudformation", **dict(kw, region_name="us-east-1"))
+        inv["stacks"] += sorted(s["StackName"] for s in there.describe_stacks()["Stacks"]
+                                if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE")
     inv["buckets"] = sorted(b["Name"] for b in c("s3").list_buckets()["Buckets"] if b["Name"].startswith(low))
 
     ec2 = c("ec2")
@@ -80,6 +88,20 @@ def main():
                                    if lb["LoadBalancerName"].lower().startswith(low[:10]))
     inv["autoscaling_groups"] = sorted(g["AutoScalingGroupName"] for g in c("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
                                        if g["AutoScalingGroupName"].startswith(prefix))
+    if "domain" in extra:
+        domain = extra["domain"]
+        under = lambda name: name.rstrip(".") == domain or name.rstrip(".").endswith("." + domain)  # noqa: E731
+        inv["certificates"] = sorted(
+            f"{where} {cert['DomainName']}"
+            for where in sorted({region, "us-east-1"})
+            for cert in boto3.client("acm", **dict(kw, region_name=where)).list_certificates()["CertificateSummaryList"]
+            if under(cert["DomainName"]))
+        r53 = c("route53")
+        inv["alias_records"] = sorted(
+            f"{r['Name']} {r['Type']}"
+            for zone in r53.list_hosted_zones()["HostedZones"]
+            for r in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+            if "AliasTarget" in r and under(r["Name"]))
     # Each role with the permissions boundary IAM holds for it.
     iam = c("iam")
     inv["roles"] = sorted(

@@ -101,27 +101,23 @@ completed the way CloudFormation documents them.
    Changing UsernameAttributes, AliasAttributes, Schema or
    UsernameConfiguration replaces a pool, and UserPoolId or GenerateSecret a
    client, as in CloudFormation; other changes update in place.
+   These models, and ACM's certificate, are in tools/moto_edge.py.
 
 Usage: python moto_serial.py HOST PORT
 """
 
-import copy
 import os
 import re
 import sys
-import uuid
 
 # As EC2 does: an instance type that does not exist fails the launch (and
 # so the autoscaling group that asked for it). moto reads it on import.
 os.environ.setdefault("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")
 
 from moto.apigatewayv2.models import apigatewayv2_backends
-from moto.cloudfront import models as cloudfront
 from moto.cloudformation import models as cfn
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-from moto.cognitoidp.exceptions import InvalidParameterException
-from moto.cognitoidp.models import CognitoIdpBackend, cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ecs.models import Cluster as EcsCluster
 from moto.ecs.models import Service as EcsService
@@ -130,9 +126,9 @@ from moto.rds.models import DBInstance, rds_backends
 from moto.redshift.models import Cluster as RedshiftCluster
 from moto.redshift.models import redshift_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
-from moto.utilities.utils import get_partition
-from moto.wafv2.models import GLOBAL_REGION as WAF_GLOBAL, wafv2_backends
 from werkzeug.serving import run_simple
+
+from moto_model import MODULE as _MODULE, Model as _Model, absent as _absent
 
 Backend = cfn.CloudFormationBackend
 
@@ -224,65 +220,6 @@ Backend.execute_change_set = execute_change_set
 
 def _apis(account_id, region_name):
     return apigatewayv2_backends[account_id][region_name]
-
-
-def _absent(original, *args):
-    """Delete what may already be gone: CloudFormation treats a resource
-    deleted out of band (or with its API) as deleted."""
-    try:
-        original(*args)
-    except Exception as error:  # noqa: BLE001 - only "not found" is tolerated
-        if "NotFound" not in type(error).__name__:
-            raise
-
-
-# moto files every model class under the service named by its module
-# (moto.<service>.models), so the models here say where they belong.
-_MODULE = "moto.cloudformation.stackwright"
-
-
-class _Model:
-    """What the models below share: no name property, created at once.
-    (moto finds models among CloudFormationModel's direct subclasses only,
-    so each model names it as a base itself.)"""
-
-    ATTRS: dict = {}
-
-    @staticmethod
-    def cloudformation_name_type():
-        return ""
-
-    @classmethod
-    def has_cfn_attr(cls, attr):
-        return attr in cls.ATTRS
-
-    def get_cfn_attribute(self, attribute_name):
-        if attribute_name not in self.ATTRS:
-            raise UnformattedGetAttTemplateException()
-        return getattr(self, self.ATTRS[attribute_name])
-
-    def is_created(self):
-        return True
-
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
-        pass  # every model deletes itself through delete() below
-
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        props = cloudformation_json["Properties"]
-        if any(props.get(p) != original_resource.props.get(p) for p in cls.REPLACE_ON):
-            # A change CloudFormation makes by replacement: new first, then old.
-            new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
-                                                      account_id, region_name)
-            original_resource.delete(account_id, region_name)
-            return new
-        original_resource.modify(props)
-        original_resource.props = props
-        return original_resource
-
-    REPLACE_ON: tuple = ()
 
 
 class HttpApiModel(_Model, CloudFormationModel):
@@ -734,301 +671,8 @@ RedshiftCluster.delete = delete_redshift_cluster
 # 8. CloudFront and Cognito models, backed by moto's own backends.
 
 
-def _cloudfront(account_id, region_name):
-    # CloudFront is global: moto keeps one backend per partition.
-    return cloudfront.cloudfront_backends[account_id][get_partition(region_name)]
-
-
-def _wrapped(items):
-    """A list as the CloudFront API writes it."""
-    return {"Quantity": len(items), "Items": items}
-
-
-def _distribution_config(p, caller_reference):
-    """A template's DistributionConfig as the API (and moto) takes it."""
-    c = copy.deepcopy(p)
-    c["CallerReference"] = caller_reference
-    if "IPV6Enabled" in c:
-        c["IsIPV6Enabled"] = c.pop("IPV6Enabled")
-    for key in ("Aliases", "Origins", "CacheBehaviors", "CustomErrorResponses"):
-        if isinstance(c.get(key), list):
-            c[key] = _wrapped(c[key])
-    for behaviour in [c.get("DefaultCacheBehavior", {})] + (c.get("CacheBehaviors") or {}).get("Items", []):
-        methods = behaviour.get("AllowedMethods")
-        if isinstance(methods, list):
-            cached = behaviour.pop("CachedMethods", ["GET", "HEAD"])
-            behaviour["AllowedMethods"] = dict(_wrapped(methods), CachedMethods=_wrapped(cached))
-    for origin in c["Origins"]["Items"]:
-        custom = origin.get("CustomOriginConfig")
-        if custom and isinstance(custom.get("OriginSSLProtocols"), list):
-            custom["OriginSslProtocols"] = _wrapped(custom.pop("OriginSSLProtocols"))
-        if isinstance(origin.get("OriginCustomHeaders"), list):
-            origin["CustomHeaders"] = _wrapped(origin.pop("OriginCustomHeaders"))
-    if isinstance(c.get("Logging"), dict):
-        # A template's Logging has no Enabled: present means on.
-        c["Logging"] = dict(c["Logging"], Enabled=True)
-    return c
-
-
-_origin_init = cloudfront.Origin.__init__
-
-
-def origin_init(self, origin):
-    _origin_init(self, origin)
-    # moto drops it; GetDistribution answers it (an origin's access control).
-    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
-
-
-cloudfront.Origin.__init__ = origin_init
-
-
-class OriginAccessControlModel(_Model, CloudFormationModel):
-    __module__ = _MODULE
-    ATTRS = {"Id": "id"}
-
-    def __init__(self, control, props):
-        self.control, self.props, self.id = control, props, control.id
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::CloudFront::OriginAccessControl"
-
-    @property
-    def physical_resource_id(self):
-        return self.id
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        control = _cloudfront(account_id, region_name).create_origin_access_control(
-            dict(p["OriginAccessControlConfig"]))
-        return cls(control, p)
-
-    def modify(self, p):
-        self.control.update(dict(p["OriginAccessControlConfig"]))
-
-    def delete(self, account_id, region_name):
-        _cloudfront(account_id, region_name).origin_access_controls.pop(self.id, None)
-
-
-class DistributionModel(_Model, CloudFormationModel):
-    __module__ = _MODULE
-    ATTRS = {"Id": "id", "DomainName": "domain_name"}
-
-    def __init__(self, distribution, props, account_id, region_name):
-        self.distribution, self.props = distribution, props
-        self.id, self.domain_name = distribution.distribution_id, distribution.domain_name
-        self.account_id, self.region_name = account_id, region_name
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::CloudFront::Distribution"
-
-    @property
-    def physical_resource_id(self):
-        return self.id
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        config = _distribution_config(p["DistributionConfig"], f"{resource_name}-{uuid.uuid4()}")
-        tags = p.get("Tags") or []
-        distribution, _, _ = _cloudfront(account_id, region_name).create_distribution(config, tags)
-        return cls(distribution, p, account_id, region_name)
-
-    def modify(self, p):
-        reference = self.distribution.distribution_config.caller_reference
-        _cloudfront(self.account_id, self.region_name).update_distribution(
-            _distribution_config(p["DistributionConfig"], reference), self.id, True)
-
-    def delete(self, account_id, region_name):
-        # CloudFormation disables the distribution, waits, then deletes it;
-        # moto deletes an enabled one, so it is deleted directly.
-        backend = _cloudfront(account_id, region_name)
-        if self.id in backend.distributions:
-            backend.delete_distribution(self.id, True)
-
-
-class FunctionModel(_Model, CloudFormationModel):
-    """AWS::CloudFront::Function through moto's cloudfront backend (so
-    ListFunctions shows it): Ref and GetAtt FunctionARN are its ARN."""
-    __module__ = _MODULE
-    ATTRS = {"FunctionARN": "arn"}
-    REPLACE_ON = ("Name",)
-
-    def __init__(self, function, props, account_id, region_name):
-        self.function, self.props, self.arn = function, props, function.arn
-        self.name, self.account_id, self.region_name = function.name, account_id, region_name
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::CloudFront::Function"
-
-    @property
-    def physical_resource_id(self):
-        return self.arn
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        function = _cloudfront(account_id, region_name).create_function(
-            p["Name"], dict(p.get("FunctionConfig") or {}), p["FunctionCode"].encode(), [])
-        if p.get("AutoPublish"):
-            function.stage, function.status = "LIVE", "DEPLOYED"
-        return cls(function, p, account_id, region_name)
-
-    def modify(self, p):
-        self.function.config = dict(p.get("FunctionConfig") or {})
-        self.function.code = p["FunctionCode"].encode()
-
-    def delete(self, account_id, region_name):
-        backend = _cloudfront(account_id, region_name)
-        if self.name in backend.functions:
-            backend.delete_function(self.name, True)
-
-
-class WebAclModel(_Model, CloudFormationModel):
-    """AWS::WAFv2::WebACL through moto's wafv2 backend (so ListWebACLs shows
-    it; a CLOUDFRONT one in the global backend, as WAF keeps it): Ref is
-    `name|id|scope`, GetAtt Arn and Id as CloudFormation documents."""
-    __module__ = _MODULE
-    ATTRS = {"Arn": "arn", "Id": "id"}
-    REPLACE_ON = ("Name", "Scope")
-
-    def __init__(self, acl, props, account_id, region_name):
-        self.acl, self.props, self.arn, self.id = acl, props, acl.arn, acl.id
-        self.account_id, self.region_name = account_id, region_name
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::WAFv2::WebACL"
-
-    @property
-    def physical_resource_id(self):
-        return f"{self.acl.name}|{self.id}|{self.props['Scope']}"
-
-    @staticmethod
-    def _backend(account_id, region_name, scope):
-        return wafv2_backends[account_id][WAF_GLOBAL if scope == "CLOUDFRONT" else region_name]
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        acl = cls._backend(account_id, region_name, p["Scope"]).create_web_acl(
-            p["Name"], p["VisibilityConfig"], p["DefaultAction"], p["Scope"], p.get("Description", ""),
-            p.get("Tags") or [], p.get("Rules") or [], None, None, None, None, None)
-        return cls(acl, p, account_id, region_name)
-
-    def modify(self, p):
-        backend = self._backend(self.account_id, self.region_name, p["Scope"])
-        backend.update_web_acl(self.acl.name, self.id, p["DefaultAction"], p.get("Rules") or [],
-                               p.get("Description", ""), p["VisibilityConfig"], self.acl.lock_token,
-                               None, None, None, None, None)
-
-    def delete(self, account_id, region_name):
-        backend = self._backend(account_id, region_name, self.props["Scope"])
-        if self.arn in backend.wacls:
-            backend.delete_web_acl(self.acl.name, self.props["Scope"], self.id, self.acl.lock_token)
-
-
-def _cognito(account_id, region_name):
-    return cognitoidp_backends[account_id][region_name]
-
-
-_delete_user_pool = CognitoIdpBackend.delete_user_pool
-
-
-def delete_user_pool(self, user_pool_id):
-    pool = self.describe_user_pool(user_pool_id)
-    if pool.extended_config.get("DeletionProtection") == "ACTIVE":
-        # Cognito's answer to DeleteUserPool on a protected pool.
-        raise InvalidParameterException(
-            "The user pool cannot be deleted because deletion protection is activated. "
-            "Deletion protection must be inactivated first.")
-    _delete_user_pool(self, user_pool_id)
-
-
-CognitoIdpBackend.delete_user_pool = delete_user_pool
-
-
-def _pool_config(p):
-    # The template's properties are CreateUserPool's, but for these two.
-    return {k: copy.deepcopy(v) for k, v in p.items() if k not in ("UserPoolName", "EnabledMfas")}
-
-
-class UserPoolModel(_Model, CloudFormationModel):
-    __module__ = _MODULE
-    ATTRS = {"Arn": "arn", "ProviderName": "provider_name", "ProviderURL": "provider_url"}
-    REPLACE_ON = ("UsernameAttributes", "AliasAttributes", "Schema", "UsernameConfiguration")
-
-    def __init__(self, pool, props, account_id, region_name):
-        self.pool, self.props, self.id, self.arn = pool, props, pool.id, pool.arn
-        self.account_id, self.region_name = account_id, region_name
-        self.provider_name = f"cognito-idp.{region_name}.amazonaws.com/{pool.id}"
-        self.provider_url = f"https://{self.provider_name}"
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::Cognito::UserPool"
-
-    @property
-    def physical_resource_id(self):
-        return self.id
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        pool = _cognito(account_id, region_name).create_user_pool(p.get("UserPoolName", resource_name),
-                                                                  _pool_config(p))
-        return cls(pool, p, account_id, region_name)
-
-    def modify(self, p):
-        self.pool.name = p.get("UserPoolName", self.pool.name)
-        _cognito(self.account_id, self.region_name).update_user_pool(self.id, _pool_config(p))
-
-    def delete(self, account_id, region_name):
-        # Refused while DeletionProtection is ACTIVE (see delete_user_pool).
-        _absent(_cognito(account_id, region_name).delete_user_pool, self.id)
-
-
-class UserPoolClientModel(_Model, CloudFormationModel):
-    __module__ = _MODULE
-    REPLACE_ON = ("UserPoolId", "GenerateSecret")
-
-    def __init__(self, client, props, account_id, region_name):
-        self.client, self.props, self.id = client, props, client.id
-        self.account_id, self.region_name = account_id, region_name
-
-    @staticmethod
-    def cloudformation_type():
-        return "AWS::Cognito::UserPoolClient"
-
-    @property
-    def physical_resource_id(self):
-        return self.id
-
-    @staticmethod
-    def _config(p):
-        return {k: copy.deepcopy(v) for k, v in p.items() if k not in ("UserPoolId", "GenerateSecret")}
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        p = cloudformation_json["Properties"]
-        config = cls._config(p)
-        config.setdefault("ClientName", resource_name)
-        client = _cognito(account_id, region_name).create_user_pool_client(
-            p["UserPoolId"], bool(p.get("GenerateSecret", False)), config)
-        return cls(client, p, account_id, region_name)
-
-    def modify(self, p):
-        config = self.client.extended_config
-        name = config.get("ClientName")
-        config.clear()  # UpdateUserPoolClient resets what it is not given
-        config.update(self._config(p))
-        config.setdefault("ClientName", name)
-
-    def delete(self, account_id, region_name):
-        _absent(_cognito(account_id, region_name).delete_user_pool_client, self.client.user_pool_id, self.id)
+# Section 8's models (and ACM's): registered on import.
+import moto_edge  # noqa: E402,F401
 
 
 # As for sections 3 and 4: moto must map the types above to these models.

@@ -25,8 +25,8 @@ use stackwright_deploy::deployer::token;
 use stackwright_deploy::{Artifacts, Aws, Cloud, DeployError, Deployer, Outcome, Release};
 use stackwright_deploy::{SiteFile, SiteSource};
 use stackwright_stack::Stack;
+use stackwright_synth::global::GLOBAL_REGION;
 use stackwright_synth::outputs::Output as StackOutput;
-use stackwright_synth::waf::GLOBAL_REGION;
 use stackwright_synth::{Layer, Settings, Template};
 
 use crate::output::Output;
@@ -341,6 +341,10 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let binary = runtime_binary(args.runtime.as_deref())?;
     stackwright_server::services::build(&ctx.stack).await?;
     let artifacts = Artifacts::build(&binary, &ctx.stack, &ctx.settings, &terminal).await?;
+    let zone = ctx
+        .deployer(&terminal, None, false)
+        .hosted_zone(&ctx.settings)
+        .await?;
     let mut report = Vec::new();
     let mut missing_before: Option<String> = None;
     let mut changes = 0;
@@ -368,7 +372,7 @@ pub async fn diff(args: &DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
         }
         let params = match ctx
             .deployer(&terminal, None, false)
-            .layer_parameters(&artifacts, t, &ctx.templates, &outputs)
+            .layer_parameters(&artifacts, t, &ctx.templates, zone.as_deref(), &outputs)
             .await
         {
             Ok(params) => params,

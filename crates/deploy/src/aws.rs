@@ -126,4 +126,8 @@ impl Shipping for AwsShipping<'_> {
     async fn prefix_list(&self, name: &str) -> Result<String> {
         crate::prefix_list::id(&self.aws.config, self.aws.endpoint(), name).await
     }
+
+    async fn hosted_zone(&self, domain: &str, given: Option<&str>) -> Result<String> {
+        crate::hosted_zone::id(&self.aws.config, self.aws.endpoint(), domain, given).await
+    }
 }

@@ -116,6 +116,8 @@ pub type Outputs = IndexMap<String, String>;
 impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
     /// The whole deploy.
     pub async fn deploy(&self, release: &Release<'_>) -> Result<Outcome> {
+        // First: a zone this account does not hold stops the deploy here.
+        let zone = self.hosted_zone(release.settings).await?;
         let bootstrap = self.ensure_bootstrap().await?;
         let artifacts =
             Artifacts::build(release.binary, release.stack, release.settings, self.ui).await?;
@@ -137,7 +139,7 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
         for t in release.templates {
             let name = stack_name(&prefix, t.layer);
             let params = self
-                .layer_parameters(&artifacts, t, release.templates, &outputs)
+                .layer_parameters(&artifacts, t, release.templates, zone.as_deref(), &outputs)
                 .await?;
             let kept = self.keep_exports(&name, t).await?;
             let Some(layer) = self
@@ -244,20 +246,26 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
     }
 
     /// What deploy passes a layer: the app layer's artifacts, the network
-    /// layer's CloudFront prefix list (looked up in the region), and the
-    /// edge layer's web ACL (an output of the global layer).
+    /// layer's CloudFront prefix list (looked up in the region), the edge
+    /// layer's web ACL and certificate (outputs of the global layer), and
+    /// the domain's hosted zone (from [`Self::hosted_zone`]).
     pub async fn layer_parameters(
         &self,
         artifacts: &Artifacts,
         t: &Template,
         templates: &[Template],
+        zone: Option<&str>,
         outputs: &Outputs,
     ) -> Result<Vec<(String, String)>> {
         let mut params = artifacts.parameters(t.layer, templates);
-        let web_acl = Parameter::WebAclArn.name();
-        if t.parameters.contains_key(web_acl) {
-            let arn = output(outputs, "the global layer", Output::WebAclArn)?;
-            params.push((web_acl.to_string(), arn.to_string()));
+        for (parameter, from) in [
+            (Parameter::WebAclArn, Output::WebAclArn),
+            (Parameter::CertificateArn, Output::CertificateArn),
+        ] {
+            if t.parameters.contains_key(parameter.name()) {
+                let value = output(outputs, "the global layer", from)?;
+                params.push((parameter.name().to_string(), value.to_string()));
+            }
         }
         let prefix_list = Parameter::CloudFrontPrefixList.name();
         if t.parameters.contains_key(prefix_list) {
@@ -267,7 +275,31 @@ impl<S: Stacks, P: Shipping, U: Ui> Deployer<'_, S, P, U> {
                 .await?;
             params.push((prefix_list.to_string(), id));
         }
+        let name = Parameter::HostedZoneId.name();
+        if t.parameters.contains_key(name) {
+            let id = zone.ok_or_else(|| {
+                DeployError::Aws(format!(
+                    "{} names a domain, but no hosted zone was found",
+                    t.layer.as_str()
+                ))
+            })?;
+            params.push((name.to_string(), id.to_string()));
+        }
         Ok(params)
+    }
+
+    /// The hosted zone of the environment's domain, when it has one: the
+    /// one given, checked, or the one found by name.
+    pub async fn hosted_zone(&self, settings: &Settings) -> Result<Option<String>> {
+        let Some(domain) = &settings.domain else {
+            return Ok(None);
+        };
+        let zone = self
+            .shipping
+            .hosted_zone(domain, settings.hosted_zone_id.as_deref())
+            .await?;
+        self.ui.note(&format!("{domain}: hosted zone {zone}"));
+        Ok(Some(zone))
     }
 
     /// Plan, check and apply one layer; None when the person declined.

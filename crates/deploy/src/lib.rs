@@ -12,12 +12,14 @@ pub mod cdn;
 mod cloudformation;
 pub mod deployer;
 pub mod health;
+pub mod hosted_zone;
 pub mod image;
 pub mod logs;
 pub mod package;
 pub mod plan;
 pub mod ports;
 pub mod prefix_list;
+mod signed;
 pub mod store;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;

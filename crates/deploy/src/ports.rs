@@ -68,6 +68,9 @@ pub trait Shipping {
     async fn invalidate(&self, distribution: &str, paths: &[String]) -> Result<Invalidation>;
     /// The id of the managed prefix list `name` in the region.
     async fn prefix_list(&self, name: &str) -> Result<String>;
+    /// The id of the public hosted zone of this account holding `domain`:
+    /// `given`, once checked, else the one found by name.
+    async fn hosted_zone(&self, domain: &str, given: Option<&str>) -> Result<String>;
 }
 
 /// Where an image went, and its manifest digest.

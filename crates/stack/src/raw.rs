@@ -121,6 +121,8 @@ pub struct RawAws {
     pub web_adapter_layer: Option<S<String>>,
     pub waf: Option<S<bool>>,
     pub waf_rate_limit: Option<S<i64>>,
+    pub domain: Option<S<String>>,
+    pub hosted_zone_id: Option<S<String>>,
     #[serde(default)]
     pub env: IndexMap<String, S<RawAws>>,
 }

@@ -28,14 +28,14 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
     let boundary = iam(&format!("policy/{}", boundary_name(region)));
     let roles = iam(&format!("role/{prefix}-*"));
 
-    // The environment's stacks; with a web ACL outside us-east-1, also its
-    // global stack there.
+    // The environment's stacks; outside us-east-1, also its global stack
+    // there when it has one.
     let mut stacks = vec![arn("cloudformation", &format!("stack/{prefix}-*/*"))];
-    if s.waf && region != crate::waf::GLOBAL_REGION {
+    if s.needs_global_stack_in(region) {
         let global = crate::stack_name(&prefix, crate::Layer::Global);
         stacks.push(format!(
             "arn:aws:cloudformation:{}:{account}:stack/{global}/*",
-            crate::waf::GLOBAL_REGION
+            crate::settings::GLOBAL_REGION
         ));
     }
     let mut statements = vec![
@@ -174,6 +174,15 @@ pub fn policy(stack: &Stack, s: &Settings, account: &str, region: &str) -> Json 
             "Resource": "*"
         }));
     }
+    if s.domain.is_some() {
+        // Finding the domain's hosted zone, and checking it is this account's.
+        statements.push(json!({
+            "Sid": "FindTheHostedZone",
+            "Effect": "Allow",
+            "Action": ["route53:ListHostedZones", "route53:GetHostedZone"],
+            "Resource": "*"
+        }));
+    }
     if s.compute.needs_image() {
         // Pushing the runtime image: the sign-in takes no resource.
         statements.push(json!({
@@ -238,6 +247,9 @@ fn services_through_cloudformation(stack: &Stack, s: &Settings) -> Vec<&'static 
     services.push("cloudfront:*");
     if s.waf {
         services.push("wafv2:*");
+    }
+    if s.domain.is_some() {
+        services.extend(["acm:*", "route53:*"]);
     }
     services
 }

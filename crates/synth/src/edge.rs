@@ -89,6 +89,13 @@ pub fn template(stack: &Stack, s: &Settings) -> Result<Template, SynthError> {
     if let Some(acl) = crate::waf::attach(&mut t, s, &prefix) {
         distribution["WebACLId"] = acl;
     }
+    let url = match &s.domain {
+        Some(domain) => {
+            crate::domain::viewer(&mut t, s, domain, &mut distribution);
+            json!(format!("https://{domain}"))
+        }
+        None => sub("https://${Distribution.DomainName}"),
+    };
     t.add(
         "Distribution",
         "AWS::CloudFront::Distribution",
@@ -97,7 +104,7 @@ pub fn template(stack: &Stack, s: &Settings) -> Result<Template, SynthError> {
     t.output(
         Output::Url.name(),
         "The environment's URL: the site and its API, over HTTPS",
-        sub("https://${Distribution.DomainName}"),
+        url,
         None,
     );
     t.output(
@@ -150,8 +157,9 @@ fn behaviour(origin: &str, methods: &[&str], cache_policy: &str) -> Json {
     })
 }
 
-/// The API's origin: the load balancer over HTTP, or the HTTP API over
-/// HTTPS; with the origin secret, without which neither answers.
+/// The API's origin: the HTTP API over HTTPS, or the load balancer, over
+/// HTTPS at its own name when the environment has a domain and over HTTP
+/// otherwise; with the origin secret, without which neither answers.
 fn api_origin(s: &Settings, prefix: &str) -> Json {
     let mut origin = json!({
         "Id": "api",
@@ -166,7 +174,7 @@ fn api_origin(s: &Settings, prefix: &str) -> Json {
             "OriginKeepaliveTimeout": 30
         }
     });
-    if s.compute.load_balanced() {
+    if s.compute.load_balanced() && s.domain.is_none() {
         origin["CustomOriginConfig"]["OriginProtocolPolicy"] = json!("http-only");
     }
     // The balancer's listener checks it, or on Lambda the runtime.

@@ -1,7 +1,8 @@
 //! `stackwright synth`: CloudFormation from the stack model.
 //!
 //! Five layers, each its own stack, linked by exports so each can be
-//! updated alone: `network` (VPC, subnets, security groups, KMS key),
+//! updated alone (and a sixth, `global`, in us-east-1 when CloudFront
+//! needs something made there): `network` (VPC, subnets, security groups, KMS key),
 //! `artifacts` (the buckets and image repository deploy uploads to),
 //! `data` (the database and its generated secret), `app` (compute) and
 //! `edge` (the CloudFront distribution: the one HTTPS origin).
@@ -15,7 +16,9 @@ mod bucket;
 pub mod cfn;
 pub mod data;
 pub mod deploy_role;
+pub mod domain;
 pub mod edge;
+pub mod global;
 pub mod graph;
 pub mod iam;
 pub mod logs;
@@ -67,7 +70,7 @@ pub fn stack_name(prefix: &str, layer: Layer) -> String {
 /// Every layer's template for one environment, in deployment order.
 pub fn synth(stack: &Stack, env: &str) -> Result<(Settings, Vec<Template>), SynthError> {
     let settings = Settings::resolve(stack, env)?;
-    let mut templates: Vec<Template> = waf::template(stack, &settings).into_iter().collect();
+    let mut templates: Vec<Template> = global::template(stack, &settings).into_iter().collect();
     templates.extend([
         network::template(stack, &settings),
         artifacts::template(stack, &settings),

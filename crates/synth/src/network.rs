@@ -422,7 +422,7 @@ fn compute_egress(db: Option<u16>) -> Vec<Json> {
     egress
 }
 
-/// Load balancer 80 from CloudFront -> app port from the load balancer only
+/// Load balancer's listener (80, or 443 with a domain) from CloudFront -> app port from the load balancer only
 /// -> database port from the app only.
 fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) {
     let load_balanced = s.compute.load_balanced();
@@ -452,9 +452,10 @@ fn security_groups(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str) 
                 "Description": "CloudFront's origin-facing managed prefix list in this region (looked up by stackwright deploy)"
             }),
         );
+        let listener = s.listener_port();
         let ingress = vec![json!({
-            "Description": "HTTP from CloudFront only",
-            "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+            "Description": if s.domain.is_some() { "HTTPS from CloudFront only" } else { "HTTP from CloudFront only" },
+            "IpProtocol": "tcp", "FromPort": listener, "ToPort": listener,
             "SourcePrefixListId": r(Parameter::CloudFrontPrefixList.name())
         })];
         t.add(

@@ -52,6 +52,8 @@ pub enum Output {
     // global
     /// The web ACL made in us-east-1, for the edge layer.
     WebAclArn,
+    /// The distribution's certificate, made in us-east-1, for the edge layer.
+    CertificateArn,
     // bootstrap
     Boundary,
     BootstrapVersion,
@@ -85,6 +87,7 @@ impl Output {
             Output::Url => "Url",
             Output::DistributionId => "DistributionId",
             Output::WebAclArn => "WebAclArn",
+            Output::CertificateArn => "CertificateArn",
             Output::LogGroup => "LogGroup",
             Output::Boundary => "Boundary",
             Output::BootstrapVersion => "BootstrapVersion",
@@ -169,6 +172,11 @@ pub enum Parameter {
     CloudFrontPrefixList,
     /// The edge layer's: the global stack's web ACL, when it has one.
     WebAclArn,
+    /// The edge layer's: the global stack's certificate for the domain.
+    CertificateArn,
+    /// Where the domain's records go (the layers naming the domain): the
+    /// zone given, or found by name, and checked, by deploy.
+    HostedZoneId,
     /// The runtime package's key in the artifact bucket.
     ArtifactKey,
     /// Changes exactly when what runs changes: reruns the migration.
@@ -182,6 +190,8 @@ impl Parameter {
         match self {
             Parameter::CloudFrontPrefixList => "CloudFrontPrefixList",
             Parameter::WebAclArn => "WebAclArn",
+            Parameter::CertificateArn => "CertificateArn",
+            Parameter::HostedZoneId => "HostedZoneId",
             Parameter::ArtifactKey => "ArtifactKey",
             Parameter::DeployId => "DeployId",
             Parameter::ImageTag => "ImageTag",

@@ -10,6 +10,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
     // In drawing order within a layer: the way in first.
+    Domain,
     Firewall,
     Distribution,
     LoadBalancer,
@@ -138,6 +139,8 @@ pub const FACTS: &[Fact] = &[
     fact("AWS::CloudFront::Distribution", Part::Distribution, false),
     fact("AWS::CloudFront::Function", Part::Distribution, false),
     fact("AWS::WAFv2::WebACL", Part::Firewall, false),
+    fact("AWS::Route53::RecordSet", Part::Domain, false),
+    fact("AWS::CertificateManager::Certificate", Part::Domain, false),
     fact(
         "AWS::CloudFront::OriginAccessControl",
         Part::Distribution,

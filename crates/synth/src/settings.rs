@@ -10,6 +10,10 @@ use crate::SynthError;
 /// second, sustained, well above a person using a site.
 pub const DEFAULT_WAF_RATE_LIMIT: u32 = 2000;
 
+/// Where CloudFront's web ACLs and certificates live: the `global` layer's
+/// region ([`crate::global`]).
+pub const GLOBAL_REGION: &str = "us-east-1";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub env: String,
@@ -39,18 +43,16 @@ pub struct Settings {
     pub waf: bool,
     /// Requests per 5 minutes from one address before WAF blocks it.
     pub waf_rate_limit: u32,
+    /// The environment's own domain name, when it has one.
+    pub domain: Option<String>,
+    /// Its hosted zone, when given (else deploy finds it by name).
+    pub hosted_zone_id: Option<String>,
 }
 
 impl Settings {
     /// The environments a stack has: `dev`, `prod`, and every `[aws.env.NAME]`.
     pub fn environments(stack: &Stack) -> Vec<String> {
-        let mut envs = vec!["dev".to_string(), "prod".to_string()];
-        for name in stack.aws.envs.keys() {
-            if !envs.contains(name) {
-                envs.push(name.clone());
-            }
-        }
-        envs
+        stack.aws.environments()
     }
 
     pub fn resolve(stack: &Stack, env: &str) -> Result<Settings, SynthError> {
@@ -69,7 +71,7 @@ impl Settings {
                 layers.iter().rev().find_map(|l| l.$field.clone())
             };
         }
-        let production = pick!(production).unwrap_or(env == "prod");
+        let production = pick!(production).unwrap_or(env == stackwright_stack::PRODUCTION_ENV);
         let database = pick!(database).unwrap_or(stack.database.engine);
         let aurora = matches!(
             database,
@@ -107,6 +109,8 @@ impl Settings {
             web_adapter_layer: pick!(web_adapter_layer),
             waf: pick!(waf).unwrap_or(production),
             waf_rate_limit: pick!(waf_rate_limit).unwrap_or(DEFAULT_WAF_RATE_LIMIT),
+            domain: stack.aws.domain_of(env),
+            hosted_zone_id: stack.aws.hosted_zone_of(env),
         };
         if settings.max < settings.min {
             return Err(SynthError::Invalid(format!(
@@ -115,6 +119,27 @@ impl Settings {
             )));
         }
         Ok(settings)
+    }
+
+    /// Whether the environment needs the `global` stack in us-east-1: a web
+    /// ACL or a domain's certificate, for an environment elsewhere.
+    pub fn needs_global_stack(&self) -> bool {
+        self.needs_global_stack_in(&self.region)
+    }
+
+    /// The same, for the environment deployed to `region`.
+    pub fn needs_global_stack_in(&self, region: &str) -> bool {
+        (self.waf || self.domain.is_some()) && region != GLOBAL_REGION
+    }
+
+    /// The port the load balancer's listener takes: 443 behind a domain
+    /// (HTTPS at `origin.DOMAIN`), else 80.
+    pub fn listener_port(&self) -> u16 {
+        if self.domain.is_some() {
+            443
+        } else {
+            80
+        }
     }
 
     /// A name prefix unique to this stack and environment: `todo-dev`.

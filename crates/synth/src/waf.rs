@@ -4,19 +4,14 @@
 //! unless told otherwise.
 //!
 //! A web ACL for CloudFront must be made in us-east-1. In that region it
-//! is part of the edge layer; elsewhere it is the one resource of a small
-//! `global` stack in us-east-1, deployed first, whose output deploy passes
-//! to the edge layer (exports do not cross regions).
+//! is part of the edge layer; elsewhere it is in the `global` stack
+//! (`global.rs`).
 
 use serde_json::{json, Value as Json};
-use stackwright_stack::Stack;
 
-use crate::cfn::{att, r, Layer, Template};
-use crate::outputs::{Output, Parameter};
+use crate::cfn::{att, r, Template};
+use crate::outputs::Parameter;
 use crate::Settings;
-
-/// Where CloudFront's web ACLs (and certificates) live.
-pub const GLOBAL_REGION: &str = "us-east-1";
 
 /// AWS's managed rule groups, in the order they are evaluated.
 const MANAGED: [&str; 3] = [
@@ -25,32 +20,6 @@ const MANAGED: [&str; 3] = [
     "AWSManagedRulesKnownBadInputsRuleSet",
 ];
 
-/// Whether the environment needs the `global` stack in us-east-1.
-pub fn needs_global_stack(s: &Settings) -> bool {
-    s.waf && s.region != GLOBAL_REGION
-}
-
-/// The `global` layer, when the environment has a web ACL and is not in
-/// us-east-1.
-pub fn template(stack: &Stack, s: &Settings) -> Option<Template> {
-    if !needs_global_stack(s) {
-        return None;
-    }
-    let prefix = s.prefix(stack);
-    let mut t = Template::new(
-        Layer::Global,
-        format!("Stackwright {prefix}: global, in {GLOBAL_REGION} (CloudFront's web ACL)"),
-    );
-    web_acl(&mut t, s, &prefix);
-    t.output(
-        Output::WebAclArn.name(),
-        "The web ACL the distribution uses (passed to the edge layer by deploy)",
-        att("WebAcl", "Arn"),
-        None,
-    );
-    Some(t)
-}
-
 /// The distribution's `WebACLId` in the edge template `t`, when the
 /// environment has a web ACL: made in `t` itself in us-east-1, else a
 /// parameter deploy fills from the `global` stack.
@@ -58,7 +27,7 @@ pub fn attach(t: &mut Template, s: &Settings, prefix: &str) -> Option<Json> {
     if !s.waf {
         return None;
     }
-    if needs_global_stack(s) {
+    if s.needs_global_stack() {
         t.parameters.insert(
             Parameter::WebAclArn.name().into(),
             json!({
@@ -74,7 +43,7 @@ pub fn attach(t: &mut Template, s: &Settings, prefix: &str) -> Option<Json> {
     }
 }
 
-fn web_acl(t: &mut Template, s: &Settings, prefix: &str) {
+pub(crate) fn web_acl(t: &mut Template, s: &Settings, prefix: &str) {
     let visibility = |name: &str| {
         json!({
             "SampledRequestsEnabled": true,

@@ -180,9 +180,13 @@ fn is_secret_reference(value: &Json, name: &str) -> bool {
 #[test]
 fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
     let mut balanced = 0;
-    for (name, _, layers) in environments() {
+    for (name, stack, layers) in environments() {
         let network = &layers["network"];
         let app = &layers["app"];
+        let env = name.split_once('/').unwrap().1;
+        // With a domain the balancer has a name, a certificate and HTTPS.
+        let domain = stack.aws.domain_of(env);
+        let port = if domain.is_some() { 443 } else { 80 };
         let api = distribution(&layers)["Origins"]
             .as_array()
             .unwrap()
@@ -228,7 +232,8 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
             continue;
         };
         balanced += 1;
-        // The group: port 80 from CloudFront's prefix list, nothing else.
+        // The group: the listener's port from CloudFront's prefix list,
+        // nothing else.
         let ingress = group["Properties"]["SecurityGroupIngress"]
             .as_array()
             .unwrap();
@@ -242,7 +247,8 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
                 ingress[0]["FromPort"].as_u64(),
                 ingress[0]["ToPort"].as_u64()
             ),
-            (Some(80), Some(80))
+            (Some(port), Some(port)),
+            "{name}"
         );
         assert!(ingress[0]["CidrIp"].is_null() && ingress[0]["CidrIpv6"].is_null());
         assert_eq!(
@@ -254,7 +260,20 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
         // checks the secret.
         let listeners: Vec<_> = resources(app, "AWS::ElasticLoadBalancingV2::Listener").collect();
         assert_eq!(listeners.len(), 1, "{name}");
-        let default = &listeners[0].1["Properties"]["DefaultActions"][0];
+        let listener = &listeners[0].1["Properties"];
+        assert_eq!(listener["Port"].as_u64(), Some(port), "{name}");
+        match &domain {
+            Some(_) => {
+                assert_eq!(listener["Protocol"], "HTTPS", "{name}");
+                assert_eq!(listener["SslPolicy"], "ELBSecurityPolicy-TLS13-1-2-2021-06");
+                assert_eq!(
+                    listener["Certificates"][0]["CertificateArn"]["Ref"],
+                    "OriginCertificate"
+                );
+            }
+            None => assert_eq!(listener["Protocol"], "HTTP", "{name}"),
+        }
+        let default = &listener["DefaultActions"][0];
         assert_eq!(default["Type"], "fixed-response", "{name}");
         assert_eq!(
             default["FixedResponseConfig"]["StatusCode"], "403",
@@ -291,11 +310,20 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
                 "{name}: {id}: a rule takes at most five values"
             );
         }
-        // CloudFront sends it to the balancer over HTTP.
+        // CloudFront sends it to the balancer over HTTP, or with a domain
+        // over HTTPS to the balancer's own name.
+        let (protocol, origin) = match &domain {
+            Some(d) => ("https-only", serde_json::json!(format!("origin.{d}"))),
+            None => (
+                "http-only",
+                serde_json::json!({ "Fn::GetAtt": ["LoadBalancer", "DNSName"] }),
+            ),
+        };
         assert_eq!(
-            api["CustomOriginConfig"]["OriginProtocolPolicy"],
-            "http-only"
+            api["CustomOriginConfig"]["OriginProtocolPolicy"], protocol,
+            "{name}"
         );
+        assert_eq!(app["Outputs"]["OriginDomain"]["Value"], origin, "{name}");
     }
     assert!(
         balanced >= 5,
@@ -439,4 +467,60 @@ async fn the_runtime_answers_only_requests_with_the_origin_secret() {
     let right = ask(Some(secret)).await;
     assert_eq!(right.status(), 200, "{}", served.log());
     assert!(!served.log().contains(secret), "{}", served.log());
+}
+
+/// With a domain: the distribution answers it with its certificate (from
+/// the global stack outside us-east-1) and TLS 1.2; alias records A and
+/// AAAA name it; the URL is the domain's. Without one, none of that.
+#[test]
+fn a_domain_has_its_certificate_records_and_tls_1_2() {
+    let mut with_domain = 0;
+    for (name, stack, layers) in environments() {
+        let env = name.split_once('/').unwrap().1;
+        let edge = &layers["edge"];
+        let config = distribution(&layers);
+        let records: Vec<_> = resources(edge, "AWS::Route53::RecordSet").collect();
+        let Some(domain) = stack.aws.domain_of(env) else {
+            assert!(
+                config["Aliases"].is_null() && config["ViewerCertificate"].is_null(),
+                "{name}"
+            );
+            assert!(records.is_empty(), "{name}");
+            assert!(
+                !layers.contains_key("global") || config["WebACLId"].is_object(),
+                "{name}"
+            );
+            continue;
+        };
+        with_domain += 1;
+        assert_eq!(config["Aliases"], serde_json::json!([domain]), "{name}");
+        let viewer = &config["ViewerCertificate"];
+        assert_eq!(viewer["MinimumProtocolVersion"], "TLSv1.2_2021", "{name}");
+        assert_eq!(viewer["SslSupportMethod"], "sni-only", "{name}");
+        // Outside us-east-1 the certificate is the global stack's, passed in.
+        let global = &layers["global"]["Resources"]["Certificate"]["Properties"];
+        assert_eq!(
+            viewer["AcmCertificateArn"]["Ref"], "CertificateArn",
+            "{name}"
+        );
+        assert_eq!(global["DomainName"], domain.as_str(), "{name}");
+        assert_eq!(global["ValidationMethod"], "DNS", "{name}");
+        assert_eq!(
+            global["DomainValidationOptions"][0]["HostedZoneId"]["Ref"],
+            "HostedZoneId"
+        );
+        let kinds: Vec<&str> = records
+            .iter()
+            .map(|(_, r)| {
+                let p = &r["Properties"];
+                assert_eq!(p["Name"], domain.as_str(), "{name}");
+                assert_eq!(p["AliasTarget"]["HostedZoneId"], "Z2FDTNDATAQYW2", "{name}");
+                assert_eq!(p["AliasTarget"]["DNSName"]["Fn::GetAtt"][0], "Distribution");
+                p["Type"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(kinds, ["A", "AAAA"], "{name}");
+        assert_eq!(edge["Outputs"]["Url"]["Value"], format!("https://{domain}"));
+    }
+    assert_eq!(with_domain, 1, "mysfits' www");
 }

@@ -534,6 +534,7 @@ fn service_of(resource_type: &str) -> String {
         "ApiGatewayV2" => "apigateway".into(),
         "Cognito" => "cognito-idp".into(),
         "ApplicationAutoScaling" => "application-autoscaling".into(),
+        "CertificateManager" => "acm".into(),
         other => other.to_lowercase(),
     }
 }

@@ -213,7 +213,11 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
         format!("{prefix}-global"),
         "first: {first}"
     );
-    assert_eq!(listed(&inv, "stacks"), 5, "in eu-central-1: {inv}");
+    assert_eq!(
+        listed(&inv, "stacks"),
+        6,
+        "five in eu-central-1, the global one in us-east-1: {inv}"
+    );
     assert_eq!(listed(&inv, "web_acls"), 1, "{inv}");
     let acl: Json = serde_json::from_str(&moto.python(
         "moto_cloudfront.py",

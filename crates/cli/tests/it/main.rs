@@ -10,6 +10,7 @@ mod ci_github;
 mod cli;
 mod clients;
 mod deploy;
+mod domain;
 mod edge;
 mod engines;
 mod grants;

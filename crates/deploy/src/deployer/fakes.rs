@@ -357,6 +357,11 @@ impl Shipping for FakeShipping<'_> {
         assert_eq!(name, crate::prefix_list::CLOUDFRONT_ORIGIN_FACING);
         Ok("pl-0123abcd".into())
     }
+
+    async fn hosted_zone(&self, domain: &str, given: Option<&str>) -> Result<String> {
+        self.cloud.log(format!("hosted zone {domain} {given:?}"));
+        Ok(given.unwrap_or("Z0FOUNDBYNAME").to_string())
+    }
 }
 
 /// A person whose answers are scripted; yes once the script runs out.

@@ -180,7 +180,7 @@ async fn behind_a_load_balancer_the_network_layer_gets_cloudfronts_prefix_list()
     let network = stackwright_synth::network::template(&stack, &settings);
     let none = Outputs::new();
     let params = d
-        .layer_parameters(&artifacts, &network, &[], &none)
+        .layer_parameters(&artifacts, &network, &[], None, &none)
         .await
         .unwrap();
     assert_eq!(
@@ -193,7 +193,7 @@ async fn behind_a_load_balancer_the_network_layer_gets_cloudfronts_prefix_list()
     // On Lambda there is no load balancer: nothing to look up.
     let lambda = f.templates.iter().find(|t| t.layer == Layer::Network);
     let params = d
-        .layer_parameters(&artifacts, lambda.unwrap(), &[], &none)
+        .layer_parameters(&artifacts, lambda.unwrap(), &[], None, &none)
         .await;
     assert!(params.unwrap().is_empty());
 }
@@ -235,6 +235,69 @@ async fn a_web_acl_outside_us_east_1_is_a_global_stack_there_first() {
         "{:?}",
         edge.params
     );
+}
+
+/// A domain outside us-east-1: the distribution's certificate is made by
+/// the global stack there and passed to the edge; every layer naming the
+/// domain gets the zone deploy found (or was given and checked).
+#[tokio::test]
+async fn a_domain_gets_its_zone_and_the_global_stacks_certificate() {
+    let f = Fixture::new();
+    let (cloud, global, ui) = (
+        FakeCloud::default(),
+        FakeCloud::default(),
+        FakeUi::default(),
+    );
+    for (given, zone) in [(None, "Z0FOUNDBYNAME"), (Some("Z0GIVEN"), "Z0GIVEN")] {
+        let mut stack = f.stack.clone();
+        stack.aws.base.region = Some("eu-west-1".into());
+        // Behind a load balancer (EC2: no image to build here).
+        stack.aws.base.compute = Some(stackwright_stack::Compute::Ec2);
+        stack.aws.envs.insert(
+            "live".into(),
+            stackwright_stack::AwsOverrides {
+                domain: Some("shop.example.com".into()),
+                hosted_zone_id: given.map(str::to_string),
+                ..Default::default()
+            },
+        );
+        let (settings, templates) = stackwright_synth::synth(&stack, "live").unwrap();
+        let binary = f.binary();
+        let release = Release {
+            stack: &stack,
+            settings: &settings,
+            templates: &templates,
+            ..f.release(&binary, false)
+        };
+        let d = Deployer {
+            global: &global,
+            ..deployer(&cloud, &ui, false)
+        };
+        deployed(d.deploy(&release).await);
+        assert_eq!(actions(&global), ["apply shop-live-global"]);
+        let zone_param = ("HostedZoneId".to_string(), zone.to_string());
+        let state = cloud.state.borrow();
+        let edge = &state.stacks["shop-live-edge"].params;
+        assert!(edge.contains(&(
+            "CertificateArn".into(),
+            "shop-live-global/CertificateArn".into()
+        )));
+        assert!(edge.contains(&zone_param), "{edge:?}");
+        assert!(state.stacks["shop-live-app"].params.contains(&zone_param));
+        assert!(global.state.borrow().stacks["shop-live-global"]
+            .params
+            .contains(&zone_param));
+        // Looked up (or checked) once, before any layer.
+        let lookup = format!("hosted zone shop.example.com {given:?}");
+        assert_eq!(state.calls.iter().filter(|c| **c == lookup).count(), 1);
+        assert!(
+            state.calls.iter().position(|c| *c == lookup)
+                < state.calls.iter().position(|c| c.starts_with("plan "))
+        );
+        drop(state);
+        *cloud.state.borrow_mut() = Default::default();
+        *global.state.borrow_mut() = Default::default();
+    }
 }
 
 /// After a layout change (the site's URL came from the artifacts layer and

@@ -13,6 +13,45 @@ pub struct Aws {
     pub envs: IndexMap<String, AwsOverrides>,
 }
 
+impl Aws {
+    /// The environments a stack has: `dev`, `prod`, and every `[aws.env.NAME]`.
+    pub fn environments(&self) -> Vec<String> {
+        let mut envs = vec!["dev".to_string(), "prod".to_string()];
+        for name in self.envs.keys() {
+            if !envs.contains(name) {
+                envs.push(name.clone());
+            }
+        }
+        envs
+    }
+
+    /// The name environment `env` is served at: its own `domain`, else
+    /// `[aws] domain` itself for `prod` and `ENV.DOMAIN` for any other, so
+    /// one setting names every environment, each its own.
+    pub fn domain_of(&self, env: &str) -> Option<String> {
+        if let Some(own) = self.envs.get(env).and_then(|e| e.domain.clone()) {
+            return Some(own);
+        }
+        let base = self.base.domain.as_ref()?;
+        Some(if env == PRODUCTION_ENV {
+            base.clone()
+        } else {
+            format!("{env}.{base}")
+        })
+    }
+
+    /// The hosted zone given for environment `env`'s domain, if any.
+    pub fn hosted_zone_of(&self, env: &str) -> Option<String> {
+        self.envs
+            .get(env)
+            .and_then(|e| e.hosted_zone_id.clone())
+            .or_else(|| self.base.hosted_zone_id.clone())
+    }
+}
+
+/// The environment that `[aws] domain` names as it is written.
+pub const PRODUCTION_ENV: &str = "prod";
+
 /// AWS settings as written: every key optional; the synthesizer fills
 /// defaults from the environment's preset (`dev` or production).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -42,6 +81,10 @@ pub struct AwsOverrides {
     pub waf: Option<bool>,
     /// Requests per 5 minutes one address may make before WAF blocks it.
     pub waf_rate_limit: Option<u32>,
+    /// The environment's own domain name (`shop.example.com`).
+    pub domain: Option<String>,
+    /// The Route 53 hosted zone holding it; found by name when left out.
+    pub hosted_zone_id: Option<String>,
 }
 
 /// Where the stack's code runs on AWS.

@@ -29,7 +29,9 @@ impl Validator<'_> {
             }
             envs.insert(env.clone(), self.aws_settings(settings.get_ref(), true));
         }
-        Aws { base, envs }
+        let aws = Aws { base, envs };
+        self.domains(raw, &aws);
+        aws
     }
 
     fn aws_settings(&mut self, raw: &RawAws, nested: bool) -> AwsOverrides {
@@ -110,6 +112,11 @@ impl Validator<'_> {
                     "waf_rate_limit (requests per 5 minutes)",
                 )
                 .map(|l| l as u32),
+            domain: raw.domain.as_ref().and_then(|d| self.domain_name(d)),
+            hosted_zone_id: raw
+                .hosted_zone_id
+                .as_ref()
+                .and_then(|z| self.hosted_zone_id(z)),
         }
     }
 

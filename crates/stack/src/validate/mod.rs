@@ -2,10 +2,11 @@
 //!
 //! One file a section of the stack file: `server`, `users` (and `auth`),
 //! `site`, `topics` (and subscriptions), `services`, `table` (columns and indexes),
-//! `aws`, `route` (what every route shares, and its operations) and `list`
+//! `aws` (and `domain`), `route` (what every route shares, and its operations) and `list`
 //! (list routes, field lists). Each adds an `impl Validator` block.
 
 mod aws;
+mod domain;
 mod list;
 mod ops;
 mod route;

@@ -91,50 +91,95 @@ pub(super) fn load_balancer(
         (&health_path(stack), None),
         target_type,
     );
-    // Plain HTTP, from CloudFront only (its prefix list in the group; the
-    // origin secret here): no public CA issues a certificate for the
-    // balancer's own name, and viewers only ever speak HTTPS to CloudFront.
-    // A request without the secret never reaches the runtime.
-    t.add(
-        "HttpListener",
-        "AWS::ElasticLoadBalancingV2::Listener",
-        json!({
-            "LoadBalancerArn": r("LoadBalancer"),
-            "Protocol": "HTTP",
-            "Port": 80,
-            "DefaultActions": [{
-                "Type": "fixed-response",
-                "FixedResponseConfig": {
-                    "StatusCode": "403",
-                    "ContentType": "application/json",
-                    // The runtime's own error shape.
-                    "MessageBody": "{\"error\":{\"code\":\"forbidden\",\"message\":\"this address serves only the stack's CloudFront distribution\"}}"
-                }
-            }]
-        }),
-    );
+    listener(t, s);
     t.add(
         "OriginRule",
         "AWS::ElasticLoadBalancingV2::ListenerRule",
         json!({
-            "ListenerArn": r("HttpListener"),
+            "ListenerArn": r(listener_id(s)),
             // Last: the services' own rules come first.
             "Priority": LAST_PRIORITY,
             "Conditions": [from_edge(prefix)],
             "Actions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
         }),
     );
+    let (url, origin) = match &s.domain {
+        Some(domain) => {
+            let name = crate::domain::origin_name(domain);
+            (json!(format!("https://{name}")), json!(name))
+        }
+        None => (
+            sub("http://${LoadBalancer.DNSName}"),
+            att("LoadBalancer", "DNSName"),
+        ),
+    };
     t.output(
         Output::ServiceUrl.name(),
         "The load balancer (it answers only the distribution)",
-        sub("http://${LoadBalancer.DNSName}"),
+        url,
         Some(Output::ServiceUrl.export(prefix)),
     );
     t.output(
         Output::OriginDomain.name(),
         "Where the distribution sends API requests",
-        att("LoadBalancer", "DNSName"),
+        origin,
         Some(Output::OriginDomain.export(prefix)),
+    );
+}
+
+/// The listener CloudFront reaches: HTTPS at `origin.DOMAIN` when the
+/// environment has a domain, else plain HTTP (no public CA issues a
+/// certificate for the balancer's own name, and viewers only ever speak
+/// HTTPS to CloudFront). From CloudFront only either way: its prefix list
+/// in the group, the origin secret here; a request without the secret
+/// never reaches the runtime.
+pub(super) fn listener_id(s: &Settings) -> &'static str {
+    if s.domain.is_some() {
+        "HttpsListener"
+    } else {
+        "HttpListener"
+    }
+}
+
+fn listener(t: &mut Template, s: &Settings) {
+    let mut props = json!({
+        "LoadBalancerArn": r("LoadBalancer"),
+        "Protocol": "HTTP",
+        "Port": s.listener_port(),
+        "DefaultActions": [{
+            "Type": "fixed-response",
+            "FixedResponseConfig": {
+                "StatusCode": "403",
+                "ContentType": "application/json",
+                // The runtime's own error shape.
+                "MessageBody": "{\"error\":{\"code\":\"forbidden\",\"message\":\"this address serves only the stack's CloudFront distribution\"}}"
+            }
+        }]
+    });
+    if let Some(domain) = &s.domain {
+        let name = crate::domain::origin_name(domain);
+        let zone = crate::domain::zone(t, domain);
+        crate::domain::certificate(t, crate::domain::ORIGIN_CERTIFICATE, &name, &zone);
+        crate::domain::alias(
+            t,
+            "OriginRecord",
+            &name,
+            &zone,
+            (
+                att("LoadBalancer", "DNSName"),
+                att("LoadBalancer", "CanonicalHostedZoneID"),
+            ),
+            &["A"],
+        );
+        props["Protocol"] = json!("HTTPS");
+        props["Certificates"] = json!([{ "CertificateArn": r(crate::domain::ORIGIN_CERTIFICATE) }]);
+        // TLS 1.3 and 1.2 only.
+        props["SslPolicy"] = json!("ELBSecurityPolicy-TLS13-1-2-2021-06");
+    }
+    t.add(
+        listener_id(s),
+        "AWS::ElasticLoadBalancingV2::Listener",
+        props,
     );
 }
 

@@ -85,7 +85,7 @@ pub(super) fn fargate(
             policy: format!("{prefix}-cpu"),
         },
     );
-    service["DependsOn"] = json!(["HttpListener", "Migrate"]);
+    service["DependsOn"] = json!([super::balancer::listener_id(s), "Migrate"]);
 }
 
 /// An ECS service on Fargate behind the load balancer, scaled on CPU.

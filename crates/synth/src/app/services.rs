@@ -46,6 +46,7 @@ pub(super) struct Front<'a> {
 /// one).
 fn listener_rules(
     t: &mut Template,
+    s: &Settings,
     prefix: &str,
     names: &ServiceNames,
     service: &Service,
@@ -61,7 +62,7 @@ fn listener_rules(
             &names.id(&format!("Rule{i}")),
             "AWS::ElasticLoadBalancingV2::ListenerRule",
             json!({
-                "ListenerArn": r("HttpListener"),
+                "ListenerArn": r(super::balancer::listener_id(s)),
                 "Priority": priority,
                 "Conditions": [
                     { "Field": "path-pattern", "PathPatternConfig": { "Values": values } },
@@ -136,7 +137,7 @@ pub(super) fn on_fargate(
             (&service.health, Some(port)),
             "ip",
         );
-        priority = listener_rules(t, prefix, &names, service, priority);
+        priority = listener_rules(t, s, prefix, &names, service, priority);
         fargate_roles(t, s, prefix, &names, front);
         fargate_task(t, stack, s, prefix, front, (service, port), own_secrets);
         let rules: Vec<String> = (0..service.paths.len().div_ceil(2))
@@ -267,7 +268,7 @@ pub(super) fn on_ec2(t: &mut Template, stack: &Stack, s: &Settings, prefix: &str
             (&service.health, Some(port)),
             "instance",
         );
-        priority = listener_rules(t, prefix, &names, service, priority);
+        priority = listener_rules(t, s, prefix, &names, service, priority);
         groups.push(r(&names.id("TargetGroup")));
     }
     groups

@@ -432,6 +432,19 @@ fn describe(part: Part, members: &[&Resource], docs: &[(Layer, Json)]) -> (Strin
         }
     };
     match part {
+        Part::Domain => {
+            let mut names: Vec<&str> = of_type(members, "AWS::Route53::RecordSet")
+                .iter()
+                .filter_map(|r| r["Name"].as_str())
+                .collect();
+            names.dedup();
+            let detail = if names.is_empty() {
+                "the distribution's certificate".to_string()
+            } else {
+                format!("{}: alias records and certificate", names.join(", "))
+            };
+            ("Route 53 and ACM".into(), detail)
+        }
         Part::Firewall => (
             "WAF web ACL".into(),
             "rate per address; AWS managed rules".into(),

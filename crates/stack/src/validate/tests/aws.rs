@@ -73,3 +73,31 @@ fn aws_environments() {
         ],
     );
 }
+
+#[test]
+fn aws_domains() {
+    const EXAMPLE: Option<&str> = Some("e.g. shop.example.com");
+    check(
+        NAME,
+        &[
+            ("[aws]\ndomain = \"shop.example.com\"\nhosted_zone_id = \"Z0123456789ABC\"\n", &[]),
+            ("[aws.env.live]\ndomain = \"shop.example.com\"\n", &[]),
+            ("[aws]\ndomain = \"Shop.example.com\"\n", &[(2, 10, "domain names are written in lowercase", EXAMPLE)]),
+            ("[aws]\ndomain = \"localhost\"\n", &[(2, 10, "`localhost` is not a domain name", EXAMPLE)]),
+            ("[aws]\ndomain = \"shop-.example.com\"\n", &[(2, 10, "`shop-.example.com` is not a domain name", EXAMPLE)]),
+            ("[aws]\ndomain = \"*.example.com\"\n", &[(2, 10, "a wildcard cannot name an environment", Some("e.g. example.com"))]),
+            ("[aws]\ndomain = \"a.b\"\nhosted_zone_id = \"/hostedzone/Z123\"\n", &[(3, 18, "`/hostedzone/Z123` is not a hosted zone id", Some("write the id alone: \"Z123\""))]),
+            ("[aws]\nhosted_zone_id = \"Z123\"\n", &[(2, 18, "hosted_zone_id without a domain", Some("add `domain = \"shop.example.com\"` to [aws], or remove it"))]),
+            ("[aws.env.live]\nhosted_zone_id = \"Z123\"\n", &[(2, 18, "environment `live` has a hosted_zone_id but no domain", Some("add `domain` beside it, or remove it"))]),
+            (
+                "[aws]\ndomain = \"shop.example.com\"\n\n[aws.env.live]\ndomain = \"shop.example.com\"\n",
+                &[(5, 10, "environments `prod` and `live` would both be served at `shop.example.com`", Some("give `live` a domain of its own in [aws.env.live]"))],
+            ),
+            (
+                // `x` would be served at x.example.com, which `dev` took.
+                "[aws]\ndomain = \"example.com\"\n\n[aws.env.dev]\ndomain = \"x.example.com\"\n\n[aws.env.x]\nmin = 1\n",
+                &[(2, 10, "environments `dev` and `x` would both be served at `x.example.com`", Some("give `x` a domain of its own in [aws.env.x]"))],
+            ),
+        ],
+    );
+}
