@@ -50,6 +50,10 @@ pub enum ApiError {
     /// A service of the stack failed while answering.
     #[error("{0}")]
     BadGateway(String),
+    /// What this database cannot do (a local queue on Redshift); the
+    /// message is ours, written for the client.
+    #[error("{0}")]
+    NotImplemented(String),
     /// A fault of ours; detail is for the log only.
     #[error("internal error")]
     Internal(String),
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::ServiceDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
+            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -102,6 +107,7 @@ impl From<StorageError> for ApiError {
             StorageError::Unavailable(detail) | StorageError::Contention(detail) => {
                 ApiError::Unavailable(detail)
             }
+            StorageError::Unsupported(what) => ApiError::NotImplemented(what),
             other => ApiError::Internal(other.to_string()),
         }
     }

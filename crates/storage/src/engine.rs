@@ -67,6 +67,7 @@ pub enum EngineKind {
     Sqlite,
     Postgres,
     Mysql,
+    Redshift,
     Dynamodb,
 }
 
@@ -128,6 +129,12 @@ pub trait Engine: Send + Sync + 'static {
     /// The engine's store for topic messages; None for an engine without
     /// one (DynamoDB), whose stacks `check` refuses subscriptions for.
     fn queue(&self) -> Option<&dyn Queue>;
+
+    /// Whether the queue also delivers locally (publish, deliver, dead
+    /// letters); false where messages arrive only from SQS (Redshift).
+    fn queues_locally(&self) -> bool {
+        self.queue().is_some()
+    }
 
     /// The queue, or why this engine has none.
     fn require_queue(&self) -> Result<&dyn Queue> {

@@ -21,7 +21,7 @@ mod url;
 use std::sync::Arc;
 
 pub use engine::*;
-pub use sqlx_engines::{mysql, postgres, PoolSettings};
+pub use sqlx_engines::{mysql, postgres, redshift, PoolSettings};
 pub use url::{redact, DatabaseUrl, ServerUrl};
 
 use serde::Serialize;
@@ -44,6 +44,11 @@ pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Engine>> {
         ),
         DatabaseUrl::Mysql(u) => Arc::new(
             mysql::MysqlEngine::connect(u, &pool)
+                .await
+                .map_err(|e| connect_error(url, e))?,
+        ),
+        DatabaseUrl::Redshift(u) => Arc::new(
+            redshift::RedshiftEngine::connect(u, &pool)
                 .await
                 .map_err(|e| connect_error(url, e))?,
         ),

@@ -15,6 +15,10 @@ pub enum DatabaseUrl {
     Postgres(ServerUrl),
     /// `mysql://user[:password]@host[:port]/database` (MySQL and MariaDB).
     Mysql(ServerUrl),
+    /// `redshift://user[:password]@host[:port]/database[?options]`: Redshift,
+    /// over the PostgreSQL protocol, with the Redshift dialect (on a
+    /// PostgreSQL server too: that is how it is tested).
+    Redshift(ServerUrl),
     /// `dynamodb://[REGION][?endpoint=URL][&prefix=P]`; credentials from the AWS chain.
     Dynamodb(crate::dynamodb::DynamoUrl),
 }
@@ -27,7 +31,8 @@ pub struct ServerUrl {
 }
 
 impl ServerUrl {
-    /// The URL with any password given separately, for the driver only.
+    /// The URL with any password given separately, for the driver only
+    /// (a Redshift URL as the PostgreSQL driver takes it).
     pub fn connect_string(&self) -> &str {
         &self.raw
     }
@@ -94,6 +99,10 @@ impl DatabaseUrl {
                 password: Some(password),
                 ..u
             })),
+            DatabaseUrl::Redshift(u) => Ok(DatabaseUrl::Redshift(ServerUrl {
+                password: Some(password),
+                ..u
+            })),
             DatabaseUrl::Sqlite { .. } | DatabaseUrl::Dynamodb(_) => {
                 Err(StorageError::UnsupportedUrl(
                     "this database takes no password (DynamoDB uses AWS credentials)".into(),
@@ -112,7 +121,10 @@ impl DatabaseUrl {
                 let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
                 Some(format!("sqlite:///{}", path.display()))
             }
-            DatabaseUrl::Postgres(u) => Some(u.with_password_in("postgresql")),
+            // Redshift's drivers speak the PostgreSQL protocol.
+            DatabaseUrl::Postgres(u) | DatabaseUrl::Redshift(u) => {
+                Some(u.with_password_in("postgresql"))
+            }
             DatabaseUrl::Mysql(u) => Some(u.with_password_in("mysql")),
             DatabaseUrl::Dynamodb(_) => None,
         }
@@ -123,7 +135,9 @@ impl DatabaseUrl {
     /// password is a variable of its own, injected from the secret.
     pub fn for_services_apart(&self) -> Option<(String, Option<String>)> {
         match self {
-            DatabaseUrl::Postgres(u) => Some(u.password_apart("postgresql")),
+            DatabaseUrl::Postgres(u) | DatabaseUrl::Redshift(u) => {
+                Some(u.password_apart("postgresql"))
+            }
             DatabaseUrl::Mysql(u) => Some(u.password_apart("mysql")),
             other => other.for_services().map(|url| (url, None)),
         }
@@ -134,6 +148,7 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite { .. } => "sqlite",
             DatabaseUrl::Postgres(_) => "postgres",
             DatabaseUrl::Mysql(_) => "mysql",
+            DatabaseUrl::Redshift(_) => "redshift",
             DatabaseUrl::Dynamodb(_) => "dynamodb",
         }
     }
@@ -163,6 +178,10 @@ impl FromStr for DatabaseUrl {
                 })
             }
             "postgres" | "postgresql" => Ok(DatabaseUrl::Postgres(server())),
+            "redshift" => Ok(DatabaseUrl::Redshift(ServerUrl {
+                raw: s.replacen("redshift:", "postgres:", 1),
+                password: None,
+            })),
             "mysql" | "mariadb" => Ok(DatabaseUrl::Mysql(ServerUrl {
                 raw: s.replacen("mariadb:", "mysql:", 1),
                 password: None,
@@ -171,7 +190,7 @@ impl FromStr for DatabaseUrl {
                 .map(DatabaseUrl::Dynamodb)
                 .map_err(StorageError::UnsupportedUrl),
             _ => Err(StorageError::UnsupportedUrl(format!(
-                "`{}` is not a database URL; expected sqlite:PATH, postgres://..., mysql://... or dynamodb://REGION",
+                "`{}` is not a database URL; expected sqlite:PATH, postgres://..., mysql://..., redshift://... or dynamodb://REGION",
                 redact(s)
             ))),
         }
@@ -243,6 +262,9 @@ impl fmt::Display for DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
             DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => f.write_str(&redact(&u.raw)),
+            DatabaseUrl::Redshift(u) => {
+                f.write_str(&redact(&u.raw).replacen("postgres:", "redshift:", 1))
+            }
             DatabaseUrl::Dynamodb(u) => {
                 write!(f, "dynamodb://{}", u.region.as_deref().unwrap_or(""))?;
                 let mut sep = '?';

@@ -186,6 +186,8 @@ fn runtime_environment(stack: &Stack, s: &Settings, prefix: &str, who: Who) -> V
             // Encrypted in transit: RDS PostgreSQL enforces it, the others allow it.
             let (scheme, tls) = match engine {
                 CloudEngine::Mysql | CloudEngine::AuroraMysql => ("mysql", "ssl-mode=required"),
+                // The PostgreSQL protocol, with the Redshift dialect.
+                CloudEngine::Redshift => ("redshift", "sslmode=require"),
                 _ => ("postgres", "sslmode=require"),
             };
             let (user, secret) = match who {

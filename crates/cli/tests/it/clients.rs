@@ -128,3 +128,17 @@ mod ingestion {
         super::published_customers_become_clients(TestEngine::Mariadb).await
     }
 }
+
+/// On Redshift, customers arrive through SQS (the subscriber: see
+/// `lambda::applies_sqs_messages_and_reports_the_failed_ones::redshift`);
+/// `up` there has no local queue, and says so with a 501, never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_locally_on_redshift_is_501() {
+    let (app, _stack) = clients_on(TestEngine::Redshift).await;
+    let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
+    let r = app.post("/topics/customers", &customer.to_string()).await;
+    r.assert_error(501, "not_implemented");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("SQS"), "{message}");
+    assert_eq!(app.get("/getClient?client_id=1").await.status, 200);
+}

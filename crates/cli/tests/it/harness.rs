@@ -33,7 +33,7 @@ pub fn example(name: &str) -> PathBuf {
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         crate::harness::on_engines!(
-            [sqlite => Sqlite, postgres => Postgres, mariadb => Mariadb, dynamodb => Dynamodb]
+            [sqlite => Sqlite, postgres => Postgres, mariadb => Mariadb, dynamodb => Dynamodb, redshift => Redshift]
             $($name),*
         );
     };
@@ -76,6 +76,10 @@ pub enum TestEngine {
     Mariadb,
     /// moto_server on 127.0.0.1 (started on demand from `.tools/moto`).
     Dynamodb,
+    /// The Redshift dialect (a `redshift://` URL) on the machine's
+    /// PostgreSQL: no Redshift runs here; its own statements are checked by
+    /// sqlfluff (see docs/engines.md).
+    Redshift,
 }
 
 impl TestEngine {
@@ -93,7 +97,7 @@ impl TestEngine {
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse().ok())
             .unwrap_or(match self {
-                TestEngine::Postgres => 5432,
+                TestEngine::Postgres | TestEngine::Redshift => 5432,
                 TestEngine::Dynamodb => 5055,
                 _ => 3306,
             })
@@ -109,6 +113,9 @@ fn admin_url(engine: TestEngine) -> String {
     match engine {
         TestEngine::Postgres => std::env::var("STACKWRIGHT_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        TestEngine::Redshift => {
+            admin_url(TestEngine::Postgres).replacen("postgres:", "redshift:", 1)
+        }
         TestEngine::Mariadb => std::env::var("STACKWRIGHT_TEST_MYSQL")
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()),
         TestEngine::Dynamodb => std::env::var("STACKWRIGHT_TEST_DYNAMODB")
@@ -154,7 +161,7 @@ impl TestDatabase {
                     _temp: None,
                 }
             }
-            TestEngine::Postgres | TestEngine::Mariadb => {
+            TestEngine::Postgres | TestEngine::Mariadb | TestEngine::Redshift => {
                 admin_exec(engine, &format!("CREATE DATABASE {name}")).await;
                 let raw_url = server_url(engine, None, &name);
                 TestDatabase {
@@ -254,7 +261,7 @@ enum ServerConn {
 
 async fn connect(url: &DatabaseUrl) -> ServerConn {
     match url {
-        DatabaseUrl::Postgres(u) => ServerConn::Pg(
+        DatabaseUrl::Postgres(u) | DatabaseUrl::Redshift(u) => ServerConn::Pg(
             sqlx::PgConnection::connect_with(
                 &sqlx::postgres::PgConnectOptions::from_str(u.connect_string()).unwrap(),
             )
@@ -343,7 +350,9 @@ impl Drop for TestDatabase {
                 .join();
                 return;
             }
-            TestEngine::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            TestEngine::Postgres | TestEngine::Redshift => {
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+            }
             TestEngine::Mariadb => format!("DROP DATABASE IF EXISTS {}", self.name),
         };
         let engine = self.engine;
@@ -1078,6 +1087,8 @@ impl TestDatabase {
         let sql = match self.engine {
             TestEngine::Sqlite => format!("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '{name}'"),
             TestEngine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{name}'"),
+            // No indexes there: a unique one is a constraint, the others nothing.
+            TestEngine::Redshift => format!("SELECT count(*) FROM pg_constraint WHERE conname = '{name}'"),
             TestEngine::Mariadb => format!(
                 "SELECT count(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = '{name}'"
             ),

@@ -13,7 +13,7 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
-use crate::harness::{example, stackwright, text};
+use crate::harness::{example, stackwright, text, TestDatabase, TestEngine};
 
 #[derive(Default)]
 struct RuntimeApi {
@@ -237,23 +237,22 @@ fn sqs_record(message_id: &str, published_id: &str, message: &Json) -> Json {
 }
 
 /// The subscriber: SQS events apply their messages once each and report
-/// the ones that failed, so SQS redelivers only those.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn applies_sqs_messages_and_reports_the_failed_ones() {
-    let temp = tempfile::TempDir::new().unwrap();
-    let url = format!("sqlite://{}", temp.path().join("lambda.db").display());
+/// the ones that failed, so SQS redelivers only those. On the embedded
+/// default, and in the LATAM seed's own shape: the clients example on
+/// Redshift (its dialect, here on PostgreSQL: the upsert is its MERGE).
+async fn applies_sqs_messages_and_reports_the_failed_ones(engine: TestEngine) {
+    let db = TestDatabase::create(engine).await;
+    let url = db.raw_url.clone();
     let stack = example("clients").display().to_string();
     let migrated = stackwright(&["migrate", &stack, "--database-url", &url]);
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));
     // An id applied 31 days ago: forgotten by the subscriber, which has no
     // long-running task to do it.
-    let db = rusqlite::Connection::open(temp.path().join("lambda.db")).unwrap();
     let aged = stackwright_storage::queue::now_ms() - 31 * 24 * 60 * 60 * 1000;
-    db.execute(
-        "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ('customers-clientes', 'ancient', ?1)",
-        [aged],
-    )
-    .unwrap();
+    db.exec(&format!(
+        "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ('customers-clientes', 'ancient', {aged})"
+    ))
+    .await;
     let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let renamed = json!({"id": 6, "nombre": "Otro", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let results = invoke(
@@ -298,19 +297,23 @@ async fn applies_sqs_messages_and_reports_the_failed_ones() {
     assert_eq!(s2["statusCode"], 200, "{s2}");
     let body: Json = serde_json::from_str(s2["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, customer, "applied once, the redelivery ignored");
-    let remembered: Vec<String> = db
-        .prepare("SELECT id FROM _stackwright_applied ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    // The aged id forgotten, the new one kept.
     assert_eq!(
-        remembered,
-        ["p1"],
-        "the aged id forgotten, the new one kept"
+        db.count("SELECT COUNT(*) FROM _stackwright_applied").await,
+        1
+    );
+    assert_eq!(
+        db.text("SELECT id FROM _stackwright_applied")
+            .await
+            .as_deref(),
+        Some("p1")
     );
 }
+
+crate::harness::on_engines!(
+    [sqlite => Sqlite, redshift => Redshift]
+    applies_sqs_messages_and_reports_the_failed_ones
+);
 
 #[derive(Default)]
 struct CloudFormation {
@@ -486,7 +489,6 @@ async fn migrates_once_per_deploy_as_a_custom_resource() {
 /// secret the templates generate for it: rows only, no schema changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_makes_the_runtime_user_from_its_secret() {
-    use crate::harness::{TestDatabase, TestEngine};
     let cf: Arc<Mutex<CloudFormation>> = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let response_url = format!(

@@ -26,6 +26,7 @@ mod migrations;
 mod mysfits;
 mod openapi;
 mod pets;
+mod redshift;
 mod replicas;
 mod restart;
 mod schemathesis;

@@ -108,7 +108,12 @@ async fn added_column_index_and_table_keep_rows(engine: TestEngine) {
     ] {
         assert!(second.contains(step), "{step} in {second}");
     }
-    assert!(app.db().index_exists("notes", "by_tag").await);
+    // Redshift has no secondary indexes: a non-unique one makes nothing
+    // there (the table's sort key was chosen when it was made).
+    assert_eq!(
+        app.db().index_exists("notes", "by_tag").await,
+        engine != TestEngine::Redshift
+    );
     // Starting again with no change records nothing new.
     let app = app.restart().await;
     assert_eq!(migration_count(app.db()).await, 2);

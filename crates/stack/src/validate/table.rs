@@ -11,6 +11,9 @@ use crate::model::{CloudEngine, Column, ColumnType, Index, SeedFormat, SeedSourc
 use crate::raw::{RawColumn, RawIndex, RawTable, S};
 use crate::values::{check_type, toml_to_json};
 
+/// The longest string Redshift holds for sure: 65535 bytes, 4 a character.
+const REDSHIFT_MOST_CHARS: i64 = 65_535 / 4;
+
 impl Validator<'_> {
     pub(super) fn tables(
         &mut self,
@@ -254,6 +257,15 @@ impl Validator<'_> {
                     return None;
                 };
                 let max_length = self.in_range(Some(written), 1..=65_535, "max_length")?;
+                if self.engine == CloudEngine::Redshift && max_length > REDSHIFT_MOST_CHARS {
+                    self.error(
+                        written.span(),
+                        format!("on Redshift a string column holds at most {REDSHIFT_MOST_CHARS} characters"),
+                    )
+                    .hint = Some(
+                        "Redshift sizes text in bytes, at most 65535, and a character takes up to 4: lower max_length".into(),
+                    );
+                }
                 ColumnType::String {
                     max_length: max_length as u32,
                 }

@@ -1,5 +1,5 @@
-//! The engines on a database server, through sqlx: PostgreSQL and
-//! MySQL/MariaDB. What they share is here: pool settings, row values,
+//! The engines on a database server, through sqlx: PostgreSQL,
+//! MySQL/MariaDB and Redshift. What they share is here: pool settings, row values,
 //! paging, migration planning, error mapping, and (in `queue`) topic
 //! delivery.
 
@@ -16,6 +16,7 @@ use crate::sql::{self, Dialect, MigrationSql, Param};
 pub mod mysql;
 pub mod postgres;
 pub(crate) mod queue;
+pub mod redshift;
 
 /// The schema the stack's last migration recorded (None before the first,
 /// or before the bookkeeping table exists), read without changing anything.

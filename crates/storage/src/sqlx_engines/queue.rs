@@ -1,4 +1,5 @@
-//! Topic delivery on PostgreSQL and MySQL/MariaDB (see [`crate::queue`]):
+//! Topic delivery on PostgreSQL and MySQL/MariaDB (see [`crate::queue`]),
+//! and Redshift's applied-message records (it is fed by SQS only):
 //! the statements per dialect, and the sequences both engines run. Like
 //! `apply_migration`, the sequences are macros because sqlx's executor
 //! bounds differ per driver; they expect `D` (the dialect), `map_err` and
@@ -52,6 +53,8 @@ impl Dialect {
                 "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS _stackwright_dead_letters (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, body LONGTEXT NOT NULL, attempts INT NOT NULL, last_error TEXT NOT NULL, published_at BIGINT NOT NULL, failed_at BIGINT NOT NULL, PRIMARY KEY (subscription, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
             ],
+            // Delivered by SQS only: the applied-message records.
+            Dialect::Redshift => &[crate::sql::redshift::APPLIED_TABLE],
         }
     }
 
@@ -64,7 +67,7 @@ impl Dialect {
             Param::Text(body.into()),
         );
         match self {
-            Dialect::Postgres => (
+            Dialect::Postgres | Dialect::Redshift => (
                 "INSERT INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
                  SELECT $1, $2, $3, 0, $4, $4 \
                  WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied WHERE subscription = $1 AND id = $2) \
@@ -92,7 +95,7 @@ impl Dialect {
     /// locked for this transaction; rows locked by another are skipped.
     pub fn claim(self) -> &'static str {
         match self {
-            Dialect::Postgres => "SELECT id, body, attempts, published_at FROM _stackwright_messages WHERE subscription = $1 AND available_at <= $2 ORDER BY available_at, published_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            Dialect::Postgres | Dialect::Redshift => "SELECT id, body, attempts, published_at FROM _stackwright_messages WHERE subscription = $1 AND available_at <= $2 ORDER BY available_at, published_at LIMIT $3 FOR UPDATE SKIP LOCKED",
             Dialect::Mysql => "SELECT id, body, attempts, published_at FROM _stackwright_messages WHERE subscription = ? AND available_at <= ? ORDER BY available_at, published_at LIMIT ? FOR UPDATE SKIP LOCKED",
         }
     }
@@ -102,6 +105,7 @@ impl Dialect {
     pub fn mark_applied(self) -> &'static str {
         match self {
             Dialect::Postgres => "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            Dialect::Redshift => crate::sql::redshift::MARK_APPLIED,
             Dialect::Mysql => "INSERT IGNORE INTO _stackwright_applied (subscription, id, applied_at) VALUES (?, ?, ?)",
         }
     }
@@ -109,7 +113,7 @@ impl Dialect {
     /// Binds subscription, id.
     pub fn remove_message(self) -> &'static str {
         match self {
-            Dialect::Postgres => {
+            Dialect::Postgres | Dialect::Redshift => {
                 "DELETE FROM _stackwright_messages WHERE subscription = $1 AND id = $2"
             }
             Dialect::Mysql => "DELETE FROM _stackwright_messages WHERE subscription = ? AND id = ?",
@@ -119,7 +123,7 @@ impl Dialect {
     /// Binds attempts, available_at, error, subscription, id.
     pub fn retry_later(self) -> &'static str {
         match self {
-            Dialect::Postgres => "UPDATE _stackwright_messages SET attempts = $1, available_at = $2, last_error = $3 WHERE subscription = $4 AND id = $5",
+            Dialect::Postgres | Dialect::Redshift => "UPDATE _stackwright_messages SET attempts = $1, available_at = $2, last_error = $3 WHERE subscription = $4 AND id = $5",
             Dialect::Mysql => "UPDATE _stackwright_messages SET attempts = ?, available_at = ?, last_error = ? WHERE subscription = ? AND id = ?",
         }
     }
@@ -127,7 +131,7 @@ impl Dialect {
     /// Binds subscription, id, body, attempts, error, published_at, failed_at.
     pub fn bury(self) -> &'static str {
         match self {
-            Dialect::Postgres => "INSERT INTO _stackwright_dead_letters (subscription, id, body, attempts, last_error, published_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            Dialect::Postgres | Dialect::Redshift => "INSERT INTO _stackwright_dead_letters (subscription, id, body, attempts, last_error, published_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                 ON CONFLICT (subscription, id) DO UPDATE SET body = EXCLUDED.body, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at",
             Dialect::Mysql => "INSERT INTO _stackwright_dead_letters (subscription, id, body, attempts, last_error, published_at, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
                 ON DUPLICATE KEY UPDATE body = VALUES(body), attempts = VALUES(attempts), last_error = VALUES(last_error), failed_at = VALUES(failed_at)",
@@ -137,14 +141,16 @@ impl Dialect {
     /// Binds subscription.
     pub fn forget_applied(self) -> &'static str {
         match self {
-            Dialect::Postgres => "DELETE FROM _stackwright_applied WHERE applied_at < $1",
+            Dialect::Postgres | Dialect::Redshift => {
+                "DELETE FROM _stackwright_applied WHERE applied_at < $1"
+            }
             Dialect::Mysql => "DELETE FROM _stackwright_applied WHERE applied_at < ?",
         }
     }
 
     pub fn count_queued(self) -> &'static str {
         match self {
-            Dialect::Postgres => {
+            Dialect::Postgres | Dialect::Redshift => {
                 "SELECT COUNT(*) FROM _stackwright_messages WHERE subscription = $1"
             }
             Dialect::Mysql => "SELECT COUNT(*) FROM _stackwright_messages WHERE subscription = ?",
@@ -156,7 +162,7 @@ impl Dialect {
         let mut n = first;
         let mut mark = || {
             let m = match self {
-                Dialect::Postgres => format!("${n}"),
+                Dialect::Postgres | Dialect::Redshift => format!("${n}"),
                 Dialect::Mysql => "?".to_string(),
             };
             n += 1;
@@ -188,11 +194,11 @@ impl Dialect {
     pub fn redrive(self, sub: Option<&str>, ids: &[String], now: i64) -> [(String, Vec<Param>); 2] {
         let (filter, mut params) = self.which(sub, ids, 2);
         let (insert, ignore) = match self {
-            Dialect::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
+            Dialect::Postgres | Dialect::Redshift => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
             Dialect::Mysql => ("INSERT IGNORE INTO", ""),
         };
         let first = match self {
-            Dialect::Postgres => "$1",
+            Dialect::Postgres | Dialect::Redshift => "$1",
             Dialect::Mysql => "?",
         };
         let copy = format!(
@@ -238,7 +244,7 @@ impl Dialect {
                     .map(|_| {
                         n += 1;
                         match self {
-                            Dialect::Postgres => format!("${n}"),
+                            Dialect::Postgres | Dialect::Redshift => format!("${n}"),
                             Dialect::Mysql => "?".to_string(),
                         }
                     })
@@ -259,7 +265,7 @@ impl Dialect {
                 .filter(|c| *c != shape.key)
                 .collect();
             match self {
-                Dialect::Postgres => {
+                Dialect::Postgres | Dialect::Redshift => {
                     let key = self.quote(&shape.key);
                     if others.is_empty() {
                         sql.push_str(&format!(" ON CONFLICT ({key}) DO NOTHING"));
@@ -299,7 +305,7 @@ impl Dialect {
     /// statements. The first fails when any id was applied before.
     pub fn settle(self, sub: &str, ids: &[String], now: i64) -> [(String, Vec<Param>); 2] {
         let mark = |i: usize| match self {
-            Dialect::Postgres => format!("${i}"),
+            Dialect::Postgres | Dialect::Redshift => format!("${i}"),
             Dialect::Mysql => "?".to_string(),
         };
         let mut params = Vec::with_capacity(ids.len() * 3);

@@ -208,3 +208,19 @@ fn key_columns() {
         ],
     );
 }
+
+#[test]
+fn redshift_strings() {
+    let base = "name = \"s\"\n[database]\nengine = \"redshift\"\n";
+    const HINT: Option<&str> = Some("Redshift sizes text in bytes, at most 65535, and a character takes up to 4: lower max_length");
+    check(
+        base,
+        &[
+            ("[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"string\", max_length = 16383 }\n", &[]),
+            (
+                "[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"string\", max_length = 16384 }\n",
+                &[(3, 46, "on Redshift a string column holds at most 16383 characters", HINT)],
+            ),
+        ],
+    );
+}

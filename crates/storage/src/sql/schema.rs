@@ -1,269 +1,19 @@
-//! SQL text for the server engines (PostgreSQL, MySQL/MariaDB).
-//!
-//! Statements are built only from validated stack-file identifiers, always
-//! quoted; every value travels separately as a typed [`Param`]. The engines
-//! bind the params with their driver.
+//! The schema side of the SQL dialects: column types, DDL, the
+//! bookkeeping tables, and the statements that carry out a migration plan.
 
 use serde_json::Value as Json;
-use stackwright_stack::{Column, ColumnType, Order};
+use stackwright_stack::{Column, ColumnType};
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
+use super::{mysql_datetime, param, Dialect, Param};
 use crate::engine::{Result, StorageError};
 use crate::migrate::TableSchema;
-use crate::shape::Shape;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    Mysql,
-}
-
-/// A value to bind, typed by its column.
-#[derive(Debug, Clone)]
-pub enum Param {
-    Null(ColumnType),
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Json(Json),
-    Timestamp(OffsetDateTime),
-}
-
-/// JSON (already checked against the column) -> a parameter.
-pub fn param(ty: ColumnType, v: &Json) -> Result<Param> {
-    let bad = || StorageError::Internal(format!("value {v} does not fit a {ty} column"));
-    Ok(match (ty, v) {
-        (_, Json::Null) => Param::Null(ty),
-        (ColumnType::Integer | ColumnType::BigInt, v) => Param::Int(v.as_i64().ok_or_else(bad)?),
-        (ColumnType::Float, v) => Param::Float(v.as_f64().ok_or_else(bad)?),
-        (ColumnType::Boolean, Json::Bool(b)) => Param::Bool(*b),
-        (ColumnType::Timestamp, Json::String(s)) => {
-            let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| bad())?;
-            Param::Timestamp(t.to_offset(time::UtcOffset::UTC))
-        }
-        (ColumnType::String { .. } | ColumnType::Text, Json::String(s)) => Param::Text(s.clone()),
-        (ColumnType::Json, v) => Param::Json(v.clone()),
-        _ => return Err(bad()),
-    })
-}
-
-/// A timestamp as the API shows it: RFC 3339 in UTC.
-pub fn timestamp_json(t: OffsetDateTime) -> Json {
-    Json::String(
-        t.to_offset(time::UtcOffset::UTC)
-            .format(&Rfc3339)
-            .unwrap_or_default(),
-    )
-}
-
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<Param>,
-}
-
-/// Builds one statement: text plus parameters, placeholders numbered per dialect.
-struct Builder {
-    dialect: Dialect,
-    sql: String,
-    params: Vec<Param>,
-}
-
-impl Builder {
-    fn new(dialect: Dialect) -> Self {
-        Builder {
-            dialect,
-            sql: String::new(),
-            params: Vec::new(),
-        }
-    }
-    fn push(&mut self, s: &str) -> &mut Self {
-        self.sql.push_str(s);
-        self
-    }
-    fn bind(&mut self, p: Param) -> &mut Self {
-        self.params.push(p);
-        match self.dialect {
-            Dialect::Postgres => {
-                self.sql.push('$');
-                self.sql.push_str(&self.params.len().to_string());
-            }
-            Dialect::Mysql => self.sql.push('?'),
-        }
-        self
-    }
-    /// `column = p`, exactly: MySQL's collations pad with spaces, so
-    /// `'a ' = 'a'` holds even in utf8mb4_bin; text is compared as bytes
-    /// as well (the first comparison keeps the index in use).
-    fn equals(&mut self, column: &str, p: Param) -> &mut Self {
-        self.push(column).push(" = ");
-        match (self.dialect, &p) {
-            (Dialect::Mysql, Param::Text(_)) => {
-                let again = p.clone();
-                self.bind(p)
-                    .push(&format!(" AND {column} = CAST("))
-                    .bind(again)
-                    .push(" AS BINARY)")
-            }
-            _ => self.bind(p),
-        }
-    }
-    fn done(self) -> Statement {
-        Statement {
-            sql: self.sql,
-            params: self.params,
-        }
-    }
-}
 
 impl Dialect {
-    pub fn quote(self, name: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
-        }
-    }
-
-    fn select_list(self, shape: &Shape) -> String {
-        shape
-            .columns
-            .iter()
-            .map(|(c, _)| self.quote(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    pub fn get(self, shape: &Shape, key: Param) -> Statement {
-        let mut b = Builder::new(self);
-        b.push(&format!(
-            "SELECT {} FROM {} WHERE ",
-            self.select_list(shape),
-            self.quote(&shape.table),
-        ))
-        .equals(&self.quote(&shape.key), key);
-        b.done()
-    }
-
-    pub fn list(
-        self,
-        shape: &Shape,
-        filters: &[(&str, Json)],
-        order_by: &[Order],
-        limit: u32,
-        offset: u64,
-    ) -> Result<Statement> {
-        let mut b = Builder::new(self);
-        b.push(&format!(
-            "SELECT {} FROM {}",
-            self.select_list(shape),
-            self.quote(&shape.table)
-        ));
-        for (i, (column, value)) in filters.iter().enumerate() {
-            b.push(if i == 0 { " WHERE " } else { " AND " })
-                .equals(&self.quote(column), param(shape.ty(column)?, value)?);
-        }
-        for (i, o) in order_by.iter().enumerate() {
-            b.push(if i == 0 { " ORDER BY " } else { ", " })
-                .push(&self.quote(&o.column))
-                .push(match (self, o.descending) {
-                    // NULLs sort as the smallest value on every engine (SQLite's and MySQL's rule).
-                    (Dialect::Postgres, false) => " ASC NULLS FIRST",
-                    (Dialect::Postgres, true) => " DESC NULLS LAST",
-                    (Dialect::Mysql, false) => " ASC",
-                    (Dialect::Mysql, true) => " DESC",
-                });
-        }
-        b.push(" LIMIT ")
-            .bind(Param::Int(i64::from(limit)))
-            .push(" OFFSET ")
-            .bind(Param::Int(offset as i64));
-        Ok(b.done())
-    }
-
-    /// INSERT of the given columns. `ignore_conflict` keeps an existing row
-    /// with the same key (used for seed rows). PostgreSQL returns the row.
-    pub fn insert(
-        self,
-        shape: &Shape,
-        values: Vec<(&str, Param)>,
-        ignore_conflict: bool,
-    ) -> Statement {
-        let mut b = Builder::new(self);
-        let names: Vec<String> = values.iter().map(|(c, _)| self.quote(c)).collect();
-        b.push(&format!(
-            "INSERT INTO {} ({}) VALUES (",
-            self.quote(&shape.table),
-            names.join(", ")
-        ));
-        for (i, (_, p)) in values.into_iter().enumerate() {
-            if i > 0 {
-                b.push(", ");
-            }
-            b.bind(p);
-        }
-        b.push(")");
-        match (self, ignore_conflict) {
-            (Dialect::Postgres, true) => {
-                b.push(" ON CONFLICT DO NOTHING");
-            }
-            (Dialect::Mysql, true) => {
-                // Only seed rows (already checked values) use this: IGNORE
-                // reports 0 rows for an existing key, as it should.
-                b.sql = b.sql.replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
-            }
-            _ => {}
-        }
-        if self == Dialect::Postgres {
-            b.push(&format!(" RETURNING {}", self.select_list(shape)));
-        }
-        b.done()
-    }
-
-    /// UPDATE ... SET; PostgreSQL returns the row.
-    pub fn update(
-        self,
-        shape: &Shape,
-        sets: Vec<(&str, Param)>,
-        increments: &[(&str, i64)],
-        key: Param,
-    ) -> Statement {
-        let mut b = Builder::new(self);
-        b.push(&format!("UPDATE {} SET ", self.quote(&shape.table)));
-        let mut first = true;
-        for (column, p) in sets {
-            if !first {
-                b.push(", ");
-            }
-            first = false;
-            b.push(&self.quote(column)).push(" = ").bind(p);
-        }
-        for (column, by) in increments {
-            if !first {
-                b.push(", ");
-            }
-            first = false;
-            // One statement: concurrent increments never lose an update.
-            let c = self.quote(column);
-            b.push(&format!("{c} = {c} + ")).bind(Param::Int(*by));
-        }
-        b.push(" WHERE ").equals(&self.quote(&shape.key), key);
-        if self == Dialect::Postgres {
-            b.push(&format!(" RETURNING {}", self.select_list(shape)));
-        }
-        b.done()
-    }
-
-    pub fn delete(self, shape: &Shape, key: Param) -> Statement {
-        let mut b = Builder::new(self);
-        b.push(&format!("DELETE FROM {} WHERE ", self.quote(&shape.table)))
-            .equals(&self.quote(&shape.key), key);
-        b.done()
-    }
-
-    // ---- schema -------------------------------------------------------
-
     pub fn column_type(self, c: &Column) -> String {
+        if self == Dialect::Redshift {
+            return super::redshift::column_type(c.ty);
+        }
         match (self, c.ty) {
             (_, ColumnType::String { max_length }) => format!("VARCHAR({max_length})"),
             (Dialect::Postgres, ColumnType::Text) => "TEXT".into(),
@@ -280,6 +30,7 @@ impl Dialect {
             (Dialect::Mysql, ColumnType::Timestamp) => "DATETIME(6)".into(),
             (Dialect::Postgres, ColumnType::Json) => "JSONB".into(),
             (Dialect::Mysql, ColumnType::Json) => "JSON".into(),
+            (Dialect::Redshift, _) => unreachable!("answered above"),
         }
     }
 
@@ -288,8 +39,9 @@ impl Dialect {
         let text = |s: &str| {
             let s = s.replace('\'', "''");
             match self {
-                // MySQL also treats backslash as an escape in string literals.
-                Dialect::Mysql => format!("'{}'", s.replace('\\', "\\\\")),
+                // MySQL and Redshift also treat backslash as an escape in
+                // string literals.
+                Dialect::Mysql | Dialect::Redshift => format!("'{}'", s.replace('\\', "\\\\")),
                 Dialect::Postgres => format!("'{s}'"),
             }
         };
@@ -300,7 +52,9 @@ impl Dialect {
             Ok(Param::Text(s)) => text(&s),
             Ok(Param::Json(j)) => text(&j.to_string()),
             Ok(Param::Timestamp(t)) => match self {
-                Dialect::Postgres => text(&t.format(&Rfc3339).unwrap_or_default()),
+                Dialect::Postgres | Dialect::Redshift => {
+                    text(&t.format(&Rfc3339).unwrap_or_default())
+                }
                 Dialect::Mysql => text(&mysql_datetime(t)),
             },
             _ => "NULL".into(),
@@ -332,6 +86,10 @@ impl Dialect {
             match self {
                 Dialect::Postgres => s.push_str(" GENERATED BY DEFAULT AS IDENTITY"),
                 Dialect::Mysql => s.push_str(" AUTO_INCREMENT"),
+                // The engine gives the next key itself, in the insert's
+                // serializable transaction: Redshift returns no IDENTITY
+                // value it made (no RETURNING, no LASTVAL).
+                Dialect::Redshift => {}
             }
         }
         if !c.nullable {
@@ -353,24 +111,36 @@ impl Dialect {
             self.quote(&t.key)
         ));
         let suffix = match self {
-            Dialect::Postgres => "",
+            Dialect::Postgres => String::new(),
             // Binary collation: case-sensitive keys and bytewise order, as elsewhere.
-            Dialect::Mysql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            Dialect::Mysql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin".into(),
+            Dialect::Redshift => {
+                // Unique indexes are informational constraints there (the
+                // engine checks them); the others shape the sort key.
+                cols.extend(super::redshift::unique_constraints(t));
+                super::redshift::table_attributes(t)
+            }
         };
         let mut sql = vec![format!(
             "CREATE TABLE {} ({}){suffix}",
             self.quote(&t.name),
             cols.join(", ")
         )];
-        sql.extend(t.indexes.keys().map(|i| self.create_index(t, i)));
+        if self != Dialect::Redshift {
+            sql.extend(t.indexes.keys().flat_map(|i| self.create_index(t, i)));
+        }
         sql
     }
 
-    fn index_name(self, table: &str, index: &str) -> String {
+    pub(super) fn index_name(self, table: &str, index: &str) -> String {
         self.quote(&format!("{table}__{index}"))
     }
 
-    pub fn create_index(self, t: &TableSchema, index: &str) -> String {
+    /// The statements adding index `index` of `t` (after its table exists).
+    pub fn create_index(self, t: &TableSchema, index: &str) -> Vec<String> {
+        if self == Dialect::Redshift {
+            return super::redshift::add_index(t, index);
+        }
         let i = &t.indexes[index];
         let cols: Vec<String> = i
             .columns
@@ -386,23 +156,29 @@ impl Dialect {
                 }
             })
             .collect();
-        format!(
+        vec![format!(
             "CREATE {}INDEX {} ON {} ({})",
             if i.unique { "UNIQUE " } else { "" },
             self.index_name(&t.name, index),
             self.quote(&t.name),
             cols.join(", ")
-        )
+        )]
     }
 
-    pub fn drop_index(self, table: &str, index: &str) -> String {
+    /// The statements dropping index `index` (of `t`, as it was).
+    pub fn drop_index(self, t: &TableSchema, index: &str) -> Vec<String> {
+        let table = &t.name;
         match self {
-            Dialect::Postgres => format!("DROP INDEX IF EXISTS {}", self.index_name(table, index)),
-            Dialect::Mysql => format!(
+            Dialect::Postgres => vec![format!(
+                "DROP INDEX IF EXISTS {}",
+                self.index_name(table, index)
+            )],
+            Dialect::Mysql => vec![format!(
                 "DROP INDEX {} ON {}",
                 self.index_name(table, index),
                 self.quote(table)
-            ),
+            )],
+            Dialect::Redshift => super::redshift::drop_index(t, index),
         }
     }
 
@@ -474,6 +250,8 @@ impl Dialect {
                     self.column_decl(want, is_key)
                 ));
             }
+            // Refused before: see `migration_statements`.
+            Dialect::Redshift => {}
         }
         sql
     }
@@ -490,12 +268,13 @@ impl Dialect {
                 "CREATE TABLE IF NOT EXISTS _stackwright_migrations (stack VARCHAR(64) NOT NULL, version BIGINT NOT NULL, applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), summary LONGTEXT NOT NULL, `schema` LONGTEXT NOT NULL, PRIMARY KEY (stack, version)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS _stackwright_seed_rows (table_name VARCHAR(64) NOT NULL, identity VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (table_name, identity)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
             ],
+            Dialect::Redshift => super::redshift::INTERNAL_TABLES,
         }
     }
 
     fn placeholders(self) -> [&'static str; 4] {
         match self {
-            Dialect::Postgres => ["$1", "$2", "$3", "$4"],
+            Dialect::Postgres | Dialect::Redshift => ["$1", "$2", "$3", "$4"],
             Dialect::Mysql => ["?", "?", "?", "?"],
         }
     }
@@ -512,7 +291,7 @@ impl Dialect {
     /// The stack's next migration version; binds the stack name.
     pub fn next_version(self) -> String {
         let cast = match self {
-            Dialect::Postgres => "BIGINT",
+            Dialect::Postgres | Dialect::Redshift => "BIGINT",
             Dialect::Mysql => "SIGNED",
         };
         format!(
@@ -521,8 +300,12 @@ impl Dialect {
         )
     }
 
-    /// Binds stack, version, summary, schema.
+    /// Binds stack, version, summary, schema (and on Redshift, which has
+    /// no "now" for its tables, the time).
     pub fn record_migration(self) -> String {
+        if self == Dialect::Redshift {
+            return super::redshift::RECORD_MIGRATION.into();
+        }
         let [a, b, c, d] = self.placeholders();
         format!(
             "INSERT INTO _stackwright_migrations (stack, version, summary, {}) VALUES ({a}, {b}, {c}, {d})",
@@ -542,12 +325,16 @@ impl Dialect {
                 // an existing row as affected.
                 "INSERT IGNORE INTO _stackwright_seed_rows (table_name, identity) VALUES (?, ?)"
             }
+            // Also binds the time.
+            Dialect::Redshift => super::redshift::CLAIM_SEED,
         }
     }
 
     pub fn forget_seeds(self) -> &'static str {
         match self {
-            Dialect::Postgres => "DELETE FROM _stackwright_seed_rows WHERE table_name = $1",
+            Dialect::Postgres | Dialect::Redshift => {
+                "DELETE FROM _stackwright_seed_rows WHERE table_name = $1"
+            }
             Dialect::Mysql => "DELETE FROM _stackwright_seed_rows WHERE table_name = ?",
         }
     }
@@ -572,7 +359,12 @@ pub fn migration_statements(
     let mut out = Vec::new();
     for step in &plan.steps {
         if let Step::DropIndex { table, index } = step {
-            out.push(MigrationSql::Ddl(dialect.drop_index(table, index)));
+            out.extend(
+                dialect
+                    .drop_index(&current.tables[table], index)
+                    .into_iter()
+                    .map(MigrationSql::Ddl),
+            );
         }
     }
     for step in &plan.steps {
@@ -592,13 +384,21 @@ pub fn migration_statements(
                 ));
             }
             Step::CreateIndex { table, index } => {
-                out.push(MigrationSql::Ddl(
-                    dialect.create_index(&target.tables[table], index),
-                ));
+                out.extend(
+                    dialect
+                        .create_index(&target.tables[table], index)
+                        .into_iter()
+                        .map(MigrationSql::Ddl),
+                );
             }
             Step::ChangeColumn { table, column, .. } => {
                 let have = &current.tables[table].columns[column];
                 let want = &target.tables[table].columns[column];
+                if dialect == Dialect::Redshift {
+                    return Err(StorageError::Migration(format!(
+                        "changing `{table}.{column}` is not supported on Redshift, which cannot alter a column inside the migration's transaction (nor its nullability or default at all); add a new column instead"
+                    )));
+                }
                 if have.generated != want.generated {
                     return Err(StorageError::Migration(format!(
                         "turning `generated` on or off for `{table}.{column}` is not supported on this engine; add a new column instead"
@@ -627,66 +427,4 @@ pub fn migration_statements(
         }
     }
     Ok(out)
-}
-
-/// MySQL DATETIME text for a UTC instant.
-pub fn mysql_datetime(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_follow_the_dialect() {
-        let shape = Shape {
-            table: "t".into(),
-            key: "id".into(),
-            key_ty: ColumnType::BigInt,
-            generated_key: true,
-            columns: vec![
-                ("id".into(), ColumnType::BigInt),
-                ("n".into(), ColumnType::Text),
-            ],
-        };
-        let pg = Dialect::Postgres
-            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
-            .unwrap();
-        assert_eq!(
-            pg.sql,
-            r#"SELECT "id", "n" FROM "t" WHERE "n" = $1 LIMIT $2 OFFSET $3"#
-        );
-        let my = Dialect::Mysql
-            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
-            .unwrap();
-        assert_eq!(
-            my.sql,
-            "SELECT `id`, `n` FROM `t` WHERE `n` = ? AND `n` = CAST(? AS BINARY) LIMIT ? OFFSET ?"
-        );
-        assert_eq!(my.params.len(), 4);
-    }
-
-    #[test]
-    fn literals_escape_for_each_dialect() {
-        let v = Json::from(r"it's a \ test");
-        assert_eq!(
-            Dialect::Postgres.literal(ColumnType::Text, &v),
-            r"'it''s a \ test'"
-        );
-        assert_eq!(
-            Dialect::Mysql.literal(ColumnType::Text, &v),
-            r"'it''s a \\ test'"
-        );
-    }
 }

@@ -1,0 +1,340 @@
+//! SQL text for the server engines (PostgreSQL, MySQL/MariaDB, Redshift):
+//! values and row statements here, the schema in `schema`.
+//!
+//! Statements are built only from validated stack-file identifiers, always
+//! quoted; every value travels separately as a typed [`Param`]. The engines
+//! bind the params with their driver.
+
+pub mod redshift;
+mod schema;
+
+pub use schema::{migration_statements, MigrationSql};
+
+use serde_json::Value as Json;
+use stackwright_stack::{ColumnType, Order};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::engine::{Result, StorageError};
+use crate::shape::Shape;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+    /// Redshift: PostgreSQL's syntax for rows, without `RETURNING`, `ON
+    /// CONFLICT`, row locks or enforced keys (see `redshift`).
+    Redshift,
+}
+
+/// A value to bind, typed by its column.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Null(ColumnType),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Json(Json),
+    Timestamp(OffsetDateTime),
+}
+
+/// JSON (already checked against the column) -> a parameter.
+pub fn param(ty: ColumnType, v: &Json) -> Result<Param> {
+    let bad = || StorageError::Internal(format!("value {v} does not fit a {ty} column"));
+    Ok(match (ty, v) {
+        (_, Json::Null) => Param::Null(ty),
+        (ColumnType::Integer | ColumnType::BigInt, v) => Param::Int(v.as_i64().ok_or_else(bad)?),
+        (ColumnType::Float, v) => Param::Float(v.as_f64().ok_or_else(bad)?),
+        (ColumnType::Boolean, Json::Bool(b)) => Param::Bool(*b),
+        (ColumnType::Timestamp, Json::String(s)) => {
+            let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| bad())?;
+            Param::Timestamp(t.to_offset(time::UtcOffset::UTC))
+        }
+        (ColumnType::String { .. } | ColumnType::Text, Json::String(s)) => Param::Text(s.clone()),
+        (ColumnType::Json, v) => Param::Json(v.clone()),
+        _ => return Err(bad()),
+    })
+}
+
+/// A timestamp as the API shows it: RFC 3339 in UTC.
+pub fn timestamp_json(t: OffsetDateTime) -> Json {
+    Json::String(
+        t.to_offset(time::UtcOffset::UTC)
+            .format(&Rfc3339)
+            .unwrap_or_default(),
+    )
+}
+
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+/// Builds one statement: text plus parameters, placeholders numbered per dialect.
+struct Builder {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Builder {
+    fn new(dialect: Dialect) -> Self {
+        Builder {
+            dialect,
+            sql: String::new(),
+            params: Vec::new(),
+        }
+    }
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+    fn bind(&mut self, p: Param) -> &mut Self {
+        self.params.push(p);
+        match self.dialect {
+            Dialect::Postgres | Dialect::Redshift => {
+                self.sql.push('$');
+                self.sql.push_str(&self.params.len().to_string());
+            }
+            Dialect::Mysql => self.sql.push('?'),
+        }
+        self
+    }
+    /// `column = p`, exactly: MySQL's collations pad with spaces, so
+    /// `'a ' = 'a'` holds even in utf8mb4_bin; text is compared as bytes
+    /// as well (the first comparison keeps the index in use).
+    fn equals(&mut self, column: &str, p: Param) -> &mut Self {
+        self.push(column).push(" = ");
+        match (self.dialect, &p) {
+            (Dialect::Mysql, Param::Text(_)) => {
+                let again = p.clone();
+                self.bind(p)
+                    .push(&format!(" AND {column} = CAST("))
+                    .bind(again)
+                    .push(" AS BINARY)")
+            }
+            _ => self.bind(p),
+        }
+    }
+    fn done(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+}
+
+impl Dialect {
+    pub fn quote(self, name: &str) -> String {
+        match self {
+            Dialect::Postgres | Dialect::Redshift => {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            }
+            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
+        }
+    }
+
+    fn select_list(self, shape: &Shape) -> String {
+        shape
+            .columns
+            .iter()
+            .map(|(c, _)| self.quote(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn get(self, shape: &Shape, key: Param) -> Statement {
+        let mut b = Builder::new(self);
+        b.push(&format!(
+            "SELECT {} FROM {} WHERE ",
+            self.select_list(shape),
+            self.quote(&shape.table),
+        ))
+        .equals(&self.quote(&shape.key), key);
+        b.done()
+    }
+
+    pub fn list(
+        self,
+        shape: &Shape,
+        filters: &[(&str, Json)],
+        order_by: &[Order],
+        limit: u32,
+        offset: u64,
+    ) -> Result<Statement> {
+        let mut b = Builder::new(self);
+        b.push(&format!(
+            "SELECT {} FROM {}",
+            self.select_list(shape),
+            self.quote(&shape.table)
+        ));
+        for (i, (column, value)) in filters.iter().enumerate() {
+            b.push(if i == 0 { " WHERE " } else { " AND " })
+                .equals(&self.quote(column), param(shape.ty(column)?, value)?);
+        }
+        for (i, o) in order_by.iter().enumerate() {
+            b.push(if i == 0 { " ORDER BY " } else { ", " })
+                .push(&self.quote(&o.column))
+                .push(match (self, o.descending) {
+                    // NULLs sort as the smallest value on every engine (SQLite's and MySQL's rule).
+                    (Dialect::Postgres | Dialect::Redshift, false) => " ASC NULLS FIRST",
+                    (Dialect::Postgres | Dialect::Redshift, true) => " DESC NULLS LAST",
+                    (Dialect::Mysql, false) => " ASC",
+                    (Dialect::Mysql, true) => " DESC",
+                });
+        }
+        b.push(" LIMIT ")
+            .bind(Param::Int(i64::from(limit)))
+            .push(" OFFSET ")
+            .bind(Param::Int(offset as i64));
+        Ok(b.done())
+    }
+
+    /// INSERT of the given columns. `ignore_conflict` keeps an existing row
+    /// with the same key (used for seed rows). PostgreSQL returns the row.
+    /// On Redshift, which enforces no key, a row whose key is taken is
+    /// never inserted (0 rows affected), whatever `ignore_conflict` says.
+    pub fn insert(
+        self,
+        shape: &Shape,
+        values: Vec<(&str, Param)>,
+        ignore_conflict: bool,
+    ) -> Statement {
+        if self == Dialect::Redshift {
+            return redshift::insert_if_absent(shape, values);
+        }
+        let mut b = Builder::new(self);
+        let names: Vec<String> = values.iter().map(|(c, _)| self.quote(c)).collect();
+        b.push(&format!(
+            "INSERT INTO {} ({}) VALUES (",
+            self.quote(&shape.table),
+            names.join(", ")
+        ));
+        for (i, (_, p)) in values.into_iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.bind(p);
+        }
+        b.push(")");
+        match (self, ignore_conflict) {
+            (Dialect::Postgres, true) => {
+                b.push(" ON CONFLICT DO NOTHING");
+            }
+            (Dialect::Mysql, true) => {
+                // Only seed rows (already checked values) use this: IGNORE
+                // reports 0 rows for an existing key, as it should.
+                b.sql = b.sql.replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
+            }
+            _ => {}
+        }
+        if self == Dialect::Postgres {
+            b.push(&format!(" RETURNING {}", self.select_list(shape)));
+        }
+        b.done()
+    }
+
+    /// UPDATE ... SET; PostgreSQL returns the row.
+    pub fn update(
+        self,
+        shape: &Shape,
+        sets: Vec<(&str, Param)>,
+        increments: &[(&str, i64)],
+        key: Param,
+    ) -> Statement {
+        let mut b = Builder::new(self);
+        b.push(&format!("UPDATE {} SET ", self.quote(&shape.table)));
+        let mut first = true;
+        for (column, p) in sets {
+            if !first {
+                b.push(", ");
+            }
+            first = false;
+            b.push(&self.quote(column)).push(" = ").bind(p);
+        }
+        for (column, by) in increments {
+            if !first {
+                b.push(", ");
+            }
+            first = false;
+            // One statement: concurrent increments never lose an update.
+            let c = self.quote(column);
+            b.push(&format!("{c} = {c} + ")).bind(Param::Int(*by));
+        }
+        b.push(" WHERE ").equals(&self.quote(&shape.key), key);
+        if self == Dialect::Postgres {
+            b.push(&format!(" RETURNING {}", self.select_list(shape)));
+        }
+        b.done()
+    }
+
+    pub fn delete(self, shape: &Shape, key: Param) -> Statement {
+        let mut b = Builder::new(self);
+        b.push(&format!("DELETE FROM {} WHERE ", self.quote(&shape.table)))
+            .equals(&self.quote(&shape.key), key);
+        b.done()
+    }
+}
+
+/// MySQL DATETIME text for a UTC instant.
+pub fn mysql_datetime(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let shape = Shape {
+            table: "t".into(),
+            key: "id".into(),
+            key_ty: ColumnType::BigInt,
+            generated_key: true,
+            columns: vec![
+                ("id".into(), ColumnType::BigInt),
+                ("n".into(), ColumnType::Text),
+            ],
+        };
+        let pg = Dialect::Postgres
+            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
+            .unwrap();
+        assert_eq!(
+            pg.sql,
+            r#"SELECT "id", "n" FROM "t" WHERE "n" = $1 LIMIT $2 OFFSET $3"#
+        );
+        let my = Dialect::Mysql
+            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
+            .unwrap();
+        assert_eq!(
+            my.sql,
+            "SELECT `id`, `n` FROM `t` WHERE `n` = ? AND `n` = CAST(? AS BINARY) LIMIT ? OFFSET ?"
+        );
+        assert_eq!(my.params.len(), 4);
+    }
+
+    #[test]
+    fn literals_escape_for_each_dialect() {
+        let v = Json::from(r"it's a \ test");
+        assert_eq!(
+            Dialect::Postgres.literal(ColumnType::Text, &v),
+            r"'it''s a \ test'"
+        );
+        assert_eq!(
+            Dialect::Mysql.literal(ColumnType::Text, &v),
+            r"'it''s a \\ test'"
+        );
+    }
+}
