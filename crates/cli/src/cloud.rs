@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 mod destroy;
+pub mod dlq;
 mod secrets;
 mod terminal;
 

@@ -238,6 +238,28 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Load the stack, printing its problems; None when it is invalid.
+/// An error naming the stack's subscriptions when `sub` is none of them.
+fn check_subscription(stack: &stackwright_stack::Stack, sub: Option<&str>) -> anyhow::Result<()> {
+    if let Some(s) = sub {
+        if !stack.subscriptions.iter().any(|x| x.name == s) {
+            let known: Vec<&str> = stack
+                .subscriptions
+                .iter()
+                .map(|x| x.name.as_str())
+                .collect();
+            anyhow::bail!(
+                "no subscription `{s}` (subscriptions: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn load_stack(dir: &Path, out: &Output, json: bool) -> anyhow::Result<Option<Stack>> {
     load_stack_for(dir, None, out, json)
 }

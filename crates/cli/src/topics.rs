@@ -66,6 +66,29 @@ pub struct DlqListArgs {
     #[arg(long)]
     pub subscription: Option<String>,
 
+    /// With --env: at most this many messages shown per subscription.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+
+    /// A deployed environment instead of a local database: its
+    /// subscriptions' SQS dead-letter queues (the database options are then
+    /// not used).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// AWS region (with --env); default as for `deploy`.
+    #[arg(long, env = "STACKWRIGHT_REGION", requires = "env")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (with --env; an emulator such as moto).
+    #[arg(
+        long,
+        env = "STACKWRIGHT_ENDPOINT_URL",
+        value_name = "URL",
+        requires = "env"
+    )]
+    pub endpoint_url: Option<String>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 
@@ -87,6 +110,25 @@ pub struct DlqRedriveArgs {
     /// Only these message ids (repeatable).
     #[arg(long = "id", value_name = "ID")]
     pub ids: Vec<String>,
+
+    /// A deployed environment instead of a local database: its
+    /// subscriptions' SQS dead-letter queues (the database options are then
+    /// not used).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// AWS region (with --env); default as for `deploy`.
+    #[arg(long, env = "STACKWRIGHT_REGION", requires = "env")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (with --env; an emulator such as moto).
+    #[arg(
+        long,
+        env = "STACKWRIGHT_ENDPOINT_URL",
+        value_name = "URL",
+        requires = "env"
+    )]
+    pub endpoint_url: Option<String>,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -206,30 +248,39 @@ pub async fn publish(
 
 pub async fn dlq(args: &DlqArgs, config: &RuntimeConfig, out: &Output) -> anyhow::Result<ExitCode> {
     match &args.command {
-        DlqCommand::List(a) => list(a, config, out).await,
-        DlqCommand::Redrive(a) => redrive(a, config, out).await,
+        DlqCommand::List(a) => match deployed(&a.dir, &a.env, &a.region, &a.endpoint_url, a.json) {
+            Some(target) => {
+                crate::cloud::dlq::list(&target, a.subscription.as_deref(), a.limit, out).await
+            }
+            None => list(a, config, out).await,
+        },
+        DlqCommand::Redrive(a) => {
+            match deployed(&a.dir, &a.env, &a.region, &a.endpoint_url, a.json) {
+                Some(target) => {
+                    crate::cloud::dlq::redrive(&target, a.subscription.as_deref(), &a.ids, out)
+                        .await
+                }
+                None => redrive(a, config, out).await,
+            }
+        }
     }
 }
 
-fn check_subscription(stack: &stackwright_stack::Stack, sub: Option<&str>) -> anyhow::Result<()> {
-    if let Some(s) = sub {
-        if !stack.subscriptions.iter().any(|x| x.name == s) {
-            let known: Vec<&str> = stack
-                .subscriptions
-                .iter()
-                .map(|x| x.name.as_str())
-                .collect();
-            bail!(
-                "no subscription `{s}` (subscriptions: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            );
-        }
-    }
-    Ok(())
+/// The deployed environment `--env` names, if any.
+fn deployed(
+    dir: &std::path::Path,
+    env: &Option<String>,
+    region: &Option<String>,
+    endpoint_url: &Option<String>,
+    json: bool,
+) -> Option<crate::cloud::Target> {
+    env.as_ref().map(|env| crate::cloud::Target {
+        dir: dir.to_path_buf(),
+        env: env.clone(),
+        region: region.clone(),
+        endpoint_url: endpoint_url.clone(),
+        json,
+    })
 }
 
 async fn list(
@@ -240,7 +291,7 @@ async fn list(
     let Some(stack) = load_stack(&args.dir, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
-    check_subscription(&stack, args.subscription.as_deref())?;
+    crate::check_subscription(&stack, args.subscription.as_deref())?;
     let url = database_url(&stack, &args.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;
@@ -284,7 +335,7 @@ async fn redrive(
     let Some(stack) = load_stack(&args.dir, out, args.json)? else {
         return Ok(ExitCode::FAILURE);
     };
-    check_subscription(&stack, args.subscription.as_deref())?;
+    crate::check_subscription(&stack, args.subscription.as_deref())?;
     let url = database_url(&stack, &args.database, config).await?;
     let engine = stackwright_storage::open(&url).await?;
     stackwright_storage::prepare(engine.as_ref(), &stack, false).await?;

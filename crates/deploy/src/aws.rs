@@ -55,6 +55,11 @@ impl Aws {
         self.endpoint.as_deref()
     }
 
+    /// For a client of a service deploy itself does not call.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::new(&self.config)
     }

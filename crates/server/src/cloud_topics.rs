@@ -24,9 +24,7 @@ use stackwright_storage::queue::{retry_at, Message};
 use stackwright_storage::{Engine, StorageError};
 use tokio::sync::Notify;
 
-/// The message attribute carrying a message's id (an `Idempotency-Key`)
-/// through SNS, which has no such notion on standard topics.
-const ID_ATTRIBUTE: &str = "stackwright-id";
+use stackwright_stack::env::MESSAGE_ID_ATTRIBUTE as ID_ATTRIBUTE;
 /// SQS long polling: the longest wait SQS allows (fewest empty receives);
 /// [`SQS_WAIT_SECONDS`] (0-20) shortens it, for emulators that serve one
 /// request at a time.

@@ -233,6 +233,11 @@ impl std::fmt::Debug for RuntimeConfig {
     }
 }
 
+/// The SNS message attribute carrying a published message's id (an
+/// `Idempotency-Key`) through SNS, which has no such notion on standard
+/// topics: the subscriber records it, `dlq` shows it.
+pub const MESSAGE_ID_ATTRIBUTE: &str = "stackwright-id";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,18 @@ pub fn dead_letter_queue_url(subscription_id: &str) -> String {
     format!("{subscription_id}DeadLetterQueueUrl")
 }
 
+/// The output holding a subscription's queue URL (where a redrive sends
+/// dead letters back).
+pub fn subscription_queue_url(subscription_id: &str) -> String {
+    format!("{subscription_id}QueueUrl")
+}
+
+/// The start of a subscription's logical ids and outputs: `customers-clientes`
+/// -> `CustomersClientes`.
+pub fn subscription_id(subscription: &str) -> String {
+    crate::cfn::logical(subscription)
+}
+
 /// The names of one service's outputs and parameter, from its name: its
 /// security group (network layer, exported), its log group (app layer)
 /// and its image's digest (an app-layer parameter, on Fargate).

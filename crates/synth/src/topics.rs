@@ -76,7 +76,7 @@ pub fn add(
     let mut queue_urls = Vec::new();
     let mut queues = Vec::new();
     for sub in &stack.subscriptions {
-        let base = logical(&sub.name);
+        let base = crate::outputs::subscription_id(&sub.name);
         let (queue, dead, topic) = (
             format!("{base}Queue"),
             format!("{base}DeadLetters"),
@@ -134,6 +134,12 @@ pub fn add(
                 sub.name, sub.max_attempts
             ),
             r(&dead),
+            None,
+        );
+        t.output(
+            &crate::outputs::subscription_queue_url(&base),
+            &format!("Messages of `{}` waiting to be applied", sub.name),
+            r(&queue),
             None,
         );
         queue_urls.push((sub.name.clone(), r(&queue)));

@@ -328,13 +328,15 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
 }
 
 /// The lifecycle every example goes through: deploy (outputs printed), the
-/// services hold what `expect` says, a redeploy changes nothing, destroy
-/// leaves nothing. Fargate environments push to a local registry.
+/// services hold what `expect` says, a redeploy changes nothing, `more`
+/// checks what the example has of its own, destroy leaves nothing. Fargate
+/// environments push to a local registry.
 async fn deploy_redeploy_destroy(
     example: &str,
     env: &str,
     region: &'static str,
     expect: &[(&str, usize)],
+    more: &dyn Fn(&Moto, &str, &Json),
 ) {
     let moto = Moto::start(region).await;
     let registry = Registry::start();
@@ -429,6 +431,7 @@ async fn deploy_redeploy_destroy(
         assert_eq!(again["site"]["upload"]["uploaded"], 0, "{again}");
     }
     assert_eq!(again["outputs"], outputs, "the same outputs");
+    more(&moto, &dir, &outputs);
 
     destroy_and_find_nothing_left(&moto, &dir, env, &prefix, &vpc);
 }
@@ -445,6 +448,7 @@ async fn pets_on_lambda_and_aurora_mysql_deploys_and_destroys_against_moto() {
             ("db_clusters", 1),
             ("db_instances", 1),
         ],
+        &|_, _, _| {},
     )
     .await;
 }
@@ -464,6 +468,7 @@ async fn clients_on_lambda_and_redshift_deploys_and_destroys_against_moto() {
             ("topics", 1),
             ("queues", 2),
         ],
+        &dead_letters_are_listed_and_redriven,
     )
     .await;
 }
@@ -482,6 +487,7 @@ async fn clients_on_lambda_and_aurora_postgres_deploys_and_destroys_against_moto
             ("topics", 1),
             ("queues", 2),
         ],
+        &|_, _, _| {},
     )
     .await;
 }
@@ -501,6 +507,7 @@ async fn mysfits_on_fargate_and_dynamodb_deploys_and_destroys_against_moto() {
             ("distributions", 1),
             ("user_pools", 1),
         ],
+        &|_, _, _| {},
     )
     .await;
 }
@@ -580,4 +587,52 @@ fn the_packaged_binary_runs_on_lambdas_glibc() {
         newest.0,
         newest.1
     );
+}
+
+/// `dlq list|redrive --env`: a message that failed every attempt sits in
+/// the subscription's SQS dead-letter queue; `list` shows it (its published
+/// id, receives, message) and leaves it there; `redrive` moves it back to
+/// the subscription's queue, once.
+fn dead_letters_are_listed_and_redriven(moto: &Moto, dir: &str, outputs: &Json) {
+    let dead = outputs["CustomersClientesDeadLetterQueueUrl"]
+        .as_str()
+        .unwrap();
+    let queue = outputs["CustomersClientesQueueUrl"].as_str().unwrap();
+    let customer = json!({"id": 9, "nombre": "Ana", "apellido": "Rojas", "rut": "1-9", "correo": "ana@example.cl"});
+    // As SNS delivers it (raw delivery off), with the published id.
+    let envelope = json!({
+        "Type": "Notification",
+        "Message": customer.to_string(),
+        "MessageAttributes": { "stackwright-id": { "Type": "String", "Value": "pub-9" } }
+    });
+    moto.python("moto_sqs.py", &["send", dead, &envelope.to_string()]);
+    let listed = moto.json(&["dlq", "list", dir, "--env", "dev"]);
+    assert_eq!(
+        listed["dead_letters_count"]["customers-clientes"], 1,
+        "{listed}"
+    );
+    let letter = &listed["dead_letters"][0];
+    assert_eq!(letter["id"], "pub-9", "{listed}");
+    assert_eq!(letter["message"], customer, "{listed}");
+    assert!(letter["attempts"].as_u64() >= Some(1), "{listed}");
+    assert_eq!(
+        moto.python("moto_sqs.py", &["count", dead]).trim(),
+        "1",
+        "list takes nothing"
+    );
+    // Another id: nothing moves.
+    let none = moto.json(&["dlq", "redrive", dir, "--env", "dev", "--id", "other"]);
+    assert_eq!(none["redriven"], 0, "{none}");
+    let moved = moto.json(&["dlq", "redrive", dir, "--env", "dev", "--id", "pub-9"]);
+    assert_eq!(moved["redriven"], 1, "{moved}");
+    assert_eq!(moto.python("moto_sqs.py", &["count", dead]).trim(), "0");
+    let bodies: Json =
+        serde_json::from_str(&moto.python("moto_sqs.py", &["bodies", queue])).unwrap();
+    assert_eq!(
+        bodies,
+        json!([envelope.to_string()]),
+        "back in its queue, as it was"
+    );
+    let again = moto.json(&["dlq", "redrive", dir, "--env", "dev"]);
+    assert_eq!(again["redriven"], 0, "each message once: {again}");
 }
