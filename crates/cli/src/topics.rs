@@ -56,20 +56,10 @@ pub enum DlqCommand {
     Redrive(DlqRedriveArgs),
 }
 
+/// `--env` and where to find it: a deployed environment instead of a local
+/// database.
 #[derive(Args)]
-pub struct DlqListArgs {
-    /// Folder holding stackwright.toml (or the file itself).
-    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
-    pub dir: PathBuf,
-
-    /// Only this subscription (`TOPIC-TABLE`).
-    #[arg(long)]
-    pub subscription: Option<String>,
-
-    /// With --env: at most this many messages shown per subscription.
-    #[arg(long, default_value_t = 10)]
-    pub limit: usize,
-
+pub struct Deployed {
     /// A deployed environment instead of a local database: its
     /// subscriptions' SQS dead-letter queues (the database options are then
     /// not used).
@@ -88,6 +78,37 @@ pub struct DlqListArgs {
         requires = "env"
     )]
     pub endpoint_url: Option<String>,
+}
+
+impl Deployed {
+    /// The environment `--env` names, if any.
+    fn target(&self, dir: &std::path::Path, json: bool) -> Option<crate::cloud::Target> {
+        self.env.as_ref().map(|env| crate::cloud::Target {
+            dir: dir.to_path_buf(),
+            env: env.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            json,
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct DlqListArgs {
+    /// Folder holding stackwright.toml (or the file itself).
+    #[arg(default_value = ".", env = stackwright_stack::env::STACK)]
+    pub dir: PathBuf,
+
+    /// Only this subscription (`TOPIC-TABLE`).
+    #[arg(long)]
+    pub subscription: Option<String>,
+
+    /// With --env: at most this many messages shown per subscription.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+
+    #[command(flatten)]
+    pub deployed: Deployed,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -111,24 +132,8 @@ pub struct DlqRedriveArgs {
     #[arg(long = "id", value_name = "ID")]
     pub ids: Vec<String>,
 
-    /// A deployed environment instead of a local database: its
-    /// subscriptions' SQS dead-letter queues (the database options are then
-    /// not used).
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
-
-    /// AWS region (with --env); default as for `deploy`.
-    #[arg(long, env = "STACKWRIGHT_REGION", requires = "env")]
-    pub region: Option<String>,
-
-    /// Send every AWS call to this endpoint (with --env; an emulator such as moto).
-    #[arg(
-        long,
-        env = "STACKWRIGHT_ENDPOINT_URL",
-        value_name = "URL",
-        requires = "env"
-    )]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub deployed: Deployed,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -248,39 +253,19 @@ pub async fn publish(
 
 pub async fn dlq(args: &DlqArgs, config: &RuntimeConfig, out: &Output) -> anyhow::Result<ExitCode> {
     match &args.command {
-        DlqCommand::List(a) => match deployed(&a.dir, &a.env, &a.region, &a.endpoint_url, a.json) {
+        DlqCommand::List(a) => match a.deployed.target(&a.dir, a.json) {
             Some(target) => {
                 crate::cloud::dlq::list(&target, a.subscription.as_deref(), a.limit, out).await
             }
             None => list(a, config, out).await,
         },
-        DlqCommand::Redrive(a) => {
-            match deployed(&a.dir, &a.env, &a.region, &a.endpoint_url, a.json) {
-                Some(target) => {
-                    crate::cloud::dlq::redrive(&target, a.subscription.as_deref(), &a.ids, out)
-                        .await
-                }
-                None => redrive(a, config, out).await,
+        DlqCommand::Redrive(a) => match a.deployed.target(&a.dir, a.json) {
+            Some(target) => {
+                crate::cloud::dlq::redrive(&target, a.subscription.as_deref(), &a.ids, out).await
             }
-        }
+            None => redrive(a, config, out).await,
+        },
     }
-}
-
-/// The deployed environment `--env` names, if any.
-fn deployed(
-    dir: &std::path::Path,
-    env: &Option<String>,
-    region: &Option<String>,
-    endpoint_url: &Option<String>,
-    json: bool,
-) -> Option<crate::cloud::Target> {
-    env.as_ref().map(|env| crate::cloud::Target {
-        dir: dir.to_path_buf(),
-        env: env.clone(),
-        region: region.clone(),
-        endpoint_url: endpoint_url.clone(),
-        json,
-    })
 }
 
 async fn list(
