@@ -1037,6 +1037,91 @@ impl TestDatabase {
             .collect()
     }
 
+    /// Make the applied record of message `id` of `sub` as old as `at` (ms).
+    pub async fn age_applied(&self, sub: &str, id: &str, at: i64) {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                dynamo_client()
+                    .await
+                    .update_item()
+                    .table_name(format!("{}__stackwright", self.name))
+                    .key(
+                        "id",
+                        aws_sdk_dynamodb::types::AttributeValue::S(format!("applied#{sub}#{id}")),
+                    )
+                    .update_expression("SET applied_at = :t")
+                    .expression_attribute_values(
+                        ":t",
+                        aws_sdk_dynamodb::types::AttributeValue::N(at.to_string()),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                self.exec(&format!(
+                    "UPDATE _stackwright_applied SET applied_at = {at} WHERE subscription = '{sub}' AND id = '{id}'"
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Record message `id` of `sub` as applied at `at` (ms).
+    pub async fn insert_applied(&self, sub: &str, id: &str, at: i64) {
+        match self.engine {
+            TestEngine::Dynamodb => {
+                use aws_sdk_dynamodb::types::AttributeValue as Av;
+                dynamo_client()
+                    .await
+                    .put_item()
+                    .table_name(format!("{}__stackwright", self.name))
+                    .item("id", Av::S(format!("applied#{sub}#{id}")))
+                    .item("applied_at", Av::N(at.to_string()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                self.exec(&format!(
+                    "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ('{sub}', '{id}', {at})"
+                ))
+                .await
+            }
+        }
+    }
+
+    /// The ids of the applied-message records, sorted.
+    pub async fn applied_ids(&self) -> Vec<String> {
+        let joined = match self.engine {
+            TestEngine::Dynamodb => {
+                let mut ids: Vec<String> = self
+                    .meta_ids("applied#")
+                    .await
+                    .into_iter()
+                    .filter_map(|(key, _)| key.splitn(3, '#').nth(2).map(str::to_string))
+                    .collect();
+                ids.sort();
+                return ids;
+            }
+            TestEngine::Sqlite => {
+                self.text("SELECT group_concat(id, ',') FROM (SELECT id FROM _stackwright_applied ORDER BY id)")
+                    .await
+            }
+            TestEngine::Mariadb => {
+                self.text("SELECT GROUP_CONCAT(id ORDER BY id SEPARATOR ',') FROM _stackwright_applied")
+                    .await
+            }
+            TestEngine::Postgres | TestEngine::Redshift => {
+                self.text("SELECT string_agg(id, ',' ORDER BY id) FROM _stackwright_applied")
+                    .await
+            }
+        };
+        joined
+            .map(|j| j.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// Seed rows recorded as applied for `table`.
     pub async fn seed_claims(&self, table: &str) -> i64 {
         match self.engine {

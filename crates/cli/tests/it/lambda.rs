@@ -238,8 +238,9 @@ fn sqs_record(message_id: &str, published_id: &str, message: &Json) -> Json {
 
 /// The subscriber: SQS events apply their messages once each and report
 /// the ones that failed, so SQS redelivers only those. On the embedded
-/// default, and in the LATAM seed's own shape: the clients example on
-/// Redshift (its dialect, here on PostgreSQL: the upsert is its MERGE).
+/// default, in the LATAM seed's own shape (the clients example on Redshift:
+/// its dialect, here on PostgreSQL; the upsert is its MERGE), and on
+/// DynamoDB (record and row in one TransactWriteItems).
 async fn applies_sqs_messages_and_reports_the_failed_ones(engine: TestEngine) {
     let db = TestDatabase::create(engine).await;
     let url = db.raw_url.clone();
@@ -249,10 +250,8 @@ async fn applies_sqs_messages_and_reports_the_failed_ones(engine: TestEngine) {
     // An id applied 31 days ago: forgotten by the subscriber, which has no
     // long-running task to do it.
     let aged = stackwright_storage::queue::now_ms() - 31 * 24 * 60 * 60 * 1000;
-    db.exec(&format!(
-        "INSERT INTO _stackwright_applied (subscription, id, applied_at) VALUES ('customers-clientes', 'ancient', {aged})"
-    ))
-    .await;
+    db.insert_applied("customers-clientes", "ancient", aged)
+        .await;
     let customer = json!({"id": 6, "nombre": "Tomás", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let renamed = json!({"id": 6, "nombre": "Otro", "apellido": "Vera", "rut": "9876543-2", "correo": "tomas.vera@example.cl"});
     let results = invoke(
@@ -298,20 +297,11 @@ async fn applies_sqs_messages_and_reports_the_failed_ones(engine: TestEngine) {
     let body: Json = serde_json::from_str(s2["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, customer, "applied once, the redelivery ignored");
     // The aged id forgotten, the new one kept.
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM _stackwright_applied").await,
-        1
-    );
-    assert_eq!(
-        db.text("SELECT id FROM _stackwright_applied")
-            .await
-            .as_deref(),
-        Some("p1")
-    );
+    assert_eq!(db.applied_ids().await, ["p1"]);
 }
 
 crate::harness::on_engines!(
-    [sqlite => Sqlite, redshift => Redshift]
+    [sqlite => Sqlite, redshift => Redshift, dynamodb => Dynamodb]
     applies_sqs_messages_and_reports_the_failed_ones
 );
 

@@ -287,12 +287,6 @@ impl CloudEngine {
         ("dynamodb", CloudEngine::Dynamodb),
         ("redshift", CloudEngine::Redshift),
     ];
-
-    /// Whether topic messages can wait in this database until applied
-    /// (the storage engine's `queue()`): SQL databases only.
-    pub fn holds_queues(self) -> bool {
-        !matches!(self, CloudEngine::Dynamodb)
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

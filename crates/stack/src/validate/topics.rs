@@ -16,12 +16,6 @@ impl Validator<'_> {
         raw: &IndexMap<String, S<RawTopic>>,
     ) -> IndexMap<String, Topic> {
         let mut topics = IndexMap::new();
-        if let Some((_, first)) = raw.first().filter(|_| !self.engine.holds_queues()) {
-            self.error(
-                first.span(),
-                "topics need a SQL database (messages wait in it until applied); a DynamoDB stack cannot have them yet",
-            );
-        }
         for (name, raw_topic) in raw {
             if let Some(t) = self.topic(name, raw_topic) {
                 topics.insert(name.clone(), t);
@@ -104,13 +98,6 @@ impl Validator<'_> {
         let span = raw.span();
         let r = raw.get_ref();
         let errors_before = self.errors.len();
-        if !self.engine.holds_queues() {
-            self.error(
-                span.clone(),
-                "subscriptions need a SQL database; a DynamoDB stack cannot have them yet",
-            );
-            return None;
-        }
         let topic = self.lookup(&r.topic, "topic", topics, &stack.topics)?;
         let table = self.lookup(&r.table, "table", tables, &stack.tables)?;
         let apply = match r.action.as_ref().map(|a| a.get_ref().as_str()) {

@@ -23,6 +23,7 @@ use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
 use crate::paging::{decode_cursor, page};
 
+mod queue;
 mod schema;
 mod values;
 
@@ -519,7 +520,7 @@ impl Engine for DynamoEngine {
     }
 
     fn queue(&self) -> Option<&dyn Queue> {
-        None
+        Some(self)
     }
 }
 

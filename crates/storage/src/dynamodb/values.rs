@@ -14,6 +14,9 @@ use crate::engine::*;
 pub(super) enum Failure {
     /// A condition expression did not hold.
     Condition,
+    /// A transaction was cancelled (a condition of one of its items did
+    /// not hold, or it conflicted with another).
+    Cancelled,
     NotFound(String),
     InUse,
     Other(StorageError),
@@ -37,6 +40,7 @@ pub(super) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::D
             let message = err.message().unwrap_or("").to_string();
             match err.code() {
                 Some("ConditionalCheckFailedException") => Failure::Condition,
+                Some("TransactionCanceledException") => Failure::Cancelled,
                 Some("ResourceNotFoundException") => Failure::NotFound(message),
                 Some("ResourceInUseException") => Failure::InUse,
                 // An item over 400 KB or a key over its limit.
@@ -63,6 +67,7 @@ pub(super) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::D
 pub(super) fn fail(f: Failure) -> StorageError {
     match f {
         Failure::Condition => StorageError::Internal("unexpected failed condition".into()),
+        Failure::Cancelled => StorageError::Contention("a transaction was cancelled".into()),
         Failure::NotFound(m) => {
             StorageError::Internal(format!("table not found ({m}); run `stackwright migrate`"))
         }
