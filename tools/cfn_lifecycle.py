@@ -426,7 +426,8 @@ def main():
         if len(listed) != 1 or not config["Enabled"]:
             fail(f"{prefix}: the distribution is not in CloudFront or not enabled: {listed}")
         origins = {o["Id"]: o for o in config["Origins"]["Items"]}
-        if origins["api"]["DomainName"] != app_outputs["OriginDomain"]:
+        # Behind a domain, the balancer's name of its own (OriginName).
+        if origins["api"]["DomainName"] != app_outputs.get("OriginName", app_outputs["OriginDomain"]):
             fail(f"{prefix}: the API origin is not the app's: {origins['api']} {app_outputs}")
         if config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] != "redirect-to-https":
             fail(f"{prefix}: the distribution serves plain HTTP: {config}")

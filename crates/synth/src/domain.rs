@@ -14,8 +14,9 @@ use crate::cfn::{r, Template};
 use crate::outputs::Parameter;
 use crate::Settings;
 
-/// The hosted zone CloudFront's alias targets are in, in every partition
-/// that has CloudFront (AWS documents it as a constant).
+/// The hosted zone CloudFront's alias targets are in (AWS documents it as
+/// a constant), in the `aws` partition; China's differs, and the
+/// templates' ARN patterns assume `aws` as well.
 pub const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
 
 /// The distribution's certificate: in the edge layer in us-east-1, else in

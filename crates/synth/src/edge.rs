@@ -163,7 +163,10 @@ fn behaviour(origin: &str, methods: &[&str], cache_policy: &str) -> Json {
 fn api_origin(s: &Settings, prefix: &str) -> Json {
     let mut origin = json!({
         "Id": "api",
-        "DomainName": Output::OriginDomain.import(prefix),
+        "DomainName": match (&s.domain, s.compute.load_balanced()) {
+            (Some(_), true) => Output::OriginName.import(prefix),
+            _ => Output::OriginDomain.import(prefix),
+        },
         "CustomOriginConfig": {
             "OriginProtocolPolicy": "https-only",
             "OriginSSLProtocols": ["TLSv1.2"],

@@ -41,8 +41,14 @@ pub enum Output {
     /// The API's own address, reachable only through the edge (load
     /// balancer) or also directly (an HTTP API on Lambda).
     ServiceUrl,
-    /// The host name the edge sends API requests to.
+    /// The host name the edge sends API requests to: the load balancer's
+    /// own name, or the HTTP API's.
     OriginDomain,
+    /// With a domain, the load balancer's name of its own (`origin.DOMAIN`),
+    /// which the edge uses instead. A separate export: CloudFormation
+    /// cannot change an export another stack imports, so adding or
+    /// removing a domain switches imports instead of changing a value.
+    OriginName,
     LogGroup,
     // edge
     /// The one URL of the environment: the site and the API, over HTTPS.
@@ -84,6 +90,7 @@ impl Output {
             Output::TablePrefix => "TablePrefix",
             Output::ServiceUrl => "ServiceUrl",
             Output::OriginDomain => "OriginDomain",
+            Output::OriginName => "OriginName",
             Output::Url => "Url",
             Output::DistributionId => "DistributionId",
             Output::WebAclArn => "WebAclArn",

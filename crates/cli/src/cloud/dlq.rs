@@ -141,6 +141,7 @@ pub async fn list(
                 .queue_url(&q.dead)
                 .max_number_of_messages(BATCH)
                 .visibility_timeout(0)
+                .wait_time_seconds(1)
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .send()
                 .await
@@ -194,42 +195,68 @@ pub async fn redrive(
     let Some((sqs, all)) = queues(target, subscription, out).await? else {
         return Ok(std::process::ExitCode::FAILURE);
     };
-    let mut moved = 0usize;
+    let mut moved: Vec<String> = Vec::new();
     for q in &all {
-        let mut seen = HashSet::new();
+        redrive_queue(&sqs, q, ids, &mut moved).await?;
+    }
+    let missing: Vec<&String> = ids.iter().filter(|i| !moved.contains(i)).collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "not found in the dead-letter queues: {}",
+            missing
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let moved = moved.len();
+    if target.json {
+        out.json(&json!({ "ok": true, "redriven": moved, "not_found": missing }));
+    } else {
+        out.line(&format!(
+            "{moved} message(s) back in their subscriptions' queues; the subscriber applies them"
+        ));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Move `q`'s dead letters (those named by `ids`, or all) back to its
+/// queue, adding each one's published id to `moved`. Messages not asked
+/// for stay invisible until the scan ends, then are released together, so
+/// the scan sees each once; it ends at the first receive that long-polled
+/// and found nothing. A message that failed again during the scan (a copy
+/// already sent) is not sent twice.
+async fn redrive_queue(
+    sqs: &aws_sdk_sqs::Client,
+    q: &Queues,
+    ids: &[String],
+    moved: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let mut held: Vec<String> = Vec::new();
+    let result = async {
         loop {
             let got = sqs
                 .receive_message()
                 .queue_url(&q.dead)
                 .max_number_of_messages(BATCH)
-                // Long enough to send and delete; back at once otherwise.
-                .visibility_timeout(60)
+                // Long enough to send and delete, or to finish the scan.
+                .visibility_timeout(300)
+                .wait_time_seconds(1)
                 .send()
                 .await
                 .map_err(|e| anyhow!("cannot read {}: {}", q.dead, DisplayErrorContext(e)))?;
-            let mut fresh = 0;
+            if got.messages().is_empty() {
+                return Ok(());
+            }
             for m in got.messages() {
                 let body = m.body().unwrap_or_default();
-                let handle = m.receipt_handle().unwrap_or_default();
-                let first_look = seen.insert(m.message_id().unwrap_or_default().to_string());
-                fresh += usize::from(first_look);
-                let wanted = first_look
-                    && (ids.is_empty() || {
-                        let (id, _) = unwrap(body);
-                        id.is_some_and(|id| ids.contains(&id))
-                            || ids.iter().any(|i| Some(i.as_str()) == m.message_id())
-                    });
-                if !wanted {
-                    // Not asked for: back in the dead-letter queue at once.
-                    sqs.change_message_visibility()
-                        .queue_url(&q.dead)
-                        .receipt_handle(handle)
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            anyhow!("cannot release a message: {}", DisplayErrorContext(e))
-                        })?;
+                let handle = m.receipt_handle().unwrap_or_default().to_string();
+                let sqs_id = m.message_id().unwrap_or_default().to_string();
+                let id = unwrap(body).0.unwrap_or(sqs_id.clone());
+                let wanted = ids.is_empty() || ids.contains(&id) || ids.contains(&sqs_id);
+                if !wanted || moved.contains(&id) {
+                    held.push(handle);
                     continue;
                 }
                 sqs.send_message()
@@ -242,25 +269,26 @@ pub async fn redrive(
                     })?;
                 sqs.delete_message()
                     .queue_url(&q.dead)
-                    .receipt_handle(handle)
+                    .receipt_handle(&handle)
                     .send()
                     .await
                     .map_err(|e| {
                         anyhow!("cannot delete from {}: {}", q.dead, DisplayErrorContext(e))
                     })?;
-                moved += 1;
-            }
-            if fresh == 0 {
-                break;
+                moved.push(id);
             }
         }
     }
-    if target.json {
-        out.json(&json!({ "ok": true, "redriven": moved }));
-    } else {
-        out.line(&format!(
-            "{moved} message(s) back in their subscriptions' queues; the subscriber applies them"
-        ));
+    .await;
+    // Back at once, on success or failure.
+    for handle in held {
+        let _ = sqs
+            .change_message_visibility()
+            .queue_url(&q.dead)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await;
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    result
 }

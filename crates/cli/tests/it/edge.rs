@@ -312,18 +312,26 @@ fn only_cloudfront_with_the_origin_secret_reaches_the_api() {
         }
         // CloudFront sends it to the balancer over HTTP, or with a domain
         // over HTTPS to the balancer's own name.
-        let (protocol, origin) = match &domain {
-            Some(d) => ("https-only", serde_json::json!(format!("origin.{d}"))),
-            None => (
-                "http-only",
-                serde_json::json!({ "Fn::GetAtt": ["LoadBalancer", "DNSName"] }),
+        // The balancer's own name stays exported as OriginDomain; a domain
+        // adds OriginName, so adding one changes no export in use.
+        let balancer_name = serde_json::json!({ "Fn::GetAtt": ["LoadBalancer", "DNSName"] });
+        let (protocol, output, origin) = match &domain {
+            Some(d) => (
+                "https-only",
+                "OriginName",
+                serde_json::json!(format!("origin.{d}")),
             ),
+            None => ("http-only", "OriginDomain", balancer_name.clone()),
         };
         assert_eq!(
             api["CustomOriginConfig"]["OriginProtocolPolicy"], protocol,
             "{name}"
         );
-        assert_eq!(app["Outputs"]["OriginDomain"]["Value"], origin, "{name}");
+        assert_eq!(app["Outputs"][output]["Value"], origin, "{name}");
+        assert_eq!(
+            app["Outputs"]["OriginDomain"]["Value"], balancer_name,
+            "{name}"
+        );
     }
     assert!(
         balanced >= 5,

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::Validator;
-use crate::model::Aws;
+use crate::model::{Aws, Compute};
 use crate::raw::{RawAws, S};
 
-/// The longest domain written here: a DNS name has at most 253
-/// characters, and the load balancer's origin (`origin.`) and an
-/// environment's own name (up to 16 characters and a dot) go before it.
-const MOST_DOMAIN_CHARS: usize = 253 - "origin.".len() - 17;
+/// The longest name an ACM certificate takes (its common name); each
+/// environment's name, and `origin.` before it behind a load balancer, is
+/// checked against it as well.
+const MOST_DOMAIN_CHARS: usize = 64;
 
 impl Validator<'_> {
     /// A domain name as Route 53 and ACM take it: lowercase labels of
@@ -24,7 +24,7 @@ impl Validator<'_> {
             Some("domain names are written in lowercase".to_string())
         } else if name.len() > MOST_DOMAIN_CHARS {
             Some(format!(
-                "a domain here has at most {MOST_DOMAIN_CHARS} characters (`origin.` and an environment's name may go before it)"
+                "a domain has at most {MOST_DOMAIN_CHARS} characters here (an ACM certificate names no more)"
             ))
         } else if !is_dns_name(name) {
             Some(format!("`{name}` is not a domain name"))
@@ -89,17 +89,50 @@ impl Validator<'_> {
                 }
                 continue;
             };
-            if let Some(first) = served.insert(name.clone(), env.clone()) {
-                if let Some(span) = place(&env) {
+            let Some(span) = place(&env) else {
+                continue;
+            };
+            // Behind a load balancer, the balancer's own name too.
+            let balanced = aws
+                .envs
+                .get(&env)
+                .and_then(|e| e.compute)
+                .or(aws.base.compute)
+                .unwrap_or(Compute::Fargate)
+                .load_balanced();
+            let mut names = vec![name.clone()];
+            if balanced {
+                names.push(format!("origin.{name}"));
+            }
+            let own = |what: &str| format!("give `{env}` {what} in [aws.env.{env}]");
+            if !is_dns_name(&name) {
+                self.error(
+                    span.clone(),
+                    format!("environment `{env}` would be served at `{name}`, which is not a domain name"),
+                )
+                .hint = Some(own("a domain of its own"));
+                continue;
+            }
+            if let Some(long) = names.iter().find(|n| n.len() > MOST_DOMAIN_CHARS) {
+                self.error(
+                    span.clone(),
+                    format!(
+                        "environment `{env}` needs a certificate for `{long}`, {} characters; ACM takes at most {MOST_DOMAIN_CHARS}",
+                        long.len()
+                    ),
+                )
+                .hint = Some(own("a shorter domain"));
+                continue;
+            }
+            for n in names {
+                if let Some(first) = served.insert(n.clone(), env.clone()) {
                     self.error(
-                        span,
-                        format!(
-                            "environments `{first}` and `{env}` would both be served at `{name}`"
-                        ),
+                        span.clone(),
+                        format!("environments `{first}` and `{env}` would both use `{n}`"),
                     )
-                    .hint = Some(format!(
-                        "give `{env}` a domain of its own in [aws.env.{env}]"
-                    ));
+                    .hint = Some(own("a domain of its own"));
+                    // One clash an environment is enough to say.
+                    break;
                 }
             }
         }

@@ -86,10 +86,6 @@ impl DynamoEngine {
         }
     }
 
-    async fn record_exists(&self, key: &str) -> Result<bool> {
-        Ok(self.meta_get(key).await?.is_some())
-    }
-
     /// The write of a message's row: a new item (its key free), or for an
     /// upsert the given attributes set on the item, made if missing.
     async fn row_write(
@@ -112,8 +108,15 @@ impl DynamoEngine {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut sets = Vec::new();
+        let mut removes = Vec::new();
         for (i, (column, v)) in row.iter().filter(|(c, _)| **c != table.key).enumerate() {
             names.insert(format!("#c{i}"), column.clone());
+            let indexed = table.indexes.values().any(|x| x.columns.contains(column));
+            if v.is_null() && indexed {
+                // An index key attribute cannot be NULL: it is left out.
+                removes.push(format!("#c{i}"));
+                continue;
+            }
             values.insert(format!(":v{i}"), to_av(table.columns[column].ty, v)?);
             sets.push(format!("#c{i} = :v{i}"));
         }
@@ -123,10 +126,14 @@ impl DynamoEngine {
             values.insert(":k".into(), to_av(table.key_column().ty, key)?);
             sets.push("#k = :k".into());
         }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
         let update = Update::builder()
             .table_name(self.table_name(&table.name))
             .set_key(Some(Self::key_of(table, key)?))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -182,12 +189,12 @@ impl DynamoEngine {
             .set_transact_items(Some(writes.to_vec()))
             .send()
             .await;
-        if done.is_ok() {
+        let Err(e) = done else {
             return Some(Ok(true));
-        }
-        // Cancelled: which condition failed, told by the records as they are.
-        match self.record_exists(&applied_key(&sub.name, id)).await {
-            Ok(true) => {
+        };
+        match failed_conditions(e) {
+            // Applied before: a duplicate, removed.
+            Ok(failed) if failed.first() == Some(&true) => {
                 let _ = self
                     .client
                     .delete_item()
@@ -197,34 +204,27 @@ impl DynamoEngine {
                     .await;
                 Some(Ok(false))
             }
-            Ok(false) => {
-                let held = self
-                    .meta_get(&message_key(&sub.name, id))
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|m| number(&m, "lease") == lease);
-                if !held {
-                    return None;
-                }
-                let why = match done {
-                    Err(e) => match sub.apply {
-                        Apply::Insert => format!(
-                            "a row with this key already exists ({})",
-                            queue::error_text(&err(e))
-                        ),
-                        Apply::Upsert => queue::error_text(&err(e)),
-                    },
-                    Ok(_) => unreachable!("handled above"),
-                };
-                Some(Err(why))
+            // The lease is no longer ours: another replica has it.
+            Ok(failed) if failed.get(2) == Some(&true) => None,
+            Ok(failed) if failed.get(1) == Some(&true) => {
+                Some(Err("a row with this key already exists".into()))
             }
+            // Passing trouble (a conflict, throttling): not an attempt.
+            Ok(_) | Err(StorageError::Contention(_) | StorageError::Unavailable(_)) => None,
             Err(e) => Some(Err(queue::error_text(&e))),
         }
     }
 
     /// A failed attempt: back off, or after the last one, a dead letter.
-    async fn failed(&self, sub: &Subscription, message: &Item, why: &str) -> Result<bool> {
+    /// Some(true) dead, Some(false) retried later, None when the lease is
+    /// no longer ours (another replica has the message: it counts).
+    async fn failed(
+        &self,
+        sub: &Subscription,
+        message: &Item,
+        why: &str,
+        lease: i64,
+    ) -> Result<Option<bool>> {
         let id = text(message, "mid");
         let attempts = number(message, "attempts") + 1;
         let now = queue::now_ms();
@@ -245,35 +245,52 @@ impl DynamoEngine {
             let remove = Delete::builder()
                 .table_name(self.meta_table())
                 .key(META_KEY, key)
+                .condition_expression("lease = :mine")
+                .expression_attribute_values(":mine", n(lease))
                 .build()
                 .map_err(build_err)?;
-            self.client
+            let done = self
+                .client
                 .transact_write_items()
                 .transact_items(write_put(dead))
                 .transact_items(TransactWriteItem::builder().delete(remove).build())
                 .send()
-                .await
-                .map_err(err)?;
-            return Ok(true);
+                .await;
+            return match done {
+                Ok(_) => Ok(Some(true)),
+                Err(e) => match failed_conditions(e) {
+                    Ok(_) | Err(StorageError::Contention(_)) => Ok(None),
+                    Err(e) => Err(e),
+                },
+            };
         }
         let retry_at = queue::retry_at(sub, u32::try_from(attempts).unwrap_or(u32::MAX), now);
-        self.client
+        let done = self
+            .client
             .update_item()
             .table_name(self.meta_table())
             .key(META_KEY, key)
             .update_expression("SET attempts = :a, available_at = :t, last_error = :e REMOVE lease")
+            .condition_expression("lease = :mine")
             .expression_attribute_values(":a", n(attempts))
             .expression_attribute_values(":t", n(retry_at))
             .expression_attribute_values(":e", s(why))
+            .expression_attribute_values(":mine", n(lease))
             .send()
-            .await
-            .map_err(err)?;
-        Ok(false)
+            .await;
+        match done {
+            Ok(_) => Ok(Some(false)),
+            Err(e) => match classify(e) {
+                Failure::Condition => Ok(None),
+                other => Err(fail(other)),
+            },
+        }
     }
 
-    /// Take a due message for `LEASE_MS`; the lease, or None when another
-    /// replica has it (or it is not due).
-    async fn claim(&self, key: &str, now: i64) -> Result<Option<i64>> {
+    /// Take a due message for `LEASE_MS`: the lease and the message as it
+    /// is now, or None when another replica has it (or it is not due).
+    async fn claim(&self, key: &str) -> Result<Option<(i64, Item)>> {
+        let now = queue::now_ms();
         let lease = now + LEASE_MS;
         let claimed = self
             .client
@@ -287,10 +304,11 @@ impl DynamoEngine {
             .expression_attribute_names("#id", META_KEY)
             .expression_attribute_values(":lease", n(lease))
             .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
         match claimed {
-            Ok(_) => Ok(Some(lease)),
+            Ok(out) => Ok(out.attributes().map(|item| (lease, item.clone()))),
             Err(e) => match classify(e) {
                 Failure::Condition => Ok(None),
                 other => Err(fail(other)),
@@ -354,10 +372,14 @@ impl Queue for DynamoEngine {
                     .await;
                 match written {
                     Ok(_) => stored = true,
-                    Err(e) => match classify(e) {
+                    Err(e) => match failed_conditions(e)? {
                         // Queued or applied already: a duplicate for this one.
-                        Failure::Cancelled => {}
-                        other => return Err(fail(other)),
+                        failed if failed.contains(&true) => {}
+                        _ => {
+                            return Err(StorageError::Contention(
+                                "publishing was cancelled: try again".into(),
+                            ))
+                        }
                     },
                 }
             }
@@ -380,9 +402,9 @@ impl Queue for DynamoEngine {
             .collect();
         due.sort_by_key(|m| (number(m, "available_at"), number(m, "published_at")));
         let mut delivery = Delivery::default();
-        for message in due.into_iter().take(limit) {
-            let id = text(&message, "mid");
-            let Some(lease) = self.claim(&message_key(&sub.name, &id), now).await? else {
+        for listed in due.into_iter().take(limit) {
+            let id = text(&listed, "mid");
+            let Some((lease, message)) = self.claim(&message_key(&sub.name, &id)).await? else {
                 continue;
             };
             let body = match serde_json::from_str::<Json>(&text(&message, "body")) {
@@ -392,13 +414,11 @@ impl Queue for DynamoEngine {
             match self.apply_claimed(sub, table, &id, &body, lease).await {
                 Some(Ok(true)) => delivery.applied += 1,
                 Some(Ok(false)) => delivery.duplicates += 1,
-                Some(Err(why)) => {
-                    if self.failed(sub, &message, &why).await? {
-                        delivery.dead += 1;
-                    } else {
-                        delivery.retried += 1;
-                    }
-                }
+                Some(Err(why)) => match self.failed(sub, &message, &why, lease).await? {
+                    Some(true) => delivery.dead += 1,
+                    Some(false) => delivery.retried += 1,
+                    None => {}
+                },
                 None => {}
             }
         }
@@ -421,17 +441,14 @@ impl Queue for DynamoEngine {
             .await;
         match done {
             Ok(_) => Ok(true),
-            Err(_)
-                if self
-                    .record_exists(&applied_key(&sub.name, &message.id))
-                    .await? =>
-            {
-                Ok(false)
-            }
-            // Not applied before: the row's key was taken (an insert).
-            Err(e) => match classify(e) {
-                Failure::Cancelled => Err(StorageError::Conflict),
-                other => Err(fail(other)),
+            Err(e) => match failed_conditions(e)? {
+                // Applied before: a redelivery.
+                failed if failed.first() == Some(&true) => Ok(false),
+                // Not applied before: the row's key was taken (an insert).
+                failed if failed.get(1) == Some(&true) => Err(StorageError::Conflict),
+                _ => Err(StorageError::Contention(
+                    "the transaction was cancelled".into(),
+                )),
             },
         }
     }

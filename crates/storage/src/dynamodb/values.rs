@@ -82,6 +82,43 @@ pub(super) fn err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>
     fail(classify(e))
 }
 
+/// Which items of a cancelled `TransactWriteItems` failed their condition
+/// (in order); an error when it failed otherwise: a conflict with another
+/// transaction or throttling (Contention: try again later), or anything
+/// else.
+pub(super) fn failed_conditions<R: std::fmt::Debug>(
+    e: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Result<Vec<bool>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    let Some(E::TransactionCanceledException(cancelled)) = e.as_service_error() else {
+        return Err(err(e));
+    };
+    let codes: Vec<String> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None").to_string())
+        .collect();
+    if !codes.is_empty()
+        && codes
+            .iter()
+            .all(|c| c == "None" || c == "ConditionalCheckFailed")
+    {
+        return Ok(codes
+            .iter()
+            .map(|c| c == "ConditionalCheckFailed")
+            .collect());
+    }
+    let why = format!("transaction cancelled: {}", codes.join(", "));
+    if codes.is_empty()
+        || codes.iter().any(|c| {
+            c == "TransactionConflict" || c.contains("Throttl") || c.contains("Throughput")
+        })
+    {
+        return Err(StorageError::Contention(why));
+    }
+    Err(StorageError::Internal(why))
+}
+
 pub(super) fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StorageError {
     StorageError::Internal(format!("building a DynamoDB request: {e}"))
 }

@@ -184,10 +184,16 @@ impl Dialect {
                     (Dialect::Mysql, true) => " DESC",
                 });
         }
-        b.push(" LIMIT ")
-            .bind(Param::Int(i64::from(limit)))
-            .push(" OFFSET ")
-            .bind(Param::Int(offset as i64));
+        if self == Dialect::Redshift {
+            // Redshift takes no parameter in LIMIT or OFFSET ("not
+            // implemented"): numbers of ours, written in.
+            b.push(&format!(" LIMIT {limit} OFFSET {offset}"));
+        } else {
+            b.push(" LIMIT ")
+                .bind(Param::Int(i64::from(limit)))
+                .push(" OFFSET ")
+                .bind(Param::Int(offset as i64));
+        }
         Ok(b.done())
     }
 

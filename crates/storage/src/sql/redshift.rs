@@ -140,6 +140,15 @@ pub const CLAIM_SEED: &str = "INSERT INTO _stackwright_seed_rows (table_name, \"
 /// Serializes migrators: Redshift has no advisory locks.
 pub const LOCK_MIGRATIONS: &str = "LOCK _stackwright_migrations";
 
+/// A table locked until the transaction ends: writers of one table take
+/// turns. Redshift's `BEGIN ISOLATION LEVEL SERIALIZABLE` is a no-op (the
+/// level is the database's, and new clusters default to SNAPSHOT, under
+/// which two inserts of one key would both commit), so the checks before a
+/// write hold only under this lock.
+pub fn lock(table: &str) -> String {
+    format!("LOCK {}", D.quote(table))
+}
+
 /// The applied-message records of subscriptions fed by SQS.
 pub const APPLIED_TABLE: &str = "CREATE TABLE IF NOT EXISTS _stackwright_applied (subscription VARCHAR(200) NOT NULL, id VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (subscription, id))";
 

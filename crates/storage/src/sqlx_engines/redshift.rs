@@ -1,13 +1,15 @@
 //! Redshift through sqlx's PostgreSQL driver, with the Redshift dialect
 //! ([`crate::sql::redshift`]).
 //!
-//! Redshift enforces no key and no unique constraint, so every write runs
-//! in a serializable transaction that checks them itself (the key by
-//! inserting only where it is absent, unique columns by a lookup first),
-//! and runs again when Redshift (1023) or PostgreSQL (40001) reports a
-//! serialization failure: two writers racing for one key or value end with
-//! one row and one 409, as on the other engines. A generated integer key
-//! is one more than the largest, in the same transaction.
+//! Redshift enforces no key and no unique constraint, so every write that
+//! needs one checks it itself (the key by inserting only where it is
+//! absent, unique columns by a lookup first), in a transaction holding the
+//! table's lock: Redshift's isolation level is the database's (SNAPSHOT on
+//! new clusters), so the lock, not the level, keeps two writers apart. A
+//! serialization failure (Redshift's 1023, PostgreSQL's 40001) runs the
+//! transaction again. Two writers racing for one key or value end with one
+//! row and one 409, as on the other engines. A generated integer key is one
+//! more than the largest, under the same lock.
 //!
 //! The same engine runs on a PostgreSQL server standing in for Redshift
 //! (tests): it then leaves out only the tables' distribution and sort keys.
@@ -170,6 +172,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         }
     }
     super::postgres::map_err(e)
+}
+
+/// Take `tables` until the transaction ends (see [`redshift::lock`]).
+async fn lock(tx: &mut Tx, tables: &[&str]) -> Result<()> {
+    for table in tables {
+        sqlx::query(AssertSqlSafe(redshift::lock(table)))
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 /// Rows affected by one statement.
@@ -397,7 +410,15 @@ impl RedshiftEngine {
                         .await
                 }
             };
-            result.map_err(|e| super::migration_error(&st, e))?;
+            result.map_err(|e| match map_err(e) {
+                // Run again whole, as any other serialization failure.
+                StorageError::Contention(why) => StorageError::Contention(why),
+                StorageError::Unavailable(why) => StorageError::Unavailable(why),
+                other => match &st {
+                    MigrationSql::Ddl(ddl) => StorageError::Migration(format!("{ddl}: {other}")),
+                    MigrationSql::ForgetSeeds(_) => other,
+                },
+            })?;
         }
         let version: i64 = sqlx::query_scalar(AssertSqlSafe(D.next_version()))
             .bind(&target.stack)
@@ -428,6 +449,7 @@ impl RedshiftEngine {
     async fn seed_once(&self, table: &Table, rows: &[SeedRow]) -> Result<SeedOutcome> {
         let shape = Shape::of(table);
         let mut tx = self.serializable().await?;
+        lock(&mut tx, &[&table.name]).await?;
         let mut outcome = SeedOutcome {
             table: table.name.clone(),
             ..Default::default()
@@ -447,7 +469,14 @@ impl RedshiftEngine {
                 continue;
             }
             let values = values_with_key(&mut tx, &shape, &seed.row).await?;
-            // A row a user made with the same key wins over the seed.
+            // A row a user made with the same key or unique value wins
+            // over the seed.
+            if check_unique(&mut tx, table, &shape, &seed.row, None)
+                .await
+                .is_err()
+            {
+                continue;
+            }
             let inserted = run(&mut tx, D.insert(&shape, values, true)).await?;
             outcome.inserted += usize::from(inserted == 1);
         }
@@ -458,6 +487,7 @@ impl RedshiftEngine {
     async fn insert_once(&self, table: &Table, row: &Row) -> Result<Row> {
         let shape = Shape::of(table);
         let mut tx = self.serializable().await?;
+        lock(&mut tx, &[&table.name]).await?;
         let values = values_with_key(&mut tx, &shape, row).await?;
         let key = key_of(&shape, &values)?;
         check_unique(&mut tx, table, &shape, row, None).await?;
@@ -478,15 +508,19 @@ impl RedshiftEngine {
         let shape = Shape::of(table);
         let (sets, increments) = shape.assignments(changes)?;
         let key = shape.key_param(key)?;
-        let touches_unique = table
-            .indexes
-            .values()
-            .any(|i| i.unique && sets.iter().any(|(c, _)| i.columns.iter().any(|x| x == c)));
+        let touches_unique = table.indexes.values().any(|i| {
+            i.unique
+                && i.columns.iter().any(|x| {
+                    sets.iter().any(|(c, _)| c == x) || increments.iter().any(|(c, _)| c == x)
+                })
+        });
         // One UPDATE is atomic by itself (`n = n + 1` loses nothing); only a
         // check beside it needs the serializable level. Redshift runs every
         // write serializable anyway, and a failure there is run again.
         let mut tx = if touches_unique {
-            self.serializable().await?
+            let mut tx = self.serializable().await?;
+            lock(&mut tx, &[&table.name]).await?;
+            tx
         } else {
             self.pool.begin().await.map_err(map_err)?
         };
@@ -514,6 +548,7 @@ impl RedshiftEngine {
     ) -> Result<bool> {
         let shape = Shape::of(table);
         let mut tx = self.serializable().await?;
+        lock(&mut tx, &["_stackwright_applied", &table.name]).await?;
         let marked = sqlx::query(D.mark_applied())
             .bind(&sub.name)
             .bind(&message.id)
@@ -528,6 +563,8 @@ impl RedshiftEngine {
             let values = values_with_key(&mut tx, &shape, &row).await?;
             match sub.apply {
                 stackwright_stack::Apply::Upsert => {
+                    let key = key_of(&shape, &values)?;
+                    check_unique(&mut tx, table, &shape, &row, Some(key)).await?;
                     for st in redshift::merge(&shape, values) {
                         run(&mut tx, st).await?;
                     }

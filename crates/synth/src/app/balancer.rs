@@ -103,28 +103,26 @@ pub(super) fn load_balancer(
             "Actions": [{ "Type": "forward", "TargetGroupArn": r("TargetGroup") }]
         }),
     );
-    let (url, origin) = match &s.domain {
-        Some(domain) => {
-            let name = crate::domain::origin_name(domain);
-            (json!(format!("https://{name}")), json!(name))
-        }
-        None => (
-            sub("http://${LoadBalancer.DNSName}"),
-            att("LoadBalancer", "DNSName"),
-        ),
-    };
     t.output(
         Output::ServiceUrl.name(),
         "The load balancer (it answers only the distribution)",
-        url,
+        sub("http://${LoadBalancer.DNSName}"),
         Some(Output::ServiceUrl.export(prefix)),
     );
     t.output(
         Output::OriginDomain.name(),
         "Where the distribution sends API requests",
-        origin,
+        att("LoadBalancer", "DNSName"),
         Some(Output::OriginDomain.export(prefix)),
     );
+    if let Some(domain) = &s.domain {
+        t.output(
+            Output::OriginName.name(),
+            "Where the distribution sends API requests: the balancer's name of its own, over HTTPS",
+            json!(crate::domain::origin_name(domain)),
+            Some(Output::OriginName.export(prefix)),
+        );
+    }
 }
 
 /// The listener CloudFront reaches: HTTPS at `origin.DOMAIN` when the

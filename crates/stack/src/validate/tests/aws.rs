@@ -91,12 +91,29 @@ fn aws_domains() {
             ("[aws.env.live]\nhosted_zone_id = \"Z123\"\n", &[(2, 18, "environment `live` has a hosted_zone_id but no domain", Some("add `domain` beside it, or remove it"))]),
             (
                 "[aws]\ndomain = \"shop.example.com\"\n\n[aws.env.live]\ndomain = \"shop.example.com\"\n",
-                &[(5, 10, "environments `prod` and `live` would both be served at `shop.example.com`", Some("give `live` a domain of its own in [aws.env.live]"))],
+                &[(5, 10, "environments `prod` and `live` would both use `shop.example.com`", Some("give `live` a domain of its own in [aws.env.live]"))],
             ),
             (
                 // `x` would be served at x.example.com, which `dev` took.
                 "[aws]\ndomain = \"example.com\"\n\n[aws.env.dev]\ndomain = \"x.example.com\"\n\n[aws.env.x]\nmin = 1\n",
-                &[(2, 10, "environments `dev` and `x` would both be served at `x.example.com`", Some("give `x` a domain of its own in [aws.env.x]"))],
+                &[(2, 10, "environments `dev` and `x` would both use `x.example.com`", Some("give `x` a domain of its own in [aws.env.x]"))],
+            ),
+            (
+                // The balancer's name of prod is taken by the `origin` environment.
+                "[aws]\ndomain = \"example.com\"\n\n[aws.env.origin]\nmin = 1\n",
+                &[(2, 10, "environments `prod` and `origin` would both use `origin.example.com`", Some("give `origin` a domain of its own in [aws.env.origin]"))],
+            ),
+            (
+                // 61 characters: fits a certificate; `dev.` or `origin.` before it does not.
+                "[aws]\ndomain = \"abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abc.de\"\n",
+                &[
+                    (2, 10, "environment `dev` needs a certificate for `dev.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abc.de`, 65 characters; ACM takes at most 64", Some("give `dev` a shorter domain in [aws.env.dev]")),
+                    (2, 10, "environment `prod` needs a certificate for `origin.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abcdefghij.abc.de`, 68 characters; ACM takes at most 64", Some("give `prod` a shorter domain in [aws.env.prod]")),
+                ],
+            ),
+            (
+                "[aws]\ndomain = \"example.com\"\n\n[aws.env.x-]\nmin = 1\n",
+                &[(2, 10, "environment `x-` would be served at `x-.example.com`, which is not a domain name", Some("give `x-` a domain of its own in [aws.env.x-]"))],
             ),
         ],
     );
