@@ -26,8 +26,6 @@ pub struct PostgresEngine {
     pool: PgPool,
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
 impl PostgresEngine {
     pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url.connect_string())
@@ -59,33 +57,53 @@ impl PostgresEngine {
     }
 }
 
-fn bind(q: PgQuery<'_>, p: Param) -> PgQuery<'_> {
+/// How a `json` column is held: JSONB, or (Redshift) its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JsonAs {
+    Jsonb,
+    Text,
+}
+
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind(q: PgQuery<'_>, p: Param, json: JsonAs) -> PgQuery<'_> {
     match p {
         Param::Null(ty) => match ty {
             ColumnType::Integer | ColumnType::BigInt => q.bind(None::<i64>),
             ColumnType::Float => q.bind(None::<f64>),
             ColumnType::Boolean => q.bind(None::<bool>),
             ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
-            ColumnType::Json => q.bind(None::<Json>),
-            ColumnType::String { .. } | ColumnType::Text => q.bind(None::<String>),
+            ColumnType::Json if json == JsonAs::Jsonb => q.bind(None::<Json>),
+            ColumnType::Json | ColumnType::String { .. } | ColumnType::Text => {
+                q.bind(None::<String>)
+            }
         },
         Param::Bool(b) => q.bind(b),
         Param::Int(i) => q.bind(i),
         Param::Float(f) => q.bind(f),
         Param::Text(s) => q.bind(s),
-        Param::Json(j) => q.bind(j),
+        Param::Json(j) => match json {
+            JsonAs::Jsonb => q.bind(j),
+            JsonAs::Text => q.bind(j.to_string()),
+        },
         Param::Timestamp(t) => q.bind(t),
     }
 }
 
-fn bind_all(mut q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
+/// Every parameter bound, `json` ones held as `json` says.
+pub(super) fn bind_all_as(mut q: PgQuery<'_>, params: Vec<Param>, json: JsonAs) -> PgQuery<'_> {
     for p in params {
-        q = bind(q, p);
+        q = bind(q, p, json);
     }
     q
 }
 
-fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
+fn bind_all(q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
+    bind_all_as(q, params, JsonAs::Jsonb)
+}
+
+/// A row of `shape`, `json` columns read as `json` says they are held.
+pub(super) fn read_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Row> {
     let mut out = Row::with_capacity(shape.columns.len());
     for (i, (name, ty)) in shape.columns.iter().enumerate() {
         let v = match ty {
@@ -99,12 +117,23 @@ fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
             ColumnType::Timestamp => row
                 .try_get::<Option<OffsetDateTime>, _>(i)
                 .map(|v| v.map(sql::timestamp_json)),
-            ColumnType::Json => row.try_get::<Option<Json>, _>(i),
+            ColumnType::Json if json == JsonAs::Jsonb => row.try_get::<Option<Json>, _>(i),
+            ColumnType::Json => {
+                let text = row.try_get::<Option<String>, _>(i).map_err(map_err)?;
+                Ok(text
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .map_err(|e| StorageError::Internal(format!("{name}: {e}")))?)
+            }
         }
         .map_err(map_err)?;
         out.insert(name.clone(), v.unwrap_or(Json::Null));
     }
     Ok(out)
+}
+
+fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
+    read_as(row, shape, JsonAs::Jsonb)
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {

@@ -22,10 +22,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Postgres, Row as _, Transaction};
-use stackwright_stack::{ColumnType, Subscription, Table};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use stackwright_stack::{Subscription, Table};
 use time::OffsetDateTime;
 
+use super::postgres::{JsonAs, PgQuery};
 use super::queue::retrying;
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
@@ -42,7 +43,6 @@ pub struct RedshiftEngine {
     on_redshift: bool,
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 type Tx = Transaction<'static, Postgres>;
 
 impl RedshiftEngine {
@@ -98,60 +98,13 @@ impl RedshiftEngine {
     }
 }
 
-fn bind(q: PgQuery<'_>, p: Param) -> PgQuery<'_> {
-    match p {
-        Param::Null(ty) => match ty {
-            ColumnType::Integer | ColumnType::BigInt => q.bind(None::<i64>),
-            ColumnType::Float => q.bind(None::<f64>),
-            ColumnType::Boolean => q.bind(None::<bool>),
-            ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
-            ColumnType::String { .. } | ColumnType::Text | ColumnType::Json => {
-                q.bind(None::<String>)
-            }
-        },
-        Param::Bool(b) => q.bind(b),
-        Param::Int(i) => q.bind(i),
-        Param::Float(f) => q.bind(f),
-        Param::Text(s) => q.bind(s),
-        // Kept as its text (see `sql::redshift::column_type`).
-        Param::Json(j) => q.bind(j.to_string()),
-        Param::Timestamp(t) => q.bind(t),
-    }
-}
-
-fn bind_all(mut q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
-    for p in params {
-        q = bind(q, p);
-    }
-    q
+fn bind_all(q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
+    // JSON is kept as its text (see `sql::redshift::column_type`).
+    super::postgres::bind_all_as(q, params, JsonAs::Text)
 }
 
 fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
-    let mut out = Row::with_capacity(shape.columns.len());
-    for (i, (name, ty)) in shape.columns.iter().enumerate() {
-        let v = match ty {
-            ColumnType::Integer => row.try_get::<Option<i32>, _>(i).map(|v| v.map(Json::from)),
-            ColumnType::BigInt => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Json::from)),
-            ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Json::from)),
-            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Json::Bool)),
-            ColumnType::String { .. } | ColumnType::Text => row
-                .try_get::<Option<String>, _>(i)
-                .map(|v| v.map(Json::String)),
-            ColumnType::Timestamp => row
-                .try_get::<Option<OffsetDateTime>, _>(i)
-                .map(|v| v.map(sql::timestamp_json)),
-            ColumnType::Json => {
-                let text = row.try_get::<Option<String>, _>(i).map_err(map_err)?;
-                Ok(text
-                    .map(|t| serde_json::from_str(&t))
-                    .transpose()
-                    .map_err(|e| StorageError::Internal(format!("{name}: {e}")))?)
-            }
-        }
-        .map_err(map_err)?;
-        out.insert(name.clone(), v.unwrap_or(Json::Null));
-    }
-    Ok(out)
+    super::postgres::read_as(row, shape, JsonAs::Text)
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
