@@ -45,7 +45,6 @@ MOTO_IGNORES = {
     "AWS::AutoScaling::ScalingPolicy",
     "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
-    "AWS::SNS::Subscription",
 }
 
 LAYERS = ["network", "artifacts", "data", "app", "edge"]

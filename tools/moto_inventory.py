@@ -4,7 +4,7 @@
 proves little against moto (it ignores some resource types), so the
 lifecycle tests ask each service's own API instead: buckets, VPCs, subnets,
 security groups, databases, tables, functions, clusters, repositories, log
-groups, secrets, queues, topics, HTTP APIs and user pools whose name (or
+groups, secrets, queues, topics and their subscriptions, HTTP APIs and user pools whose name (or
 CloudFormation stack tag) starts with the environment's prefix (`todo-dev`),
 and CloudFront distributions (global) whose comment starts with it or whose
 origin is one of its buckets.
@@ -70,6 +70,10 @@ def main():
                             if s["Name"].startswith(prefix))
     inv["queues"] = sorted(q for q in c("sqs").list_queues().get("QueueUrls", []) if f"/{prefix}" in q)
     inv["topics"] = sorted(t["TopicArn"] for t in c("sns").list_topics()["Topics"] if f":{prefix}" in t["TopicArn"])
+    # Each as "TOPIC -> ENDPOINT": what a publish reaches.
+    inv["subscriptions"] = sorted(
+        "{} -> {}".format(s["TopicArn"].rsplit(":", 1)[1], s["Endpoint"].rsplit(":", 1)[1])
+        for s in c("sns").list_subscriptions()["Subscriptions"] if f":{prefix}" in s["TopicArn"])
     inv["apis"] = sorted(a["Name"] for a in c("apigatewayv2").get_apis()["Items"] if a["Name"].startswith(prefix))
     # A distribution has no name: the templates' comment is "<prefix>: ...",
     # and its origin is the site bucket (named after the prefix).

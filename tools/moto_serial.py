@@ -103,6 +103,10 @@ completed the way CloudFormation documents them.
    client, as in CloudFormation; other changes update in place.
    These models, and ACM's certificate, are in tools/moto_edge.py.
 
+9. Subscriptions in templates: moto's CloudFormation has no model for
+   AWS::SNS::Subscription, so a stack's topic never reaches its queues.
+   The model in tools/moto_topics.py subscribes through moto's sns backend.
+
 Usage: python moto_serial.py HOST PORT
 """
 
@@ -673,6 +677,9 @@ RedshiftCluster.delete = delete_redshift_cluster
 
 # Section 8's models (and ACM's): registered on import.
 import moto_edge  # noqa: E402,F401
+
+# 9. A topic's subscriptions in templates (tools/moto_topics.py).
+import moto_topics  # noqa: E402,F401
 
 
 # As for sections 3 and 4: moto must map the types above to these models.

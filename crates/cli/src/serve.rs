@@ -375,13 +375,20 @@ pub async fn lambda(config: &RuntimeConfig, out: &Output) -> anyhow::Result<Exit
         stackwright_server::lambda::run_custom_resource(api, || {
             let (stack, url) = (stack.clone(), url.clone());
             let app_secret = config.app_database_secret_arn.clone();
+            // With a Cognito pool, the embedded pool's tables are not made.
+            let users = if config.user_pool.is_some() {
+                stackwright_storage::UserTables::Elsewhere
+            } else {
+                stackwright_storage::UserTables::Embedded
+            };
             async move {
                 let engine = stackwright_storage::open(&url)
                     .await
                     .map_err(|e| e.to_string())?;
-                let report = stackwright_storage::prepare(engine.as_ref(), &stack, false)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let report =
+                    stackwright_storage::prepare_for(engine.as_ref(), &stack, false, users)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 // The runtime connects as its own user, made here.
                 if let Some(arn) = &app_secret {
                     let user = secrets::app_user(arn).await.map_err(|e| format!("{e:#}"))?;

@@ -82,8 +82,15 @@ impl CloudTopics {
         }
         let topic_arns = topic_arns.unwrap_or_default();
         let queues = queues.unwrap_or_default();
-        if let Some(missing) = stack.topics.keys().find(|t| !topic_arns.contains_key(*t)) {
-            return Err(format!("{TOPIC_ARNS} has no ARN for topic `{missing}`"));
+        // Internal topics are never published here: they need no ARN.
+        if let Some(missing) = stack
+            .published_topics()
+            .find(|t| !topic_arns.contains_key(&t.name))
+        {
+            return Err(format!(
+                "{TOPIC_ARNS} has no ARN for topic `{}`",
+                missing.name
+            ));
         }
         if let Some(unknown) = queues
             .keys()

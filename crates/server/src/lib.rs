@@ -26,7 +26,7 @@ pub use http::ApiContext;
 
 use stackwright_stack::env::{RuntimeConfig, UserPoolEnv};
 use stackwright_stack::Stack;
-use stackwright_storage::{DatabaseUrl, PrepareReport, StorageError};
+use stackwright_storage::{DatabaseUrl, PrepareReport, StorageError, UserTables};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
@@ -176,11 +176,21 @@ impl Application {
             ))
             .into());
         }
-        let prepared = if settings.migrate {
-            stackwright_storage::prepare(engine.as_ref(), &stack, settings.allow_destructive)
-                .await?
+        let users = if settings.user_pool.is_some() {
+            UserTables::Elsewhere
         } else {
-            stackwright_storage::verify_migrated(engine.as_ref(), &stack).await?;
+            UserTables::Embedded
+        };
+        let prepared = if settings.migrate {
+            stackwright_storage::prepare_for(
+                engine.as_ref(),
+                &stack,
+                settings.allow_destructive,
+                users,
+            )
+            .await?
+        } else {
+            stackwright_storage::verify_migrated(engine.as_ref(), &stack, users).await?;
             PrepareReport::default()
         };
         let addr = format!("{}:{}", settings.host, settings.port);

@@ -208,7 +208,8 @@ pub fn document(stack: &Stack) -> Json {
         let entry = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
         entry[route.method.as_str().to_lowercase()] = op;
     }
-    for topic in stack.topics.values() {
+    // An internal topic has no HTTP endpoint to describe (it answers 403).
+    for topic in stack.topics.values().filter(|t| t.auth != Auth::Internal) {
         let mut properties = Map::new();
         let mut required = Vec::new();
         for (name, field) in &topic.fields {

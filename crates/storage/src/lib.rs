@@ -70,10 +70,49 @@ fn connect_error(url: &DatabaseUrl, e: StorageError) -> StorageError {
     }
 }
 
+/// Where a stack's users are kept, which decides whether the embedded
+/// pool's tables belong to its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserTables {
+    /// The embedded pool (`up`): its tables are the stack's.
+    Embedded,
+    /// Cognito (a deployed environment): the pool's tables are neither made
+    /// nor dropped. Made on DynamoDB they would be tables outside the
+    /// templates, which the migration may not create and `destroy` would
+    /// leave behind; those an earlier version made stay as they are.
+    Elsewhere,
+}
+
+/// The schema the database must hold for `stack`.
+async fn target_schema(
+    engine: &dyn Engine,
+    stack: &Stack,
+    users: UserTables,
+) -> Result<migrate::SchemaSnapshot> {
+    let mut target = migrate::SchemaSnapshot::of(stack);
+    if users == UserTables::Elsewhere && stack.users.is_some() {
+        // An engine that keeps no snapshot (DynamoDB: its tables are the
+        // templates') has none of the pool's tables to keep.
+        let applied = match engine.applied_schema(&stack.name).await {
+            Ok(applied) => applied.unwrap_or_default(),
+            Err(StorageError::Unsupported(_)) => migrate::SchemaSnapshot::default(),
+            Err(e) => return Err(e),
+        };
+        let pool: Vec<String> = stackwright_stack::Users::tables()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        target
+            .tables
+            .retain(|name, _| !pool.contains(name) || applied.tables.contains_key(name));
+    }
+    Ok(target)
+}
+
 /// Check that the database holds the stack's schema, changing nothing:
 /// what a runtime that does not migrate checks at start.
-pub async fn verify_migrated(engine: &dyn Engine, stack: &Stack) -> Result<()> {
-    let target = migrate::SchemaSnapshot::of(stack);
+pub async fn verify_migrated(engine: &dyn Engine, stack: &Stack, users: UserTables) -> Result<()> {
+    let target = target_schema(engine, stack, users).await?;
     match engine.applied_schema(&target.stack).await? {
         Some(applied) if applied == target => Ok(()),
         Some(_) => Err(StorageError::Migration(format!(
@@ -103,8 +142,18 @@ pub async fn prepare(
     stack: &Stack,
     allow_destructive: bool,
 ) -> Result<PrepareReport> {
+    prepare_for(engine, stack, allow_destructive, UserTables::Embedded).await
+}
+
+/// [`prepare`], with the users kept where `users` says.
+pub async fn prepare_for(
+    engine: &dyn Engine,
+    stack: &Stack,
+    allow_destructive: bool,
+    users: UserTables,
+) -> Result<PrepareReport> {
     let seeds = seed::load_all(stack).map_err(StorageError::Seed)?;
-    let target = migrate::SchemaSnapshot::of(stack);
+    let target = target_schema(engine, stack, users).await?;
     let migration = engine.migrate(&target, allow_destructive).await?;
     let mut report = PrepareReport {
         migration,

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use stackwright_stack::Subscription;
+use stackwright_stack::{Subscription, Table};
 
 use crate::error::Row;
 
@@ -87,13 +87,22 @@ pub fn retry_at(sub: &Subscription, attempts: u32, now: i64) -> i64 {
 }
 
 /// The row a message becomes: mapped columns, with absent fields left out
-/// (the column's default or NULL applies).
-pub fn row_of(sub: &Subscription, body: &serde_json::Map<String, Json>) -> Row {
-    let mut row = Row::with_capacity(sub.map.len());
+/// (the column's default or NULL applies). A generated string key no field
+/// gives is a new UUID, as a create route makes it (the database numbers a
+/// generated integer key itself).
+pub fn row_of(sub: &Subscription, table: &Table, body: &serde_json::Map<String, Json>) -> Row {
+    let mut row = Row::with_capacity(sub.map.len() + 1);
     for (column, field) in &sub.map {
         if let Some(v) = body.get(field) {
             row.insert(column.clone(), v.clone());
         }
+    }
+    let key = table.key_column();
+    if key.generated && !key.ty.is_integer() && !row.contains_key(&table.key) {
+        row.insert(
+            table.key.clone(),
+            Json::String(uuid::Uuid::new_v4().to_string()),
+        );
     }
     row
 }
@@ -138,14 +147,27 @@ mod tests {
         assert_eq!(retry_at(&sub(0), 3, 7), 7);
     }
 
+    fn table() -> Table {
+        let stack = stackwright_stack::validate::parse(
+            std::path::Path::new("stackwright.toml"),
+            "name = \"s\"\n[tables.x]\nkey = \"k\"\n[tables.x.columns]\nk = { type = \"string\", max_length = 36, generated = true }\na = { type = \"integer\" }\n",
+        )
+        .expect("a stack");
+        stack.tables["x"].clone()
+    }
+
     #[test]
     fn rows_follow_the_map_and_leave_absent_fields_out() {
         let body = serde_json::json!({"b": 1, "z": 2})
             .as_object()
             .unwrap()
             .clone();
-        let row = row_of(&sub(1), &body);
-        assert_eq!(row.len(), 1);
+        let row = row_of(&sub(1), &table(), &body);
         assert_eq!(row["a"], 1);
+        // The generated string key no field gives: a new UUID each time.
+        assert_eq!(row.len(), 2);
+        let key = row["k"].as_str().unwrap().to_string();
+        assert!(uuid::Uuid::parse_str(&key).is_ok(), "{key}");
+        assert_ne!(row_of(&sub(1), &table(), &body)["k"], row["k"]);
     }
 }

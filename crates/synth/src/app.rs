@@ -74,9 +74,9 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
     // Topics: the migration has no use for them; the runtime publishes and,
     // on Fargate and EC2, consumes (on Lambda a subscriber function does).
     let wiring = crate::topics::add(&mut t, stack, s, &prefix, key.clone());
-    if let Some(w) = &wiring {
-        env.push(w.publish_env.clone());
-        policies.push(w.publish.clone());
+    if let Some((publish_env, publish)) = wiring.as_ref().and_then(|w| w.publish.as_ref()) {
+        env.push(publish_env.clone());
+        policies.push(publish.clone());
     }
     if s.compute == Compute::Lambda {
         // Anyone may call the HTTP API: the runtime answers only CloudFront.

@@ -303,7 +303,8 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             .services
             .values()
             .any(|service| !service.secrets.is_empty());
-    let sns = !stack.topics.is_empty();
+    // Only the runtime publishes to SNS; internal topics it never does.
+    let sns = stack.published_topics().next().is_some();
     if !s.compute.needs_nat() && (secrets || sns) {
         t.add(
             "EndpointSecurityGroup",

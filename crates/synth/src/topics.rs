@@ -23,8 +23,8 @@ pub use crate::cfn::logical;
 /// subscriber reads. Publishing and consuming are apart so that on Lambda
 /// the API function only publishes and the subscriber only consumes.
 pub struct Wiring {
-    pub publish_env: (String, Json),
-    pub publish: Json,
+    /// None when every topic is `internal`: the runtime publishes nothing.
+    pub publish: Option<((String, Json), Json)>,
     /// None when no topic has a subscription.
     pub consume: Option<((String, Json), Json)>,
     pub queues: Vec<String>,
@@ -71,7 +71,9 @@ pub fn add(
             r(&id),
             None,
         );
-        topic_arns.push((name.clone(), r(&id)));
+        if stack.topics[name].auth != stackwright_stack::Auth::Internal {
+            topic_arns.push((name.clone(), r(&id)));
+        }
     }
     let mut queue_urls = Vec::new();
     let mut queues = Vec::new();
@@ -160,9 +162,14 @@ pub fn add(
             }),
         )
     });
+    let publish = (!topic_arns.is_empty()).then(|| {
+        (
+            (env::TOPIC_ARNS.to_string(), pairs(topic_arns)),
+            json!({ "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_refs }),
+        )
+    });
     Some(Wiring {
-        publish_env: (env::TOPIC_ARNS.to_string(), pairs(topic_arns)),
-        publish: json!({ "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_refs }),
+        publish,
         consume,
         queues,
     })

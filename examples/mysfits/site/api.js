@@ -11,16 +11,19 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { auth = false } = {}) {
+async function request(method, path, { auth = false, body } = {}) {
   const send = async () => {
     const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth) {
       const token = await idToken();
       if (!token) throw new ApiError(401, "unauthorized", "Please sign in first.");
       headers.Authorization = `Bearer ${token}`;
     }
     try {
-      return await fetch(`${config.apiUrl}${path}`, { method, headers });
+      const init = { method, headers };
+      if (body !== undefined) init.body = JSON.stringify(body);
+      return await fetch(`${config.apiUrl}${path}`, init);
     } catch {
       throw new ApiError(0, "network", "Cannot reach the mysfits service. Check your connection and try again.");
     }
@@ -63,4 +66,10 @@ export function likeMysfit(id) {
 
 export function adoptMysfit(id) {
   return request("POST", `/mysfits/${encodeURIComponent(id)}/adopt`, { auth: true });
+}
+
+// The clicks topic (the workshop's user-behaviour stream): which profiles
+// signed-in users open. Stored once per subscription, applied later.
+export function recordClick(id) {
+  return request("POST", "/topics/clicks", { auth: true, body: { mysfitId: id } });
 }

@@ -4,7 +4,7 @@
 //   #/register              create an account
 //   #/confirm?email=E       enter the code e-mailed at sign-up
 //   #/signin?email=E        sign in
-import { listMysfits, getMysfit, likeMysfit, adoptMysfit, ApiError } from "./api.js";
+import { listMysfits, getMysfit, likeMysfit, adoptMysfit, recordClick, ApiError } from "./api.js";
 import {
   AuthError, clearSession, confirmSignUp, getSession, onSessionChange, signIn, signOut, signUp,
 } from "./auth.js";
@@ -268,6 +268,8 @@ async function detailsView(view, id) {
   adoptButton.addEventListener("click",
     act("adopt", adoptButton, adoptMysfit, () => `You adopted ${mysfit.name}. Welcome home!`));
   show(mysfit);
+  // Not awaited: a lost click must never hold up or break the page.
+  if (getSession()) recordClick(mysfit.mysfitId).catch(() => {});
 
   const alt = `${mysfit.name}, a ${mysfit.species}`;
   view.replaceChildren(

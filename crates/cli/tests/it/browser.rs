@@ -12,7 +12,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn run_script(example: &str, script: &str) {
+/// Run `script` against the example served on SQLite; `after` then reads
+/// the database while the server still runs.
+fn run_script(example: &str, script: &str, after: impl Fn(&Path)) {
     let root = root();
     let browser = root.join("tests/browser");
     assert!(
@@ -34,6 +36,9 @@ fn run_script(example: &str, script: &str) {
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs");
+    if out.status.success() {
+        after(&db);
+    }
     let server_log = server.log();
     drop(server);
     assert!(
@@ -57,14 +62,34 @@ fn run_script(example: &str, script: &str) {
 
 /// Browse and filter; signed out, Like asks to sign in; register, read the
 /// code from the outbox, confirm, sign in; Like raises the count; Adopt
-/// marks the mysfit adopted; sign out.
+/// marks the mysfit adopted; sign out. Each profile a signed-in user
+/// opened was published to the clicks topic and recorded in `clicks`.
 #[test]
 fn mysfits_site_signs_up_likes_and_adopts_in_chromium() {
-    run_script("mysfits", "mysfits.mjs");
+    run_script("mysfits", "mysfits.mjs", |db| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let clicks = || -> i64 {
+            conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0))
+                .unwrap()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while clicks() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(clicks() > 0, "a signed-in profile view is a click");
+        let unknown: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM clicks WHERE mysfitId NOT IN (SELECT mysfitId FROM mysfits)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unknown, 0, "each click names a mysfit");
+    });
 }
 
 /// Add a task through the page, then delete it.
 #[test]
 fn todo_site_adds_and_deletes_a_task_in_chromium() {
-    run_script("todo", "todo.mjs");
+    run_script("todo", "todo.mjs", |_| {});
 }

@@ -129,9 +129,11 @@ async fn the_runtime_user_changes_rows_but_not_the_schema(engine: TestEngine) {
         "stackwright.toml",
         &std::fs::read_to_string(stack.path().join("stackwright.toml"))
             .unwrap()
-            .replace(
+            // The column (the topic's field of that name comes later).
+            .replacen(
                 "title = { type = \"text\" }",
                 "title = { type = \"text\" }\nnote = { type = \"text\", nullable = true }",
+                1,
             ),
     );
     let mut stale = runtime(password);

@@ -55,7 +55,13 @@ async fn result(
     "{}"
 }
 
-fn http_event(method: &str, path: &str, query: &str, body: Option<&str>, base64: bool) -> Json {
+pub(crate) fn http_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&str>,
+    base64: bool,
+) -> Json {
     let body = body.map(|b| {
         if base64 {
             base64::engine::general_purpose::STANDARD.encode(b)
@@ -77,7 +83,7 @@ fn http_event(method: &str, path: &str, query: &str, body: Option<&str>, base64:
 
 /// Run the binary as Lambda would, feed it `events` through a fake Runtime
 /// API, and return what it posted back (request id, kind, body).
-async fn invoke(
+pub(crate) async fn invoke(
     env: &[(&str, String)],
     events: Vec<(String, Json)>,
 ) -> Vec<(String, String, Json)> {
@@ -306,8 +312,8 @@ crate::harness::on_engines!(
 );
 
 #[derive(Default)]
-struct CloudFormation {
-    answers: Vec<Json>,
+pub(crate) struct CloudFormation {
+    pub(crate) answers: Vec<Json>,
 }
 
 async fn answer(
@@ -327,7 +333,23 @@ async fn answer(
     ""
 }
 
-fn custom_resource_event(kind: &str, response_url: &str) -> Json {
+/// Where a custom resource answers CloudFormation (a pre-signed S3 URL on
+/// AWS): the answers it took, and the URL.
+pub(crate) async fn custom_resource_responses() -> (Arc<Mutex<CloudFormation>>, String) {
+    let cf: Arc<Mutex<CloudFormation>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let response_url = format!(
+        "http://{}/cfn-response?X-Amz-Signature=abc",
+        listener.local_addr().unwrap()
+    );
+    let app = Router::new()
+        .route("/cfn-response", axum::routing::put(answer))
+        .with_state(cf.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (cf, response_url)
+}
+
+pub(crate) fn custom_resource_event(kind: &str, response_url: &str) -> Json {
     json!({
         "RequestType": kind,
         "ResponseURL": response_url,
@@ -344,16 +366,7 @@ fn custom_resource_event(kind: &str, response_url: &str) -> Json {
 /// Delete keeps the data, a destructive change fails with its reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_once_per_deploy_as_a_custom_resource() {
-    let cf: Arc<Mutex<CloudFormation>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let response_url = format!(
-        "http://{}/cfn-response?X-Amz-Signature=abc",
-        listener.local_addr().unwrap()
-    );
-    let app = Router::new()
-        .route("/cfn-response", axum::routing::put(answer))
-        .with_state(cf.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (cf, response_url) = custom_resource_responses().await;
 
     let temp = tempfile::TempDir::new().unwrap();
     let db = temp.path().join("migrate.db");
@@ -410,6 +423,7 @@ async fn migrates_once_per_deploy_as_a_custom_resource() {
     // A deploy that would drop a column fails, naming the change; nothing changes.
     let changed = crate::harness::TempStack::copy_of("todo", |t| {
         t.replace("priority = { type = \"integer\", default = 0 }\n", "")
+            .replace("priority = \"priority\", ", "")
             .replace(
                 "\"id\", \"priority\", \"title\", \"complete\"",
                 "\"id\", \"title\", \"complete\"",
@@ -479,16 +493,7 @@ async fn migrates_once_per_deploy_as_a_custom_resource() {
 /// secret the templates generate for it: rows only, no schema changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_makes_the_runtime_user_from_its_secret() {
-    let cf: Arc<Mutex<CloudFormation>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let response_url = format!(
-        "http://{}/cfn-response?X-Amz-Signature=abc",
-        listener.local_addr().unwrap()
-    );
-    let app = Router::new()
-        .route("/cfn-response", axum::routing::put(answer))
-        .with_state(cf.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (cf, response_url) = custom_resource_responses().await;
 
     let db = TestDatabase::create(TestEngine::Postgres).await;
     let user = format!("app_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);

@@ -3,16 +3,24 @@
 //! `outputs`, `status`, `logs`, `destroy`, a failure midway and the deploy
 //! that recovers from it. What exists is asked of each service's own API
 //! (tools/moto_inventory.py), never taken from a stack's status alone.
+//!
+//! Each seed in its write-up's own shape (clients on Redshift with Lambda,
+//! mysfits on DynamoDB with Fargate, todo on RDS PostgreSQL with EC2, pets
+//! on Aurora MySQL with Lambda) is also served between deploy and destroy:
+//! the runtime as AWS starts it, pointed at the emulated services
+//! (on_aws.rs), answers its API, and a message published to the stack's
+//! SNS topic becomes its row.
 
 use std::process::Command;
 
 use serde_json::{json, Value as Json};
 
 use crate::cloud_harness::*;
-use crate::harness::text;
+use crate::harness::{text, TempStack, TestEngine};
+use crate::on_aws::AsOnAws;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
+async fn ec2_stack_deploys_redeploys_changes_serves_ingests_and_destroys_against_moto() {
     let moto = Moto::start("ap-northeast-2").await;
     let name = unique("todo");
     let prefix = format!("{name}-ec2");
@@ -141,6 +149,36 @@ async fn ec2_stack_deploys_redeploys_changes_and_destroys_against_moto() {
     assert_eq!(status["ok"], true, "{status}");
     assert_eq!(status["url"], outputs["Url"], "{status}");
     assert_eq!(status["stacks"].as_array().unwrap().len(), 5);
+
+    // The instances' unit, as the launch template writes it, on this
+    // machine's PostgreSQL (RDS's engine): the API answers, and a task
+    // published to the SNS topic reaches the queue the runtime polls.
+    let mut on = AsOnAws::start(&moto, &prefix, &dir, Some(TestEngine::Postgres)).await;
+    on.serve();
+    let titles = |list: &Json| -> Vec<String> {
+        list.as_array()
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .map(|t| t["title"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (status, list) = on.get("/api/task/").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(titles(&list), ["1st Task", "2nd Task", "3rd Task"]);
+    on.publish(
+        &outputs,
+        "TasksTopicArn",
+        &json!({"title": "From SNS", "priority": 2}),
+    )
+    .await;
+    on.until("the published task is listed", || async {
+        titles(&on.get("/api/task/").await.1).contains(&"From SNS".to_string())
+    })
+    .await;
+    on.finish().await;
 
     destroy_and_find_nothing_left(&moto, &dir, "ec2", &prefix, &vpc);
     // Destroying again finds nothing and succeeds.
@@ -327,17 +365,35 @@ async fn fargate_stack_pushes_its_image_deploys_changes_and_destroys_against_mot
     destroy_and_find_nothing_left(&moto, &dir, "dev", &prefix, &vpc);
 }
 
+/// An example deployed to moto and redeployed, until `destroy`.
+struct Deployed {
+    moto: Moto,
+    _registry: Registry,
+    _stack: TempStack,
+    dir: String,
+    env: String,
+    prefix: String,
+    vpc: String,
+    outputs: Json,
+}
+
+impl Deployed {
+    /// Destroy leaves nothing.
+    fn destroy(self) {
+        destroy_and_find_nothing_left(&self.moto, &self.dir, &self.env, &self.prefix, &self.vpc);
+    }
+}
+
 /// The lifecycle every example goes through: deploy (outputs printed), the
-/// services hold what `expect` says, a redeploy changes nothing, `more`
-/// checks what the example has of its own, destroy leaves nothing. Fargate
+/// services hold what `expect` says, a redeploy changes nothing. The caller
+/// checks what the example has of its own, then destroys. Fargate
 /// environments push to a local registry.
-async fn deploy_redeploy_destroy(
+async fn deploy_and_redeploy(
     example: &str,
     env: &str,
     region: &'static str,
     expect: &[(&str, usize)],
-    more: &dyn Fn(&Moto, &str, &Json),
-) {
+) -> Deployed {
     let moto = Moto::start(region).await;
     let registry = Registry::start();
     let name = unique(example);
@@ -389,36 +445,7 @@ async fn deploy_redeploy_destroy(
         assert_eq!(listed(&inv, kind), *count, "{kind}: {inv}");
     }
     if let Some(bucket) = &site {
-        // The site is in its bucket, its placeholders filled from the outputs.
-        let get = |key: &str| -> Json {
-            serde_json::from_str(&moto.python("moto_get_object.py", &[bucket, key])).unwrap()
-        };
-        let index = get("index.html");
-        assert!(
-            index["content_type"]
-                .as_str()
-                .unwrap()
-                .starts_with("text/html"),
-            "{index}"
-        );
-        assert_eq!(index["cache_control"], "no-cache");
-        let config = get("config.js")["text"].as_str().unwrap().to_string();
-        // The API on the page's own origin: the distribution's URL.
-        let origin = outputs["Url"].as_str().unwrap();
-        assert!(
-            config.contains(&format!("apiUrl: \"{origin}\"")),
-            "API_URL filled with the same origin: {config}"
-        );
-        assert!(!config.contains("{{"), "every placeholder filled: {config}");
-        if let Some(pool) = outputs.get("UserPoolId").and_then(Json::as_str) {
-            assert!(config.contains(pool), "USER_POOL_ID filled: {config}");
-        }
-        let uploaded = get("--keys");
-        assert_eq!(
-            uploaded["keys"],
-            json!(site_files),
-            "the site's own files only"
-        );
+        assert_site_uploaded(&moto, bucket, &outputs, &site_files);
     }
 
     let again = moto.json(&deploy);
@@ -431,31 +458,103 @@ async fn deploy_redeploy_destroy(
         assert_eq!(again["site"]["upload"]["uploaded"], 0, "{again}");
     }
     assert_eq!(again["outputs"], outputs, "the same outputs");
-    more(&moto, &dir, &outputs);
-
-    destroy_and_find_nothing_left(&moto, &dir, env, &prefix, &vpc);
+    Deployed {
+        moto,
+        _registry: registry,
+        _stack: stack,
+        dir,
+        env: env.to_string(),
+        prefix,
+        vpc,
+        outputs,
+    }
 }
 
+/// The site is in its bucket, its placeholders filled from the outputs.
+fn assert_site_uploaded(moto: &Moto, bucket: &str, outputs: &Json, site_files: &[String]) {
+    let get = |key: &str| -> Json {
+        serde_json::from_str(&moto.python("moto_get_object.py", &[bucket, key])).unwrap()
+    };
+    let index = get("index.html");
+    assert!(
+        index["content_type"]
+            .as_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{index}"
+    );
+    assert_eq!(index["cache_control"], "no-cache");
+    let config = get("config.js")["text"].as_str().unwrap().to_string();
+    // The API on the page's own origin: the distribution's URL.
+    let origin = outputs["Url"].as_str().unwrap();
+    assert!(
+        config.contains(&format!("apiUrl: \"{origin}\"")),
+        "API_URL filled with the same origin: {config}"
+    );
+    assert!(!config.contains("{{"), "every placeholder filled: {config}");
+    if let Some(pool) = outputs.get("UserPoolId").and_then(Json::as_str) {
+        assert!(config.contains(pool), "USER_POOL_ID filled: {config}");
+    }
+    let uploaded = get("--keys");
+    assert_eq!(
+        uploaded["keys"],
+        json!(site_files),
+        "the site's own files only"
+    );
+}
+
+/// Clip's shape: Lambda behind an HTTP API, Aurora MySQL (MariaDB here).
+/// The API answers through the deployed function; a registration published
+/// to the SNS topic reaches the subscription's queue, and the subscriber
+/// function makes it a pet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pets_on_lambda_and_aurora_mysql_deploys_and_destroys_against_moto() {
-    deploy_redeploy_destroy(
+async fn pets_on_lambda_and_aurora_mysql_deploys_serves_ingests_and_destroys_against_moto() {
+    let d = deploy_and_redeploy(
         "pets",
         "dev",
         "eu-west-3",
         &[
             ("apis", 1),
-            ("functions", 2),
+            // API, migration, subscriber
+            ("functions", 3),
             ("db_clusters", 1),
             ("db_instances", 1),
+            ("topics", 1),
+            ("queues", 2),
+            ("subscriptions", 1),
         ],
-        &|_, _, _| {},
     )
     .await;
+    let on = AsOnAws::start(&d.moto, &d.prefix, &d.dir, Some(TestEngine::Mariadb)).await;
+    assert_eq!(
+        on.get("/api/pet/Fluffy").await,
+        (
+            200,
+            json!({"name": "Fluffy", "owner": "Harold", "species": "cat"})
+        )
+    );
+    let pepper = json!({"name": "Pepper", "owner": "Ada", "species": "cat", "sex": "f"});
+    on.publish(&d.outputs, "RegistrationsTopicArn", &pepper)
+        .await;
+    on.until("the registration is a pet", || async {
+        on.get("/api/pet/Pepper").await
+            == (
+                200,
+                json!({"name": "Pepper", "owner": "Ada", "species": "cat"}),
+            )
+    })
+    .await;
+    on.finish().await;
+    d.destroy();
 }
 
+/// LATAM's shape: Lambda functions, Redshift. No Redshift runs here: the
+/// API and the subscriber run the Redshift dialect against PostgreSQL,
+/// limited to the statements both accept; every statement the dialect can
+/// emit is parsed by sqlfluff as Redshift SQL (redshift.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_on_lambda_and_redshift_deploys_and_destroys_against_moto() {
-    deploy_redeploy_destroy(
+async fn clients_on_lambda_and_redshift_deploys_serves_ingests_and_destroys_against_moto() {
+    let d = deploy_and_redeploy(
         "clients",
         "dev",
         "us-west-1",
@@ -467,15 +566,27 @@ async fn clients_on_lambda_and_redshift_deploys_and_destroys_against_moto() {
             // the customers topic, its subscription's queue and dead-letter queue
             ("topics", 1),
             ("queues", 2),
+            ("subscriptions", 1),
         ],
-        &dead_letters_are_listed_and_redriven,
     )
     .await;
+    let on = AsOnAws::start(&d.moto, &d.prefix, &d.dir, Some(TestEngine::Redshift)).await;
+    let (status, first) = on.get("/getClient?client_id=1").await;
+    assert_eq!((status, &first["id"]), (200, &json!(1)), "{first}");
+    let customer = json!({"id": 77, "nombre": "Rosa", "apellido": "Díaz", "rut": "7777777-7", "correo": "rosa@example.cl"});
+    on.publish(&d.outputs, "CustomersTopicArn", &customer).await;
+    on.until("the customer is a client", || async {
+        on.get("/getClient?client_id=77").await == (200, customer.clone())
+    })
+    .await;
+    on.finish().await;
+    dead_letters_are_listed_and_redriven(&d.moto, &d.dir, &d.outputs);
+    d.destroy();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_lambda_and_aurora_postgres_deploys_and_destroys_against_moto() {
-    deploy_redeploy_destroy(
+    deploy_and_redeploy(
         "clients",
         "aurora",
         "us-east-2",
@@ -487,29 +598,51 @@ async fn clients_on_lambda_and_aurora_postgres_deploys_and_destroys_against_moto
             ("topics", 1),
             ("queues", 2),
         ],
-        &|_, _, _| {},
     )
-    .await;
+    .await
+    .destroy();
 }
 
+/// The Mythical Mysfits workshop's shape: Fargate behind a load balancer,
+/// DynamoDB. The runtime runs the task definition's command and
+/// environment against moto's DynamoDB tables (the data layer's); a click
+/// published to SNS reaches the runtime's queue and becomes an item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysfits_on_fargate_and_dynamodb_deploys_and_destroys_against_moto() {
-    deploy_redeploy_destroy(
+async fn mysfits_on_fargate_and_dynamodb_deploys_serves_ingests_and_destroys_against_moto() {
+    let d = deploy_and_redeploy(
         "mysfits",
         "dev",
         "ca-central-1",
         &[
-            // the data table and the tool's own (migrations, seeds)
-            ("tables", 2),
+            // the data tables and the tool's own (migrations, seeds, messages)
+            ("tables", 3),
             ("ecs_clusters", 1),
             ("repositories", 1),
             ("load_balancers", 1),
             ("distributions", 1),
             ("user_pools", 1),
+            ("topics", 1),
+            ("queues", 2),
+            ("subscriptions", 1),
         ],
-        &|_, _, _| {},
     )
     .await;
+    let mut on = AsOnAws::start(&d.moto, &d.prefix, &d.dir, None).await;
+    on.serve();
+    let (status, list) = on.get("/mysfits").await;
+    assert_eq!(status, 200, "{list}");
+    let mysfits = list["mysfits"].as_array().unwrap();
+    assert_eq!(mysfits.len(), 12, "{list}");
+    let id = mysfits[0]["mysfitId"].as_str().unwrap().to_string();
+    on.publish(&d.outputs, "ClicksTopicArn", &json!({ "mysfitId": id }))
+        .await;
+    let table = format!("{}-clicks", d.prefix);
+    on.until("the click is an item", || async {
+        on.items(&table).await == vec![id.clone()]
+    })
+    .await;
+    on.finish().await;
+    d.destroy();
 }
 
 /// A deploy that fails midway names the resource and the reason, leaves the

@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{example, on_every_engine, TestApp, TestEngine};
+use crate::harness::{
+    example, on_engines, on_every_engine, stackwright, text, TestApp, TestEngine,
+};
 
 async fn fluffy_is_served_without_sex(engine: TestEngine) {
     let app = TestApp::spawn_on(engine, &example("pets")).await;
@@ -77,6 +79,62 @@ async fn unknown_and_bad_names_are_client_errors(engine: TestEngine) {
     assert_eq!(h.status, 200);
     assert_eq!(h.body, json!({"status": "ok"}));
 }
+
+/// The registrations topic is `internal`: over HTTP nobody may publish
+/// (anyone could rewrite a pet), and the OpenAPI document leaves it out;
+/// `stackwright publish` adds a pet and updates one, delivered by `up`.
+async fn registrations_come_only_from_inside(engine: TestEngine) {
+    let app = TestApp::spawn_on(engine, &example("pets")).await;
+    let pepper = json!({"name": "Pepper", "owner": "Ada", "species": "cat", "sex": "f"});
+    let r = app.post("/topics/registrations", &pepper.to_string()).await;
+    r.assert_error(403, "forbidden");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stackwright publish"),
+        "{}",
+        r.body
+    );
+    let doc = app.get("/openapi.json").await.body;
+    assert!(doc["paths"].get("/topics/registrations").is_none(), "{doc}");
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let moved = json!({"name": "Fluffy", "owner": "Gwen", "species": "cat", "sex": "f"});
+    std::fs::write(file.path(), json!([pepper, moved]).to_string()).unwrap();
+    let dir = example("pets");
+    let out = stackwright(&[
+        "publish",
+        dir.to_str().unwrap(),
+        "registrations",
+        "--json",
+        file.path().to_str().unwrap(),
+        "--database-url",
+        &app.db().raw_url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (name, owner) in [("Pepper", "Ada"), ("Fluffy", "Gwen")] {
+        let mut got = None;
+        for _ in 0..100 {
+            let r = app.get(&format!("/api/pet/{name}")).await;
+            if r.status == 200 && r.body["owner"] == owner {
+                got = Some(r.body);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            got,
+            Some(json!({"name": name, "owner": owner, "species": "cat"}))
+        );
+    }
+}
+
+// Not on Redshift: its messages arrive through SQS only (no local queue).
+on_engines!(
+    [sqlite => Sqlite, postgres => Postgres, mariadb => Mariadb, dynamodb => Dynamodb]
+    registrations_come_only_from_inside
+);
 
 on_every_engine!(
     fluffy_is_served_without_sex,

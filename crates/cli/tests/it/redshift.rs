@@ -275,7 +275,10 @@ fn evolved() -> Vec<String> {
 /// unparsable sections it reports (none when all parse).
 fn unparsable(statements: &[String]) -> Vec<String> {
     let dir = TempStack::new("name = \"sqlfluff\"\n");
-    let config = "[sqlfluff]\ndialect = redshift\ntemplater = placeholder\n\n\
+    // No size limit: sqlfluff skips a file over 20 kB by default, and a
+    // skipped file has no problem to report.
+    let config = "[sqlfluff]\ndialect = redshift\ntemplater = placeholder\n\
+                  large_file_skip_byte_limit = 0\n\n\
                   [sqlfluff:templater:placeholder]\nparam_style = dollar\n";
     std::fs::write(dir.path().join(".sqlfluff"), config).unwrap();
     let file = dir.path().join("statements.sql");
@@ -286,6 +289,10 @@ fn unparsable(statements: &[String]) -> Vec<String> {
         .output()
         .unwrap();
     let report = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        !report.to_lowercase().contains("skipping"),
+        "sqlfluff parsed every statement: {report}"
+    );
     // Each problem is a line "L: n | P: n | PRS | ... unparsable section: ...".
     let problems: Vec<String> = report
         .lines()

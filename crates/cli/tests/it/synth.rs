@@ -532,7 +532,7 @@ fn graph_writes_a_valid_svg_for_every_example() {
         (
             "mysfits",
             "dev",
-            vec!["DynamoDB", "2 tables, 2 GSIs", "dynamodb", "tcp 8080"],
+            vec!["DynamoDB", "3 tables, 2 GSIs", "dynamodb", "tcp 8080"],
         ),
         (
             "clients",

@@ -50,7 +50,7 @@ table = "items"
 "#;
 
 /// Polls `probe` until it is true or 20 s have passed.
-async fn eventually<F, Fut>(what: &str, mut probe: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -4,6 +4,8 @@
 //! names a single message: publishing it again is a duplicate, not a
 //! second delivery. On a topic with `auth = "user"` the key belongs to the
 //! signed-in publisher (the message id is a digest of the user and the key).
+//! A topic with `auth = "internal"` answers 403: its messages come from
+//! `stackwright publish` and, on AWS, from SNS publishers IAM allows.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -54,6 +56,12 @@ async fn publish(
     body: Body,
 ) -> Result<Response, ApiError> {
     let topic = &ctx.stack.topics[topic];
+    if topic.auth == Auth::Internal {
+        return Err(ApiError::Forbidden(format!(
+            "topic `{}` takes no messages over HTTP (auth = \"internal\"): publish with `stackwright publish`, or to its SNS topic on AWS",
+            topic.name
+        )));
+    }
     let publisher = if topic.auth == Auth::User {
         match &ctx.users {
             Some(users) => Some(users.user(&headers).await?),

@@ -38,6 +38,13 @@ impl Stack {
         &self.tables[name]
     }
 
+    /// The topics the runtime publishes (over HTTP): all but the
+    /// `internal` ones, which only `stackwright publish` and SNS publishers
+    /// feed.
+    pub fn published_topics(&self) -> impl Iterator<Item = &Topic> {
+        self.topics.values().filter(|t| t.auth != Auth::Internal)
+    }
+
     /// The subscriptions of `topic`, in stack-file order.
     pub fn subscriptions_of<'s>(
         &'s self,
@@ -560,6 +567,10 @@ pub enum Auth {
     None,
     /// Only a signed-in user may call the route.
     User,
+    /// Topics only: nobody publishes over HTTP. Messages come from
+    /// `stackwright publish` locally and, on AWS, from SNS publishers the
+    /// account's IAM allows (another system of the team's).
+    Internal,
 }
 
 #[derive(Debug, Clone, Serialize)]

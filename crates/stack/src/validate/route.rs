@@ -206,7 +206,7 @@ impl Validator<'_> {
             self.unknown(r.op.span(), "op", op, OPS);
             return None;
         }
-        let auth = self.auth(r.auth.as_ref());
+        let auth = self.auth(r.auth.as_ref(), false);
         for (key, span_of, ops) in SCOPED {
             if let Some(key_span) = span_of(r, &span) {
                 if !ops.contains(&op) {

@@ -47,7 +47,7 @@ impl Validator<'_> {
                 .map_or(DEFAULT_HEALTH.to_string(), |h| self.health_path(h));
             let env = self.service_env(&r.env);
             let secrets = self.secret_names(r.secrets.as_ref(), &env);
-            let auth = self.auth(r.auth.as_ref());
+            let auth = self.auth(r.auth.as_ref(), false);
             let sizing = self.service_sizing(r);
             let lambda_runtime = self.lambda_runtime(r.lambda_runtime.as_ref());
             if self.errors.len() == errors_before {

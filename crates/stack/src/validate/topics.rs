@@ -53,7 +53,7 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
-        let auth = self.auth(raw.auth.as_ref());
+        let auth = self.auth(raw.auth.as_ref(), true);
         ok.then(|| Topic {
             name: name.to_string(),
             fields,

@@ -72,14 +72,22 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn auth(&mut self, raw: Option<&S<String>>) -> Auth {
+    /// `auth` of a route or service (`none`, `user`), or of a topic, which
+    /// may also be `internal`: a route or service that nobody may call
+    /// would serve nothing.
+    pub(super) fn auth(&mut self, raw: Option<&S<String>>, of_topic: bool) -> Auth {
         match raw.map(|a| a.get_ref().as_str()) {
             None | Some("none") => Auth::None,
             Some("user") => Auth::User,
+            Some("internal") if of_topic => Auth::Internal,
             Some(other) => {
                 let span = raw.expect("set").span();
-                self.error(span, format!("unknown auth `{other}`")).hint =
-                    Some("expected `none` or `user` (a signed-in user)".into());
+                self.error(span, format!("unknown auth `{other}`")).hint = Some(if of_topic {
+                    "expected `none`, `user` (a signed-in user) or `internal` (no HTTP publishing)"
+                        .into()
+                } else {
+                    "expected `none` or `user` (a signed-in user)".into()
+                });
                 Auth::None
             }
         }

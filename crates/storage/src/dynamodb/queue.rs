@@ -164,7 +164,7 @@ impl DynamoEngine {
         body: &serde_json::Map<String, Json>,
         lease: i64,
     ) -> Option<std::result::Result<bool, String>> {
-        let row = queue::row_of(sub, body);
+        let row = queue::row_of(sub, table, body);
         let writes = async {
             let remove = Delete::builder()
                 .table_name(self.meta_table())
@@ -431,7 +431,7 @@ impl Queue for DynamoEngine {
         table: &Table,
         message: &Message,
     ) -> Result<bool> {
-        let row = queue::row_of(sub, &message.body);
+        let row = queue::row_of(sub, table, &message.body);
         let done = self
             .client
             .transact_write_items()

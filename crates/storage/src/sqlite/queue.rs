@@ -163,7 +163,7 @@ pub(super) fn deliver(
     // for the batch. Any failure (a duplicate, a row that does not apply)
     // undoes it, and the batch goes through one message at a time.
     tx.execute_batch("SAVEPOINT batch").map_err(map_err)?;
-    match apply_batch(&tx, &shape, sub, &batch, now, limit) {
+    match apply_batch(&tx, &shape, table, sub, &batch, now, limit) {
         Ok(()) => {
             tx.execute_batch("RELEASE batch").map_err(map_err)?;
             tx.commit().map_err(map_err)?;
@@ -192,7 +192,7 @@ pub(super) fn deliver(
             outcome.duplicates += 1;
             Ok(())
         } else {
-            apply_one(&tx, &shape, sub, &body)
+            apply_one(&tx, &shape, table, sub, &body)
         };
         match applied {
             Ok(()) => {
@@ -253,13 +253,14 @@ const CLAIMED: &str =
 fn apply_batch(
     tx: &Connection,
     shape: &Shape,
+    table: &Table,
     sub: &Subscription,
     batch: &[(String, String, i64, i64)],
     now: i64,
     limit: usize,
 ) -> Result<()> {
     for (_, body, _, _) in batch {
-        apply_one(tx, shape, sub, body)?;
+        apply_one(tx, shape, table, sub, body)?;
     }
     // Any id applied before makes this fail: the slow path sorts it out.
     tx.prepare_cached(&format!(
@@ -283,10 +284,16 @@ fn apply_batch(
     Ok(())
 }
 
-fn apply_one(conn: &Connection, shape: &Shape, sub: &Subscription, body: &str) -> Result<()> {
+fn apply_one(
+    conn: &Connection,
+    shape: &Shape,
+    table: &Table,
+    sub: &Subscription,
+    body: &str,
+) -> Result<()> {
     let body: serde_json::Map<String, Json> = serde_json::from_str(body)
         .map_err(|e| StorageError::Internal(format!("stored message is not a JSON object: {e}")))?;
-    let row = queue::row_of(sub, &body);
+    let row = queue::row_of(sub, table, &body);
     let (sql, values) = apply_sql(shape, sub.apply, &row)?;
     conn.prepare_cached(&sql)
         .and_then(|mut s| s.execute(params_from_iter(values)))
@@ -311,7 +318,7 @@ pub(super) fn apply_message(
         .and_then(|mut s| s.execute(params![sub.name, message.id, queue::now_ms()]))
         .map_err(map_err)?;
     if marked > 0 {
-        let row = queue::row_of(sub, &message.body);
+        let row = queue::row_of(sub, table, &message.body);
         let (sql, values) = apply_sql(&shape, sub.apply, &row)?;
         tx.prepare_cached(&sql)
             .and_then(|mut s| s.execute(params_from_iter(values)))

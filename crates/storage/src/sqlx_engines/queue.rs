@@ -406,7 +406,7 @@ macro_rules! deliver {
                             ))
                         })?;
                     ids.push(id);
-                    rows.push($crate::queue::row_of(sub, &message));
+                    rows.push($crate::queue::row_of(sub, $table, &message));
                 }
                 let mut groups: Vec<Vec<Vec<(&str, $crate::sql::Param)>>> = Vec::new();
                 for row in &rows {
@@ -498,7 +498,7 @@ macro_rules! deliver {
                                     "stored message is not a JSON object: {e}"
                                 ))
                             })?;
-                        let row = $crate::queue::row_of(sub, &message);
+                        let row = $crate::queue::row_of(sub, $table, &message);
                         let (sql, params) =
                             D.apply(&shape, shape.insert_values(&row)?, sub.apply);
                         bind_all(sqlx::query(AssertSqlSafe(sql)), params)
@@ -596,7 +596,7 @@ macro_rules! apply_message {
                 .map_err(map_err)?
                 .rows_affected();
             if marked > 0 {
-                let row = $crate::queue::row_of(sub, &message.body);
+                let row = $crate::queue::row_of(sub, $table, &message.body);
                 let (sql, params) = D.apply(&shape, shape.insert_values(&row)?, sub.apply);
                 bind_all(sqlx::query(AssertSqlSafe(sql)), params)
                     .execute(&mut *tx)

@@ -512,7 +512,7 @@ impl RedshiftEngine {
             .rows_affected()
             > 0;
         if marked {
-            let row = crate::queue::row_of(sub, &message.body);
+            let row = crate::queue::row_of(sub, table, &message.body);
             let values = values_with_key(&mut tx, &shape, &row).await?;
             match sub.apply {
                 stackwright_stack::Apply::Upsert => {

@@ -122,6 +122,26 @@ auth = "usr"
                     3,
                     8,
                     "unknown auth `usr`",
+                    Some("expected `none`, `user` (a signed-in user) or `internal` (no HTTP publishing)"),
+                )],
+            ),
+            // Only a topic may refuse every HTTP caller.
+            (
+                "[topics.m]\nfields.a = { type = \"integer\" }\nauth = \"internal\"\n",
+                &[],
+            ),
+            (
+                r#"
+[[routes]]
+method = "GET"
+path = "/health"
+op = "health"
+auth = "internal"
+"#,
+                &[(
+                    5,
+                    8,
+                    "unknown auth `internal`",
                     Some("expected `none` or `user` (a signed-in user)"),
                 )],
             ),
