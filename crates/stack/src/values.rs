@@ -38,12 +38,37 @@ pub fn check_type(ty: ColumnType, v: &Json) -> Result<(), String> {
         ColumnType::Integer => match v.as_i64() {
             Some(n) if i32::try_from(n).is_ok() => return Ok(()),
             Some(_) => return Err("is out of range for a 32-bit integer".into()),
+            None if integral_beyond_i64(v) => {
+                return Err("is out of range for a 32-bit integer".into())
+            }
             None => "an integer",
         },
         ColumnType::BigInt if v.is_i64() => return Ok(()),
+        ColumnType::BigInt if v.is_u64() => {
+            return Err("is out of range for a 64-bit integer".into())
+        }
+        ColumnType::BigInt if integral_beyond_i64(v) => {
+            return Err(format!(
+                "is out of range for a 64-bit integer, or not exact as written ({PAST_2_53})"
+            ))
+        }
         ColumnType::BigInt => "an integer",
-        ColumnType::Float if v.is_number() => return Ok(()),
-        ColumnType::Float => "a number",
+        ColumnType::Float => match v {
+            Json::Number(n) if n.is_f64() => return Ok(()),
+            // An integer literal is kept only if a 64-bit float holds it exactly.
+            Json::Number(n) => {
+                let exact = match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => (i as f64) as i128 == i128::from(i),
+                    (None, Some(u)) => (u as f64) as i128 == i128::from(u),
+                    _ => false,
+                };
+                if exact && (n.as_f64().is_some_and(f64::is_finite)) {
+                    return Ok(());
+                }
+                return Err("is not exactly representable as a 64-bit float".into());
+            }
+            _ => "a number",
+        },
         ColumnType::Boolean if v.is_boolean() => return Ok(()),
         ColumnType::Boolean => "a boolean",
         ColumnType::Timestamp => match v.as_str() {
@@ -92,17 +117,32 @@ fn has_nul(v: &Json) -> bool {
     }
 }
 
+/// Beyond 2^53 a float no longer holds every integer: a number that was
+/// parsed as a float there may have been rounded (`-9223372036854775809`
+/// reads as -2^63), so it is never taken as an integer.
+const EXACT_FLOAT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+const PAST_2_53: &str = "past 2^53, write an integer without a fraction or an exponent";
+
+/// An integral number that no 64-bit integer holds exactly: an integer
+/// literal past `i64` (`9223372036854775808`), or a whole float past 2^53.
+fn integral_beyond_i64(v: &Json) -> bool {
+    match v {
+        Json::Number(n) if n.is_u64() => !n.is_i64(),
+        Json::Number(n) => n
+            .as_f64()
+            .is_some_and(|f| f.fract() == 0.0 && f.abs() >= EXACT_FLOAT_INTEGERS),
+        _ => false,
+    }
+}
+
 /// `v` as `column` stores it: a JSON number with no fractional part (`5.0`)
-/// is an integer in JSON Schema, so it becomes one for integer columns.
-/// Anything else is returned as it is, for `check_value` to judge.
+/// is an integer in JSON Schema, so it becomes one for integer columns, when
+/// the float holds it exactly. Anything else is returned as it is, for
+/// `check_value` to judge (and refuse: a value is never changed to fit).
 pub fn normalize(column: &Column, v: Json) -> Json {
     match (column.ty, v.as_f64()) {
         (ColumnType::Integer | ColumnType::BigInt, Some(f))
-            if !v.is_i64()
-                && !v.is_u64()
-                && f.fract() == 0.0
-                && f >= i64::MIN as f64
-                && f < i64::MAX as f64 =>
+            if !v.is_i64() && !v.is_u64() && f.fract() == 0.0 && f.abs() < EXACT_FLOAT_INTEGERS =>
         {
             Json::from(f as i64)
         }
@@ -317,6 +357,70 @@ mod tests {
         assert!(check_value(&json_col, &json!(1.0)).is_err());
     }
 
+    /// Found by schemathesis: a number past a column's range was stored as
+    /// the limit (`-9223372036854775809` as `-9223372036854775808`), and
+    /// `9223372036854775808` read "expected an integer, got an integer".
+    /// Both sides of every limit, as serde_json reads the body's text.
+    #[test]
+    fn numbers_past_a_limit_are_refused_never_changed() {
+        let int = column(ColumnType::Integer);
+        let big = column(ColumnType::BigInt);
+        let float = column(ColumnType::Float);
+        let check = |c: &Column, text: &str| {
+            let v: Json = serde_json::from_str(text).unwrap();
+            check_value(c, &normalize(c, v.clone())).map(|()| normalize(c, v))
+        };
+        assert_eq!(check(&int, "2147483647"), Ok(json!(2_147_483_647)));
+        assert_eq!(check(&int, "-2147483648"), Ok(json!(-2_147_483_648i64)));
+        for past in [
+            "2147483648",
+            "-2147483649",
+            "9223372036854775808",
+            "-9223372036854775809",
+        ] {
+            assert_eq!(
+                check(&int, past),
+                Err("is out of range for a 32-bit integer".into()),
+                "{past}"
+            );
+        }
+        assert_eq!(check(&big, "9223372036854775807"), Ok(json!(i64::MAX)));
+        assert_eq!(check(&big, "-9223372036854775808"), Ok(json!(i64::MIN)));
+        assert_eq!(
+            check(&big, "9223372036854775808"),
+            Err("is out of range for a 64-bit integer".into())
+        );
+        // Read as floats: the text is gone, so the message covers both causes.
+        for past in [
+            "-9223372036854775809",
+            "18446744073709551616",
+            "1e19",
+            "-9223372036854775808.0",
+            "9007199254740993.0",
+        ] {
+            assert_eq!(
+                check(&big, past),
+                Err(format!(
+                    "is out of range for a 64-bit integer, or not exact as written ({PAST_2_53})"
+                )),
+                "{past}"
+            );
+        }
+        assert_eq!(
+            check(&big, "9007199254740991.0"),
+            Ok(json!(9_007_199_254_740_991i64))
+        );
+        assert_eq!(
+            check(&float, "9007199254740992"),
+            Ok(json!(9_007_199_254_740_992i64))
+        );
+        assert_eq!(
+            check(&float, "9007199254740993"),
+            Err("is not exactly representable as a 64-bit float".into())
+        );
+        assert_eq!(check(&float, "0.1"), Ok(json!(0.1)));
+    }
+
     /// Found by schemathesis: JSON Schema counts `935.0` as an integer, so
     /// a body may send it for an integer column; it is stored as 935.
     #[test]
@@ -336,6 +440,15 @@ mod tests {
         assert_eq!(normalize(&big, json!(5e9)), json!(5_000_000_000i64));
         let float = column(ColumnType::Float);
         assert_eq!(normalize(&float, json!(2.0)), json!(2.0), "floats stay");
+        assert_eq!(
+            normalize(&big, json!(9.0e15)),
+            json!(9_000_000_000_000_000i64)
+        );
+        assert_eq!(
+            normalize(&big, json!(1e16)),
+            json!(1e16),
+            "past 2^53: not exact"
+        );
         assert_eq!(normalize(&int, json!("7")), json!("7"), "strings stay");
     }
 }

@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod migrations;
 mod mysfits;
+mod numbers;
 mod on_aws;
 mod openapi;
 mod pets;

@@ -15,6 +15,7 @@ use crate::sql::{self, Dialect, MigrationSql, Param};
 
 pub mod mysql;
 pub mod postgres;
+pub(crate) mod publish;
 pub(crate) mod queue;
 pub mod redshift;
 

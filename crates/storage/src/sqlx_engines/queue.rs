@@ -58,39 +58,6 @@ impl Dialect {
         }
     }
 
-    /// Queue one message for one subscription unless its id is queued or
-    /// applied already, with its parameters.
-    pub fn enqueue(self, sub: &str, id: &str, body: &str, now: i64) -> (&'static str, Vec<Param>) {
-        let (sub, id, body) = (
-            Param::Text(sub.into()),
-            Param::Text(id.into()),
-            Param::Text(body.into()),
-        );
-        match self {
-            Dialect::Postgres | Dialect::Redshift => (
-                "INSERT INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
-                 SELECT $1, $2, $3, 0, $4, $4 \
-                 WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied WHERE subscription = $1 AND id = $2) \
-                 ON CONFLICT DO NOTHING",
-                vec![sub, id, body, Param::Int(now)],
-            ),
-            Dialect::Mysql => (
-                "INSERT IGNORE INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
-                 SELECT ?, ?, ?, 0, ?, ? FROM DUAL \
-                 WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied WHERE subscription = ? AND id = ?)",
-                vec![
-                    sub.clone(),
-                    id.clone(),
-                    body,
-                    Param::Int(now),
-                    Param::Int(now),
-                    sub,
-                    id,
-                ],
-            ),
-        }
-    }
-
     /// Due messages of a subscription (binds subscription, now, limit),
     /// locked for this transaction; rows locked by another are skipped.
     pub fn claim(self) -> &'static str {
@@ -333,39 +300,6 @@ impl Dialect {
         [(record, params), (remove, remove_params)]
     }
 }
-
-/// Store messages for subscriptions in one transaction.
-macro_rules! enqueue {
-    ($pool:expr, $subscriptions:expr, $messages:expr) => {
-        async {
-            use sqlx::AssertSqlSafe;
-            let mut tx = $pool.begin().await.map_err(map_err)?;
-            let now = $crate::queue::now_ms();
-            let mut outcome = $crate::queue::Enqueued::default();
-            for m in $messages {
-                let body = serde_json::Value::Object(m.body.clone()).to_string();
-                let mut stored = $subscriptions.is_empty();
-                for sub in $subscriptions {
-                    let (sql, params) = D.enqueue(sub, &m.id, &body, now);
-                    stored |= bind_all(sqlx::query(AssertSqlSafe(sql)), params)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?
-                        .rows_affected()
-                        > 0;
-                }
-                if stored {
-                    outcome.accepted += 1;
-                } else {
-                    outcome.duplicates += 1;
-                }
-            }
-            tx.commit().await.map_err(map_err)?;
-            Ok::<_, $crate::engine::StorageError>(outcome)
-        }
-    };
-}
-pub(crate) use enqueue;
 
 /// One delivery pass of a subscription, in one transaction.
 macro_rules! deliver {
@@ -675,7 +609,7 @@ macro_rules! sqlx_queue {
                 messages: &[Message],
             ) -> $crate::engine::Result<$crate::queue::Enqueued> {
                 $crate::sqlx_engines::queue::retrying(|| {
-                    $crate::sqlx_engines::queue::enqueue!(self.pool, subscriptions, messages)
+                    $crate::sqlx_engines::publish::enqueue!(self.pool, subscriptions, messages)
                 })
                 .await
             }
