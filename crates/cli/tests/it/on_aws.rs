@@ -204,15 +204,22 @@ impl<'m> AsOnAws<'m> {
         format!("{scheme}://{user}@{address}{query}")
     }
 
+    /// One event to the deployed function `logical`, run with its
+    /// environment pointed here; what it answered (request id, kind, body).
+    async fn invoke(&self, logical: &str, event: Json) -> Vec<(String, String, Json)> {
+        let env = self.localize(self.function_env(logical));
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        invoke(&env, vec![("e".into(), event)]).await
+    }
+
     async fn migrate(&self) {
         let (cf, response_url) = custom_resource_responses().await;
-        let env = self.localize(self.function_env("MigrateFunction"));
-        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let results = invoke(
-            &env,
-            vec![("m".into(), custom_resource_event("Create", &response_url))],
-        )
-        .await;
+        let results = self
+            .invoke(
+                "MigrateFunction",
+                custom_resource_event("Create", &response_url),
+            )
+            .await;
         assert_eq!(results[0].1, "response", "{results:?}");
         let answers = std::mem::take(&mut cf.lock().unwrap().answers);
         assert_eq!(answers[0]["Status"], "SUCCESS", "{}", answers[0]);
@@ -295,9 +302,7 @@ impl<'m> AsOnAws<'m> {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let mut event = http_event("GET", path, query, None, false);
         event["headers"][stackwright_stack::ORIGIN_HEADER] = json!(ORIGIN_SECRET);
-        let env = self.localize(self.function_env("ApiFunction"));
-        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let results = invoke(&env, vec![("g".into(), event)]).await;
+        let results = self.invoke("ApiFunction", event).await;
         let reply = &results[0].2;
         let body = reply["body"]
             .as_str()
@@ -411,10 +416,7 @@ impl<'m> AsOnAws<'m> {
                 })
                 .collect();
             let function = trigger["function"].as_str().unwrap();
-            let env = self.localize(self.function_env(function));
-            let env: Vec<(&str, String)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            let results = invoke(&env, vec![("s".into(), json!({ "Records": records }))]).await;
+            let results = self.invoke(function, json!({ "Records": records })).await;
             assert_eq!(results[0].1, "response", "{results:?}");
             assert_eq!(trigger["report_failures"], true, "{trigger}");
             let failed: Vec<&str> = results[0].2["batchItemFailures"]

@@ -69,12 +69,10 @@ impl Dialect {
         (sql, params)
     }
 
-    /// PostgreSQL: one insert of `rows` (subscription, id, body) published
-    /// at `now`, except those applied or queued already; it returns the
-    /// (subscription, id) pairs it stored.
-    pub fn insert_new_messages(rows: &[(&str, &str, &str)], now: i64) -> (String, Vec<Param>) {
+    /// `(sub, id, body)` per row as placeholders, with their parameters.
+    fn message_values(self, rows: &[(&str, &str, &str)]) -> (Vec<String>, Vec<Param>) {
         let mut params = Vec::with_capacity(rows.len() * 3);
-        let tuples: Vec<String> = rows
+        let tuples = rows
             .iter()
             .map(|(sub, id, body)| {
                 let n = params.len();
@@ -83,51 +81,46 @@ impl Dialect {
                     Param::Text((*id).into()),
                     Param::Text((*body).into()),
                 ]);
-                format!("(${}, ${}, ${})", n + 1, n + 2, n + 3)
-            })
-            .collect();
-        // `now` is this process's clock, never a client's value.
-        let sql = format!(
-            "INSERT INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
-             SELECT v.s, v.i, v.b, 0, {now}, {now} FROM (VALUES {}) AS v (s, i, b) \
-             WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied a WHERE a.subscription = v.s AND a.id = v.i) \
-             ON CONFLICT DO NOTHING RETURNING subscription, id",
-            tuples.join(", ")
-        );
-        (sql, params)
-    }
-
-    /// MySQL: one insert of `rows` (subscription, id, body), published at
-    /// `now`; a row whose key is taken meanwhile is skipped.
-    pub fn insert_messages(self, rows: &[(&str, &str, &str)], now: i64) -> (String, Vec<Param>) {
-        let mut params = Vec::with_capacity(rows.len() * 3);
-        let tuples: Vec<String> = rows
-            .iter()
-            .map(|(sub, id, body)| {
-                let n = params.len();
-                params.extend([
-                    Param::Text((*sub).into()),
-                    Param::Text((*id).into()),
-                    Param::Text((*body).into()),
-                ]);
-                // `now` is this process's clock, never a client's value.
                 format!(
-                    "({}, {}, {}, 0, {now}, {now})",
+                    "{}, {}, {}",
                     self.mark(n + 1),
                     self.mark(n + 2),
                     self.mark(n + 3)
                 )
             })
             .collect();
-        let columns =
-            "_stackwright_messages (subscription, id, body, attempts, available_at, published_at)";
-        let sql = match self {
-            Dialect::Mysql => format!("INSERT IGNORE INTO {columns} VALUES {}", tuples.join(", ")),
-            _ => format!(
-                "INSERT INTO {columns} VALUES {} ON CONFLICT DO NOTHING",
-                tuples.join(", ")
-            ),
-        };
+        (tuples, params)
+    }
+
+    /// PostgreSQL: one insert of `rows` (subscription, id, body) published
+    /// at `now`, except those applied or queued already; it returns the
+    /// (subscription, id) pairs it stored.
+    pub fn insert_new_messages(rows: &[(&str, &str, &str)], now: i64) -> (String, Vec<Param>) {
+        let (tuples, params) = Dialect::Postgres.message_values(rows);
+        // `now` is this process's clock, never a client's value.
+        let sql = format!(
+            "INSERT INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
+             SELECT v.s, v.i, v.b, 0, {now}, {now} FROM (VALUES ({})) AS v (s, i, b) \
+             WHERE NOT EXISTS (SELECT 1 FROM _stackwright_applied a WHERE a.subscription = v.s AND a.id = v.i) \
+             ON CONFLICT DO NOTHING RETURNING subscription, id",
+            tuples.join("), (")
+        );
+        (sql, params)
+    }
+
+    /// MySQL: one insert of `rows` (subscription, id, body), published at
+    /// `now`; a row whose key is taken meanwhile is skipped.
+    pub fn insert_messages(rows: &[(&str, &str, &str)], now: i64) -> (String, Vec<Param>) {
+        let (tuples, params) = Dialect::Mysql.message_values(rows);
+        let values: Vec<String> = tuples
+            .iter()
+            .map(|t| format!("({t}, 0, {now}, {now})"))
+            .collect();
+        let sql = format!(
+            "INSERT IGNORE INTO _stackwright_messages (subscription, id, body, attempts, available_at, published_at) \
+             VALUES {}",
+            values.join(", ")
+        );
         (sql, params)
     }
 }
@@ -146,12 +139,13 @@ pub(crate) fn ids(messages: &[Message]) -> Vec<&str> {
 /// order, a row per subscription it is new for; and the counts.
 pub(crate) fn plan<'m>(
     subscriptions: &[&'m str],
-    messages: &'m [(Message, String)],
+    messages: &'m [Message],
+    bodies: &'m [String],
     known: &mut HashSet<(String, String)>,
 ) -> (Vec<(&'m str, &'m str, &'m str)>, Enqueued) {
     let mut rows = Vec::new();
     let mut outcome = Enqueued::default();
-    for (m, body) in messages {
+    for (m, body) in messages.iter().zip(bodies) {
         let mut stored = subscriptions.is_empty();
         for sub in subscriptions {
             if known.insert((sub.to_string(), m.id.clone())) {
@@ -200,15 +194,12 @@ macro_rules! enqueue {
             let now = $crate::queue::now_ms();
             let mut outcome = $crate::queue::Enqueued::default();
             for chunk in $messages.chunks($crate::sqlx_engines::publish::CHUNK) {
-                let bodies: Vec<($crate::queue::Message, String)> = chunk
+                // Each body serialized once, whatever the number of subscriptions.
+                let bodies = chunk
                     .iter()
-                    .map(|m| {
-                        (
-                            m.clone(),
-                            serde_json::Value::Object(m.body.clone()).to_string(),
-                        )
-                    })
-                    .collect();
+                    .map(|m| serde_json::to_string(&m.body))
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(|e| $crate::engine::StorageError::Internal(e.to_string()))?;
                 let mut known = std::collections::HashSet::new();
                 let counted = match D {
                     $crate::sql::Dialect::Mysql => {
@@ -228,11 +219,12 @@ macro_rules! enqueue {
                         }
                         let (rows, counted) = $crate::sqlx_engines::publish::plan(
                             $subscriptions,
+                            chunk,
                             &bodies,
                             &mut known,
                         );
                         if !rows.is_empty() {
-                            let (sql, params) = D.insert_messages(&rows, now);
+                            let (sql, params) = $crate::sql::Dialect::insert_messages(&rows, now);
                             bind_all(sqlx::query(AssertSqlSafe(sql)), params)
                                 .execute(&mut *tx)
                                 .await
@@ -244,6 +236,7 @@ macro_rules! enqueue {
                         // Each (subscription, id) once; the database skips what it holds.
                         let (rows, _) = $crate::sqlx_engines::publish::plan(
                             $subscriptions,
+                            chunk,
                             &bodies,
                             &mut known,
                         );
@@ -291,13 +284,14 @@ mod tests {
 
     #[test]
     fn a_message_is_new_for_the_subscriptions_that_lack_its_id() {
-        let batch = [message("a"), message("b"), message("a"), message("c")];
+        let (batch, bodies): (Vec<Message>, Vec<String>) =
+            ["a", "b", "a", "c"].iter().map(|id| message(id)).unzip();
         let mut known = HashSet::from([
             ("s1".to_string(), "b".to_string()),
             ("s2".into(), "b".into()),
         ]);
         known.insert(("s1".into(), "c".into()));
-        let (rows, outcome) = plan(&["s1", "s2"], &batch, &mut known);
+        let (rows, outcome) = plan(&["s1", "s2"], &batch, &bodies, &mut known);
         assert_eq!(
             rows,
             [("s1", "a", "{}"), ("s2", "a", "{}"), ("s2", "c", "{}")]
@@ -324,8 +318,7 @@ mod tests {
             "{sql}"
         );
         assert_eq!(params.len(), 6);
-        let (sql, params) =
-            Dialect::Mysql.insert_messages(&[("s", "a", "{}"), ("s", "b", "{}")], 7);
+        let (sql, params) = Dialect::insert_messages(&[("s", "a", "{}"), ("s", "b", "{}")], 7);
         assert!(
             sql.starts_with("INSERT IGNORE INTO") && sql.ends_with("(?, ?, ?, 0, 7, 7)"),
             "{sql}"
