@@ -3,6 +3,7 @@
 //! database. What they read from the environment comes in one
 //! [`RuntimeConfig`], read once by `main`.
 
+use stackwright_server::http::cursor::CursorKey;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -141,6 +142,21 @@ pub async fn database_url(
     }
 }
 
+/// The key list cursors are sealed with, where the templates name a
+/// secret for it (else the server uses the stack's local key file).
+async fn cursor_key(config: &RuntimeConfig) -> anyhow::Result<Option<CursorKey>> {
+    if let Some(value) = &config.cursor_key {
+        return Ok(Some(CursorKey::from_secret(value.as_bytes())));
+    }
+    match &config.cursor_secret {
+        Some(name) => {
+            let secret = secrets::cursor_secret(name).await?;
+            Ok(Some(CursorKey::from_secret(secret.as_bytes())))
+        }
+        None => Ok(None),
+    }
+}
+
 pub async fn migrate(
     args: &MigrateArgs,
     config: &RuntimeConfig,
@@ -209,6 +225,7 @@ pub async fn up(args: UpArgs, config: &RuntimeConfig, out: &Output) -> anyhow::R
             .transpose()
             .map_err(anyhow::Error::msg)?,
         migrate: !config.migrated_elsewhere,
+        cursor_key: cursor_key(config).await?,
     };
     let app = Application::build_on(stack, &settings, inherited).await?;
     out.log_prepare(app.prepared());
@@ -317,6 +334,8 @@ async fn replica_services(
         service_vars: config.vars().clone(),
         service_ports: None,
         migrate: false,
+        // Services serve no lists.
+        cursor_key: None,
     };
     Ok(stackwright_server::start_services(stack, &settings, url).await?)
 }
@@ -414,7 +433,8 @@ pub async fn lambda(config: &RuntimeConfig, out: &Output) -> anyhow::Result<Exit
     let cloud = stackwright_server::cloud_topics::CloudTopics::from_config(&stack, config)
         .await
         .map_err(anyhow::Error::msg)?;
-    let handlers = Application::for_lambda(stack, &url, cloud, config).await?;
+    let cursors = cursor_key(config).await?;
+    let handlers = Application::for_lambda(stack, &url, cloud, config, cursors.as_ref()).await?;
     tracing::info!(database = %url, "serving Lambda invocations");
     stackwright_server::lambda::run(handlers, api).await?;
     Ok(ExitCode::SUCCESS)

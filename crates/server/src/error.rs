@@ -10,6 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use stackwright_storage::StorageError;
 
+/// The answer to a list cursor that does not open (or no longer fits).
+pub const BAD_CURSOR: &str =
+    "invalid `cursor`: pass the X-Next-Cursor value of the previous page, with the same filters";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -101,9 +105,7 @@ impl From<StorageError> for ApiError {
                 tracing::info!(%detail, "value too large for the database");
                 ApiError::BadRequest("a value is larger than the database can store".into())
             }
-            StorageError::BadCursor => ApiError::BadRequest(
-                "invalid `cursor`: pass the X-Next-Cursor value of the previous page".into(),
-            ),
+            StorageError::BadCursor => ApiError::BadRequest(BAD_CURSOR.into()),
             StorageError::Unavailable(detail) | StorageError::Contention(detail) => {
                 ApiError::Unavailable(detail)
             }

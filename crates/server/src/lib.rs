@@ -56,6 +56,9 @@ pub struct Settings {
     /// as the administrator (the deployed runtime, which connects as a user
     /// that may not change the schema): then the schema is only checked.
     pub migrate: bool,
+    /// The key list cursors are sealed with (on AWS, from the Secrets
+    /// Manager secret the templates name); None: the stack's local key file.
+    pub cursor_key: Option<http::cursor::CursorKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,8 @@ pub enum StartError {
     Site(#[from] http::site::SiteError),
     #[error("the user pool: {0}")]
     Users(String),
+    #[error("list cursors: {0}")]
+    Cursors(String),
     #[error(transparent)]
     Services(#[from] services::ServiceError),
     #[error("cannot listen on {addr}: {reason}")]
@@ -118,6 +123,19 @@ pub async fn start_services(
         password_apart: false,
     };
     Ok(Some(services::Supervisor::start(stack, &wiring).await?))
+}
+
+/// The key list cursors are sealed with: the one given, else the stack's
+/// local key file.
+fn cursor_key(
+    stack: &Stack,
+    given: Option<&http::cursor::CursorKey>,
+) -> Result<http::cursor::CursorKey, StartError> {
+    match given {
+        Some(key) => Ok(key.clone()),
+        None => http::cursor::CursorKey::local(&stack.dir.join(stackwright_storage::local::DIR))
+            .map_err(StartError::Cursors),
+    }
 }
 
 /// The site's placeholders when `up` serves it: the API and the user pool
@@ -244,6 +262,7 @@ impl Application {
             )),
             services: Arc::new(targets),
             upstream: http::services::client(),
+            cursors: cursor_key(&stack, settings.cursor_key.as_ref())?,
         });
         Ok(Application {
             listener,
@@ -267,6 +286,7 @@ impl Application {
         database: &DatabaseUrl,
         cloud_topics: Option<cloud_topics::CloudTopics>,
         config: &RuntimeConfig,
+        cursors: Option<&http::cursor::CursorKey>,
     ) -> Result<lambda::Handlers, StartError> {
         let engine = stackwright_storage::open(database).await?;
         let stack = Arc::new(stack);
@@ -293,6 +313,7 @@ impl Application {
             // On AWS each service runs apart, behind the load balancer.
             services: Arc::new(Vec::new()),
             upstream: http::services::client(),
+            cursors: cursor_key(&stack, cursors)?,
         });
         Ok(lambda::Handlers {
             router,

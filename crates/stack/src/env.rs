@@ -55,6 +55,14 @@ pub const CORS_ORIGINS: &str = "STACKWRIGHT_CORS_ORIGINS";
 /// anyone may call): requests without it are refused. Never printed.
 pub const ORIGIN_SECRET: &str = "STACKWRIGHT_ORIGIN_SECRET";
 
+/// The Secrets Manager secret (name or ARN) list cursors are sealed with,
+/// read at start (Fargate, EC2); with neither this nor [`CURSOR_KEY`], the
+/// stack's local key file is used.
+pub const CURSOR_SECRET: &str = "STACKWRIGHT_CURSOR_SECRET";
+/// That secret's value itself (Lambda: a dynamic reference CloudFormation
+/// resolves, as for [`ORIGIN_SECRET`]). Never printed.
+pub const CURSOR_KEY: &str = "STACKWRIGHT_CURSOR_KEY";
+
 /// `topic=ARN,...`: the SNS topic of each topic of the stack.
 pub const TOPIC_ARNS: &str = "STACKWRIGHT_TOPIC_ARNS";
 /// `subscription=URL,...`: the SQS queue of each subscription this
@@ -125,6 +133,9 @@ pub struct RuntimeConfig {
     pub cors_origins: Vec<String>,
     /// Never printed: [`RuntimeConfig`]'s `Debug` leaves it out.
     pub origin_secret: Option<String>,
+    pub cursor_secret: Option<String>,
+    /// Never printed: [`RuntimeConfig`]'s `Debug` leaves it out.
+    pub cursor_key: Option<String>,
     pub topic_arns: Option<String>,
     pub subscription_queues: Option<String>,
     pub sqs_wait_seconds: Option<String>,
@@ -188,6 +199,8 @@ impl RuntimeConfig {
                 .filter(|o| !o.is_empty())
                 .collect(),
             origin_secret: var(ORIGIN_SECRET).filter(|s| !s.is_empty()),
+            cursor_secret: set(CURSOR_SECRET),
+            cursor_key: set(CURSOR_KEY),
             topic_arns: var(TOPIC_ARNS),
             subscription_queues: var(SUBSCRIPTION_QUEUES),
             sqs_wait_seconds: var(SQS_WAIT_SECONDS),

@@ -174,7 +174,7 @@ pub fn document(stack: &Stack) -> Json {
                     parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
                 }
                 parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
-                parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "schema": { "type": "string" } }));
+                parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string" } }));
                 let mut ok = success(route, table, true);
                 ok["headers"] = json!({ "X-Next-Cursor": { "description": "Present when more rows follow: pass it as `cursor`", "schema": { "type": "string" } } });
                 responses.insert(status.clone(), ok);
@@ -191,6 +191,10 @@ pub fn document(stack: &Stack) -> Json {
             "parameters": parameters,
             "responses": responses,
         });
+        if matches!(&route.operation, Operation::List(l) if l.require_filter) {
+            op["description"] =
+                json!("Give one of the filters: a request without one is answered 400.");
+        }
         if let Some(schema) = body {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
             for (status, why) in BODY_ERRORS {

@@ -201,6 +201,7 @@ pub struct RawRoute {
     pub order_by: Option<S<Vec<S<String>>>>,
     pub page_size: Option<S<i64>>,
     pub max_page_size: Option<S<i64>>,
+    pub require_filter: Option<S<bool>>,
     // Create and update.
     pub input: Option<S<Vec<S<String>>>>,
     pub set: Option<IndexMap<String, S<toml::Value>>>,

@@ -18,17 +18,20 @@ use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
 pub struct ListQuery<'a> {
     /// column = value, all of which must hold.
     pub filters: Vec<(&'a str, Json)>,
+    /// The order, the key last (so no two rows tie).
     pub order_by: &'a [Order],
     pub limit: u32,
-    /// Opaque position from a previous page's `next_cursor`.
-    pub cursor: Option<&'a str>,
+    /// Where the previous page ended: its [`Page::next`], as this engine
+    /// made it (see [`crate::paging`]).
+    pub after: Option<&'a Row>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Page {
     pub rows: Vec<Row>,
-    /// Present when more rows follow.
-    pub next_cursor: Option<String>,
+    /// Present when more rows follow: the position the next page starts
+    /// after (column -> value), for the caller to hand back sealed.
+    pub next: Option<Row>,
 }
 
 /// A change computed for one update request, with concrete values.

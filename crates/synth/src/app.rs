@@ -84,6 +84,20 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
             env::ORIGIN_SECRET.into(),
             crate::network::origin_secret_value(&prefix),
         ));
+        env.push((
+            env::CURSOR_KEY.into(),
+            crate::network::cursor_secret_value(&prefix),
+        ));
+    } else {
+        // Read once at start, through the NAT.
+        let name = crate::network::cursor_secret_name(&prefix);
+        env.push((env::CURSOR_SECRET.into(), json!(name)));
+        policies.push(json!({
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            // The full ARN ends in a random suffix.
+            "Resource": sub(&format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{name}-*"))
+        }));
     }
     // A service's front serves requests, and publishes, but consumes nothing.
     let (front_env, front_policies) = (env.clone(), policies.clone());
@@ -104,10 +118,10 @@ pub fn template(stack: &Stack, s: &Settings) -> Template {
         Compute::Lambda => {
             lambda_api(&mut t, s, &prefix, &env, &policies, key.clone());
             if let Some((queues_env, consume)) = wiring.as_ref().and_then(|w| w.consume.as_ref()) {
-                // It serves no requests: no origin secret.
+                // It serves no requests: no origin secret, no cursors.
                 let mut env: Vec<_> = env
                     .iter()
-                    .filter(|(k, _)| k != env::ORIGIN_SECRET)
+                    .filter(|(k, _)| k != env::ORIGIN_SECRET && k != env::CURSOR_KEY)
                     .cloned()
                     .collect();
                 env.push(queues_env.clone());

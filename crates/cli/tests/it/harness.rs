@@ -422,6 +422,7 @@ impl TestApp {
             service_vars: std::env::vars().collect(),
             service_ports: None,
             migrate: true,
+            cursor_key: None,
         };
         let app = Application::build(stack, &settings).await?;
         let url = app.url();

@@ -397,7 +397,7 @@ impl Store {
                 descending: false,
             }];
             let mut rows = Vec::new();
-            let mut cursor: Option<String> = None;
+            let mut after: Option<stackwright_storage::Row> = None;
             loop {
                 let page = self
                     .engine
@@ -407,14 +407,14 @@ impl Store {
                             filters: Vec::new(),
                             order_by: &order,
                             limit: 1000,
-                            cursor: cursor.as_deref(),
+                            after: after.as_ref(),
                         },
                     )
                     .await
                     .expect("list");
                 rows.extend(page.rows);
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
+                match page.next {
+                    Some(position) => after = Some(position),
                     None => break,
                 }
             }

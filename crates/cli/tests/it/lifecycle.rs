@@ -168,6 +168,18 @@ async fn ec2_stack_deploys_redeploys_changes_serves_ingests_and_destroys_against
     let (status, list) = on.get("/api/task/").await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(titles(&list), ["1st Task", "2nd Task", "3rd Task"]);
+    // Pages continue under the key the runtime read from Secrets Manager.
+    let (status, first, next) = on.get_page("/api/task/?limit=2").await;
+    assert_eq!((status, titles(&first).len()), (200, 2), "{first}");
+    let cursor = next.expect("a next page");
+    let (status, rest, next) = on
+        .get_page(&format!("/api/task/?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(
+        (status, titles(&rest), next),
+        (200, vec!["3rd Task".to_string()], None),
+        "{rest}"
+    );
     on.publish(
         &outputs,
         "TasksTopicArn",

@@ -18,6 +18,7 @@ mod graph;
 mod http_errors;
 mod iam;
 mod injection;
+mod keyset;
 mod lambda;
 mod layout;
 mod lifecycle;

@@ -32,11 +32,20 @@ async fn lists_twelve_mysfits_wrapped_with_list_fields(engine: TestEngine) {
             .collect();
         assert_eq!(keys, LIST_FIELDS);
     }
-    let names: Vec<&str> = all.iter().map(|i| i["name"].as_str().unwrap()).collect();
-    let mut sorted = names.clone();
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|i| i["mysfitId"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
     sorted.sort();
-    assert_eq!(names, sorted, "ordered by name");
-    assert!(names.contains(&"Twilight Glitter"));
+    if engine == TestEngine::Dynamodb {
+        // A Scan: the table's own order, each item once.
+        sorted.dedup();
+        assert_eq!(sorted.len(), 12);
+    } else {
+        assert_eq!(ids, sorted, "in key order");
+    }
+    assert!(all.iter().any(|i| i["name"] == "Twilight Glitter"));
 }
 
 async fn filters_by_goodevil_and_lawchaos(engine: TestEngine) {

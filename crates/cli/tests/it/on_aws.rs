@@ -12,8 +12,9 @@
 //!   data layer made;
 //! - the database secrets: moto ignores AWS::SecretsManager::Secret in
 //!   templates, so they are made here holding what the stack's would;
-//! - the origin secret: a dynamic reference CloudFormation resolves and
-//!   moto does not;
+//! - the origin secret and, on Lambda, the cursor secret: dynamic
+//!   references CloudFormation resolves and moto does not; on Fargate and
+//!   EC2 the runtime reads the cursor secret, made here as the database's;
 //! - the port, and the AWS endpoint (moto).
 //!
 //! CloudFormation's part (invoking the migration's custom resource, which
@@ -38,6 +39,8 @@ use crate::lambda::{custom_resource_event, custom_resource_responses, http_event
 
 /// The value the test gives the origin secret, and sends as CloudFront does.
 const ORIGIN_SECRET: &str = "origin-secret-for-this-test";
+/// The value the test gives the cursor secret.
+const CURSOR_KEY: &str = "cursor-secret-for-this-test";
 
 /// A database user and its secret in moto's Secrets Manager.
 struct Secret {
@@ -56,6 +59,8 @@ pub(crate) struct AsOnAws<'m> {
     /// The master user's (the migration's) and the runtime's own.
     master: Option<Secret>,
     app: Option<Secret>,
+    /// The secret list cursors are sealed with, by name.
+    cursor_secret: String,
     /// Fargate and EC2: the runtime serving on a port of its own.
     server: Option<(Child, u16)>,
 }
@@ -88,8 +93,13 @@ impl<'m> AsOnAws<'m> {
             db: None,
             master: None,
             app: None,
+            cursor_secret: format!("seed-test/{}/cursor", uuid::Uuid::new_v4().simple()),
             server: None,
         };
+        moto.python(
+            "moto_secret.py",
+            &["create-json", &on.cursor_secret, CURSOR_KEY],
+        );
         if let Some(engine) = engine {
             let db = TestDatabase::create(engine).await;
             let tag = &db.name[3..];
@@ -161,6 +171,8 @@ impl<'m> AsOnAws<'m> {
                 }
                 env::APP_DATABASE_SECRET_ARN => self.app.as_ref().unwrap().arn.clone(),
                 env::ORIGIN_SECRET => ORIGIN_SECRET.to_string(),
+                env::CURSOR_KEY => CURSOR_KEY.to_string(),
+                env::CURSOR_SECRET => self.cursor_secret.clone(),
                 _ => v,
             };
             out.push((k.clone(), local));
@@ -292,12 +304,9 @@ impl<'m> AsOnAws<'m> {
     /// it serves, else as an HTTP API event from CloudFront (with the
     /// origin secret).
     pub(crate) async fn get(&self, path: &str) -> (u16, Json) {
-        if let Some((_, port)) = &self.server {
-            let reply = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-                .await
-                .unwrap();
-            let status = reply.status().as_u16();
-            return (status, reply.json().await.unwrap_or(Json::Null));
+        if self.server.is_some() {
+            let (status, body, _) = self.get_page(path).await;
+            return (status, body);
         }
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let mut event = http_event("GET", path, query, None, false);
@@ -309,6 +318,21 @@ impl<'m> AsOnAws<'m> {
             .and_then(|b| serde_json::from_str(b).ok())
             .unwrap_or(Json::Null);
         (reply["statusCode"].as_u64().unwrap() as u16, body)
+    }
+
+    /// GET a list page over HTTP (Fargate, EC2): status, body and the
+    /// cursor of the next page.
+    pub(crate) async fn get_page(&self, path: &str) -> (u16, Json, Option<String>) {
+        let (_, port) = self.server.as_ref().expect("a runtime serving on a port");
+        let reply = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let next = reply
+            .headers()
+            .get("x-next-cursor")
+            .map(|c| c.to_str().unwrap().to_string());
+        (status, reply.json().await.unwrap_or(Json::Null), next)
     }
 
     fn sdk_config(&self) -> aws_config::SdkConfig {
@@ -449,6 +473,8 @@ impl<'m> AsOnAws<'m> {
             self.moto
                 .python("moto_secret.py", &["delete", &secret.name]);
         }
+        self.moto
+            .python("moto_secret.py", &["delete", &self.cursor_secret]);
         // The runtime's own user, where the migration made one (not on
         // Redshift, whose runtime uses the master user).
         if let (Some(db), Some(app)) = (&self.db, &self.app) {

@@ -178,8 +178,35 @@ fn catalogue(stack: &Stack) -> Vec<String> {
                 descending: i % 2 == 1,
             })
             .collect();
-        out.push(D.list(&shape, &[], &[], 10, 0).unwrap().sql);
-        out.push(D.list(&shape, &filters, &orders, 10, 20).unwrap().sql);
+        let list = |filters: Vec<(&'static str, Json)>, order_by, after| {
+            let query = stackwright_storage::ListQuery {
+                filters,
+                order_by,
+                limit: 10,
+                after,
+            };
+            D.list(table, &shape, &query, 11).unwrap().sql
+        };
+        // A page after a position of values, and after one of NULLs where
+        // the columns allow them (conditions of another form).
+        let position: stackwright_storage::Row = orders
+            .iter()
+            .map(|o| (o.column.clone(), sample(shape.ty(&o.column).unwrap())))
+            .collect();
+        let nulls: stackwright_storage::Row = orders
+            .iter()
+            .map(|o| match table.columns[&o.column].nullable {
+                true => (o.column.clone(), Json::Null),
+                false => (o.column.clone(), position[&o.column].clone()),
+            })
+            .collect();
+        let filters: Vec<(&'static str, Json)> = filters
+            .into_iter()
+            .map(|(c, v)| (&*String::leak(c.to_string()), v))
+            .collect();
+        out.push(list(Vec::new(), &[], None));
+        out.push(list(filters.clone(), &orders, Some(&position)));
+        out.push(list(filters, &orders, Some(&nulls)));
         out.push(D.insert(&shape, borrowed(&values), false).sql);
         out.push(D.insert(&shape, borrowed(&values), true).sql);
         out.push(redshift::next_key(&shape));
@@ -253,6 +280,7 @@ fn evolved() -> Vec<String> {
         )
         .replace("by_code = { columns = [\"code\"], unique = true }\n", "")
         .replace("filters = [\"count\", \"code\"]", "filters = [\"ratio\", \"title\"]")
+        .replace("order_by = [\"count\", \"-id\"]", "order_by = [\"ratio\", \"-id\"]")
         .replace(
             "[tables.tag]",
             "[tables.label]\nkey = \"k\"\n\n[tables.label.columns]\nk = { type = \"string\", max_length = 8 }\n\n[tables.tag]",

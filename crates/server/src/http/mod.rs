@@ -6,6 +6,7 @@
 mod auth;
 pub mod client;
 pub mod cors;
+pub mod cursor;
 mod decode;
 mod docs;
 pub mod limits;
@@ -59,6 +60,8 @@ pub struct ApiContext {
     pub services: Arc<Vec<crate::services::Target>>,
     /// The client that proxies to them.
     pub upstream: services::Upstream,
+    /// Seals and opens list cursors.
+    pub cursors: cursor::CursorKey,
 }
 
 /// The router serving every route of the stack.

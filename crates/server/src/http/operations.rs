@@ -11,7 +11,7 @@ use stackwright_stack::{
 use stackwright_storage::{Assignment, ListQuery, Row};
 
 use super::decode::{body_value, clip, read_object, text_value};
-use super::ApiContext;
+use super::{cursor, ApiContext};
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
 
@@ -164,6 +164,16 @@ async fn list(
             }
         }
     }
+    if list.require_filter && filters.is_empty() {
+        let mut names: Vec<&str> = list.filters.iter().map(|f| f.param.as_str()).collect();
+        if let Some(nf) = &list.named_filter {
+            names.push(&nf.param);
+        }
+        return Err(ApiError::BadRequest(format!(
+            "this list needs a filter: give one of {}",
+            names.join(", ")
+        )));
+    }
     let limit = match get("limit") {
         None => list.page_size,
         Some(raw) => match raw.parse::<u32>() {
@@ -176,6 +186,12 @@ async fn list(
             }
         },
     };
+    // A cursor continues only the list it came from: this route, these filters.
+    let binding = cursor::binding(&route.label(), &filters);
+    let after = match get("cursor").filter(|c| !c.is_empty()) {
+        Some(c) => Some(ctx.cursors.open(&binding, c)?),
+        None => None,
+    };
     let page = ctx
         .engine
         .list(
@@ -184,7 +200,7 @@ async fn list(
                 filters,
                 order_by: &list.order_by,
                 limit,
-                cursor: get("cursor"),
+                after: after.as_ref(),
             },
         )
         .await?;
@@ -195,8 +211,8 @@ async fn list(
         .collect();
     let mut response = respond(route, Some(Json::Array(items)));
     if let Some(next) = page
-        .next_cursor
-        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .next
+        .and_then(|p| HeaderValue::from_str(&ctx.cursors.seal(&binding, &p)).ok())
     {
         response.headers_mut().insert("x-next-cursor", next);
     }

@@ -30,7 +30,7 @@ impl KeyFile {
     pub fn open(path: &Path, create: bool) -> Result<KeyFile, String> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => make(path)
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => make_key_file(path)
                 .map_err(|e| format!("cannot create the key file {}: {e}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(format!(
@@ -49,18 +49,10 @@ impl KeyFile {
 
     /// The stored form of a key's PKCS#8 bytes, bound to its key id.
     pub fn seal(&self, kid: &str, der: &[u8]) -> String {
-        let nonce_bytes = random_bytes::<NONCE_LEN>();
-        let mut data = der.to_vec();
-        self.0
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(kid.as_bytes()),
-                &mut data,
-            )
-            .expect("sealing a key in memory works");
-        let mut out = nonce_bytes.to_vec();
-        out.extend(data);
-        format!("{SEALED}{}", STANDARD.encode(out))
+        format!(
+            "{SEALED}{}",
+            STANDARD.encode(seal(&self.0, kid.as_bytes(), der.to_vec()))
+        )
     }
 
     /// A stored key's PKCS#8 bytes, sealed or (from older stores) plain.
@@ -70,29 +62,49 @@ impl KeyFile {
                 .decode(stored)
                 .map_err(|_| "a stored signing key is not base64".to_string());
         };
-        let mut data = STANDARD
+        let data = STANDARD
             .decode(sealed)
             .map_err(|_| "a sealed signing key is not base64".to_string())?;
         if data.len() < NONCE_LEN {
             return Err("a sealed signing key is truncated".into());
         }
-        let nonce = Nonce::try_assume_unique_for_key(&data[..NONCE_LEN]).expect("length checked");
-        let mut body = data.split_off(NONCE_LEN);
-        let plain = self
-            .0
-            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut body)
-            .map_err(|_| {
-                "a signing key does not open with the stack's key file (was the file replaced?)"
-                    .to_string()
-            })?;
-        Ok(plain.to_vec())
+        open(&self.0, kid.as_bytes(), data).ok_or_else(|| {
+            "a signing key does not open with the stack's key file (was the file replaced?)"
+                .to_string()
+        })
     }
 }
 
-/// Write a new random key file without ever showing a half-written one:
-/// written aside, then linked into place (which fails if another process
-/// made it first, whose key is then used).
-fn make(path: &Path) -> std::io::Result<Vec<u8>> {
+/// `data` sealed under `key` with a random nonce, bound to `aad`: the
+/// nonce, then the ciphertext and its tag.
+pub(crate) fn seal(key: &LessSafeKey, aad: &[u8], mut data: Vec<u8>) -> Vec<u8> {
+    let nonce = random_bytes::<NONCE_LEN>();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut data,
+    )
+    .expect("sealing in memory works");
+    let mut out = nonce.to_vec();
+    out.extend(data);
+    out
+}
+
+/// What [`seal`] sealed, if it opens under `key` for `aad`.
+pub(crate) fn open(key: &LessSafeKey, aad: &[u8], mut data: Vec<u8>) -> Option<Vec<u8>> {
+    if data.len() < NONCE_LEN {
+        return None;
+    }
+    let nonce = Nonce::try_assume_unique_for_key(&data[..NONCE_LEN]).ok()?;
+    let mut body = data.split_off(NONCE_LEN);
+    let plain = key.open_in_place(nonce, Aad::from(aad), &mut body).ok()?;
+    Some(plain.to_vec())
+}
+
+/// Write a new random 32-byte key file without ever showing a half-written
+/// one: written aside, then linked into place (which fails if another
+/// process made it first, whose key is then used).
+pub(crate) fn make_key_file(path: &Path) -> std::io::Result<Vec<u8>> {
     let key = random_bytes::<32>();
     if let Some(dir) = path.parent() {
         files::private_dir(dir)?;
@@ -112,7 +124,7 @@ fn make(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Bytes from the system's secure random source (keys, nonces, codes).
-pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     SystemRandom::new()
         .fill(&mut bytes)

@@ -365,7 +365,7 @@ impl Pool {
                     filters: vec![("sub", json!(sub))],
                     order_by: &[],
                     limit: 1,
-                    cursor: None,
+                    after: None,
                 },
             )
             .await?;
@@ -533,17 +533,23 @@ impl Pool {
 
     pub async fn list(&self) -> Result<Vec<User>> {
         let mut users = Vec::new();
-        let mut cursor: Option<String> = None;
+        let table = self.table(Users::USERS_TABLE);
+        // Pages continue after their last key.
+        let order = [stackwright_stack::Order {
+            column: table.key.clone(),
+            descending: false,
+        }];
+        let mut after: Option<Row> = None;
         loop {
             let page = self
                 .engine
                 .list(
-                    self.table(Users::USERS_TABLE),
+                    table,
                     &ListQuery {
                         filters: vec![],
-                        order_by: &[],
+                        order_by: &order,
                         limit: 1000,
-                        cursor: cursor.as_deref(),
+                        after: after.as_ref(),
                     },
                 )
                 .await?;
@@ -553,8 +559,8 @@ impl Pool {
                 confirmed: r.get("confirmed") == Some(&json!(true)),
                 created_at: r.get("created_at").and_then(Json::as_i64).unwrap_or(0),
             }));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
+            match page.next {
+                Some(position) => after = Some(position),
                 None => break,
             }
         }
@@ -702,7 +708,7 @@ async fn stored_keys(engine: &dyn Engine, table: &Table) -> Result<Vec<(String, 
                 filters: vec![],
                 order_by: &[],
                 limit: 100,
-                cursor: None,
+                after: None,
             },
         )
         .await?;

@@ -439,6 +439,14 @@ impl Table {
     pub fn key_column(&self) -> &Column {
         &self.columns[&self.key]
     }
+    /// A list's order without its trailing ascending key (which only breaks
+    /// ties): the order an index must give.
+    pub fn sort_columns<'o>(&self, order_by: &'o [Order]) -> &'o [Order] {
+        match order_by.split_last() {
+            Some((last, rest)) if last.column == self.key && !last.descending => rest,
+            _ => order_by,
+        }
+    }
     /// True when `column` can be looked up without a full scan: the key or
     /// the first column of a secondary index.
     pub fn is_indexed(&self, column: &str) -> bool {
@@ -682,6 +690,20 @@ pub struct ListOperation {
     pub order_by: Vec<Order>,
     pub page_size: u32,
     pub max_page_size: u32,
+    /// A request must give one of the filters (what lets DynamoDB serve an
+    /// order from an index: only a Query has one).
+    pub require_filter: bool,
+}
+
+impl ListOperation {
+    /// The columns a request may filter on (filters and named-filter choices).
+    pub fn filter_columns(&self) -> impl Iterator<Item = &str> {
+        let named = self.named_filter.iter().flat_map(|nf| nf.choices.values());
+        self.filters
+            .iter()
+            .map(|f| f.column.as_str())
+            .chain(named.map(String::as_str))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

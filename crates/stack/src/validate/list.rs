@@ -9,7 +9,9 @@ use indexmap::IndexMap;
 use super::route::{RouteHead, RouteTable};
 use super::{ApiFields, Validator, PAGINATION_PARAMS};
 use crate::diagnostic::suggest;
-use crate::model::{Field, Filter, ListOperation, NamedFilter, Operation, Order, Table};
+use crate::model::{
+    CloudEngine, Field, Filter, ListOperation, NamedFilter, Operation, Order, Table,
+};
 use crate::raw::{RawNamedFilter, RawRoute, S};
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -22,6 +24,16 @@ fn index_hint(table: &Table, column: &str) -> String {
         "add [tables.{}.indexes] {column} = {{ columns = [\"{column}\"] }}",
         table.name
     )
+}
+
+fn quoted(columns: &[&str]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+    format!("({})", names.join(", "))
+}
+
+fn toml_list(columns: &[&str]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    format!("[{}]", names.join(", "))
 }
 
 impl Validator<'_> {
@@ -44,14 +56,25 @@ impl Validator<'_> {
             let span = r.page_size.as_ref().expect("only when explicit").span();
             self.error(span, "page_size is larger than max_page_size");
         }
-        Operation::List(ListOperation {
+        let list = ListOperation {
             table: table.name.clone(),
             filters,
             named_filter,
             order_by,
             page_size,
             max_page_size,
-        })
+            require_filter: r.require_filter.as_ref().is_some_and(|b| *b.get_ref()),
+        };
+        if let Some(b) = r.require_filter.as_ref().filter(|b| *b.get_ref()) {
+            if list.filter_columns().next().is_none() {
+                self.error(
+                    b.span(),
+                    "require_filter needs `filters` or a `named_filter`",
+                );
+            }
+        }
+        self.order_index(r, table, &list);
+        Operation::List(list)
     }
 
     /// A query parameter the list reads: not one of pagination's, and
@@ -161,6 +184,124 @@ impl Validator<'_> {
             });
         }
         order_by
+    }
+
+    /// Whether an index serves the list's order, so that a page seeks to
+    /// its start instead of sorting the rows; on DynamoDB, whether a Query
+    /// or a Scan can give the order at all.
+    fn order_index(&mut self, r: &RawRoute, table: &Table, list: &ListOperation) {
+        let Some(written) = r.order_by.as_ref() else {
+            return;
+        };
+        let sorted = table.sort_columns(&list.order_by);
+        if self.engine == CloudEngine::Dynamodb {
+            return self.dynamodb_order(written.span(), table, list, sorted);
+        }
+        // The key last, either way, only breaks ties: every index reaches it.
+        let sorted = match sorted.split_last() {
+            Some((last, rest)) if last.column == table.key => rest,
+            _ => sorted,
+        };
+        if sorted.is_empty() {
+            return;
+        }
+        let columns: Vec<&str> = sorted.iter().map(|o| o.column.as_str()).collect();
+        let begins = |lead: &[&str]| {
+            table.indexes.values().any(|x| {
+                x.columns.len() >= lead.len() && x.columns.iter().zip(lead).all(|(a, b)| a == b)
+            })
+        };
+        // Unfiltered, the order's own index; where a filter is required,
+        // one per filter that leads with it is as good.
+        let served = begins(&columns)
+            || list.require_filter
+                && list.filter_columns().all(|f| {
+                    let lead: Vec<&str> =
+                        std::iter::once(f).chain(columns.iter().copied()).collect();
+                    f == table.key || begins(&lead)
+                });
+        if !served {
+            self.error(
+                written.span(),
+                format!(
+                    "no index of table `{}` begins with {}: each page would sort the rows",
+                    table.name,
+                    quoted(&columns)
+                ),
+            )
+            .hint = Some(format!(
+                "add [tables.{}.indexes] by_{} = {{ columns = {} }}",
+                table.name,
+                columns.join("_"),
+                toml_list(&columns)
+            ));
+        }
+    }
+
+    /// DynamoDB gives an order only from a GSI's sort key, in a Query on
+    /// the GSI's partition key (a filter), or the table's own order in a Scan.
+    fn dynamodb_order(
+        &mut self,
+        span: Range<usize>,
+        table: &Table,
+        list: &ListOperation,
+        sorted: &[Order],
+    ) {
+        let others: Vec<&Order> = list
+            .order_by
+            .iter()
+            .filter(|o| o.column != table.key)
+            .collect();
+        if others.len() > 1 {
+            self.error(
+                span,
+                format!(
+                    "DynamoDB orders a Query by one index sort key; this order needs {} columns",
+                    others.len()
+                ),
+            )
+            .hint = Some("order by one column (the key breaks ties)".into());
+            return;
+        }
+        if sorted.iter().any(|o| o.column == table.key) {
+            let why = if others.is_empty() {
+                "DynamoDB lists a table only in its own order (a Scan); it cannot list it by descending key"
+            } else {
+                "DynamoDB breaks ties within an index in its own order; it cannot order them by descending key"
+            };
+            self.error(span, why).hint = Some("leave out the key in order_by".into());
+            return;
+        }
+        if sorted.is_empty() {
+            return;
+        }
+        let by = &sorted[0].column;
+        if !list.require_filter {
+            self.error(span, format!("DynamoDB can order by `{by}` only within a filter (a Query on an index): a list without one is a Scan, in the table's own order"))
+                .hint = Some("add require_filter = true, or leave out order_by".into());
+            return;
+        }
+        if table.columns[by].nullable {
+            self.error(span.clone(), format!("column `{by}` may be null: DynamoDB leaves items without it out of an index sorted by it"))
+                .hint = Some(format!("give `{by}` a default, or make it required (nullable = false)"));
+        }
+        for column in list.filter_columns() {
+            if column == table.key {
+                continue;
+            }
+            let has = table.indexes.values().any(|x| {
+                x.columns.first() == Some(&column.to_string()) && x.columns.get(1) == Some(by)
+            });
+            if !has {
+                let pair = [column, by.as_str()];
+                self.error(span.clone(), format!("DynamoDB cannot list by `{column}` in `{by}` order: no index has `{column}` as partition key and `{by}` as sort key"))
+                    .hint = Some(format!(
+                        "add [tables.{}.indexes] {column}_by_{by} = {{ columns = {} }}",
+                        table.name,
+                        toml_list(&pair)
+                    ));
+            }
+        }
     }
 
     fn page_size(&mut self, written: Option<&S<i64>>, default: u32) -> u32 {

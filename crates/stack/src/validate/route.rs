@@ -25,7 +25,7 @@ type SpanOf = fn(&RawRoute, &Range<usize>) -> Option<Range<usize>>;
 /// The route keys that apply to some ops only, and those ops: the one
 /// place that says which keys each op takes. A map's place is its first
 /// entry, or the route when it is empty.
-const SCOPED: [(&str, SpanOf, &[&str]); 11] = [
+const SCOPED: [(&str, SpanOf, &[&str]); 12] = [
     ("filters", |r, _| written(r.filters.as_ref()), &["list"]),
     (
         "named_filter",
@@ -37,6 +37,11 @@ const SCOPED: [(&str, SpanOf, &[&str]); 11] = [
     (
         "max_page_size",
         |r, _| written(r.max_page_size.as_ref()),
+        &["list"],
+    ),
+    (
+        "require_filter",
+        |r, _| written(r.require_filter.as_ref()),
         &["list"],
     ),
     (

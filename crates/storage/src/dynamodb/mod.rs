@@ -6,9 +6,7 @@
 //! come from an atomic counter. Stackwright's own records (migrations, seed
 //! claims, counters, the migration lock) live in one table, `PREFIX_stackwright`.
 //!
-//! Lists read every item matching the filter (a Query on the key or a GSI,
-//! or a Scan without filters) and order them in memory, so results and
-//! pages agree with the SQL engines; keep listed tables modest or filtered.
+//! Lists page natively, reading only what a page holds (see `list`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,10 +19,12 @@ use stackwright_stack::Table;
 
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
-use crate::paging::{decode_cursor, page};
 
+mod list;
 mod queue;
 mod schema;
+
+pub use list::ReadTotals;
 mod values;
 
 use values::*;
@@ -83,6 +83,7 @@ impl DynamoUrl {
 pub struct DynamoEngine {
     client: Client,
     prefix: String,
+    reads: list::Reads,
 }
 
 const META_KEY: &str = "id";
@@ -141,7 +142,13 @@ impl DynamoEngine {
         Ok(DynamoEngine {
             client: Client::new(&config),
             prefix: url.prefix.clone(),
+            reads: list::Reads::default(),
         })
+    }
+
+    /// What this engine's lists have read from DynamoDB so far.
+    pub fn list_reads(&self) -> ReadTotals {
+        self.reads.totals()
     }
 
     fn table_name(&self, table: &str) -> String {
@@ -214,85 +221,11 @@ impl DynamoEngine {
             },
         }
     }
+}
 
-    /// Every item matching the filters: a Query on the key or a GSI when a
-    /// filter allows, else a Scan; other filters apply server-side.
-    async fn matching(&self, table: &Table, filters: &[(&str, Json)]) -> Result<Vec<Row>> {
-        let driver = filters
-            .iter()
-            .position(|(c, _)| *c == table.key)
-            .or_else(|| filters.iter().position(|(c, _)| table.is_indexed(c)));
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut conditions = Vec::new();
-        let mut key_condition = None;
-        let mut index_name = None;
-        for (i, (column, value)) in filters.iter().enumerate() {
-            names.insert(format!("#f{i}"), column.to_string());
-            values.insert(format!(":f{i}"), to_av(table.columns[*column].ty, value)?);
-            let clause = format!("#f{i} = :f{i}");
-            if Some(i) == driver {
-                key_condition = Some(clause);
-                if *column != table.key {
-                    let index = table
-                        .indexes
-                        .iter()
-                        .find(|(_, idx)| idx.columns.first().map(String::as_str) == Some(*column))
-                        .map(|(name, _)| name.clone())
-                        .expect("is_indexed found it");
-                    index_name = Some(format!("{}__{index}", table.name));
-                }
-            } else {
-                conditions.push(clause);
-            }
-        }
-        let filter = (!conditions.is_empty()).then(|| conditions.join(" AND "));
-        let names = (!names.is_empty()).then_some(names);
-        let values = (!values.is_empty()).then_some(values);
-        let mut rows = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let (items, last) = match &key_condition {
-                Some(kc) => {
-                    let out = self
-                        .client
-                        .query()
-                        .table_name(self.table_name(&table.name))
-                        .set_index_name(index_name.clone())
-                        .key_condition_expression(kc)
-                        .set_filter_expression(filter.clone())
-                        .set_expression_attribute_names(names.clone())
-                        .set_expression_attribute_values(values.clone())
-                        .set_consistent_read(index_name.is_none().then_some(true))
-                        .set_exclusive_start_key(start.take())
-                        .send()
-                        .await
-                        .map_err(err)?;
-                    (out.items().to_vec(), out.last_evaluated_key().cloned())
-                }
-                None => {
-                    let out = self
-                        .client
-                        .scan()
-                        .table_name(self.table_name(&table.name))
-                        .set_filter_expression(filter.clone())
-                        .set_expression_attribute_names(names.clone())
-                        .set_expression_attribute_values(values.clone())
-                        .consistent_read(true)
-                        .set_exclusive_start_key(start.take())
-                        .send()
-                        .await
-                        .map_err(err)?;
-                    (out.items().to_vec(), out.last_evaluated_key().cloned())
-                }
-            };
-            rows.extend(items.iter().map(|i| read(table, i)));
-            match last {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(rows),
-            }
-        }
-    }
+/// A GSI's name in DynamoDB: the table's, then the stack file's.
+fn index_name(table: &Table, index: &str) -> String {
+    format!("{}__{index}", table.name)
 }
 
 #[async_trait]
@@ -399,15 +332,7 @@ impl Engine for DynamoEngine {
     }
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
-        let offset = query.cursor.map(decode_cursor).transpose()?.unwrap_or(0);
-        let mut rows = self.matching(table, &query.filters).await?;
-        sort(&mut rows, query.order_by);
-        let rows: Vec<Row> = rows
-            .into_iter()
-            .skip(offset as usize)
-            .take(query.limit as usize + 1)
-            .collect();
-        Ok(page(rows, query.limit, offset))
+        self.list_page(table, query).await
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
@@ -541,25 +466,5 @@ mod tests {
         assert!(!DynamoUrl::parse("dynamodb://us-east-1")
             .unwrap()
             .is_loopback());
-    }
-
-    #[test]
-    fn orders_like_sql() {
-        let mut v = [
-            Json::from("b"),
-            Json::Null,
-            Json::from("B"),
-            Json::from("a"),
-        ];
-        v.sort_by(compare);
-        assert_eq!(
-            v,
-            [
-                Json::Null,
-                Json::from("B"),
-                Json::from("a"),
-                Json::from("b")
-            ]
-        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use serde_json::Value as Json;
-use stackwright_stack::{Column, ColumnType, Order, Table};
+use stackwright_stack::{Column, ColumnType, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
@@ -212,36 +212,4 @@ pub(super) fn to_item(table: &Table, row: &Row) -> Result<Item> {
         item.insert(name.clone(), to_av(column.ty, v)?);
     }
     Ok(item)
-}
-
-/// Order rows as the SQL engines do: NULLs first, numbers numerically,
-/// strings bytewise.
-pub(super) fn compare(a: &Json, b: &Json) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    match (a, b) {
-        (Json::Null, Json::Null) => Equal,
-        (Json::Null, _) => Less,
-        (_, Json::Null) => Greater,
-        (Json::Number(x), Json::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Equal),
-        (Json::String(x), Json::String(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Json::Bool(x), Json::Bool(y)) => x.cmp(y),
-        _ => a.to_string().cmp(&b.to_string()),
-    }
-}
-
-pub(super) fn sort(rows: &mut [Row], order_by: &[Order]) {
-    rows.sort_by(|a, b| {
-        for o in order_by {
-            let ord = compare(&a[&o.column], &b[&o.column]);
-            let ord = if o.descending { ord.reverse() } else { ord };
-            if ord != std::cmp::Ordering::Equal {
-                return ord;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
 }

@@ -11,11 +11,12 @@ mod schema;
 pub use schema::{migration_statements, MigrationSql};
 
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Order};
+use stackwright_stack::{ColumnType, Table};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::engine::{Result, StorageError};
+use crate::engine::{ListQuery, Result, StorageError};
+use crate::paging;
 use crate::shape::Shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,13 +156,15 @@ impl Dialect {
         b.done()
     }
 
+    /// A page of rows: `limit` of them (the caller asks one more than it
+    /// shows), strictly after the position `after` (one value per order
+    /// column, checked against the table by [`crate::paging::values_at`]).
     pub fn list(
         self,
+        table: &Table,
         shape: &Shape,
-        filters: &[(&str, Json)],
-        order_by: &[Order],
+        query: &ListQuery<'_>,
         limit: u32,
-        offset: u64,
     ) -> Result<Statement> {
         let mut b = Builder::new(self);
         b.push(&format!(
@@ -169,9 +172,33 @@ impl Dialect {
             self.select_list(shape),
             self.quote(&shape.table)
         ));
-        for (i, (column, value)) in filters.iter().enumerate() {
+        for (i, (column, value)) in query.filters.iter().enumerate() {
             b.push(if i == 0 { " WHERE " } else { " AND " })
                 .equals(&self.quote(column), param(shape.ty(column)?, value)?);
+        }
+        let order_by = query.order_by;
+        if let Some(position) = query.after {
+            let columns = order_by.iter().map(|o| o.column.as_str());
+            let after = paging::values_at(table, columns, position)?;
+            let style = match self {
+                Dialect::Postgres => paging::Style::RowValues,
+                Dialect::Mysql | Dialect::Redshift => paging::Style::Expanded,
+            };
+            b.push(if query.filters.is_empty() {
+                " WHERE "
+            } else {
+                " AND "
+            });
+            for piece in paging::after_condition(table, order_by, &after, style, |c| self.quote(c))
+            {
+                match piece {
+                    paging::Piece::Text(t) => b.push(&t),
+                    paging::Piece::Value(i) => {
+                        let column = &order_by[i].column;
+                        b.bind(param(shape.ty(column)?, &after[i])?)
+                    }
+                };
+            }
         }
         for (i, o) in order_by.iter().enumerate() {
             b.push(if i == 0 { " ORDER BY " } else { ", " })
@@ -184,16 +211,10 @@ impl Dialect {
                     (Dialect::Mysql, true) => " DESC",
                 });
         }
-        if self == Dialect::Redshift {
-            // Redshift takes no parameter in LIMIT or OFFSET ("not
-            // implemented"): numbers of ours, written in.
-            b.push(&format!(" LIMIT {limit} OFFSET {offset}"));
-        } else {
-            b.push(" LIMIT ")
-                .bind(Param::Int(i64::from(limit)))
-                .push(" OFFSET ")
-                .bind(Param::Int(offset as i64));
-        }
+        // A number of ours, written in: Redshift takes no parameter in
+        // LIMIT ("not implemented"), and a constant keeps one prepared
+        // statement per page size elsewhere.
+        b.push(&format!(" LIMIT {limit}"));
         Ok(b.done())
     }
 
@@ -301,34 +322,41 @@ pub fn mysql_datetime(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stackwright_stack::Order;
 
     #[test]
     fn placeholders_follow_the_dialect() {
-        let shape = Shape {
-            table: "t".into(),
-            key: "id".into(),
-            key_ty: ColumnType::BigInt,
-            generated_key: true,
-            columns: vec![
-                ("id".into(), ColumnType::BigInt),
-                ("n".into(), ColumnType::Text),
-            ],
+        let table = crate::paging::tests::table();
+        let shape = Shape::of(&table);
+        let order = [
+            Order {
+                column: "name".into(),
+                descending: false,
+            },
+            Order {
+                column: "id".into(),
+                descending: false,
+            },
+        ];
+        let position: crate::engine::Row =
+            serde_json::from_value(serde_json::json!({"name": "b", "id": "k"})).unwrap();
+        let query = ListQuery {
+            filters: vec![("name", Json::from("x"))],
+            order_by: &order,
+            limit: 5,
+            after: Some(&position),
         };
-        let pg = Dialect::Postgres
-            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
-            .unwrap();
+        let pg = Dialect::Postgres.list(&table, &shape, &query, 6).unwrap();
         assert_eq!(
             pg.sql,
-            r#"SELECT "id", "n" FROM "t" WHERE "n" = $1 LIMIT $2 OFFSET $3"#
+            r#"SELECT "id", "name" FROM "t" WHERE "name" = $1 AND ("name", "id") > ($2, $3) ORDER BY "name" ASC NULLS FIRST, "id" ASC NULLS FIRST LIMIT 6"#
         );
-        let my = Dialect::Mysql
-            .list(&shape, &[("n", Json::from("x"))], &[], 5, 0)
-            .unwrap();
+        let my = Dialect::Mysql.list(&table, &shape, &query, 6).unwrap();
         assert_eq!(
             my.sql,
-            "SELECT `id`, `n` FROM `t` WHERE `n` = ? AND `n` = CAST(? AS BINARY) LIMIT ? OFFSET ?"
+            "SELECT `id`, `name` FROM `t` WHERE `name` = ? AND `name` = CAST(? AS BINARY) AND `name` >= ? AND (`name` > ? OR (`name` = ? AND (`id` > ?))) ORDER BY `name` ASC, `id` ASC LIMIT 6"
         );
-        assert_eq!(my.params.len(), 4);
+        assert_eq!(my.params.len(), 6);
     }
 
     #[test]

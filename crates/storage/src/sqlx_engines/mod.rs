@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::engine::*;
 use crate::migrate::{self, Plan, SchemaSnapshot};
-pub use crate::paging::{decode_cursor, page};
+pub use crate::paging::page;
 use crate::shape::Shape;
 use crate::sql::{self, Dialect, MigrationSql, Param};
 

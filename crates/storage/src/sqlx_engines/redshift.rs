@@ -272,18 +272,7 @@ impl Engine for RedshiftEngine {
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
         let shape = Shape::of(table);
-        let offset = query
-            .cursor
-            .map(super::decode_cursor)
-            .transpose()?
-            .unwrap_or(0);
-        let st = D.list(
-            &shape,
-            &query.filters,
-            query.order_by,
-            query.limit + 1,
-            offset,
-        )?;
+        let st = D.list(table, &shape, query, query.limit + 1)?;
         let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
             .fetch_all(&self.pool)
             .await
@@ -292,7 +281,7 @@ impl Engine for RedshiftEngine {
             .iter()
             .map(|r| read(r, &shape))
             .collect::<Result<Vec<_>>>()?;
-        Ok(super::page(rows, query.limit, offset))
+        Ok(super::page(rows, query.limit, query.order_by))
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {

@@ -11,6 +11,25 @@ op = "list"
 table = "t"
 "#;
 
+/// What DynamoDB can list: a Scan in its own order, or a Query on a GSI in
+/// its sort key's order.
+#[test]
+fn list_orders_on_dynamodb() {
+    let base = format!("{TABLE}\n[database]\nengine = \"dynamodb\"\n{LIST}");
+    check(
+        &base,
+        &[
+            ("filters = [\"count\"]\n", &[]),
+            ("order_by = [\"count\"]\n", &[(1, 12, "DynamoDB can order by `count` only within a filter (a Query on an index): a list without one is a Scan, in the table's own order", Some("add require_filter = true, or leave out order_by"))]),
+            ("filters = [\"count\"]\nrequire_filter = true\norder_by = [\"name\"]\n", &[
+                (3, 12, "DynamoDB cannot list by `count` in `name` order: no index has `count` as partition key and `name` as sort key", Some("add [tables.t.indexes] count_by_name = { columns = [\"count\", \"name\"] }")),
+            ]),
+            ("order_by = [\"-id\"]\n", &[(1, 12, "DynamoDB lists a table only in its own order (a Scan); it cannot list it by descending key", Some("leave out the key in order_by"))]),
+            ("order_by = [\"count\", \"name\"]\n", &[(1, 12, "DynamoDB orders a Query by one index sort key; this order needs 2 columns", Some("order by one column (the key breaks ties)"))]),
+        ],
+    );
+}
+
 #[test]
 fn list() {
     let base = format!("{TABLE}{LIST}");
@@ -18,9 +37,12 @@ fn list() {
         &base,
         &[
             (
-                "filters = [\"count\"]\norder_by = [\"-name\"]\npage_size = 10\nmax_page_size = 50\n",
+                "filters = [\"count\"]\norder_by = [\"-count\"]\npage_size = 10\nmax_page_size = 50\n",
                 &[],
             ),
+            ("order_by = [\"-name\", \"-id\"]\n", &[(1, 12, "no index of table `t` begins with (`name`): each page would sort the rows", Some("add [tables.t.indexes] by_name = { columns = [\"name\"] }"))]),
+            ("order_by = [\"count\", \"name\"]\n", &[(1, 12, "no index of table `t` begins with (`count`, `name`): each page would sort the rows", Some("add [tables.t.indexes] by_count_name = { columns = [\"count\", \"name\"] }"))]),
+            ("require_filter = true\n", &[(1, 18, "require_filter needs `filters` or a `named_filter`", None)]),
             ("filters = [\"name\"]\n", &[(1, 12, "filter `name` is on column `name`, which has no index", Some("add [tables.t.indexes] name = { columns = [\"name\"] }"))]),
             ("filters = [\"nme\"]\n", &[(1, 12, "unknown field `nme` of table `t`", Some("did you mean `name`?"))]),
             ("filters = [\"count\", \"count\"]\n", &[(1, 21, "query parameter `count` is used twice", None)]),

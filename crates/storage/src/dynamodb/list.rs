@@ -1,0 +1,235 @@
+//! Lists on DynamoDB, never a full read: a Query on the key or on a GSI (in
+//! the index's sort-key order), or, for an unfiltered list in key order, a
+//! Scan. Either way DynamoDB pages natively: `Limit` is one more than the
+//! page and `ExclusiveStartKey` is the position the previous page ended at,
+//! so a page reads what it holds plus one item. (Filters beyond the one the
+//! Query uses are applied by DynamoDB after reading, and may read more.)
+//!
+//! `check` refuses orders no index can give (see the stack's validation);
+//! a list that still arrives here with one is refused, not sorted in memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as Atomic};
+
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use stackwright_stack::Table;
+
+use super::values::*;
+use super::DynamoEngine;
+use crate::engine::{ListQuery, Page, Result, Row, StorageError};
+use crate::paging;
+
+/// What lists have read so far: items DynamoDB examined (`ScannedCount`)
+/// and the read capacity it charged, in thousandths of a unit.
+#[derive(Debug, Default)]
+pub struct Reads {
+    scanned: AtomicU64,
+    capacity_milli: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTotals {
+    pub items_scanned: u64,
+    pub capacity_milli_units: u64,
+}
+
+impl Reads {
+    fn add(&self, scanned: i32, capacity: Option<f64>) {
+        self.scanned
+            .fetch_add(scanned.max(0) as u64, Atomic::Relaxed);
+        let milli = (capacity.unwrap_or(0.0) * 1000.0).round().max(0.0) as u64;
+        self.capacity_milli.fetch_add(milli, Atomic::Relaxed);
+    }
+
+    pub fn totals(&self) -> ReadTotals {
+        ReadTotals {
+            items_scanned: self.scanned.load(Atomic::Relaxed),
+            capacity_milli_units: self.capacity_milli.load(Atomic::Relaxed),
+        }
+    }
+}
+
+/// Where a list reads: the table or one of its GSIs, and the attributes
+/// that key an item there (what `ExclusiveStartKey` holds).
+struct Plan {
+    index: Option<String>,
+    /// The filter the Query's key condition uses, by position in the filters.
+    driver: Option<usize>,
+    key_attributes: Vec<String>,
+    descending: bool,
+}
+
+impl Plan {
+    fn of(table: &Table, query: &ListQuery<'_>) -> Result<Plan> {
+        let order = table.sort_columns(query.order_by);
+        let descending = order.first().is_some_and(|o| o.descending);
+        let unservable = || {
+            StorageError::Unsupported(format!(
+                "DynamoDB cannot list `{}` in this order without an index for it (`stackwright check` names the index to add)",
+                table.name
+            ))
+        };
+        if let Some(i) = query.filters.iter().position(|(c, _)| *c == table.key) {
+            // One item at most: any order is its order.
+            return Ok(Plan {
+                index: None,
+                driver: Some(i),
+                key_attributes: vec![table.key.clone()],
+                descending: false,
+            });
+        }
+        let wanted_sort = order.first().map(|o| o.column.as_str());
+        let candidates = query
+            .filters
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (column, _))| {
+                table
+                    .indexes
+                    .iter()
+                    .filter(move |(_, x)| x.columns.first().map(String::as_str) == Some(*column))
+                    .map(move |(name, x)| (i, name, x))
+            });
+        let mut chosen = None;
+        for (i, name, index) in candidates {
+            let sort = index.columns.get(1).map(String::as_str);
+            if wanted_sort.is_none() || sort == wanted_sort {
+                chosen = Some((i, name, index));
+                break;
+            }
+        }
+        match chosen {
+            Some((i, name, index)) => {
+                let mut key_attributes = vec![table.key.clone()];
+                key_attributes.extend(index.columns.iter().filter(|c| **c != table.key).cloned());
+                Ok(Plan {
+                    index: Some(super::index_name(table, name)),
+                    driver: Some(i),
+                    key_attributes,
+                    descending,
+                })
+            }
+            None if order.is_empty() && !query.order_by.iter().any(|o| o.descending) => Ok(Plan {
+                index: None,
+                driver: None,
+                key_attributes: vec![table.key.clone()],
+                descending: false,
+            }),
+            None => Err(unservable()),
+        }
+    }
+}
+
+impl DynamoEngine {
+    /// A read's items and where the next would start, its cost counted.
+    fn counted(
+        &self,
+        scanned: i32,
+        capacity: Option<&ConsumedCapacity>,
+        items: &[Item],
+        last: Option<&Item>,
+    ) -> (Vec<Item>, Option<Item>) {
+        self.reads
+            .add(scanned, capacity.and_then(|c| c.capacity_units()));
+        (items.to_vec(), last.cloned())
+    }
+
+    pub(super) async fn list_page(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
+        let plan = Plan::of(table, query)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut conditions = Vec::new();
+        let mut key_condition = None;
+        for (i, (column, value)) in query.filters.iter().enumerate() {
+            names.insert(format!("#f{i}"), column.to_string());
+            values.insert(format!(":f{i}"), to_av(table.columns[*column].ty, value)?);
+            let clause = format!("#f{i} = :f{i}");
+            if Some(i) == plan.driver {
+                key_condition = Some(clause);
+            } else {
+                conditions.push(clause);
+            }
+        }
+        let mut start = match query.after {
+            Some(position) => {
+                let columns = plan.key_attributes.iter().map(String::as_str);
+                let after = paging::values_at(table, columns, position)?;
+                let mut key = Item::new();
+                for (column, value) in plan.key_attributes.iter().zip(&after) {
+                    key.insert(column.clone(), to_av(table.columns[column].ty, value)?);
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let filter = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        let names = (!names.is_empty()).then_some(names);
+        let values = (!values.is_empty()).then_some(values);
+        let wanted = query.limit as usize + 1;
+        let mut rows: Vec<Row> = Vec::new();
+        loop {
+            let limit = (wanted - rows.len()) as i32;
+            let (items, last) = match &key_condition {
+                Some(kc) => {
+                    let out = self
+                        .client
+                        .query()
+                        .table_name(self.table_name(&table.name))
+                        .set_index_name(plan.index.clone())
+                        .key_condition_expression(kc)
+                        .set_filter_expression(filter.clone())
+                        .set_expression_attribute_names(names.clone())
+                        .set_expression_attribute_values(values.clone())
+                        .set_consistent_read(plan.index.is_none().then_some(true))
+                        .scan_index_forward(!plan.descending)
+                        .set_exclusive_start_key(start.take())
+                        .limit(limit)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    self.counted(
+                        out.scanned_count(),
+                        out.consumed_capacity(),
+                        out.items(),
+                        out.last_evaluated_key(),
+                    )
+                }
+                None => {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(self.table_name(&table.name))
+                        .set_filter_expression(filter.clone())
+                        .set_expression_attribute_names(names.clone())
+                        .set_expression_attribute_values(values.clone())
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start.take())
+                        .limit(limit)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    self.counted(
+                        out.scanned_count(),
+                        out.consumed_capacity(),
+                        out.items(),
+                        out.last_evaluated_key(),
+                    )
+                }
+            };
+            rows.extend(items.iter().map(|i| read(table, i)));
+            match last {
+                Some(k) if !k.is_empty() && rows.len() < wanted => start = Some(k),
+                _ => break,
+            }
+        }
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        let next = more
+            .then(|| rows.last())
+            .flatten()
+            .map(|last| paging::position_of(last, plan.key_attributes.iter().map(String::as_str)));
+        Ok(Page { rows, next })
+    }
+}
