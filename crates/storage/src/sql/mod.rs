@@ -201,14 +201,18 @@ impl Dialect {
             }
         }
         for (i, o) in order_by.iter().enumerate() {
+            let nullable = table.columns.get(&o.column).is_none_or(|c| c.nullable);
             b.push(if i == 0 { " ORDER BY " } else { ", " })
                 .push(&self.quote(&o.column))
-                .push(match (self, o.descending) {
-                    // NULLs sort as the smallest value on every engine (SQLite's and MySQL's rule).
-                    (Dialect::Postgres | Dialect::Redshift, false) => " ASC NULLS FIRST",
-                    (Dialect::Postgres | Dialect::Redshift, true) => " DESC NULLS LAST",
-                    (Dialect::Mysql, false) => " ASC",
-                    (Dialect::Mysql, true) => " DESC",
+                .push(match (self, o.descending, nullable) {
+                    // NULLs sort as the smallest value on every engine
+                    // (SQLite's and MySQL's rule). Said only where a NULL
+                    // can be: PostgreSQL's indexes are ASC NULLS LAST, and
+                    // an order they cannot give makes every page a sort.
+                    (Dialect::Postgres | Dialect::Redshift, false, true) => " ASC NULLS FIRST",
+                    (Dialect::Postgres | Dialect::Redshift, true, true) => " DESC NULLS LAST",
+                    (_, false, _) => " ASC",
+                    (_, true, _) => " DESC",
                 });
         }
         // A number of ours, written in: Redshift takes no parameter in
@@ -349,7 +353,7 @@ mod tests {
         let pg = Dialect::Postgres.list(&table, &shape, &query, 6).unwrap();
         assert_eq!(
             pg.sql,
-            r#"SELECT "id", "name" FROM "t" WHERE "name" = $1 AND ("name", "id") > ($2, $3) ORDER BY "name" ASC NULLS FIRST, "id" ASC NULLS FIRST LIMIT 6"#
+            r#"SELECT "id", "name" FROM "t" WHERE "name" = $1 AND ("name", "id") > ($2, $3) ORDER BY "name" ASC NULLS FIRST, "id" ASC LIMIT 6"#
         );
         let my = Dialect::Mysql.list(&table, &shape, &query, 6).unwrap();
         assert_eq!(

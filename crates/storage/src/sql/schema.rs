@@ -147,10 +147,17 @@ impl Dialect {
             .iter()
             .map(|c| {
                 let q = self.quote(c);
-                // MySQL indexes TEXT and JSON only by a prefix.
-                match (self, t.columns.get(c).map(|c| c.ty)) {
+                let column = t.columns.get(c);
+                match (self, column.map(|c| c.ty)) {
+                    // MySQL indexes TEXT and JSON only by a prefix.
                     (Dialect::Mysql, Some(ColumnType::Text | ColumnType::Json)) => {
                         format!("{q}(255)")
+                    }
+                    // Lists put NULLs first ascending (last descending, the
+                    // same index read backwards): an index in that order
+                    // gives their pages without a sort.
+                    (Dialect::Postgres, _) if column.is_some_and(|c| c.nullable) => {
+                        format!("{q} NULLS FIRST")
                     }
                     _ => q,
                 }
