@@ -105,6 +105,9 @@ impl From<StorageError> for ApiError {
                 tracing::info!(%detail, "value too large for the database");
                 ApiError::BadRequest("a value is larger than the database can store".into())
             }
+            StorageError::ConditionFailed => {
+                ApiError::Conflict("the row does not meet this route's condition (`where`)".into())
+            }
             StorageError::BadCursor => ApiError::BadRequest(BAD_CURSOR.into()),
             StorageError::Unavailable(detail) | StorageError::Contention(detail) => {
                 ApiError::Unavailable(detail)

@@ -94,6 +94,22 @@ fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
     json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
 }
 
+/// A list's query parameters: its filters, then `limit` and `cursor`.
+fn list_parameters(t: &Table, list: &ListOperation) -> Vec<Json> {
+    let mut parameters = Vec::new();
+    for f in &list.filters {
+        parameters.push(json!({ "name": f.param, "in": "query", "required": false, "schema": column_schema(&t.columns[&f.column]) }));
+    }
+    if let Some(nf) = &list.named_filter {
+        let choices: Vec<&String> = nf.choices.keys().collect();
+        parameters.push(json!({ "name": nf.param, "in": "query", "required": false, "schema": { "type": "string", "enum": choices } }));
+        parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
+    }
+    parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
+    parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string" } }));
+    parameters
+}
+
 fn key_parameter(table: &Table, key: &KeySource) -> Json {
     let (name, location) = match key {
         KeySource::Path(p) => (p, "path"),
@@ -146,11 +162,27 @@ pub fn document(stack: &Stack) -> Json {
                 responses.insert(status.clone(), success(route, table, false));
                 responses.insert("404".into(), error_response("No row with this key"));
             }
-            Operation::Update { key, input, .. } => {
+            Operation::Update {
+                key,
+                input,
+                changes,
+                ..
+            } => {
                 let t = table.expect("a table");
                 parameters.push(key_parameter(t, key));
-                if !input.is_empty() {
-                    body = Some(body_schema(t, input, false));
+                let amounts: Vec<&str> = changes.iter().filter_map(Change::amount_field).collect();
+                if !input.is_empty() || !amounts.is_empty() {
+                    let mut schema = body_schema(t, input, false);
+                    for field in amounts {
+                        // What an increment takes from the body: required, positive.
+                        schema["properties"][field] =
+                            json!({ "type": "integer", "format": "int64", "minimum": 1 });
+                        schema["required"]
+                            .as_array_mut()
+                            .expect("a list")
+                            .push(json!(field));
+                    }
+                    body = Some(schema);
                 }
                 responses.insert(status.clone(), success(route, table, false));
                 responses.insert("404".into(), error_response("No row with this key"));
@@ -164,23 +196,23 @@ pub fn document(stack: &Stack) -> Json {
                 );
             }
             Operation::List(list) => {
-                let t = table.expect("a table");
-                for f in &list.filters {
-                    parameters.push(json!({ "name": f.param, "in": "query", "required": false, "schema": column_schema(&t.columns[&f.column]) }));
-                }
-                if let Some(nf) = &list.named_filter {
-                    let choices: Vec<&String> = nf.choices.keys().collect();
-                    parameters.push(json!({ "name": nf.param, "in": "query", "required": false, "schema": { "type": "string", "enum": choices } }));
-                    parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
-                }
-                parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
-                parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string" } }));
+                parameters.extend(list_parameters(table.expect("a table"), list));
                 let mut ok = success(route, table, true);
                 ok["headers"] = json!({ "X-Next-Cursor": { "description": "Present when more rows follow: pass it as `cursor`", "schema": { "type": "string" } } });
                 responses.insert(status.clone(), ok);
             }
             Operation::Health => {
                 responses.insert(status.clone(), success(route, None, false));
+            }
+        }
+        if let Operation::Update { condition, .. } | Operation::Delete { condition, .. } =
+            &route.operation
+        {
+            if !condition.is_empty() {
+                responses.insert(
+                    "409".into(),
+                    error_response("The row does not meet the route's condition (`where`)"),
+                );
             }
         }
         responses.insert("400".into(), error_response("The request is invalid"));

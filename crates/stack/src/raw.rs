@@ -205,7 +205,10 @@ pub struct RawRoute {
     // Create and update.
     pub input: Option<S<Vec<S<String>>>>,
     pub set: Option<IndexMap<String, S<toml::Value>>>,
-    pub increment: Option<IndexMap<String, S<i64>>>,
+    pub increment: Option<IndexMap<String, S<toml::Value>>>,
+    // Update and delete.
+    #[serde(rename = "where")]
+    pub condition: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

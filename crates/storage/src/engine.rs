@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value as Json;
-use stackwright_stack::{Order, Subscription, Table};
+use stackwright_stack::{Comparison, Order, Subscription, Table};
 
 pub use crate::error::{Result, Row, StorageError};
 use crate::migrate::SchemaSnapshot;
@@ -124,10 +124,34 @@ pub trait Engine: Send + Sync + 'static {
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+    ) -> Result<Option<Row>> {
+        self.update_where(table, key, changes, &[]).await
+    }
+
+    /// As [`Engine::update`], only where every comparison of `condition`
+    /// holds, in the same atomic write; [`StorageError::ConditionFailed`]
+    /// when the row is there and one does not.
+    async fn update_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>>;
 
     /// Delete the row with `key`; false when there was none.
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool>;
+    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+        self.delete_where(table, key, &[]).await
+    }
+
+    /// As [`Engine::delete`], only where `condition` holds (as for
+    /// [`Engine::update_where`]).
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool>;
 
     /// The engine's store for topic messages; None for an engine without
     /// one (DynamoDB), whose stacks `check` refuses subscriptions for.
@@ -179,6 +203,45 @@ pub trait Queue: Send + Sync {
     /// Forget the ids of messages applied before `before_ms` (see
     /// [`crate::queue::APPLIED_RETENTION_MS`]); returns how many.
     async fn forget_applied(&self, before_ms: i64) -> Result<u64>;
+}
+
+/// Why a conditional write touched nothing: the row is missing (`None`),
+/// or it is there and the condition does not hold.
+pub(crate) async fn missing_or_failed<E: Engine + ?Sized>(
+    engine: &E,
+    table: &Table,
+    key: &Json,
+) -> Result<Option<Row>> {
+    match engine.get(table, key).await? {
+        None => Ok(None),
+        Some(_) => Err(StorageError::ConditionFailed),
+    }
+}
+
+/// A conditional delete's answer from the rows it deleted.
+pub(crate) async fn deleted<E: Engine + ?Sized>(
+    engine: &E,
+    (table, key): (&Table, &Json),
+    condition: &[Comparison],
+    rows: u64,
+) -> Result<bool> {
+    match rows {
+        0 if !condition.is_empty() => missing_or_failed(engine, table, key).await.map(|_| false),
+        n => Ok(n > 0),
+    }
+}
+
+/// A conditional update's answer from the row it wrote, if any.
+pub(crate) async fn updated<E: Engine + ?Sized>(
+    engine: &E,
+    (table, key): (&Table, &Json),
+    condition: &[Comparison],
+    row: Option<Row>,
+) -> Result<Option<Row>> {
+    match row {
+        None if !condition.is_empty() => missing_or_failed(engine, table, key).await,
+        row => Ok(row),
+    }
 }
 
 fn no_topics(kind: EngineKind) -> StorageError {

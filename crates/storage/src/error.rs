@@ -23,6 +23,9 @@ pub enum StorageError {
     Conflict,
     #[error("invalid page cursor")]
     BadCursor,
+    /// The row is there, and the route's `where` does not hold for it.
+    #[error("the row does not meet the route's condition")]
+    ConditionFailed,
     /// A value is larger than the database can store (a MySQL TEXT, a
     /// DynamoDB item or key): the request's to change, not a fault.
     #[error("value too large for the database: {0}")]

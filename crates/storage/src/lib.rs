@@ -3,6 +3,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+mod condition;
 pub mod dynamodb;
 pub mod engine;
 mod error;

@@ -756,7 +756,17 @@ pub async fn cognito_call(
 /// Sign up, confirm (the code from the stack's local outbox) and sign in
 /// through the embedded pool at `url`/auth/: the ID token.
 pub async fn signed_in_token(client: &reqwest::Client, url: &str, stack_dir: &Path) -> String {
-    let (email, password) = ("signed-in@example.com", "Correct-Horse-9");
+    signed_in_token_as(client, url, stack_dir, "signed-in@example.com").await
+}
+
+/// As [`signed_in_token`], for the user `email`.
+pub async fn signed_in_token_as(
+    client: &reqwest::Client,
+    url: &str,
+    stack_dir: &Path,
+    email: &str,
+) -> String {
+    let password = "Correct-Horse-9";
     let call = |op: &'static str, body: Json| async move {
         let (status, body) = cognito_call(client, url, op, body).await;
         assert_eq!(status, 200, "{op}: {body}");

@@ -9,6 +9,7 @@ mod check;
 mod ci_github;
 mod cli;
 mod clients;
+mod conditions;
 mod deploy;
 mod domain;
 mod edge;

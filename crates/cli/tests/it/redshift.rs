@@ -217,16 +217,47 @@ fn catalogue(stack: &Stack) -> Vec<String> {
             .map(|c| (c, 1))
             .collect();
         let sets = params(&shape, &others);
-        if !sets.is_empty() || !increments.is_empty() {
-            out.push(D.update(&shape, borrowed(&sets), &increments, key()).sql);
+        // A `where` with a constant of every comparable type, and a column.
+        let mut condition: Vec<stackwright_stack::Comparison> = all
+            .iter()
+            .filter(|c| shape.ty(c).unwrap() != stackwright_stack::ColumnType::Json)
+            .map(|c| stackwright_stack::Comparison {
+                column: c.to_string(),
+                op: stackwright_stack::CompareOp::Ne,
+                value: stackwright_stack::Operand::Value(sample(shape.ty(c).unwrap())),
+            })
+            .collect();
+        condition.push(stackwright_stack::Comparison {
+            column: shape.key.clone(),
+            op: stackwright_stack::CompareOp::Le,
+            value: stackwright_stack::Operand::Column(shape.key.clone()),
+        });
+        let both = (table, &shape);
+        for when in [&condition[..], &[]] {
+            if !sets.is_empty() || !increments.is_empty() {
+                out.push(
+                    D.update(both, borrowed(&sets), &increments, key(), when)
+                        .unwrap()
+                        .sql,
+                );
+            }
+            if !sets.is_empty() {
+                out.push(
+                    D.update(both, borrowed(&sets), &[], key(), when)
+                        .unwrap()
+                        .sql,
+                );
+            }
+            if !increments.is_empty() {
+                out.push(
+                    D.update(both, Vec::new(), &increments, key(), when)
+                        .unwrap()
+                        .sql,
+                );
+            }
+            out.push(D.delete(both, key(), when).unwrap().sql);
+            out.push(D.get_where(both, key(), when).unwrap().sql);
         }
-        if !sets.is_empty() {
-            out.push(D.update(&shape, borrowed(&sets), &[], key()).sql);
-        }
-        if !increments.is_empty() {
-            out.push(D.update(&shape, Vec::new(), &increments, key()).sql);
-        }
-        out.push(D.delete(&shape, key()).sql);
         for index in table.indexes.values().filter(|i| i.unique) {
             let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
             let unique = params(&shape, &columns);

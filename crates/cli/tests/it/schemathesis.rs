@@ -44,7 +44,7 @@ fn config(stack: &Stack, document: &Json) -> String {
     for route in &stack.routes {
         let (table, key) = match &route.operation {
             Operation::Get { table, key }
-            | Operation::Delete { table, key }
+            | Operation::Delete { table, key, .. }
             | Operation::Update { table, key, .. } => (stack.table(table), key),
             _ => continue,
         };

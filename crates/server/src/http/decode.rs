@@ -42,6 +42,23 @@ pub(super) async fn read_object(
     }
 }
 
+/// For a route that reads no body: nothing (or only whitespace), else 400,
+/// so that fields a client thinks it sets are never silently ignored.
+pub(super) async fn refuse_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(), ApiError> {
+    let bytes = read_bytes(headers, body, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "this route reads no request body: send none".into(),
+        ))
+    }
+}
+
 /// The request body, within `limit` bytes (refused before reading when
 /// its declared length is over).
 pub(super) async fn read_bytes(

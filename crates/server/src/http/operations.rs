@@ -6,11 +6,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use stackwright_stack::validate::PAGINATION_PARAMS;
 use stackwright_stack::{
-    Auth, Change, Field, KeySource, ListOperation, Operation, Route, Table, UserClaim,
+    Auth, Change, Comparison, Field, KeySource, ListOperation, Operand, Operation, Route, Table,
+    UserClaim,
 };
 use stackwright_storage::{Assignment, ListQuery, Row};
 
-use super::decode::{body_value, clip, read_object, text_value};
+use super::decode::{body_value, clip, read_object, refuse_body, text_value};
 use super::{cursor, ApiContext};
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
@@ -60,37 +61,72 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             key,
             changes,
             input,
+            condition,
         } => {
             let table = ctx.stack.table(table);
             let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
             let key_value = key_value(table, route, key, &req.params, &query)?;
-            let mut assignments: Vec<Assignment> = changes
-                .iter()
-                .map(|c| match c {
-                    Change::Set { column, value } => {
-                        Ok(Assignment::Set(column.clone(), value.clone()))
-                    }
-                    Change::Increment { column, by } => {
-                        Ok(Assignment::Increment(column.clone(), *by))
-                    }
-                    Change::SetUser { column, claim } => user_claim(user.as_ref(), *claim)
-                        .map(|v| Assignment::Set(column.clone(), v)),
-                })
-                .collect::<Result<_, ApiError>>()?;
-            if !input.is_empty() {
-                let body = read_object(req.headers, req.body, max_body).await?;
-                assignments.extend(body_changes(table, input, body)?);
+            // The body: the input fields, and the amounts increments take.
+            let amount_fields: Vec<&str> =
+                changes.iter().filter_map(Change::amount_field).collect();
+            let mut amounts = Map::new();
+            let mut assignments = Vec::new();
+            if input.is_empty() && amount_fields.is_empty() {
+                refuse_body(&req.headers, req.body, max_body).await?;
+            } else {
+                let mut body = read_object(req.headers, req.body, max_body).await?;
+                for field in &amount_fields {
+                    amounts.insert(field.to_string(), Json::from(amount(&mut body, field)?));
+                }
+                if !input.is_empty() {
+                    assignments.extend(body_changes(table, input, body)?);
+                } else {
+                    reject_unknown(&body, input)?;
+                }
             }
-            match ctx.engine.update(table, &key_value, &assignments).await? {
+            for c in changes {
+                assignments.push(match c {
+                    Change::Set { column, value } => Assignment::Set(column.clone(), value.clone()),
+                    Change::Increment { column, by } => Assignment::Increment(column.clone(), *by),
+                    Change::IncrementBy {
+                        column,
+                        field,
+                        negate,
+                    } => {
+                        let n = amounts[field.as_str()]
+                            .as_i64()
+                            .expect("an amount is an integer");
+                        Assignment::Increment(column.clone(), if *negate { -n } else { n })
+                    }
+                    Change::SetUser { column, claim } => {
+                        Assignment::Set(column.clone(), user_claim(user.as_ref(), *claim)?)
+                    }
+                });
+            }
+            let condition = resolve(condition, user.as_ref(), &amounts)?;
+            let updated = ctx
+                .engine
+                .update_where(table, &key_value, &assignments, &condition)
+                .await?;
+            match updated {
                 Some(row) => Ok(respond(route, Some(shape(&route.response.fields, &row)))),
                 None => Err(not_found(table, route, &key_value)),
             }
         }
-        Operation::Delete { table, key } => {
+        Operation::Delete {
+            table,
+            key,
+            condition,
+        } => {
             let table = ctx.stack.table(table);
             let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
             let key_value = key_value(table, route, key, &req.params, &query)?;
-            if ctx.engine.delete(table, &key_value).await? {
+            let condition = resolve(condition, user.as_ref(), &Map::new())?;
+            if ctx
+                .engine
+                .delete_where(table, &key_value, &condition)
+                .await?
+            {
                 Ok(respond(route, None))
             } else {
                 Err(not_found(table, route, &key_value))
@@ -217,6 +253,40 @@ async fn list(
         response.headers_mut().insert("x-next-cursor", next);
     }
     Ok(response)
+}
+
+/// A route's condition with the signed-in user's claims and the request's
+/// amounts put in.
+fn resolve(
+    condition: &[Comparison],
+    user: Option<&Claims>,
+    amounts: &Map<String, Json>,
+) -> Result<Vec<Comparison>, ApiError> {
+    condition
+        .iter()
+        .map(|c| {
+            let value = match &c.value {
+                Operand::User(claim) => Operand::Value(user_claim(user, *claim)?),
+                Operand::Input(field) => Operand::Value(amounts[field.as_str()].clone()),
+                other => other.clone(),
+            };
+            Ok(Comparison { value, ..c.clone() })
+        })
+        .collect()
+}
+
+/// An increment's amount from the body: a positive integer (a negative
+/// one would turn a sale into a restock).
+fn amount(body: &mut Map<String, Json>, field: &str) -> Result<i64, ApiError> {
+    match body.remove(field) {
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 1 => Ok(n),
+            _ => Err(ApiError::BadRequest(format!(
+                "field `{field}`: must be a positive integer"
+            ))),
+        },
+        None => Err(ApiError::BadRequest(format!("field `{field}` is required"))),
+    }
 }
 
 /// A claim of the signed-in user to write. An e-mail address is written only

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 mod aws;
+mod condition;
 mod service;
 
 pub use aws::*;
+pub use condition::*;
 pub use service::*;
 
 #[derive(Debug, Clone, Serialize)]
@@ -656,12 +658,16 @@ pub enum Operation {
         table: String,
         key: KeySource,
         changes: Vec<Change>,
-        /// Fields a request body may set (empty: the body is ignored).
+        /// Fields a request body may set (empty: a body is refused).
         input: Vec<Field>,
+        /// `where`: all must hold, or the answer is 409.
+        condition: Vec<Comparison>,
     },
     Delete {
         table: String,
         key: KeySource,
+        /// `where`: all must hold, or the answer is 409.
+        condition: Vec<Comparison>,
     },
     /// Answers 200 when the database answers, 503 when it does not.
     Health,
@@ -693,6 +699,16 @@ pub struct ListOperation {
     /// A request must give one of the filters (what lets DynamoDB serve an
     /// order from an index: only a Query has one).
     pub require_filter: bool,
+}
+
+impl Change {
+    /// The body field an increment takes its amount from, if it does.
+    pub fn amount_field(&self) -> Option<&str> {
+        match self {
+            Change::IncrementBy { field, .. } => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl ListOperation {
@@ -734,6 +750,13 @@ pub enum Change {
     Set { column: String, value: Json },
     /// Atomically add to a numeric column.
     Increment { column: String, by: i64 },
+    /// Atomically add (or, `negate`, subtract) the positive integer the
+    /// request body gives in `field` (`"-$input.quantity"`).
+    IncrementBy {
+        column: String,
+        field: String,
+        negate: bool,
+    },
     /// Set the column to a claim of the signed-in user (`"$user.sub"`,
     /// `"$user.email"`): who liked, who adopted.
     SetUser { column: String, claim: UserClaim },

@@ -6,6 +6,7 @@
 //! (list routes, field lists). Each adds an `impl Validator` block.
 
 mod aws;
+mod condition;
 mod domain;
 mod list;
 mod ops;

@@ -92,10 +92,7 @@ impl Validator<'_> {
                     ),
                 );
             } else {
-                changes.push(Change::Increment {
-                    column: col.to_string(),
-                    by: *by.get_ref(),
-                });
+                changes.extend(self.increment_by(col, by));
             }
         }
         let input = if r.input.is_some() {
@@ -103,16 +100,76 @@ impl Validator<'_> {
         } else {
             Vec::new()
         };
+        for (field, by) in r.increment.iter().flatten() {
+            let amount = changes.iter().find_map(|c| match c {
+                Change::IncrementBy {
+                    column,
+                    field: amount,
+                    ..
+                } if data.api.column_of(field) == Some(column.as_str()) => Some(amount),
+                _ => None,
+            });
+            if let Some(amount) = amount.filter(|a| input.iter().any(|f| &f.api == *a)) {
+                self.error(
+                    by.span(),
+                    format!("`$input.{amount}` is also an input field: name the amount apart"),
+                );
+            }
+        }
         if changes.is_empty() && input.is_empty() && self.errors.len() == head.errors_before {
             self.error(head.span.clone(), "op = \"update\" changes nothing")
                 .hint = Some("add `set = { field = value }`, `increment = { field = 1 }` or `input = [fields from the body]`".into());
         }
+        let amounts: Vec<&str> = changes.iter().filter_map(Change::amount_field).collect();
+        let condition = self.condition(head, data, &amounts);
         Some(Operation::Update {
             table: table.name.clone(),
             key,
             changes,
             input,
+            condition,
         })
+    }
+
+    /// An increment's amount: an integer, or `"$input.NAME"` (added) or
+    /// `"-$input.NAME"` (subtracted), a positive integer from the body.
+    fn increment_by(&mut self, column: &str, by: &S<toml::Value>) -> Option<Change> {
+        match by.get_ref() {
+            toml::Value::Integer(n) => Some(Change::Increment {
+                column: column.to_string(),
+                by: *n,
+            }),
+            toml::Value::String(text) => {
+                let (negate, rest) = match text.strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, text.as_str()),
+                };
+                match rest
+                    .strip_prefix("$input.")
+                    .filter(|f| super::is_identifier(f))
+                {
+                    Some(field) => Some(Change::IncrementBy {
+                        column: column.to_string(),
+                        field: field.to_string(),
+                        negate,
+                    }),
+                    None => {
+                        self.error(
+                            by.span(),
+                            "an increment is an integer, \"$input.FIELD\" or \"-$input.FIELD\"",
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    by.span(),
+                    "an increment is an integer, \"$input.FIELD\" or \"-$input.FIELD\"",
+                );
+                None
+            }
+        }
     }
 
     /// One `set` entry: a value for a column other than the key, or a

@@ -25,7 +25,7 @@ type SpanOf = fn(&RawRoute, &Range<usize>) -> Option<Range<usize>>;
 /// The route keys that apply to some ops only, and those ops: the one
 /// place that says which keys each op takes. A map's place is its first
 /// entry, or the route when it is empty.
-const SCOPED: [(&str, SpanOf, &[&str]); 12] = [
+const SCOPED: [(&str, SpanOf, &[&str]); 13] = [
     ("filters", |r, _| written(r.filters.as_ref()), &["list"]),
     (
         "named_filter",
@@ -65,6 +65,11 @@ const SCOPED: [(&str, SpanOf, &[&str]); 12] = [
         &["update"],
     ),
     (
+        "where",
+        |r, _| written(r.condition.as_ref()),
+        &["update", "delete"],
+    ),
+    (
         "wrap",
         |r, _| written(r.wrap.as_ref()),
         &["get", "list", "create", "update"],
@@ -95,7 +100,7 @@ pub(super) struct RouteHead<'r> {
     pub(super) span: Range<usize>,
     pub(super) op: &'r str,
     method: Method,
-    auth: Auth,
+    pub(super) auth: Auth,
     pub(super) params: Vec<(String, Range<usize>)>,
     status: u16,
     body: Option<Json>,
@@ -147,6 +152,7 @@ impl Validator<'_> {
             "delete" => Operation::Delete {
                 table,
                 key: self.key_source(&head, &data)?,
+                condition: self.condition(&head, &data, &[]),
             },
             "list" => self.list(&head, &data),
             "create" => self.create(&head, &data),

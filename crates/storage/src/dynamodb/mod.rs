@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde_json::Value as Json;
-use stackwright_stack::Table;
+use stackwright_stack::{Comparison, Operand, Table};
 
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
@@ -223,6 +223,75 @@ impl DynamoEngine {
     }
 }
 
+/// ` AND ...` for a route's `where` in a condition expression. A missing
+/// attribute or a NULL never compares true, as in SQL.
+fn guard(
+    table: &Table,
+    condition: &[Comparison],
+    names: &mut HashMap<String, String>,
+    values: &mut HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Result<String> {
+    let mut out = String::new();
+    let present = |name: &str| {
+        format!(" AND attribute_exists({name}) AND NOT attribute_type({name}, :wnull)")
+    };
+    for (i, c) in condition.iter().enumerate() {
+        let column = format!("#w{i}");
+        names.insert(column.clone(), c.column.clone());
+        out.push_str(&present(&column));
+        let right = match &c.value {
+            Operand::Column(other) => {
+                let name = format!("#wo{i}");
+                names.insert(name.clone(), other.clone());
+                out.push_str(&present(&name));
+                name
+            }
+            Operand::Value(v) => {
+                let name = format!(":w{i}");
+                values.insert(name.clone(), to_av(table.columns[&c.column].ty, v)?);
+                name
+            }
+            Operand::User(_) | Operand::Input(_) => {
+                return Err(StorageError::Internal(
+                    "a request value reaches the database unresolved".into(),
+                ))
+            }
+        };
+        out.push_str(&format!(" AND {column} {} {right}", c.op.symbol()));
+    }
+    if !condition.is_empty() {
+        values.insert(":wnull".into(), s("NULL".to_string()));
+    }
+    Ok(out)
+}
+
+/// Whether `row` meets `condition` (for a write that changes nothing).
+fn holds(row: &Row, condition: &[Comparison]) -> bool {
+    use stackwright_stack::CompareOp::*;
+    condition.iter().all(|c| {
+        let left = &row[&c.column];
+        let right = match &c.value {
+            Operand::Column(other) => &row[other],
+            Operand::Value(v) => v,
+            Operand::User(_) | Operand::Input(_) => return false,
+        };
+        let ordering = match (left, right) {
+            (Json::Number(a), Json::Number(b)) => a.as_f64().partial_cmp(&b.as_f64()),
+            (Json::String(a), Json::String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (Json::Bool(a), Json::Bool(b)) => Some(a.cmp(b)),
+            _ => None,
+        };
+        ordering.is_some_and(|o| match c.op {
+            Eq => o.is_eq(),
+            Ne => o.is_ne(),
+            Lt => o.is_lt(),
+            Le => o.is_le(),
+            Gt => o.is_gt(),
+            Ge => o.is_ge(),
+        })
+    })
+}
+
 /// A GSI's name in DynamoDB: the table's, then the stack file's.
 fn index_name(table: &Table, index: &str) -> String {
     format!("{}__{index}", table.name)
@@ -360,17 +429,22 @@ impl Engine for DynamoEngine {
         ))
     }
 
-    async fn update(
+    async fn update_where(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
         if changes.is_empty() {
-            return self.get(table, key).await;
+            return match self.get(table, key).await? {
+                Some(row) if !holds(&row, condition) => Err(StorageError::ConditionFailed),
+                row => Ok(row),
+            };
         }
         let mut names = HashMap::from([("#k".to_string(), table.key.clone())]);
         let mut values = HashMap::new();
+        let guard = guard(table, condition, &mut names, &mut values)?;
         let mut sets = Vec::new();
         let mut removes = Vec::new();
         let mut adds = Vec::new();
@@ -410,7 +484,7 @@ impl Engine for DynamoEngine {
             .table_name(self.table_name(&table.name))
             .set_key(Some(Self::key_of(table, key)?))
             .update_expression(expression.join(" "))
-            .condition_expression("attribute_exists(#k)")
+            .condition_expression(format!("attribute_exists(#k){guard}"))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .return_values(ReturnValue::AllNew)
@@ -419,25 +493,40 @@ impl Engine for DynamoEngine {
         match out {
             Ok(o) => Ok(o.attributes().map(|a| read(table, a))),
             Err(e) => match classify(e) {
+                Failure::Condition if !condition.is_empty() => {
+                    missing_or_failed(self, table, key).await
+                }
                 Failure::Condition => Ok(None),
                 other => Err(fail(other)),
             },
         }
     }
 
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool> {
+        let mut names = HashMap::from([("#k".to_string(), table.key.clone())]);
+        let mut values = HashMap::new();
+        let guard = guard(table, condition, &mut names, &mut values)?;
         let out = self
             .client
             .delete_item()
             .table_name(self.table_name(&table.name))
             .set_key(Some(Self::key_of(table, key)?))
-            .condition_expression("attribute_exists(#k)")
-            .expression_attribute_names("#k", &table.key)
+            .condition_expression(format!("attribute_exists(#k){guard}"))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
         match out {
             Ok(_) => Ok(true),
             Err(e) => match classify(e) {
+                Failure::Condition if !condition.is_empty() => {
+                    missing_or_failed(self, table, key).await.map(|_| false)
+                }
                 Failure::Condition => Ok(false),
                 other => Err(fail(other)),
             },

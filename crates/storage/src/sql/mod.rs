@@ -11,7 +11,7 @@ mod schema;
 pub use schema::{migration_statements, MigrationSql};
 
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Comparison, Table};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -117,6 +117,25 @@ impl Builder {
             }
             _ => self.bind(p),
         }
+    }
+    /// ` AND (the route's condition)`, when it has one.
+    fn condition(&mut self, table: &Table, condition: &[Comparison]) -> Result<&mut Self> {
+        if condition.is_empty() {
+            return Ok(self);
+        }
+        let dialect = self.dialect;
+        let (pieces, values) = crate::condition::sql(table, condition, |c| dialect.quote(c))?;
+        self.push(" AND (");
+        for piece in pieces {
+            match piece {
+                paging::Piece::Text(t) => self.push(&t),
+                paging::Piece::Value(i) => {
+                    let (ty, v) = &values[i];
+                    self.bind(param(*ty, v)?)
+                }
+            };
+        }
+        Ok(self.push(")"))
     }
     fn done(self) -> Statement {
         Statement {
@@ -266,14 +285,16 @@ impl Dialect {
         b.done()
     }
 
-    /// UPDATE ... SET; PostgreSQL returns the row.
+    /// UPDATE ... SET where the key and `condition` hold; PostgreSQL
+    /// returns the row.
     pub fn update(
         self,
-        shape: &Shape,
+        (table, shape): (&Table, &Shape),
         sets: Vec<(&str, Param)>,
         increments: &[(&str, i64)],
         key: Param,
-    ) -> Statement {
+        condition: &[Comparison],
+    ) -> Result<Statement> {
         let mut b = Builder::new(self);
         b.push(&format!("UPDATE {} SET ", self.quote(&shape.table)));
         let mut first = true;
@@ -294,17 +315,42 @@ impl Dialect {
             b.push(&format!("{c} = {c} + ")).bind(Param::Int(*by));
         }
         b.push(" WHERE ").equals(&self.quote(&shape.key), key);
+        b.condition(table, condition)?;
         if self == Dialect::Postgres {
             b.push(&format!(" RETURNING {}", self.select_list(shape)));
         }
-        b.done()
+        Ok(b.done())
     }
 
-    pub fn delete(self, shape: &Shape, key: Param) -> Statement {
+    /// The row with `key`, where `condition` holds.
+    pub fn get_where(
+        self,
+        (table, shape): (&Table, &Shape),
+        key: Param,
+        condition: &[Comparison],
+    ) -> Result<Statement> {
+        let mut b = Builder::new(self);
+        b.push(&format!(
+            "SELECT {} FROM {} WHERE ",
+            self.select_list(shape),
+            self.quote(&shape.table)
+        ))
+        .equals(&self.quote(&shape.key), key);
+        b.condition(table, condition)?;
+        Ok(b.done())
+    }
+
+    pub fn delete(
+        self,
+        (table, shape): (&Table, &Shape),
+        key: Param,
+        condition: &[Comparison],
+    ) -> Result<Statement> {
         let mut b = Builder::new(self);
         b.push(&format!("DELETE FROM {} WHERE ", self.quote(&shape.table)))
             .equals(&self.quote(&shape.key), key);
-        b.done()
+        b.condition(table, condition)?;
+        Ok(b.done())
     }
 }
 

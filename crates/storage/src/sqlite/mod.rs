@@ -15,7 +15,7 @@ use rusqlite::{
     params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
 };
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Comparison, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
@@ -273,6 +273,31 @@ impl Shape {
 use crate::paging;
 use crate::shape::Shape;
 
+/// ` AND (condition)` for a route's `where`, its constants added to `values`.
+fn where_sql(
+    table: &Table,
+    condition: &[Comparison],
+    values: &mut Vec<SqlValue>,
+) -> Result<String> {
+    if condition.is_empty() {
+        return Ok(String::new());
+    }
+    let (pieces, constants) = crate::condition::sql(table, condition, quote)?;
+    let mut out = String::from(" AND (");
+    for piece in pieces {
+        match piece {
+            paging::Piece::Text(t) => out.push_str(&t),
+            paging::Piece::Value(i) => {
+                out.push('?');
+                let (ty, v) = &constants[i];
+                values.push(to_sql(*ty, v)?);
+            }
+        }
+    }
+    out.push(')');
+    Ok(out)
+}
+
 #[async_trait]
 impl Engine for SqliteEngine {
     fn kind(&self) -> EngineKind {
@@ -438,11 +463,12 @@ impl Engine for SqliteEngine {
         .await
     }
 
-    async fn update(
+    async fn update_where(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
         let shape = Shape::of(table);
         let mut sets = Vec::new();
@@ -461,48 +487,57 @@ impl Engine for SqliteEngine {
             }
         }
         values.push(to_sql(shape.key_ty, key)?);
+        let guard = where_sql(table, condition, &mut values)?;
         let sql = if sets.is_empty() {
             format!(
-                "SELECT {} FROM {} WHERE {} = ?",
+                "SELECT {} FROM {} WHERE {} = ?{guard}",
                 shape.select_list(),
                 quote(&shape.table),
                 quote(&shape.key)
             )
         } else {
             format!(
-                "UPDATE {} SET {} WHERE {} = ? RETURNING {}",
+                "UPDATE {} SET {} WHERE {} = ?{guard} RETURNING {}",
                 quote(&shape.table),
                 sets.join(", "),
                 quote(&shape.key),
                 shape.select_list()
             )
         };
-        self.run(move |c| {
-            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-            stmt.query_row(params_from_iter(values), |r| shape.read(r))
-                .optional()
-                .map_err(map_err)
-        })
-        .await
+        let row = self
+            .run(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+                stmt.query_row(params_from_iter(values), |r| shape.read(r))
+                    .optional()
+                    .map_err(map_err)
+            })
+            .await?;
+        updated(self, (table, key), condition, row).await
     }
 
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool> {
         let shape = Shape::of(table);
-        let key = to_sql(shape.key_ty, key)?;
-        self.run(move |c| {
-            let sql = format!(
-                "DELETE FROM {} WHERE {} = ?",
-                quote(&shape.table),
-                quote(&shape.key)
-            );
-            let n = c
-                .prepare_cached(&sql)
-                .map_err(map_err)?
-                .execute([key])
-                .map_err(map_err)?;
-            Ok(n > 0)
-        })
-        .await
+        let mut values = vec![to_sql(shape.key_ty, key)?];
+        let guard = where_sql(table, condition, &mut values)?;
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = ?{guard}",
+            quote(&shape.table),
+            quote(&shape.key)
+        );
+        let n = self
+            .run(move |c| {
+                c.prepare_cached(&sql)
+                    .map_err(map_err)?
+                    .execute(params_from_iter(values))
+                    .map_err(map_err)
+            })
+            .await?;
+        deleted(self, (table, key), condition, n as u64).await
     }
 
     fn queue(&self) -> Option<&dyn Queue> {

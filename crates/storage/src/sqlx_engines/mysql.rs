@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{AssertSqlSafe, Row as _};
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Comparison, Table};
 use time::PrimitiveDateTime;
 
 use crate::engine::*;
@@ -272,17 +272,38 @@ impl Engine for MysqlEngine {
             .ok_or_else(|| StorageError::Internal("inserted row not found".into()))
     }
 
-    async fn update(
+    async fn update_where(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
         let shape = Shape::of(table);
         let (sets, increments) = shape.assignments(changes)?;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        if !condition.is_empty() {
+            // MySQL counts changed rows, not matched ones: the condition is
+            // checked first, on the row locked until the write commits.
+            let mut st = D.get_where((table, &shape), shape.key_param(key)?, condition)?;
+            st.sql.push_str(" FOR UPDATE");
+            let held = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if held.is_none() {
+                drop(tx);
+                return missing_or_failed(self, table, key).await;
+            }
+        }
         if !sets.is_empty() || !increments.is_empty() {
-            let st = D.update(&shape, sets, &increments, shape.key_param(key)?);
+            let st = D.update(
+                (table, &shape),
+                sets,
+                &increments,
+                shape.key_param(key)?,
+                &[],
+            )?;
             bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
                 .execute(&mut *tx)
                 .await
@@ -294,14 +315,19 @@ impl Engine for MysqlEngine {
         Ok(row)
     }
 
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool> {
         let shape = Shape::of(table);
-        let st = D.delete(&shape, shape.key_param(key)?);
+        let st = D.delete((table, &shape), shape.key_param(key)?, condition)?;
         let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        deleted(self, (table, key), condition, done.rows_affected()).await
     }
 
     fn queue(&self) -> Option<&dyn Queue> {

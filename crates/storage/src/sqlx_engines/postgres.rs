@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Comparison, Table};
 use time::OffsetDateTime;
 
 use crate::engine::*;
@@ -254,29 +254,43 @@ impl Engine for PostgresEngine {
             .ok_or_else(|| StorageError::Internal("INSERT returned no row".into()))
     }
 
-    async fn update(
+    async fn update_where(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
         let shape = Shape::of(table);
         let (sets, increments) = shape.assignments(changes)?;
-        if sets.is_empty() && increments.is_empty() {
-            return self.get(table, key).await;
-        }
-        let st = D.update(&shape, sets, &increments, shape.key_param(key)?);
-        self.fetch_optional(&shape, st).await
+        let st = if sets.is_empty() && increments.is_empty() {
+            D.get_where((table, &shape), shape.key_param(key)?, condition)?
+        } else {
+            D.update(
+                (table, &shape),
+                sets,
+                &increments,
+                shape.key_param(key)?,
+                condition,
+            )?
+        };
+        let row = self.fetch_optional(&shape, st).await?;
+        updated(self, (table, key), condition, row).await
     }
 
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool> {
         let shape = Shape::of(table);
-        let st = D.delete(&shape, shape.key_param(key)?);
+        let st = D.delete((table, &shape), shape.key_param(key)?, condition)?;
         let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        deleted(self, (table, key), condition, done.rows_affected()).await
     }
 
     fn queue(&self) -> Option<&dyn Queue> {

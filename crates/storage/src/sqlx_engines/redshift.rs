@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
-use stackwright_stack::{Subscription, Table};
+use stackwright_stack::{Comparison, Subscription, Table};
 use time::OffsetDateTime;
 
 use super::postgres::{JsonAs, PgQuery};
@@ -288,23 +288,30 @@ impl Engine for RedshiftEngine {
         retrying(|| self.insert_once(table, &row)).await
     }
 
-    async fn update(
+    async fn update_where(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
-        retrying(|| self.update_once(table, key, changes)).await
+        let row = retrying(|| self.update_once(table, key, changes, condition)).await?;
+        updated(self, (table, key), condition, row).await
     }
 
-    async fn delete(&self, table: &Table, key: &Json) -> Result<bool> {
+    async fn delete_where(
+        &self,
+        table: &Table,
+        key: &Json,
+        condition: &[Comparison],
+    ) -> Result<bool> {
         let shape = Shape::of(table);
-        let st = D.delete(&shape, shape.key_param(key)?);
+        let st = D.delete((table, &shape), shape.key_param(key)?, condition)?;
         let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        deleted(self, (table, key), condition, done.rows_affected()).await
     }
 
     fn queue(&self) -> Option<&dyn Queue> {
@@ -441,11 +448,13 @@ impl RedshiftEngine {
         made.ok_or_else(|| StorageError::Internal("the inserted row is gone".into()))
     }
 
+    /// The update, or None when no row has the key and meets `condition`.
     async fn update_once(
         &self,
         table: &Table,
         key: &Json,
         changes: &[Assignment],
+        condition: &[Comparison],
     ) -> Result<Option<Row>> {
         let shape = Shape::of(table);
         let (sets, increments) = shape.assignments(changes)?;
@@ -466,13 +475,19 @@ impl RedshiftEngine {
         } else {
             self.pool.begin().await.map_err(map_err)?
         };
-        if !sets.is_empty() || !increments.is_empty() {
-            let st = D.update(&shape, sets, &increments, key.clone());
+        let writes = !sets.is_empty() || !increments.is_empty();
+        if writes {
+            let st = D.update((table, &shape), sets, &increments, key.clone(), condition)?;
             if run(&mut tx, st).await? == 0 {
                 return Ok(None);
             }
         }
-        let Some(row) = fetch(&mut tx, &shape, D.get(&shape, key.clone())).await? else {
+        // After the write the condition may no longer hold (its job is done).
+        let read = match writes {
+            true => D.get(&shape, key.clone()),
+            false => D.get_where((table, &shape), key.clone(), condition)?,
+        };
+        let Some(row) = fetch(&mut tx, &shape, read).await? else {
             return Ok(None);
         };
         if touches_unique {
