@@ -96,7 +96,7 @@ fn check_model(stack: &Stack) {
                         Change::Set { column, value } => {
                             check_value(has(table, column), value).expect("a set value fits");
                         }
-                        Change::Increment { column, .. } => {
+                        Change::Increment { column, .. } | Change::IncrementBy { column, .. } => {
                             assert!(
                                 has(table, column).ty.is_integer(),
                                 "increment of a non-integer"
@@ -109,6 +109,17 @@ fn check_model(stack: &Stack) {
                 }
             }
             Operation::Get { .. } | Operation::Delete { .. } | Operation::Health => {}
+        }
+        // A condition names columns of its table only.
+        if let Operation::Update { condition, .. } | Operation::Delete { condition, .. } =
+            &route.operation
+        {
+            for c in condition {
+                has(table, &c.column);
+                if let stackwright_stack::Operand::Column(other) = &c.value {
+                    has(table, other);
+                }
+            }
         }
     }
     for sub in &stack.subscriptions {

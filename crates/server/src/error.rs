@@ -106,7 +106,7 @@ impl From<StorageError> for ApiError {
                 ApiError::BadRequest("a value is larger than the database can store".into())
             }
             StorageError::ConditionFailed => {
-                ApiError::Conflict("the row does not meet this route's condition (`where`)".into())
+                ApiError::Conflict("the row does not meet this route's condition: its `where`, or an increment must end on one of the column's `allowed` values".into())
             }
             StorageError::BadCursor => ApiError::BadRequest(BAD_CURSOR.into()),
             StorageError::Unavailable(detail) | StorageError::Contention(detail) => {

@@ -4,7 +4,7 @@
 //! so it never holds (DynamoDB is told the same in `dynamodb`).
 
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Comparison, Operand, Table};
+use stackwright_stack::{ColumnType, CompareOp, Comparison, Operand, Table};
 
 use crate::engine::{Result, StorageError};
 use crate::paging::Piece;
@@ -34,6 +34,17 @@ pub fn sql(
             c.op.symbol()
         )));
         match &c.value {
+            Operand::Value(Json::Array(list)) if c.op == CompareOp::In => {
+                pieces.push(Piece::Text("(".into()));
+                for (j, v) in list.iter().enumerate() {
+                    if j > 0 {
+                        pieces.push(Piece::Text(", ".into()));
+                    }
+                    pieces.push(Piece::Value(values.len()));
+                    values.push((ty, v.clone()));
+                }
+                pieces.push(Piece::Text(")".into()));
+            }
             Operand::Column(other) => pieces.push(Piece::Text(quote(other))),
             Operand::Value(v) => {
                 pieces.push(Piece::Value(values.len()));

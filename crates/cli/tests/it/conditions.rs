@@ -35,6 +35,12 @@ key = "sku"
 sku = { type = "string", max_length = 20 }
 stock = { type = "integer" }
 
+[tables.rating]
+key = "id"
+[tables.rating.columns]
+id = { type = "string", max_length = 20 }
+stars = { type = "integer", default = 1, allowed = [1, 2, 3] }
+
 [tables.note]
 key = "id"
 [tables.note.columns]
@@ -104,6 +110,19 @@ op = "update"
 table = "product"
 increment = { stock = "-$input.quantity" }
 where = "stock >= $input.quantity"
+
+[[routes]]
+method = "POST"
+path = "/ratings"
+op = "create"
+table = "rating"
+
+[[routes]]
+method = "POST"
+path = "/ratings/{id}/up"
+op = "update"
+table = "rating"
+increment = { stars = 1 }
 
 [[routes]]
 method = "POST"
@@ -218,6 +237,35 @@ async fn a_hundred_borrowers_get_the_three_copies(engine: TestEngine) {
         .await
         .assert_error(400, "bad_request");
     assert_eq!(app.get("/books/dune").await.body["borrowed"], 0);
+}
+
+/// An increment ends on one of the column's `allowed` values, or not at all.
+async fn increments_stay_within_allowed_values(engine: TestEngine) {
+    let stack = TempStack::new(STACK);
+    let app = TestApp::spawn_on(engine, stack.path()).await;
+    assert_eq!(app.post("/ratings", r#"{"id":"r"}"#).await.status, 201);
+    for stars in [2, 3] {
+        let up = app.post("/ratings/r/up", "").await;
+        assert_eq!(
+            (up.status.as_u16(), &up.body["stars"]),
+            (200, &json!(stars)),
+            "{}",
+            up.body
+        );
+    }
+    let refused = app.post("/ratings/r/up", "").await;
+    refused.assert_error(409, "conflict");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowed"),
+        "{}",
+        refused.body
+    );
+    app.post("/ratings/none/up", "")
+        .await
+        .assert_error(404, "not_found");
 }
 
 async fn a_pet_is_adopted_once_and_an_adopted_pet_stays(engine: TestEngine) {
@@ -360,6 +408,7 @@ async fn concurrent_buyers_never_oversell(engine: TestEngine) {
 
 on_every_engine!(
     concurrent_buyers_never_oversell,
+    increments_stay_within_allowed_values,
     a_hundred_borrowers_get_the_three_copies,
     a_pet_is_adopted_once_and_an_adopted_pet_stays,
     a_note_is_changed_only_by_its_owner,

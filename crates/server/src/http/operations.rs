@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use stackwright_stack::validate::PAGINATION_PARAMS;
 use stackwright_stack::{
-    Auth, Change, Comparison, Field, KeySource, ListOperation, Operand, Operation, Route, Table,
-    UserClaim,
+    Auth, Change, CompareOp, Comparison, Field, KeySource, ListOperation, Operand, Operation,
+    Route, Table, UserClaim,
 };
 use stackwright_storage::{Assignment, ListQuery, Row};
 
@@ -103,7 +103,8 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                     }
                 });
             }
-            let condition = resolve(condition, user.as_ref(), &amounts)?;
+            let mut condition = resolve(condition, user.as_ref(), &amounts)?;
+            condition.extend(within_allowed(table, &assignments));
             let updated = ctx
                 .engine
                 .update_where(table, &key_value, &assignments, &condition)
@@ -271,6 +272,31 @@ fn resolve(
                 other => other.clone(),
             };
             Ok(Comparison { value, ..c.clone() })
+        })
+        .collect()
+}
+
+/// For each increment of a column with `allowed` values: the values it
+/// may start from, so that it ends on an allowed one (a condition every
+/// engine checks in the write; DynamoDB cannot compute `col + n` in one).
+fn within_allowed(table: &Table, assignments: &[Assignment]) -> Vec<Comparison> {
+    assignments
+        .iter()
+        .filter_map(|a| match a {
+            Assignment::Increment(column, by) => {
+                let allowed = table.columns[column].allowed.as_ref()?;
+                let starts = allowed
+                    .iter()
+                    .filter_map(|v| v.as_i64()?.checked_sub(*by))
+                    .map(Json::from)
+                    .collect();
+                Some(Comparison {
+                    column: column.clone(),
+                    op: CompareOp::In,
+                    value: Operand::Value(Json::Array(starts)),
+                })
+            }
+            Assignment::Set(..) => None,
         })
         .collect()
 }

@@ -21,6 +21,11 @@ pub enum CompareOp {
     Gt,
     #[serde(rename = ">=")]
     Ge,
+    /// One of a list ([`Operand::Value`] holds an array): never written in
+    /// a stack file; the runtime asks it of increments on columns with
+    /// `allowed` values.
+    #[serde(rename = "in")]
+    In,
 }
 
 impl CompareOp {
@@ -43,11 +48,12 @@ impl CompareOp {
             CompareOp::Le => "<=",
             CompareOp::Gt => ">",
             CompareOp::Ge => ">=",
+            CompareOp::In => "IN",
         }
     }
 
     pub fn orders(self) -> bool {
-        !matches!(self, CompareOp::Eq | CompareOp::Ne)
+        !matches!(self, CompareOp::Eq | CompareOp::Ne | CompareOp::In)
     }
 }
 

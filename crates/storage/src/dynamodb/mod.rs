@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde_json::Value as Json;
-use stackwright_stack::{Comparison, Operand, Table};
+use stackwright_stack::{CompareOp, Comparison, Operand, Table};
 
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
@@ -246,6 +246,15 @@ fn guard(
                 out.push_str(&present(&name));
                 name
             }
+            Operand::Value(Json::Array(list)) if c.op == CompareOp::In => {
+                let mut names = Vec::new();
+                for (j, v) in list.iter().enumerate() {
+                    let name = format!(":w{i}_{j}");
+                    values.insert(name.clone(), to_av(table.columns[&c.column].ty, v)?);
+                    names.push(name);
+                }
+                format!("({})", names.join(", "))
+            }
             Operand::Value(v) => {
                 let name = format!(":w{i}");
                 values.insert(name.clone(), to_av(table.columns[&c.column].ty, v)?);
@@ -270,6 +279,9 @@ fn holds(row: &Row, condition: &[Comparison]) -> bool {
     use stackwright_stack::CompareOp::*;
     condition.iter().all(|c| {
         let left = &row[&c.column];
+        if let (CompareOp::In, Operand::Value(Json::Array(list))) = (c.op, &c.value) {
+            return list.contains(left);
+        }
         let right = match &c.value {
             Operand::Column(other) => &row[other],
             Operand::Value(v) => v,
@@ -288,6 +300,7 @@ fn holds(row: &Row, condition: &[Comparison]) -> bool {
             Le => o.is_le(),
             Gt => o.is_gt(),
             Ge => o.is_ge(),
+            In => false,
         })
     })
 }
