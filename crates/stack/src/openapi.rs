@@ -95,7 +95,7 @@ fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
 }
 
 /// A list's query parameters: its filters, then `limit` and `cursor`.
-fn list_parameters(t: &Table, list: &ListOperation) -> Vec<Json> {
+fn list_parameters(t: &Table, list: &ListOperation, fields: &[Field]) -> Vec<Json> {
     let mut parameters = Vec::new();
     for f in &list.filters {
         parameters.push(json!({ "name": f.param, "in": "query", "required": false, "schema": column_schema(&t.columns[&f.column]) }));
@@ -106,8 +106,42 @@ fn list_parameters(t: &Table, list: &ListOperation) -> Vec<Json> {
         parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
     }
     parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
+    parameters.push(fields_parameter(fields));
     parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string" } }));
     parameters
+}
+
+/// `?fields=a,b`: some of the route's fields, each once (a comma-separated
+/// list: `style: form`, `explode: false`).
+fn fields_parameter(fields: &[Field]) -> Json {
+    let names: Vec<&str> = fields.iter().map(|f| f.api.as_str()).collect();
+    json!({
+        "name": "fields", "in": "query", "required": false, "style": "form", "explode": false,
+        "description": "Only these fields of each row (default: all of them)",
+        "schema": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "type": "string", "enum": names } }
+    })
+}
+
+/// An update's body: its input fields, and the amounts its increments
+/// take (required, positive); None when it reads no body.
+fn update_body(table: &Table, input: &[Field], changes: &[Change]) -> Option<Json> {
+    let amounts: Vec<&str> = changes.iter().filter_map(Change::amount_field).collect();
+    if input.is_empty() && amounts.is_empty() {
+        return None;
+    }
+    let mut schema = body_schema(table, input, false);
+    for field in amounts {
+        schema["properties"][field] = json!({ "type": "integer", "format": "int64", "minimum": 1 });
+        schema["required"]
+            .as_array_mut()
+            .expect("a list")
+            .push(json!(field));
+    }
+    Some(schema)
+}
+
+fn has_condition(operation: &Operation) -> bool {
+    matches!(operation, Operation::Update { condition, .. } | Operation::Delete { condition, .. } if !condition.is_empty())
 }
 
 fn key_parameter(table: &Table, key: &KeySource) -> Json {
@@ -122,8 +156,10 @@ fn success(route: &Route, table: Option<&Table>, many: bool) -> Json {
     let schema = match (&route.response.body, table) {
         (Some(body), _) => json!({ "const": body }),
         (None, Some(t)) => {
-            let row = row_schema(t, &route.response.fields);
+            let mut row = row_schema(t, &route.response.fields);
             let rows = if many {
+                // A list's rows hold the fields `?fields=` asks for.
+                row["required"] = json!([]);
                 json!({ "type": "array", "items": row })
             } else {
                 row
@@ -170,20 +206,7 @@ pub fn document(stack: &Stack) -> Json {
             } => {
                 let t = table.expect("a table");
                 parameters.push(key_parameter(t, key));
-                let amounts: Vec<&str> = changes.iter().filter_map(Change::amount_field).collect();
-                if !input.is_empty() || !amounts.is_empty() {
-                    let mut schema = body_schema(t, input, false);
-                    for field in amounts {
-                        // What an increment takes from the body: required, positive.
-                        schema["properties"][field] =
-                            json!({ "type": "integer", "format": "int64", "minimum": 1 });
-                        schema["required"]
-                            .as_array_mut()
-                            .expect("a list")
-                            .push(json!(field));
-                    }
-                    body = Some(schema);
-                }
+                body = update_body(t, input, changes);
                 responses.insert(status.clone(), success(route, table, false));
                 responses.insert("404".into(), error_response("No row with this key"));
             }
@@ -196,7 +219,11 @@ pub fn document(stack: &Stack) -> Json {
                 );
             }
             Operation::List(list) => {
-                parameters.extend(list_parameters(table.expect("a table"), list));
+                parameters.extend(list_parameters(
+                    table.expect("a table"),
+                    list,
+                    &route.response.fields,
+                ));
                 let mut ok = success(route, table, true);
                 ok["headers"] = json!({ "X-Next-Cursor": { "description": "Present when more rows follow: pass it as `cursor`", "schema": { "type": "string" } } });
                 responses.insert(status.clone(), ok);
@@ -205,15 +232,9 @@ pub fn document(stack: &Stack) -> Json {
                 responses.insert(status.clone(), success(route, None, false));
             }
         }
-        if let Operation::Update { condition, .. } | Operation::Delete { condition, .. } =
-            &route.operation
-        {
-            if !condition.is_empty() {
-                responses.insert(
-                    "409".into(),
-                    error_response("The row does not meet the route's condition (`where`)"),
-                );
-            }
+        if has_condition(&route.operation) {
+            let why = "The row does not meet the route's condition (`where`)";
+            responses.insert("409".into(), error_response(why));
         }
         responses.insert("400".into(), error_response("The request is invalid"));
         // Any route: shed under load, timed out, or the database is down.

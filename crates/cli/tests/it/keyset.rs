@@ -208,7 +208,42 @@ async fn forged_edited_and_transplanted_cursors_are_refused(engine: TestEngine) 
     );
 }
 
+/// `?fields=`: some of the route's fields, in the route's order; an unknown
+/// field, one the route does not show, or one named twice is a 400.
+async fn lists_return_the_fields_asked_for(engine: TestEngine) {
+    let stack = TempStack::new(ITEMS);
+    let app = TestApp::spawn_on(engine, stack.path()).await;
+    create(&app, "g", 1).await;
+    let page = app.get("/items?grp=g&fields=rank,id").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = page.body[0].as_object().unwrap();
+    assert_eq!(row.keys().collect::<Vec<_>>(), ["id", "rank"]);
+    assert_eq!(
+        app.get("/items?grp=g").await.body[0]
+            .as_object()
+            .unwrap()
+            .len(),
+        3
+    );
+    for bad in ["secret", "nope", "id,id", "", "id,"] {
+        let r = app.get(&format!("/items?grp=g&fields={bad}")).await;
+        r.assert_error(400, "bad_request");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("fields"),
+            "{}",
+            r.body
+        );
+    }
+    app.get("/items?grp=g&fields=id&fields=rank")
+        .await
+        .assert_error(400, "bad_request");
+}
+
 on_every_engine!(
+    lists_return_the_fields_asked_for,
     pages_under_concurrent_inserts_skip_and_repeat_nothing,
     forged_edited_and_transplanted_cursors_are_refused,
 );

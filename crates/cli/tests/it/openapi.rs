@@ -56,7 +56,7 @@ fn every_example_is_described_with_each_route() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["filter", "value", "limit", "cursor"]);
+    assert_eq!(names, ["filter", "value", "limit", "fields", "cursor"]);
     assert_eq!(
         list["parameters"][0]["schema"]["enum"],
         serde_json::json!(["GoodEvil", "LawChaos"])

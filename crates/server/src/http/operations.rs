@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
-use stackwright_stack::validate::PAGINATION_PARAMS;
+use stackwright_stack::validate::LIST_PARAMS;
 use stackwright_stack::{
     Auth, Change, CompareOp, Comparison, Field, KeySource, ListOperation, Operand, Operation,
     Route, Table, UserClaim,
@@ -147,7 +147,7 @@ async fn list(
     if let Some(nf) = &list.named_filter {
         accepted.extend([nf.param.as_str(), nf.value_param.as_str()]);
     }
-    accepted.extend(PAGINATION_PARAMS);
+    accepted.extend(LIST_PARAMS);
     let params = parse_query(query, &accepted)?;
     let get = |name: &str| {
         params
@@ -241,11 +241,8 @@ async fn list(
             },
         )
         .await?;
-    let items: Vec<Json> = page
-        .rows
-        .iter()
-        .map(|r| shape(&route.response.fields, r))
-        .collect();
+    let fields = selected_fields(&route.response.fields, get("fields"))?;
+    let items: Vec<Json> = page.rows.iter().map(|r| shape(&fields, r)).collect();
     let mut response = respond(route, Some(Json::Array(items)));
     if let Some(next) = page
         .next
@@ -254,6 +251,35 @@ async fn list(
         response.headers_mut().insert("x-next-cursor", next);
     }
     Ok(response)
+}
+
+/// `?fields=a,b`: the route's fields a client asks for (in the route's
+/// order), each known and named once; all of them without the parameter.
+fn selected_fields(fields: &[Field], asked: Option<&str>) -> Result<Vec<Field>, ApiError> {
+    let Some(asked) = asked else {
+        return Ok(fields.to_vec());
+    };
+    let names: Vec<&str> = asked.split(',').collect();
+    for (i, name) in names.iter().enumerate() {
+        if !fields.iter().any(|f| f.api == *name) {
+            let known: Vec<&str> = fields.iter().map(|f| f.api.as_str()).collect();
+            return Err(ApiError::BadRequest(format!(
+                "query parameter `fields`: unknown field `{}`; this list has {}",
+                clip(name),
+                known.join(", ")
+            )));
+        }
+        if names[..i].contains(name) {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter `fields`: `{name}` is named twice"
+            )));
+        }
+    }
+    Ok(fields
+        .iter()
+        .filter(|f| names.contains(&f.api.as_str()))
+        .cloned()
+        .collect())
 }
 
 /// A route's condition with the signed-in user's claims and the request's

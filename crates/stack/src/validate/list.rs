@@ -7,7 +7,7 @@ use std::ops::Range;
 use indexmap::IndexMap;
 
 use super::route::{RouteHead, RouteTable};
-use super::{ApiFields, Validator, PAGINATION_PARAMS};
+use super::{ApiFields, Validator, LIST_PARAMS};
 use crate::diagnostic::suggest;
 use crate::model::{
     CloudEngine, Field, Filter, ListOperation, NamedFilter, Operation, Order, Table,
@@ -80,10 +80,10 @@ impl Validator<'_> {
     /// A query parameter the list reads: not one of pagination's, and
     /// not read twice.
     fn query_param(&mut self, seen: &mut HashSet<String>, name: &str, span: Range<usize>) {
-        if PAGINATION_PARAMS.contains(&name) {
+        if LIST_PARAMS.contains(&name) {
             self.error(
                 span,
-                format!("query parameter `{name}` is reserved for pagination"),
+                format!("query parameter `{name}` is reserved for lists (limit, cursor, fields)"),
             );
         } else if !seen.insert(name.to_string()) {
             self.error(span, format!("query parameter `{name}` is used twice"));

@@ -34,8 +34,9 @@ use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::raw::*;
 
-/// Query parameters the runtime itself reads on list routes.
-pub const PAGINATION_PARAMS: [&str; 2] = ["limit", "cursor"];
+/// Query parameters the runtime itself reads on list routes: the page
+/// (`limit`, `cursor`) and the fields to return (`fields`).
+pub const LIST_PARAMS: [&str; 3] = ["limit", "cursor", "fields"];
 
 /// Parse and validate a stack file's text. `file` is only used to name places.
 pub fn parse(file: &Path, source: &str) -> Result<Stack, Diagnostics> {

@@ -52,7 +52,7 @@ fn list() {
             ),
             (
                 "named_filter = { param = \"limit\", value_param = \"cursor\", choices = { c = \"count\" } }\n",
-                &[(1, 26, "query parameter `limit` is reserved for pagination", None), (1, 49, "query parameter `cursor` is reserved for pagination", None)],
+                &[(1, 26, "query parameter `limit` is reserved for lists (limit, cursor, fields)", None), (1, 49, "query parameter `cursor` is reserved for lists (limit, cursor, fields)", None)],
             ),
             (
                 "filters = [\"count\"]\nnamed_filter = { param = \"by\", value_param = \"count\", choices = { c = \"count\" } }\n",
