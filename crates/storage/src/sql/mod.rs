@@ -325,29 +325,33 @@ impl Dialect {
     /// The row with `key`, where `condition` holds.
     pub fn get_where(
         self,
-        (table, shape): (&Table, &Shape),
+        target: (&Table, &Shape),
         key: Param,
         condition: &[Comparison],
     ) -> Result<Statement> {
-        let mut b = Builder::new(self);
-        b.push(&format!(
-            "SELECT {} FROM {} WHERE ",
-            self.select_list(shape),
-            self.quote(&shape.table)
-        ))
-        .equals(&self.quote(&shape.key), key);
-        b.condition(table, condition)?;
-        Ok(b.done())
+        let head = format!("SELECT {} FROM", self.select_list(target.1));
+        self.keyed(&head, target, key, condition)
     }
 
     pub fn delete(
         self,
+        target: (&Table, &Shape),
+        key: Param,
+        condition: &[Comparison],
+    ) -> Result<Statement> {
+        self.keyed("DELETE FROM", target, key, condition)
+    }
+
+    /// `HEAD table WHERE key = ? AND (condition)`.
+    fn keyed(
+        self,
+        head: &str,
         (table, shape): (&Table, &Shape),
         key: Param,
         condition: &[Comparison],
     ) -> Result<Statement> {
         let mut b = Builder::new(self);
-        b.push(&format!("DELETE FROM {} WHERE ", self.quote(&shape.table)))
+        b.push(&format!("{head} {} WHERE ", self.quote(&shape.table)))
             .equals(&self.quote(&shape.key), key);
         b.condition(table, condition)?;
         Ok(b.done())
