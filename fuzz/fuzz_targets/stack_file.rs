@@ -77,8 +77,15 @@ fn check_model(stack: &Stack) {
                 for column in list.named_filter.iter().flat_map(|n| n.choices.values()) {
                     has(table, column);
                 }
-                for o in &list.order_by {
-                    has(table, &o.column);
+                for order in list.orders() {
+                    for o in order {
+                        has(table, &o.column);
+                    }
+                    // The key breaks ties in every order.
+                    assert!(order.iter().any(|o| o.column == table.key));
+                }
+                for range in &list.ranges {
+                    has(table, &range.column);
                 }
                 assert!((1..=list.max_page_size).contains(&list.page_size));
             }

@@ -194,6 +194,18 @@ impl Application {
             ))
             .into());
         }
+        let counted = stack
+            .routes
+            .iter()
+            .find(|r| matches!(&r.operation, stackwright_stack::Operation::List(l) if l.count));
+        if let Some(route) = counted.filter(|_| !engine.counts()) {
+            return Err(StorageError::Unsupported(format!(
+                "route `{}` declares `count`, which {:?} cannot give without reading every item; leave it out (`stackwright check` says so of a stack on DynamoDB)",
+                route.label(),
+                engine.kind()
+            ))
+            .into());
+        }
         let users = if settings.user_pool.is_some() {
             UserTables::Elsewhere
         } else {

@@ -94,7 +94,8 @@ fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
     json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
 }
 
-/// A list's query parameters: its filters, then `limit` and `cursor`.
+/// A list's query parameters: its filters and bounds, `sort` and `count`
+/// where declared, then `limit`, `fields` and `cursor`.
 fn list_parameters(t: &Table, list: &ListOperation, fields: &[Field]) -> Vec<Json> {
     let mut parameters = Vec::new();
     for f in &list.filters {
@@ -104,6 +105,26 @@ fn list_parameters(t: &Table, list: &ListOperation, fields: &[Field]) -> Vec<Jso
         let choices: Vec<&String> = nf.choices.keys().collect();
         parameters.push(json!({ "name": nf.param, "in": "query", "required": false, "schema": { "type": "string", "enum": choices } }));
         parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
+    }
+    for range in &list.ranges {
+        let column = &t.columns[&range.column];
+        for op in &range.ops {
+            // Any value of the column's type bounds it: not only `allowed` ones.
+            let schema = column_schema(&Column {
+                allowed: None,
+                nullable: false,
+                ..column.clone()
+            });
+            let description = format!("Only rows whose `{}` is {} this", range.field, op.meaning());
+            parameters.push(json!({ "name": range.param(*op), "in": "query", "required": false, "description": description, "schema": schema }));
+        }
+    }
+    if !list.sorts.is_empty() {
+        let names: Vec<&str> = list.sorts.iter().map(|s| s.name.as_str()).collect();
+        parameters.push(json!({ "name": "sort", "in": "query", "required": false, "description": "The order of the rows: fields, comma-separated, `-` for descending (default: the route's own order)", "schema": { "type": "string", "enum": names } }));
+    }
+    if list.count {
+        parameters.push(json!({ "name": "count", "in": "query", "required": false, "description": "true: the number of rows that meet the filters, in X-Total-Count", "schema": { "type": "boolean" } }));
     }
     parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
     parameters.push(fields_parameter(fields));
@@ -226,6 +247,9 @@ pub fn document(stack: &Stack) -> Json {
                 ));
                 let mut ok = success(route, table, true);
                 ok["headers"] = json!({ "X-Next-Cursor": { "description": "Present when more rows follow: pass it as `cursor`", "schema": { "type": "string" } } });
+                if list.count {
+                    ok["headers"]["X-Total-Count"] = json!({ "description": "With count=true: how many rows meet the filters", "schema": { "type": "integer", "minimum": 0 } });
+                }
                 responses.insert(status.clone(), ok);
             }
             Operation::Health => {

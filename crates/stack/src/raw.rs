@@ -202,6 +202,9 @@ pub struct RawRoute {
     pub page_size: Option<S<i64>>,
     pub max_page_size: Option<S<i64>>,
     pub require_filter: Option<S<bool>>,
+    pub ranges: Option<S<Vec<S<String>>>>,
+    pub sort: Option<S<Vec<S<String>>>>,
+    pub count: Option<S<bool>>,
     // Create and update.
     pub input: Option<S<Vec<S<String>>>>,
     pub set: Option<IndexMap<String, S<toml::Value>>>,

@@ -7,23 +7,34 @@
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value as Json;
-use stackwright_stack::{Comparison, Order, Subscription, Table};
+use stackwright_stack::{Comparison, Order, RangeOp, Subscription, Table};
 
 pub use crate::error::{Result, Row, StorageError};
 use crate::migrate::SchemaSnapshot;
 use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
 
-/// A list request: equality filters, order and one page.
+/// A list request: equality filters, bounds, order and one page.
 #[derive(Debug, Clone)]
 pub struct ListQuery<'a> {
     /// column = value, all of which must hold.
     pub filters: Vec<(&'a str, Json)>,
+    /// Bounds on columns (`due > V`, `title` starting with `V`), all of
+    /// which must hold; a NULL meets none of them.
+    pub ranges: Vec<Bound<'a>>,
     /// The order, the key last (so no two rows tie).
     pub order_by: &'a [Order],
     pub limit: u32,
     /// Where the previous page ended: its [`Page::next`], as this engine
     /// made it (see [`crate::paging`]).
     pub after: Option<&'a Row>,
+}
+
+/// One bound of a list: `column OP value`, the value fitting the column.
+#[derive(Debug, Clone)]
+pub struct Bound<'a> {
+    pub column: &'a str,
+    pub op: RangeOp,
+    pub value: Json,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +125,20 @@ pub trait Engine: Send + Sync + 'static {
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>>;
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page>;
+
+    /// Whether [`Engine::count`] answers: exactly, without reading every row.
+    fn counts(&self) -> bool {
+        true
+    }
+
+    /// How many rows meet the query's filters and bounds (its order, page
+    /// and position aside).
+    async fn count(&self, _table: &Table, _query: &ListQuery<'_>) -> Result<u64> {
+        Err(StorageError::Unsupported(format!(
+            "{:?} cannot count a list's rows without reading every one",
+            self.kind()
+        )))
+    }
 
     /// Insert a row (generated key filled in by the engine) and return it whole.
     async fn insert(&self, table: &Table, row: Row) -> Result<Row>;

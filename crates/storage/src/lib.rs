@@ -12,6 +12,7 @@ pub mod local;
 pub mod migrate;
 mod paging;
 pub mod queue;
+mod range;
 pub mod seed;
 pub mod shape;
 pub mod sql;

@@ -405,6 +405,7 @@ impl Store {
                         t,
                         &ListQuery {
                             filters: Vec::new(),
+                            ranges: Vec::new(),
                             order_by: &order,
                             limit: 1000,
                             after: after.as_ref(),

@@ -59,7 +59,7 @@ fn ids(page: &Json) -> Vec<i64> {
         .collect()
 }
 
-fn next(reply: &crate::harness::Reply) -> Option<String> {
+pub(crate) fn next(reply: &crate::harness::Reply) -> Option<String> {
     reply
         .headers
         .get("x-next-cursor")
@@ -67,12 +67,12 @@ fn next(reply: &crate::harness::Reply) -> Option<String> {
 }
 
 /// Every item of a list, a page at a time from `first` on.
-async fn walk(app: &TestApp, first: &str) -> Vec<Json> {
+pub(crate) async fn walk(app: &TestApp, first: &str) -> Vec<Json> {
     let mut items = Vec::new();
     let mut path = first.to_string();
     loop {
         let page = app.get(&path).await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
         items.extend(page.body.as_array().unwrap().iter().cloned());
         match next(&page) {
             Some(c) => path = format!("{first}&cursor={c}"),
@@ -353,6 +353,7 @@ async fn a_dynamodb_page_reads_what_it_holds_plus_one() {
                 table,
                 &ListQuery {
                     filters,
+                    ranges: Vec::new(),
                     order_by,
                     limit: 100,
                     after: after.as_ref(),

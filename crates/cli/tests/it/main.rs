@@ -24,6 +24,7 @@ mod lambda;
 mod layout;
 mod lifecycle;
 mod limits;
+mod list_queries;
 mod migrations;
 mod mysfits;
 mod numbers;

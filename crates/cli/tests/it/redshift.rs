@@ -181,6 +181,7 @@ fn catalogue(stack: &Stack) -> Vec<String> {
         let list = |filters: Vec<(&'static str, Json)>, order_by, after| {
             let query = stackwright_storage::ListQuery {
                 filters,
+                ranges: Vec::new(),
                 order_by,
                 limit: 10,
                 after,

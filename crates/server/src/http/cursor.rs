@@ -19,7 +19,8 @@ use aws_lc_rs::hkdf::{Salt, HKDF_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value as Json;
-use stackwright_storage::Row;
+use stackwright_stack::RangeOp;
+use stackwright_storage::{ListQuery, Row};
 
 use crate::error::{ApiError, BAD_CURSOR};
 use crate::users::keys::{make_key_file, open, seal};
@@ -75,11 +76,17 @@ impl CursorKey {
 
 /// What a cursor is bound to: the route, and the filters of the request
 /// (column and value, in the route's order).
-pub fn binding(route_label: &str, filters: &[(&str, Json)]) -> String {
-    let filters: Vec<(&str, &Json)> = filters.iter().map(|(c, v)| (*c, v)).collect();
+pub fn binding(route_label: &str, query: &ListQuery<'_>, sort: &str) -> String {
+    let filters: Vec<(&str, &Json)> = query.filters.iter().map(|(c, v)| (*c, v)).collect();
+    let ranges: Vec<(&str, RangeOp, &Json)> = query
+        .ranges
+        .iter()
+        .map(|b| (b.column, b.op, &b.value))
+        .collect();
     format!(
-        "{route_label}\n{}",
-        serde_json::to_string(&filters).expect("filters serialize")
+        "{route_label}\n{}\n{}\n{sort}",
+        serde_json::to_string(&filters).expect("filters serialize"),
+        serde_json::to_string(&ranges).expect("bounds serialize"),
     )
 }
 
@@ -88,15 +95,36 @@ mod tests {
     use super::*;
     use aws_lc_rs::aead::NONCE_LEN;
     use serde_json::json;
+    use stackwright_storage::Bound;
 
     fn position() -> Row {
         serde_json::from_value(json!({"name": "b", "id": 7})).unwrap()
     }
 
+    /// The binding of a list of `label` with one filter (if any), one bound
+    /// (if any) and an order.
+    fn list_of(label: &str, kind: Option<&str>, after: Option<i64>, sort: &str) -> String {
+        let query = ListQuery {
+            filters: kind.map(|k| ("kind", json!(k))).into_iter().collect(),
+            ranges: after
+                .map(|a| Bound {
+                    column: "age",
+                    op: RangeOp::Gt,
+                    value: json!(a),
+                })
+                .into_iter()
+                .collect(),
+            order_by: &[],
+            limit: 10,
+            after: None,
+        };
+        binding(label, &query, sort)
+    }
+
     #[test]
     fn a_cursor_opens_only_for_its_list_and_key() {
         let key = CursorKey::from_secret(b"one");
-        let list = binding("GET /pets", &[("kind", json!("cat"))]);
+        let list = list_of("GET /pets", Some("cat"), Some(3), "");
         let cursor = key.seal(&list, &position());
         assert_eq!(key.open(&list, &cursor).unwrap(), position());
         assert!(
@@ -107,11 +135,15 @@ mod tests {
                     .windows(4)
                     .any(|w| w == b"name")
         );
-        let other_filter = binding("GET /pets", &[("kind", json!("dog"))]);
-        assert!(key.open(&other_filter, &cursor).is_err());
-        assert!(key
-            .open(&binding("GET /toys", &[("kind", json!("cat"))]), &cursor)
-            .is_err());
+        for other in [
+            list_of("GET /pets", Some("dog"), Some(3), ""),
+            list_of("GET /pets", Some("cat"), Some(4), ""),
+            list_of("GET /pets", Some("cat"), None, ""),
+            list_of("GET /pets", Some("cat"), Some(3), "-age"),
+            list_of("GET /toys", Some("cat"), Some(3), ""),
+        ] {
+            assert!(key.open(&other, &cursor).is_err(), "{other}");
+        }
         assert!(CursorKey::from_secret(b"two").open(&list, &cursor).is_err());
         // Any edited byte.
         let mut bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
@@ -129,7 +161,7 @@ mod tests {
     fn the_local_key_file_is_made_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".stackwright");
-        let list = binding("GET /pets", &[]);
+        let list = list_of("GET /pets", None, None, "");
         let cursor = CursorKey::local(&state).unwrap().seal(&list, &position());
         let again = CursorKey::local(&state).unwrap();
         assert_eq!(again.open(&list, &cursor).unwrap(), position());

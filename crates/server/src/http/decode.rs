@@ -200,3 +200,34 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+/// Query parameters, rejecting unknown and repeated ones.
+pub(super) fn parse_query(
+    query: Option<&str>,
+    accepted: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| ApiError::BadRequest("the query string is not valid URL encoding".into()))?;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if !accepted.contains(&name.as_str()) {
+            let hint = if accepted.is_empty() {
+                "this route takes no query parameters".to_string()
+            } else {
+                format!("accepted: {}", accepted.join(", "))
+            };
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter `{}`; {hint}",
+                clip(name)
+            )));
+        }
+        if pairs[..i].iter().any(|(n, _)| n == name) {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter `{name}` is given more than once"
+            )));
+        }
+    }
+    Ok(pairs)
+}

@@ -1,18 +1,18 @@
 //! The declarative operations: get, list, create, update, delete, health.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Map, Value as Json};
-use stackwright_stack::validate::LIST_PARAMS;
 use stackwright_stack::{
-    Auth, Change, CompareOp, Comparison, Field, KeySource, ListOperation, Operand, Operation,
-    Route, Table, UserClaim,
+    Auth, Change, CompareOp, Comparison, Field, KeySource, Operand, Operation, Route, Table,
+    UserClaim,
 };
-use stackwright_storage::{Assignment, ListQuery, Row};
+use stackwright_storage::{Assignment, Row};
 
-use super::decode::{body_value, clip, read_object, refuse_body, text_value};
-use super::{cursor, ApiContext};
+use super::decode::{body_value, clip, parse_query, read_object, refuse_body, text_value};
+use super::respond::{respond, shape};
+use super::ApiContext;
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
 
@@ -47,7 +47,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                 None => Err(not_found(table, route, &key)),
             }
         }
-        Operation::List(list) => self::list(ctx, route, list, req.query.as_deref()).await,
+        Operation::List(list) => super::list::list(ctx, route, list, req.query.as_deref()).await,
         Operation::Create { table, input } => {
             let table = ctx.stack.table(table);
             parse_query(req.query.as_deref(), &[])?;
@@ -134,152 +134,6 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             }
         }
     }
-}
-
-async fn list(
-    ctx: &ApiContext,
-    route: &Route,
-    list: &ListOperation,
-    query: Option<&str>,
-) -> Result<Response, ApiError> {
-    let table = ctx.stack.table(&list.table);
-    let mut accepted: Vec<&str> = list.filters.iter().map(|f| f.param.as_str()).collect();
-    if let Some(nf) = &list.named_filter {
-        accepted.extend([nf.param.as_str(), nf.value_param.as_str()]);
-    }
-    accepted.extend(LIST_PARAMS);
-    let params = parse_query(query, &accepted)?;
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-
-    let mut filters = Vec::new();
-    for f in &list.filters {
-        if let Some(raw) = get(&f.param) {
-            let value = text_value(
-                &table.columns[&f.column],
-                raw,
-                &format!("query parameter `{}`", f.param),
-            )?;
-            filters.push((f.column.as_str(), value));
-        }
-    }
-    if let Some(nf) = &list.named_filter {
-        match (get(&nf.param), get(&nf.value_param)) {
-            (None, None) => {}
-            (Some(choice), Some(raw)) => {
-                let Some(column) = nf.choices.get(choice) else {
-                    let names: Vec<&str> = nf.choices.keys().map(String::as_str).collect();
-                    return Err(ApiError::BadRequest(format!(
-                        "unknown {} `{}`; expected one of {}",
-                        nf.param,
-                        clip(choice),
-                        names.join(", ")
-                    )));
-                };
-                let value = text_value(
-                    &table.columns[column],
-                    raw,
-                    &format!("query parameter `{}`", nf.value_param),
-                )?;
-                filters.push((column.as_str(), value));
-            }
-            (Some(_), None) => {
-                return Err(ApiError::BadRequest(format!(
-                    "`{}` needs `{}`",
-                    nf.param, nf.value_param
-                )))
-            }
-            (None, Some(_)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "`{}` needs `{}`",
-                    nf.value_param, nf.param
-                )))
-            }
-        }
-    }
-    if list.require_filter && filters.is_empty() {
-        let mut names: Vec<&str> = list.filters.iter().map(|f| f.param.as_str()).collect();
-        if let Some(nf) = &list.named_filter {
-            names.push(&nf.param);
-        }
-        return Err(ApiError::BadRequest(format!(
-            "this list needs a filter: give one of {}",
-            names.join(", ")
-        )));
-    }
-    let limit = match get("limit") {
-        None => list.page_size,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=list.max_page_size).contains(&n) => n,
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "query parameter `limit`: must be an integer from 1 to {}",
-                    list.max_page_size
-                )))
-            }
-        },
-    };
-    // A cursor continues only the list it came from: this route, these filters.
-    let binding = cursor::binding(&route.label(), &filters);
-    let after = match get("cursor").filter(|c| !c.is_empty()) {
-        Some(c) => Some(ctx.cursors.open(&binding, c)?),
-        None => None,
-    };
-    let page = ctx
-        .engine
-        .list(
-            table,
-            &ListQuery {
-                filters,
-                order_by: &list.order_by,
-                limit,
-                after: after.as_ref(),
-            },
-        )
-        .await?;
-    let fields = selected_fields(&route.response.fields, get("fields"))?;
-    let items: Vec<Json> = page.rows.iter().map(|r| shape(&fields, r)).collect();
-    let mut response = respond(route, Some(Json::Array(items)));
-    if let Some(next) = page
-        .next
-        .and_then(|p| HeaderValue::from_str(&ctx.cursors.seal(&binding, &p)).ok())
-    {
-        response.headers_mut().insert("x-next-cursor", next);
-    }
-    Ok(response)
-}
-
-/// `?fields=a,b`: the route's fields a client asks for (in the route's
-/// order), each known and named once; all of them without the parameter.
-fn selected_fields(fields: &[Field], asked: Option<&str>) -> Result<Vec<Field>, ApiError> {
-    let Some(asked) = asked else {
-        return Ok(fields.to_vec());
-    };
-    let names: Vec<&str> = asked.split(',').collect();
-    for (i, name) in names.iter().enumerate() {
-        if !fields.iter().any(|f| f.api == *name) {
-            let known: Vec<&str> = fields.iter().map(|f| f.api.as_str()).collect();
-            return Err(ApiError::BadRequest(format!(
-                "query parameter `fields`: unknown field `{}`; this list has {}",
-                clip(name),
-                known.join(", ")
-            )));
-        }
-        if names[..i].contains(name) {
-            return Err(ApiError::BadRequest(format!(
-                "query parameter `fields`: `{name}` is named twice"
-            )));
-        }
-    }
-    Ok(fields
-        .iter()
-        .filter(|f| names.contains(&f.api.as_str()))
-        .cloned()
-        .collect())
 }
 
 /// A route's condition with the signed-in user's claims and the request's
@@ -370,34 +224,6 @@ fn allowed_key_params(key: &KeySource) -> Vec<&str> {
         KeySource::Query(name) => vec![name.as_str()],
         KeySource::Path(_) => vec![],
     }
-}
-
-/// Query parameters, rejecting unknown and repeated ones.
-fn parse_query(query: Option<&str>, accepted: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let Some(query) = query.filter(|q| !q.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|_| ApiError::BadRequest("the query string is not valid URL encoding".into()))?;
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if !accepted.contains(&name.as_str()) {
-            let hint = if accepted.is_empty() {
-                "this route takes no query parameters".to_string()
-            } else {
-                format!("accepted: {}", accepted.join(", "))
-            };
-            return Err(ApiError::BadRequest(format!(
-                "unknown query parameter `{}`; {hint}",
-                clip(name)
-            )));
-        }
-        if pairs[..i].iter().any(|(n, _)| n == name) {
-            return Err(ApiError::BadRequest(format!(
-                "query parameter `{name}` is given more than once"
-            )));
-        }
-    }
-    Ok(pairs)
 }
 
 fn key_value(
@@ -491,35 +317,4 @@ fn reject_unknown(body: &Map<String, Json>, input: &[Field]) -> Result<(), ApiEr
         )));
     }
     Ok(())
-}
-
-/// A row as the route presents it: selected fields under their API names.
-fn shape(fields: &[Field], row: &Row) -> Json {
-    let mut out = Map::with_capacity(fields.len());
-    for f in fields {
-        out.insert(
-            f.api.clone(),
-            row.get(&f.column).cloned().unwrap_or(Json::Null),
-        );
-    }
-    Json::Object(out)
-}
-
-/// The success response: fixed body, wrapped or plain result, or no body.
-fn respond(route: &Route, result: Option<Json>) -> Response {
-    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
-    if status == StatusCode::NO_CONTENT {
-        return status.into_response();
-    }
-    let body = match (&route.response.body, &route.response.wrap, result) {
-        (Some(fixed), _, _) => fixed.clone(),
-        (None, Some(key), Some(result)) => {
-            let mut m = Map::new();
-            m.insert(key.clone(), result);
-            Json::Object(m)
-        }
-        (None, None, Some(result)) => result,
-        (None, _, None) => Json::Object(Map::new()),
-    };
-    (status, axum::Json(body)).into_response()
 }

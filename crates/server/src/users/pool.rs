@@ -363,6 +363,7 @@ impl Pool {
                 self.table(Users::USERS_TABLE),
                 &ListQuery {
                     filters: vec![("sub", json!(sub))],
+                    ranges: Vec::new(),
                     order_by: &[],
                     limit: 1,
                     after: None,
@@ -547,6 +548,7 @@ impl Pool {
                     table,
                     &ListQuery {
                         filters: vec![],
+                        ranges: Vec::new(),
                         order_by: &order,
                         limit: 1000,
                         after: after.as_ref(),
@@ -706,6 +708,7 @@ async fn stored_keys(engine: &dyn Engine, table: &Table) -> Result<Vec<(String, 
             table,
             &ListQuery {
                 filters: vec![],
+                ranges: Vec::new(),
                 order_by: &[],
                 limit: 100,
                 after: None,

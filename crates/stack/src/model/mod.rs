@@ -12,10 +12,12 @@ use serde_json::Value as Json;
 
 mod aws;
 mod condition;
+mod list;
 mod service;
 
 pub use aws::*;
 pub use condition::*;
+pub use list::*;
 pub use service::*;
 
 #[derive(Debug, Clone, Serialize)]
@@ -686,21 +688,6 @@ impl Operation {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ListOperation {
-    pub table: String,
-    /// `?param=value` equality filters on indexed columns.
-    pub filters: Vec<Filter>,
-    /// `?filter=Name&value=V`: one parameter picks the column, another gives the value.
-    pub named_filter: Option<NamedFilter>,
-    pub order_by: Vec<Order>,
-    pub page_size: u32,
-    pub max_page_size: u32,
-    /// A request must give one of the filters (what lets DynamoDB serve an
-    /// order from an index: only a Query has one).
-    pub require_filter: bool,
-}
-
 impl Change {
     /// The body field an increment takes its amount from, if it does.
     pub fn amount_field(&self) -> Option<&str> {
@@ -709,37 +696,6 @@ impl Change {
             _ => None,
         }
     }
-}
-
-impl ListOperation {
-    /// The columns a request may filter on (filters and named-filter choices).
-    pub fn filter_columns(&self) -> impl Iterator<Item = &str> {
-        let named = self.named_filter.iter().flat_map(|nf| nf.choices.values());
-        self.filters
-            .iter()
-            .map(|f| f.column.as_str())
-            .chain(named.map(String::as_str))
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Filter {
-    pub param: String,
-    pub column: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NamedFilter {
-    pub param: String,
-    pub value_param: String,
-    /// Choice (as sent by clients) -> column.
-    pub choices: IndexMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Order {
-    pub column: String,
-    pub descending: bool,
 }
 
 /// A change an update route applies, besides fields from the request body.

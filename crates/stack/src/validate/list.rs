@@ -10,7 +10,8 @@ use super::route::{RouteHead, RouteTable};
 use super::{ApiFields, Validator, LIST_PARAMS};
 use crate::diagnostic::suggest;
 use crate::model::{
-    CloudEngine, Field, Filter, ListOperation, NamedFilter, Operation, Order, Table,
+    CloudEngine, ColumnType, Field, Filter, ListOperation, NamedFilter, Operation, Order,
+    RangeFilter, RangeOp, Table,
 };
 use crate::raw::{RawNamedFilter, RawRoute, S};
 
@@ -26,14 +27,10 @@ fn index_hint(table: &Table, column: &str) -> String {
     )
 }
 
-fn quoted(columns: &[&str]) -> String {
-    let names: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
-    format!("({})", names.join(", "))
-}
-
-fn toml_list(columns: &[&str]) -> String {
-    let names: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-    format!("[{}]", names.join(", "))
+/// The query parameters a list reads so far, and those it keeps for itself.
+struct Params {
+    seen: HashSet<String>,
+    reserved: Vec<&'static str>,
 }
 
 impl Validator<'_> {
@@ -42,13 +39,22 @@ impl Validator<'_> {
     pub(super) fn list(&mut self, head: &RouteHead, data: &RouteTable) -> Operation {
         self.unused_params(head, Some("use `filters` for query parameters"));
         let (r, table, api) = (head.raw, data.table, &data.api);
-        let mut params = HashSet::new();
+        let count = r.count.as_ref().is_some_and(|b| *b.get_ref());
+        let mut reserved = LIST_PARAMS.to_vec();
+        reserved.extend(r.sort.is_some().then_some("sort"));
+        reserved.extend(count.then_some("count"));
+        let mut params = Params {
+            seen: HashSet::new(),
+            reserved,
+        };
         let filters = self.filters(r, table, api, &mut params);
         let named_filter = r
             .named_filter
             .as_ref()
             .map(|nf| self.named_filter(nf, table, api, &mut params));
-        let order_by = self.order_by(r, table, api);
+        let ranges = self.ranges(r, table, api, &mut params);
+        let order_by = self.order_by(r, data);
+        let sorts = self.sorts(r, data);
         let max_page_size = self.page_size(r.max_page_size.as_ref(), DEFAULT_MAX_PAGE_SIZE);
         let default_size = DEFAULT_PAGE_SIZE.min(max_page_size);
         let page_size = self.page_size(r.page_size.as_ref(), default_size);
@@ -60,7 +66,10 @@ impl Validator<'_> {
             table: table.name.clone(),
             filters,
             named_filter,
+            ranges: ranges.iter().map(|(x, _)| x.clone()).collect(),
             order_by,
+            sorts: sorts.iter().map(|(x, _)| x.clone()).collect(),
+            count,
             page_size,
             max_page_size,
             require_filter: r.require_filter.as_ref().is_some_and(|b| *b.get_ref()),
@@ -73,20 +82,142 @@ impl Validator<'_> {
                 );
             }
         }
-        self.order_index(r, table, &list);
+        if let Some(written) = &r.order_by {
+            self.order_index(written.span(), table, &list, &list.order_by);
+        }
+        for (sort, span) in &sorts {
+            self.order_index(span.clone(), table, &list, &sort.order_by);
+        }
+        if self.engine != CloudEngine::Dynamodb {
+            self.range_indexes(table, &list, &ranges);
+        } else {
+            self.dynamodb_ranges(table, &list, &ranges);
+            if let Some(c) = r.count.as_ref().filter(|c| *c.get_ref()) {
+                self.error(
+                    c.span(),
+                    "DynamoDB cannot count a list's rows without reading every item it holds",
+                )
+                .hint = Some("leave out count".into());
+            }
+        }
         Operation::List(list)
     }
 
-    /// A query parameter the list reads: not one of pagination's, and
-    /// not read twice.
-    fn query_param(&mut self, seen: &mut HashSet<String>, name: &str, span: Range<usize>) {
-        if LIST_PARAMS.contains(&name) {
+    /// A query parameter the list reads: not one the list keeps for
+    /// itself, and not read twice.
+    fn query_param(&mut self, params: &mut Params, name: &str, span: Range<usize>) {
+        if params.reserved.contains(&name) {
             self.error(
                 span,
-                format!("query parameter `{name}` is reserved for lists (limit, cursor, fields)"),
+                format!(
+                    "query parameter `{name}` is reserved for lists ({})",
+                    params.reserved.join(", ")
+                ),
             );
-        } else if !seen.insert(name.to_string()) {
+        } else if !params.seen.insert(name.to_string()) {
             self.error(span, format!("query parameter `{name}` is used twice"));
+        }
+    }
+
+    /// `ranges`: the fields a request may bound (`?due.gte=V`), each on an
+    /// indexed column whose values have an order; `prefix` on text only.
+    fn ranges(
+        &mut self,
+        r: &RawRoute,
+        table: &Table,
+        api: &ApiFields,
+        params: &mut Params,
+    ) -> Vec<(RangeFilter, Range<usize>)> {
+        let mut out: Vec<(RangeFilter, Range<usize>)> = Vec::new();
+        for f in r.ranges.iter().flat_map(|l| l.get_ref()) {
+            let field = f.get_ref();
+            let Some(col) = self.api_column(field, f.span(), api, table) else {
+                continue;
+            };
+            if out.iter().any(|(x, _)| &x.field == field) {
+                self.error(f.span(), format!("range `{field}` is declared twice"));
+                continue;
+            }
+            let ty = table.columns[col].ty;
+            if matches!(ty, ColumnType::Boolean | ColumnType::Json) {
+                self.error(
+                    f.span(),
+                    format!("range `{field}`: a {ty} column has no order to bound"),
+                );
+                continue;
+            }
+            let text = matches!(ty, ColumnType::String { .. } | ColumnType::Text);
+            let range = RangeFilter {
+                field: field.clone(),
+                column: col.to_string(),
+                ops: RangeOp::ALL
+                    .into_iter()
+                    .filter(|op| text || *op != RangeOp::Prefix)
+                    .collect(),
+            };
+            for op in &range.ops {
+                self.query_param(params, &range.param(*op), f.span());
+            }
+            out.push((range, f.span()));
+        }
+        out
+    }
+
+    /// A range reads rows from an index: one that begins with its column,
+    /// or, where a filter is required, one per filter that leads with it.
+    fn range_indexes(
+        &mut self,
+        table: &Table,
+        list: &ListOperation,
+        ranges: &[(RangeFilter, Range<usize>)],
+    ) {
+        for (range, span) in ranges {
+            let col = range.column.as_str();
+            let after_filter = |f: &str| {
+                f == table.key
+                    || table.indexes.values().any(|x| {
+                        x.columns.first().is_some_and(|c| c == f)
+                            && x.columns.get(1).is_some_and(|c| c == col)
+                    })
+            };
+            let served = table.is_indexed(col)
+                || list.require_filter && list.filter_columns().all(after_filter);
+            if !served {
+                self.error(
+                    span.clone(),
+                    format!(
+                        "range `{}` is on column `{col}`, which has no index",
+                        range.field
+                    ),
+                )
+                .hint = Some(index_hint(table, col));
+            }
+        }
+    }
+
+    /// DynamoDB bounds only an index's sort key, in a Query: a range needs
+    /// a required filter, and every order of the list by its field.
+    fn dynamodb_ranges(
+        &mut self,
+        table: &Table,
+        list: &ListOperation,
+        ranges: &[(RangeFilter, Range<usize>)],
+    ) {
+        for (range, span) in ranges {
+            let field = &range.field;
+            if !list.require_filter {
+                self.error(span.clone(), format!("DynamoDB bounds `{field}` only in a Query on an index sorted by it: a list without a filter is a Scan"))
+                    .hint = Some("add require_filter = true".into());
+                continue;
+            }
+            let by_it = |order: &[Order]| {
+                let sorted = table.sort_columns(order);
+                sorted.len() == 1 && sorted[0].column == range.column
+            };
+            if !list.orders().all(by_it) {
+                self.error(span.clone(), format!("DynamoDB bounds `{field}` only in a Query on an index sorted by it: every order of this list must be by `{field}`"))
+                    .hint = Some(format!("order_by = [\"{field}\"] (or \"-{field}\"), and the same in sort"));
+            }
         }
     }
 
@@ -97,7 +228,7 @@ impl Validator<'_> {
         r: &RawRoute,
         table: &Table,
         api: &ApiFields,
-        params: &mut HashSet<String>,
+        params: &mut Params,
     ) -> Vec<Filter> {
         let mut filters = Vec::new();
         for f in r.filters.iter().flat_map(|l| l.get_ref()) {
@@ -130,7 +261,7 @@ impl Validator<'_> {
         nf: &S<RawNamedFilter>,
         table: &Table,
         api: &ApiFields,
-        params: &mut HashSet<String>,
+        params: &mut Params,
     ) -> NamedFilter {
         let n = nf.get_ref();
         self.query_param(params, n.param.get_ref(), n.param.span());
@@ -157,150 +288,6 @@ impl Validator<'_> {
             param: n.param.get_ref().clone(),
             value_param: n.value_param.get_ref().clone(),
             choices,
-        }
-    }
-
-    /// `order_by` (`-field` descending), the key last unless named.
-    fn order_by(&mut self, r: &RawRoute, table: &Table, api: &ApiFields) -> Vec<Order> {
-        let mut order_by = Vec::new();
-        for o in r.order_by.iter().flat_map(|l| l.get_ref()) {
-            let (descending, name) = match o.get_ref().strip_prefix('-') {
-                Some(n) => (true, n),
-                None => (false, o.get_ref().as_str()),
-            };
-            let Some(col) = self.api_column(name, o.span(), api, table) else {
-                continue;
-            };
-            order_by.push(Order {
-                column: col.to_string(),
-                descending,
-            });
-        }
-        if !order_by.iter().any(|o| o.column == table.key) {
-            // The key last keeps pages stable when other columns tie.
-            order_by.push(Order {
-                column: table.key.clone(),
-                descending: false,
-            });
-        }
-        order_by
-    }
-
-    /// Whether an index serves the list's order, so that a page seeks to
-    /// its start instead of sorting the rows; on DynamoDB, whether a Query
-    /// or a Scan can give the order at all.
-    fn order_index(&mut self, r: &RawRoute, table: &Table, list: &ListOperation) {
-        let Some(written) = r.order_by.as_ref() else {
-            return;
-        };
-        let sorted = table.sort_columns(&list.order_by);
-        if self.engine == CloudEngine::Dynamodb {
-            return self.dynamodb_order(written.span(), table, list, sorted);
-        }
-        // The key last, either way, only breaks ties: every index reaches it.
-        let sorted = match sorted.split_last() {
-            Some((last, rest)) if last.column == table.key => rest,
-            _ => sorted,
-        };
-        if sorted.is_empty() {
-            return;
-        }
-        let columns: Vec<&str> = sorted.iter().map(|o| o.column.as_str()).collect();
-        let begins = |lead: &[&str]| {
-            table.indexes.values().any(|x| {
-                x.columns.len() >= lead.len() && x.columns.iter().zip(lead).all(|(a, b)| a == b)
-            })
-        };
-        // Unfiltered, the order's own index; where a filter is required,
-        // one per filter that leads with it is as good.
-        let served = begins(&columns)
-            || list.require_filter
-                && list.filter_columns().all(|f| {
-                    let lead: Vec<&str> =
-                        std::iter::once(f).chain(columns.iter().copied()).collect();
-                    f == table.key || begins(&lead)
-                });
-        if !served {
-            self.error(
-                written.span(),
-                format!(
-                    "no index of table `{}` begins with {}: each page would sort the rows",
-                    table.name,
-                    quoted(&columns)
-                ),
-            )
-            .hint = Some(format!(
-                "add [tables.{}.indexes] by_{} = {{ columns = {} }}",
-                table.name,
-                columns.join("_"),
-                toml_list(&columns)
-            ));
-        }
-    }
-
-    /// DynamoDB gives an order only from a GSI's sort key, in a Query on
-    /// the GSI's partition key (a filter), or the table's own order in a Scan.
-    fn dynamodb_order(
-        &mut self,
-        span: Range<usize>,
-        table: &Table,
-        list: &ListOperation,
-        sorted: &[Order],
-    ) {
-        let others: Vec<&Order> = list
-            .order_by
-            .iter()
-            .filter(|o| o.column != table.key)
-            .collect();
-        if others.len() > 1 {
-            self.error(
-                span,
-                format!(
-                    "DynamoDB orders a Query by one index sort key; this order needs {} columns",
-                    others.len()
-                ),
-            )
-            .hint = Some("order by one column (the key breaks ties)".into());
-            return;
-        }
-        if sorted.iter().any(|o| o.column == table.key) {
-            let why = if others.is_empty() {
-                "DynamoDB lists a table only in its own order (a Scan); it cannot list it by descending key"
-            } else {
-                "DynamoDB breaks ties within an index in its own order; it cannot order them by descending key"
-            };
-            self.error(span, why).hint = Some("leave out the key in order_by".into());
-            return;
-        }
-        if sorted.is_empty() {
-            return;
-        }
-        let by = &sorted[0].column;
-        if !list.require_filter {
-            self.error(span, format!("DynamoDB can order by `{by}` only within a filter (a Query on an index): a list without one is a Scan, in the table's own order"))
-                .hint = Some("add require_filter = true, or leave out order_by".into());
-            return;
-        }
-        if table.columns[by].nullable {
-            self.error(span.clone(), format!("column `{by}` may be null: DynamoDB leaves items without it out of an index sorted by it"))
-                .hint = Some(format!("give `{by}` a default, or make it required (nullable = false)"));
-        }
-        for column in list.filter_columns() {
-            if column == table.key {
-                continue;
-            }
-            let has = table.indexes.values().any(|x| {
-                x.columns.first() == Some(&column.to_string()) && x.columns.get(1) == Some(by)
-            });
-            if !has {
-                let pair = [column, by.as_str()];
-                self.error(span.clone(), format!("DynamoDB cannot list by `{column}` in `{by}` order: no index has `{column}` as partition key and `{by}` as sort key"))
-                    .hint = Some(format!(
-                        "add [tables.{}.indexes] {column}_by_{by} = {{ columns = {} }}",
-                        table.name,
-                        toml_list(&pair)
-                    ));
-            }
         }
     }
 

@@ -2,14 +2,15 @@
 //!
 //! One file a section of the stack file: `server`, `users` (and `auth`),
 //! `site`, `topics` (and subscriptions), `services`, `table` (columns and indexes),
-//! `aws` (and `domain`), `route` (what every route shares, and its operations) and `list`
-//! (list routes, field lists). Each adds an `impl Validator` block.
+//! `aws` (and `domain`), `route` (what every route shares, and its operations), `list`
+//! (list routes, their bounds, field lists) and `order` (a list's orders and their indexes). Each adds an `impl Validator` block.
 
 mod aws;
 mod condition;
 mod domain;
 mod list;
 mod ops;
+mod order;
 mod route;
 mod server;
 mod services;

@@ -25,7 +25,7 @@ type SpanOf = fn(&RawRoute, &Range<usize>) -> Option<Range<usize>>;
 /// The route keys that apply to some ops only, and those ops: the one
 /// place that says which keys each op takes. A map's place is its first
 /// entry, or the route when it is empty.
-const SCOPED: [(&str, SpanOf, &[&str]); 13] = [
+const SCOPED: [(&str, SpanOf, &[&str]); 16] = [
     ("filters", |r, _| written(r.filters.as_ref()), &["list"]),
     (
         "named_filter",
@@ -44,6 +44,9 @@ const SCOPED: [(&str, SpanOf, &[&str]); 13] = [
         |r, _| written(r.require_filter.as_ref()),
         &["list"],
     ),
+    ("ranges", |r, _| written(r.ranges.as_ref()), &["list"]),
+    ("sort", |r, _| written(r.sort.as_ref()), &["list"]),
+    ("count", |r, _| written(r.count.as_ref()), &["list"]),
     (
         "key_query",
         |r, _| written(r.key_query.as_ref()),

@@ -12,12 +12,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering as Atomic};
 
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use serde_json::Value as Json;
 use stackwright_stack::Table;
 
 use super::values::*;
 use super::DynamoEngine;
-use crate::engine::{ListQuery, Page, Result, Row, StorageError};
+use crate::engine::{Bound, ListQuery, Page, Result, Row, StorageError};
 use crate::paging;
+use crate::range::{compare, holds, prefix_end};
+use stackwright_stack::{ColumnType, RangeOp};
 
 /// What lists have read so far: items DynamoDB examined (`ScannedCount`)
 /// and the read capacity it charged, in thousandths of a unit.
@@ -56,6 +59,8 @@ struct Plan {
     /// The filter the Query's key condition uses, by position in the filters.
     driver: Option<usize>,
     key_attributes: Vec<String>,
+    /// The sort key of the index a Query reads, which bounds can narrow.
+    sort_key: Option<String>,
     descending: bool,
 }
 
@@ -75,6 +80,7 @@ impl Plan {
                 index: None,
                 driver: Some(i),
                 key_attributes: vec![table.key.clone()],
+                sort_key: None,
                 descending: false,
             });
         }
@@ -106,6 +112,7 @@ impl Plan {
                     index: Some(super::index_name(table, name)),
                     driver: Some(i),
                     key_attributes,
+                    sort_key: index.columns.get(1).cloned(),
                     descending,
                 })
             }
@@ -113,6 +120,7 @@ impl Plan {
                 index: None,
                 driver: None,
                 key_attributes: vec![table.key.clone()],
+                sort_key: None,
                 descending: false,
             }),
             None => Err(unservable()),
@@ -148,6 +156,26 @@ impl DynamoEngine {
                 key_condition = Some(clause);
             } else {
                 conditions.push(clause);
+            }
+        }
+        if let (Some(kc), Some(sort_key)) = (key_condition.as_mut(), plan.sort_key.as_deref()) {
+            let ty = table.columns[sort_key].ty;
+            match sort_key_condition(ty, sort_key, &query.ranges) {
+                SortKey::Any => {}
+                SortKey::Nothing => {
+                    return Ok(Page {
+                        rows: vec![],
+                        next: None,
+                    })
+                }
+                SortKey::Condition(clause, bound) => {
+                    names.insert("#r".into(), sort_key.to_string());
+                    for (i, v) in bound.iter().enumerate() {
+                        values.insert(format!(":r{i}"), to_av(ty, v)?);
+                    }
+                    kc.push_str(" AND ");
+                    kc.push_str(&clause);
+                }
             }
         }
         let mut start = match query.after {
@@ -218,7 +246,14 @@ impl DynamoEngine {
                     )
                 }
             };
-            rows.extend(items.iter().map(|i| read(table, i)));
+            // The bounds hold exactly: a key condition may only narrow the
+            // read to a range around them, and a Scan has none.
+            rows.extend(
+                items
+                    .iter()
+                    .map(|i| read(table, i))
+                    .filter(|row| within(table, row, &query.ranges)),
+            );
             match last {
                 Some(k) if !k.is_empty() && rows.len() < wanted => start = Some(k),
                 _ => break,
@@ -232,4 +267,73 @@ impl DynamoEngine {
             .map(|last| paging::position_of(last, plan.key_attributes.iter().map(String::as_str)));
         Ok(Page { rows, next })
     }
+}
+
+/// What a Query's key condition says of its index's sort key, given a
+/// list's bounds: DynamoDB takes one comparison there, `BETWEEN` or
+/// `begins_with`, so several bounds become the range that holds them all
+/// (read, then checked exactly).
+enum SortKey {
+    Any,
+    /// No value meets every bound.
+    Nothing,
+    /// The clause on `#r`, and the values of `:r0`, `:r1`.
+    Condition(String, Vec<Json>),
+}
+
+fn sort_key_condition(ty: ColumnType, column: &str, bounds: &[Bound<'_>]) -> SortKey {
+    let on: Vec<&Bound<'_>> = bounds.iter().filter(|b| b.column == column).collect();
+    let text = |b: &Bound<'_>| b.value.as_str().unwrap_or_default().to_string();
+    if let [one] = on[..] {
+        let op = match one.op {
+            RangeOp::Gt => ">",
+            RangeOp::Gte => ">=",
+            RangeOp::Lt => "<",
+            RangeOp::Lte => "<=",
+            RangeOp::Prefix if text(one).is_empty() => return SortKey::Any,
+            RangeOp::Prefix => {
+                return SortKey::Condition("begins_with(#r, :r0)".into(), vec![one.value.clone()])
+            }
+        };
+        return SortKey::Condition(format!("#r {op} :r0"), vec![one.value.clone()]);
+    }
+    // The highest lower end and the lowest upper end, each inclusive.
+    let (mut low, mut high): (Option<Json>, Option<Json>) = (None, None);
+    let tighten = |end: &mut Option<Json>, v: Json, higher: bool| {
+        let replace = match end {
+            None => true,
+            Some(e) => compare(ty, &v, e).is_some_and(|o| o.is_gt() == higher && o.is_ne()),
+        };
+        if replace {
+            *end = Some(v);
+        }
+    };
+    for b in &on {
+        match b.op {
+            RangeOp::Gt | RangeOp::Gte => tighten(&mut low, b.value.clone(), true),
+            RangeOp::Lt | RangeOp::Lte => tighten(&mut high, b.value.clone(), false),
+            RangeOp::Prefix => {
+                let p = text(b);
+                if let Some(end) = prefix_end(&p) {
+                    tighten(&mut high, Json::String(end), false);
+                }
+                tighten(&mut low, Json::String(p), true);
+            }
+        }
+    }
+    match (low, high) {
+        (Some(l), Some(h)) if compare(ty, &l, &h).is_some_and(|o| o.is_gt()) => SortKey::Nothing,
+        (Some(l), Some(h)) => SortKey::Condition("#r BETWEEN :r0 AND :r1".into(), vec![l, h]),
+        (Some(l), None) => SortKey::Condition("#r >= :r0".into(), vec![l]),
+        (None, Some(h)) => SortKey::Condition("#r <= :r0".into(), vec![h]),
+        (None, None) => SortKey::Any,
+    }
+}
+
+/// Whether a row meets every bound.
+fn within(table: &Table, row: &Row, bounds: &[Bound<'_>]) -> bool {
+    bounds.iter().all(|b| {
+        let value = row.get(b.column).unwrap_or(&Json::Null);
+        holds(table.columns[b.column].ty, b.op, value, &b.value)
+    })
 }

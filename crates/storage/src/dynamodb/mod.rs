@@ -312,6 +312,11 @@ fn index_name(table: &Table, index: &str) -> String {
 
 #[async_trait]
 impl Engine for DynamoEngine {
+    /// DynamoDB has no count but reading every item: `check` refuses `count`.
+    fn counts(&self) -> bool {
+        false
+    }
+
     fn kind(&self) -> EngineKind {
         EngineKind::Dynamodb
     }

@@ -126,6 +126,15 @@ impl Builder {
         let dialect = self.dialect;
         let (pieces, values) = crate::condition::sql(table, condition, |c| dialect.quote(c))?;
         self.push(" AND (");
+        self.pieces(pieces, &values)?;
+        Ok(self.push(")"))
+    }
+    /// SQL pieces, their values bound as parameters of their columns' types.
+    fn pieces(
+        &mut self,
+        pieces: Vec<paging::Piece>,
+        values: &[(ColumnType, Json)],
+    ) -> Result<&mut Self> {
         for piece in pieces {
             match piece {
                 paging::Piece::Text(t) => self.push(&t),
@@ -135,7 +144,7 @@ impl Builder {
                 }
             };
         }
-        Ok(self.push(")"))
+        Ok(self)
     }
     fn done(self) -> Statement {
         Statement {
@@ -191,34 +200,8 @@ impl Dialect {
             self.select_list(shape),
             self.quote(&shape.table)
         ));
-        for (i, (column, value)) in query.filters.iter().enumerate() {
-            b.push(if i == 0 { " WHERE " } else { " AND " })
-                .equals(&self.quote(column), param(shape.ty(column)?, value)?);
-        }
+        self.list_where(&mut b, table, shape, query, true)?;
         let order_by = query.order_by;
-        if let Some(position) = query.after {
-            let columns = order_by.iter().map(|o| o.column.as_str());
-            let after = paging::values_at(table, columns, position)?;
-            let style = match self {
-                Dialect::Postgres => paging::Style::RowValues,
-                Dialect::Mysql | Dialect::Redshift => paging::Style::Expanded,
-            };
-            b.push(if query.filters.is_empty() {
-                " WHERE "
-            } else {
-                " AND "
-            });
-            for piece in paging::after_condition(table, order_by, &after, style, |c| self.quote(c))
-            {
-                match piece {
-                    paging::Piece::Text(t) => b.push(&t),
-                    paging::Piece::Value(i) => {
-                        let column = &order_by[i].column;
-                        b.bind(param(shape.ty(column)?, &after[i])?)
-                    }
-                };
-            }
-        }
         for (i, o) in order_by.iter().enumerate() {
             let nullable = table.columns.get(&o.column).is_none_or(|c| c.nullable);
             b.push(if i == 0 { " ORDER BY " } else { ", " })
@@ -239,6 +222,62 @@ impl Dialect {
         // statement per page size elsewhere.
         b.push(&format!(" LIMIT {limit}"));
         Ok(b.done())
+    }
+
+    /// How many rows meet the query's filters and bounds.
+    pub fn count(self, table: &Table, shape: &Shape, query: &ListQuery<'_>) -> Result<Statement> {
+        let mut b = Builder::new(self);
+        b.push(&format!(
+            "SELECT COUNT(*) FROM {}",
+            self.quote(&shape.table)
+        ));
+        self.list_where(&mut b, table, shape, query, false)?;
+        Ok(b.done())
+    }
+
+    /// ` WHERE` the query's filters and bounds hold, and, with `after`, the
+    /// row comes after its position.
+    fn list_where(
+        self,
+        b: &mut Builder,
+        table: &Table,
+        shape: &Shape,
+        query: &ListQuery<'_>,
+        after: bool,
+    ) -> Result<()> {
+        let mut first = true;
+        let mut and = |b: &mut Builder| {
+            b.push(if first { " WHERE " } else { " AND " });
+            first = false;
+        };
+        for (column, value) in &query.filters {
+            and(b);
+            b.equals(&self.quote(column), param(shape.ty(column)?, value)?);
+        }
+        if !query.ranges.is_empty() {
+            let exact = self == Dialect::Mysql;
+            let (pieces, values) =
+                crate::range::sql(table, &query.ranges, exact, |c| self.quote(c))?;
+            and(b);
+            b.pieces(pieces, &values)?;
+        }
+        if let Some(position) = query.after.filter(|_| after) {
+            let order_by = query.order_by;
+            let columns = order_by.iter().map(|o| o.column.as_str());
+            let at = paging::values_at(table, columns, position)?;
+            let style = match self {
+                Dialect::Postgres => paging::Style::RowValues,
+                Dialect::Mysql | Dialect::Redshift => paging::Style::Expanded,
+            };
+            let mut values = Vec::new();
+            for (o, v) in order_by.iter().zip(at.iter()) {
+                values.push((shape.ty(&o.column)?, v.clone()));
+            }
+            and(b);
+            let pieces = paging::after_condition(table, order_by, &at, style, |c| self.quote(c));
+            b.pieces(pieces, &values)?;
+        }
+        Ok(())
     }
 
     /// INSERT of the given columns. `ignore_conflict` keeps an existing row
@@ -396,6 +435,7 @@ mod tests {
             serde_json::from_value(serde_json::json!({"name": "b", "id": "k"})).unwrap();
         let query = ListQuery {
             filters: vec![("name", Json::from("x"))],
+            ranges: Vec::new(),
             order_by: &order,
             limit: 5,
             after: Some(&position),

@@ -184,6 +184,61 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// ` WHERE` the query's filters and bounds hold and, with `after`, the
+/// row comes after its position (empty when nothing is asked), and the
+/// values to bind, in order.
+fn list_where(
+    table: &Table,
+    shape: &Shape,
+    query: &ListQuery<'_>,
+    after: bool,
+) -> Result<(String, Vec<SqlValue>)> {
+    let mut values = Vec::new();
+    let mut wheres = Vec::new();
+    for (column, v) in &query.filters {
+        wheres.push(format!("{} = ?", quote(column)));
+        values.push(to_sql(shape.ty(column)?, v)?);
+    }
+    let mut text = |pieces: Vec<paging::Piece>, bound: &[(ColumnType, Json)]| -> Result<()> {
+        let mut condition = String::new();
+        for piece in pieces {
+            match piece {
+                paging::Piece::Text(t) => condition.push_str(&t),
+                paging::Piece::Value(i) => {
+                    condition.push('?');
+                    values.push(to_sql(bound[i].0, &bound[i].1)?);
+                }
+            }
+        }
+        wheres.push(condition);
+        Ok(())
+    };
+    if !query.ranges.is_empty() {
+        let (pieces, bound) = crate::range::sql(table, &query.ranges, false, quote)?;
+        text(pieces, &bound)?;
+    }
+    if let Some(position) = query.after.filter(|_| after) {
+        let order_by = query.order_by;
+        let columns = order_by.iter().map(|o| o.column.as_str());
+        let at = paging::values_at(table, columns, position)?;
+        let mut bound = Vec::new();
+        for (o, v) in order_by.iter().zip(&at) {
+            bound.push((shape.ty(&o.column)?, v.clone()));
+        }
+        let style = paging::Style::RowValues;
+        text(
+            paging::after_condition(table, order_by, &at, style, quote),
+            &bound,
+        )?;
+    }
+    let wheres = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", wheres.join(" AND "))
+    };
+    Ok((wheres, values))
+}
+
 /// JSON (already checked against the column) -> a SQLite value.
 fn to_sql(ty: ColumnType, v: &Json) -> Result<SqlValue> {
     let bad = || StorageError::Internal(format!("value {v} does not fit a {ty} column"));
@@ -388,29 +443,8 @@ impl Engine for SqliteEngine {
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
         let shape = Shape::of(table);
-        let mut values = Vec::new();
-        let mut wheres = Vec::new();
-        for (column, v) in &query.filters {
-            wheres.push(format!("{} = ?", quote(column)));
-            values.push(to_sql(shape.ty(column)?, v)?);
-        }
+        let (wheres, values) = list_where(table, &shape, query, true)?;
         let order_by = query.order_by.to_vec();
-        if let Some(position) = query.after {
-            let columns = order_by.iter().map(|o| o.column.as_str());
-            let after = paging::values_at(table, columns, position)?;
-            let mut condition = String::new();
-            let style = paging::Style::RowValues;
-            for piece in paging::after_condition(table, &order_by, &after, style, quote) {
-                match piece {
-                    paging::Piece::Text(t) => condition.push_str(&t),
-                    paging::Piece::Value(i) => {
-                        condition.push('?');
-                        values.push(to_sql(shape.ty(&order_by[i].column)?, &after[i])?);
-                    }
-                }
-            }
-            wheres.push(condition);
-        }
         let order: Vec<String> = order_by
             .iter()
             .map(|o| {
@@ -428,11 +462,7 @@ impl Engine for SqliteEngine {
             "SELECT {} FROM {}{}{} LIMIT {}",
             shape.select_list(),
             quote(&shape.table),
-            if wheres.is_empty() {
-                String::new()
-            } else {
-                format!(" WHERE {}", wheres.join(" AND "))
-            },
+            wheres,
             if order.is_empty() {
                 String::new()
             } else {
@@ -448,6 +478,20 @@ impl Engine for SqliteEngine {
                 .collect::<rusqlite::Result<Vec<Row>>>()
                 .map_err(map_err)?;
             Ok(paging::page(rows, limit, &order_by))
+        })
+        .await
+    }
+
+    async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
+        let shape = Shape::of(table);
+        let (wheres, values) = list_where(table, &shape, query, false)?;
+        let sql = format!("SELECT COUNT(*) FROM {}{wheres}", quote(&shape.table));
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+            let n: i64 = stmt
+                .query_row(params_from_iter(values), |r| r.get(0))
+                .map_err(map_err)?;
+            Ok(n.max(0) as u64)
         })
         .await
     }

@@ -158,6 +158,25 @@ macro_rules! seed_rows {
 }
 pub(crate) use seed_rows;
 
+/// `Engine::count` on a sqlx engine: one `SELECT COUNT(*)` with the list's
+/// filters and bounds. Expects `D`, `map_err` and `bind_all` in scope;
+/// evaluates to a future.
+macro_rules! count_rows {
+    ($pool:expr, $table:expr, $query:expr) => {
+        async {
+            use sqlx::{AssertSqlSafe, Row as _};
+            let st = D.count($table, &$crate::shape::Shape::of($table), $query)?;
+            let row = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .fetch_one(&$pool)
+                .await
+                .map_err(map_err)?;
+            let n: i64 = row.try_get(0).map_err(map_err)?;
+            Ok::<u64, $crate::engine::StorageError>(n.max(0) as u64)
+        }
+    };
+}
+pub(crate) use count_rows;
+
 /// Bounds on a connection pool: a request never waits forever for the database.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {

@@ -246,6 +246,10 @@ impl Engine for PostgresEngine {
         Ok(super::page(rows, query.limit, query.order_by))
     }
 
+    async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
+        super::count_rows!(self.pool, table, query).await
+    }
+
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
         let shape = Shape::of(table);
         let st = D.insert(&shape, shape.insert_values(&row)?, false);

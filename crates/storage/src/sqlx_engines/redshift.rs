@@ -284,6 +284,10 @@ impl Engine for RedshiftEngine {
         Ok(super::page(rows, query.limit, query.order_by))
     }
 
+    async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
+        super::count_rows!(self.pool, table, query).await
+    }
+
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
         retrying(|| self.insert_once(table, &row)).await
     }

@@ -230,3 +230,61 @@ fn routes_that_collide() {
         ],
     );
 }
+
+/// A table with an ordered column in a two-column index, and columns of
+/// types without an order.
+const EVENTS: &str = r#"name = "s"
+
+[tables.t]
+key = "id"
+columns.id = { type = "integer", generated = true }
+columns.grp = { type = "string", max_length = 10 }
+columns.due = { type = "timestamp" }
+columns.name = { type = "string", max_length = 50 }
+columns.flag = { type = "boolean", default = false }
+indexes.grp_by_due = { columns = ["grp", "due"] }
+indexes.by_due = { columns = ["due"] }
+"#;
+
+/// `ranges`, `sort` and `count`: each on what an index serves.
+#[test]
+fn list_bounds_sorts_and_counts() {
+    let base = format!("{EVENTS}\n[tables.t.indexes.by_flag]\ncolumns = [\"flag\"]\n{LIST}");
+    check(
+        &base,
+        &[
+            ("ranges = [\"due\", \"id\", \"grp\"]\nsort = [\"-due\", \"due\", \"id\"]\ncount = true\n", &[]),
+            ("ranges = [\"name\"]\n", &[(1, 11, "range `name` is on column `name`, which has no index", Some("add [tables.t.indexes] name = { columns = [\"name\"] }"))]),
+            ("ranges = [\"flag\"]\n", &[(1, 11, "range `flag`: a boolean column has no order to bound", None)]),
+            ("ranges = [\"due\", \"due\"]\n", &[(1, 18, "range `due` is declared twice", None)]),
+            ("ranges = [\"dew\"]\n", &[(1, 11, "unknown field `dew` of table `t`", Some("expected one of `id`, `grp`, `due`, `name`, `flag`"))]),
+            ("sort = [\"name\"]\n", &[(1, 9, "no index of table `t` begins with (`name`): each page would sort the rows", Some("add [tables.t.indexes] by_name = { columns = [\"name\"] }"))]),
+            ("sort = [\"grp,due\"]\n", &[]),
+            ("sort = [\"due\", \"due\"]\n", &[(1, 16, "sort `due` is declared twice", None)]),
+            ("sort = [\"due,\"]\n", &[(1, 9, "sort `due,` needs fields separated by commas, as in \"-due,title\"", None)]),
+            ("sort = []\n", &[(1, 8, "sort needs at least one choice", None)]),
+            ("sort = [\"due,nme\"]\n", &[(1, 14, "unknown field `nme` of table `t`", Some("did you mean `name`?"))]),
+            ("order_by = [\"due\", \"-due\"]\n", &[(1, 20, "field `due` is in this order twice", None)]),
+            ("filters = [\"grp\"]\ncount = true\nranges = [\"grp\"]\n", &[]),
+            ("filters = [\"grp\"]\nsort = [\"due\"]\nnamed_filter = { param = \"sort\", value_param = \"v\", choices = { g = \"grp\" } }\n", &[(3, 26, "query parameter `sort` is reserved for lists (limit, cursor, fields, sort)", None)]),
+            ("ranges = [\"due\"]\nnamed_filter = { param = \"by\", value_param = \"due.gt\", choices = { g = \"grp\" } }\n", &[(1, 11, "query parameter `due.gt` is used twice", None)]),
+        ],
+    );
+}
+
+/// DynamoDB bounds only an index's sort key, in a Query, and counts nothing.
+#[test]
+fn list_bounds_and_counts_on_dynamodb() {
+    let base = format!("{EVENTS}\n[database]\nengine = \"dynamodb\"\n{LIST}");
+    check(
+        &base,
+        &[
+            ("filters = [\"grp\"]\nrequire_filter = true\norder_by = [\"due\"]\nranges = [\"due\"]\nsort = [\"-due\"]\n", &[]),
+            ("count = true\n", &[(1, 9, "DynamoDB cannot count a list's rows without reading every item it holds", Some("leave out count"))]),
+            ("ranges = [\"due\"]\n", &[(1, 11, "DynamoDB bounds `due` only in a Query on an index sorted by it: a list without a filter is a Scan", Some("add require_filter = true"))]),
+            ("filters = [\"grp\"]\nrequire_filter = true\nranges = [\"due\"]\n", &[(3, 11, "DynamoDB bounds `due` only in a Query on an index sorted by it: every order of this list must be by `due`", Some("order_by = [\"due\"] (or \"-due\"), and the same in sort"))]),
+            ("filters = [\"grp\"]\nrequire_filter = true\norder_by = [\"due\"]\nranges = [\"due\"]\nsort = [\"id\"]\n", &[(4, 11, "DynamoDB bounds `due` only in a Query on an index sorted by it: every order of this list must be by `due`", Some("order_by = [\"due\"] (or \"-due\"), and the same in sort"))]),
+            ("filters = [\"grp\"]\nrequire_filter = true\nsort = [\"name\"]\n", &[(3, 9, "DynamoDB cannot list by `grp` in `name` order: no index has `grp` as partition key and `name` as sort key", Some("add [tables.t.indexes] grp_by_name = { columns = [\"grp\", \"name\"] }"))]),
+        ],
+    );
+}
