@@ -105,6 +105,25 @@ def main():
     for what, value, ok in checks:
         lines.append(f"| {what} | {value} | {'met' if ok else '**missed**'} |")
     lines.append("")
+
+    # The database path: stackwright against the same routes written by hand
+    # (bench/http/dbceiling), workload by workload, and the large list
+    # against Flask.
+    lines += ["## Targets: the database path", "", "| Workload | Engine | stackwright | hand-written | share | large list vs Flask |", "|:---|:---|---:|---:|---:|---:|"]
+    for w in ["pets GET by key", "todo list, 3 rows", "todo list, 1000 rows", "todo create"]:
+        for engine in ["sqlite", "postgres"]:
+            sw, hand = find(w, "stackwright", engine), find(w, "axum + ", engine)
+            if not (sw and hand):
+                continue
+            share = sw["rps"] / hand["rps"]
+            versus = ""
+            if w == "todo list, 1000 rows":
+                flask = find(w, "Flask", engine)
+                if flask:
+                    ratio = sw["rps"] / flask["rps"]
+                    versus = f"{ratio:.1f}x ({'met' if ratio >= 8 else '**missed**'}: at least 8x)"
+            lines.append(f'| {w} | {engine} | {sw["rps"]:.0f} | {hand["rps"]:.0f} | {100 * share:.0f}% ({"met" if share >= 0.8 else "**missed**"}: at least 80%) | {versus} |')
+    lines.append("")
     analysis = os.path.join(out, "ANALYSIS.md")
     if os.path.exists(analysis):
         lines += [open(analysis).read().strip(), ""]

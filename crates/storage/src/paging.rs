@@ -21,16 +21,32 @@ pub fn position_of<'c>(row: &Row, columns: impl IntoIterator<Item = &'c str>) ->
         .collect()
 }
 
-/// A page from `limit + 1` fetched rows: the extra row only says more
-/// follow, and the next page starts after the last row kept.
-pub fn page(mut rows: Vec<Row>, limit: u32, order_by: &[Order]) -> Page {
+/// A page from `limit + 1` fetched rows (values in the order of
+/// `columns`): the extra row only says more follow, and the next page
+/// starts after the last row kept.
+pub fn page(
+    columns: Vec<String>,
+    mut rows: Vec<Vec<Json>>,
+    limit: u32,
+    order_by: &[Order],
+) -> Page {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next = more
-        .then(|| rows.last())
-        .flatten()
-        .map(|last| position_of(last, order_by.iter().map(|o| o.column.as_str())));
-    Page { rows, next }
+    let next = more.then(|| rows.last()).flatten().map(|last| {
+        order_by
+            .iter()
+            .map(|o| {
+                let at = columns.iter().position(|c| *c == o.column);
+                let value = at.and_then(|i| last.get(i)).cloned().unwrap_or(Json::Null);
+                (o.column.clone(), value)
+            })
+            .collect()
+    });
+    Page {
+        columns,
+        rows,
+        next,
+    }
 }
 
 /// The values of a position for each of `columns`, each fitting its column

@@ -2,6 +2,7 @@
 //! rows: owned, so it crosses onto SQLite's blocking threads. Each engine
 //! adds its own conversions (`sqlx_engines`, `sqlite`) in its own module.
 
+use serde_json::Value as Json;
 use stackwright_stack::{ColumnType, Table};
 
 use crate::engine::{Result, Row, StorageError};
@@ -24,6 +25,20 @@ impl Shape {
             generated_key: t.key_column().generated,
             columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
         }
+    }
+
+    /// The columns' names, in the order rows hold their values.
+    pub fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// A row's values (in the order of the columns) as a map.
+    pub fn row_of(&self, values: Vec<Json>) -> Row {
+        self.columns
+            .iter()
+            .map(|(c, _)| c.clone())
+            .zip(values)
+            .collect()
     }
 
     /// The type of a column the request names (checked against the stack

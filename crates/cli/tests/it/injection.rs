@@ -413,10 +413,10 @@ impl Store {
                     )
                     .await
                     .expect("list");
-                rows.extend(page.rows);
-                match page.next {
-                    Some(position) => after = Some(position),
-                    None => break,
+                after = page.next.clone();
+                rows.extend(page.into_rows());
+                if after.is_none() {
+                    break;
                 }
             }
             tables.push((t.name.clone(), rows));

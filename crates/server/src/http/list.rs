@@ -10,7 +10,7 @@ use stackwright_stack::{Column, Field, ListOperation, Order, RangeFilter, RangeO
 use stackwright_storage::{Bound, ListQuery};
 
 use super::decode::{clip, parse_query, text_value};
-use super::respond::{respond, shape};
+use super::respond::respond_rows;
 use super::{cursor, ApiContext};
 use crate::error::ApiError;
 
@@ -85,8 +85,7 @@ pub(super) async fn list(
         false => None,
     };
     let page = ctx.engine.list(table, &query).await?;
-    let items: Vec<Json> = page.rows.iter().map(|r| shape(&fields, r)).collect();
-    let mut response = respond(route, Some(Json::Array(items)));
+    let mut response = respond_rows(route, &fields, &page);
     if let Some(next) = page
         .next
         .and_then(|p| HeaderValue::from_str(&ctx.cursors.seal(&binding, &p)).ok())

@@ -370,7 +370,7 @@ impl Pool {
                 },
             )
             .await?;
-        Ok(page.rows.into_iter().next())
+        Ok(page.into_rows().into_iter().next())
     }
 
     /// Write the confirmation "e-mail" to the outbox (its owner's alone: it
@@ -555,15 +555,15 @@ impl Pool {
                     },
                 )
                 .await?;
-            users.extend(page.rows.iter().map(|r| User {
+            after = page.next.clone();
+            users.extend(page.into_rows().iter().map(|r| User {
                 email: text(r, "username"),
                 sub: text(r, "sub"),
                 confirmed: r.get("confirmed") == Some(&json!(true)),
                 created_at: r.get("created_at").and_then(Json::as_i64).unwrap_or(0),
             }));
-            match page.next {
-                Some(position) => after = Some(position),
-                None => break,
+            if after.is_none() {
+                break;
             }
         }
         users.sort_by(|a, b| a.email.cmp(&b.email));
@@ -715,7 +715,7 @@ async fn stored_keys(engine: &dyn Engine, table: &Table) -> Result<Vec<(String, 
             },
         )
         .await?;
-    let mut rows = page.rows;
+    let mut rows = page.into_rows();
     rows.sort_by_key(|r| std::cmp::Reverse(r.get("created_at").and_then(Json::as_i64)));
     Ok(rows
         .iter()

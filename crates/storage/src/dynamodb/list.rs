@@ -164,6 +164,7 @@ impl DynamoEngine {
                 SortKey::Any => {}
                 SortKey::Nothing => {
                     return Ok(Page {
+                        columns: table.columns.keys().cloned().collect(),
                         rows: vec![],
                         next: None,
                     })
@@ -265,7 +266,21 @@ impl DynamoEngine {
             .then(|| rows.last())
             .flatten()
             .map(|last| paging::position_of(last, plan.key_attributes.iter().map(String::as_str)));
-        Ok(Page { rows, next })
+        let columns: Vec<String> = table.columns.keys().cloned().collect();
+        let rows = rows
+            .into_iter()
+            .map(|mut row| {
+                let values = columns
+                    .iter()
+                    .map(|c| row.shift_remove(c).unwrap_or(Json::Null));
+                values.collect()
+            })
+            .collect();
+        Ok(Page {
+            columns,
+            rows,
+            next,
+        })
     }
 }
 

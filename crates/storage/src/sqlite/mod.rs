@@ -290,9 +290,13 @@ impl Shape {
             .join(", ")
     }
     fn read(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        let mut out = Row::with_capacity(self.columns.len());
-        for (i, (name, ty)) in self.columns.iter().enumerate() {
-            out.insert(name.clone(), from_sql(*ty, row.get_ref(i)?));
+        Ok(self.row_of(self.read_values(row)?))
+    }
+    /// A row's values, in the order of the columns.
+    fn read_values(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Json>> {
+        let mut out = Vec::with_capacity(self.columns.len());
+        for (i, (_, ty)) in self.columns.iter().enumerate() {
+            out.push(from_sql(*ty, row.get_ref(i)?));
         }
         Ok(out)
     }
@@ -473,11 +477,11 @@ impl Engine for SqliteEngine {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
             let rows = stmt
-                .query_map(params_from_iter(values), |r| shape.read(r))
+                .query_map(params_from_iter(values), |r| shape.read_values(r))
                 .map_err(map_err)?
-                .collect::<rusqlite::Result<Vec<Row>>>()
+                .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_err)?;
-            Ok(paging::page(rows, limit, &order_by))
+            Ok(paging::page(shape.names(), rows, limit, &order_by))
         })
         .await
     }

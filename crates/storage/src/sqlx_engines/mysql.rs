@@ -108,8 +108,13 @@ fn bind_all(mut q: MyQuery<'_>, params: Vec<Param>) -> MyQuery<'_> {
 }
 
 fn read(row: &MySqlRow, shape: &Shape) -> Result<Row> {
-    let mut out = Row::with_capacity(shape.columns.len());
-    for (i, (name, ty)) in shape.columns.iter().enumerate() {
+    Ok(shape.row_of(read_values(row, shape)?))
+}
+
+/// A row's values, in the order of the shape's columns.
+fn read_values(row: &MySqlRow, shape: &Shape) -> Result<Vec<Json>> {
+    let mut out = Vec::with_capacity(shape.columns.len());
+    for (i, (_, ty)) in shape.columns.iter().enumerate() {
         let v = match ty {
             ColumnType::Integer | ColumnType::BigInt => {
                 row.try_get::<Option<i64>, _>(i).map(|v| v.map(Json::from))
@@ -128,7 +133,7 @@ fn read(row: &MySqlRow, shape: &Shape) -> Result<Row> {
                 .map(|v| v.map(|s| serde_json::from_str(&s).unwrap_or(Json::String(s)))),
         }
         .map_err(map_err)?;
-        out.insert(name.clone(), v.unwrap_or(Json::Null));
+        out.push(v.unwrap_or(Json::Null));
     }
     Ok(out)
 }
@@ -243,9 +248,14 @@ impl Engine for MysqlEngine {
             .map_err(map_err)?;
         let rows = rows
             .iter()
-            .map(|r| read(r, &shape))
+            .map(|r| read_values(r, &shape))
             .collect::<Result<Vec<_>>>()?;
-        Ok(super::page(rows, query.limit, query.order_by))
+        Ok(super::page(
+            shape.names(),
+            rows,
+            query.limit,
+            query.order_by,
+        ))
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {

@@ -104,7 +104,12 @@ fn bind_all(q: PgQuery<'_>, params: Vec<Param>) -> PgQuery<'_> {
 
 /// A row of `shape`, `json` columns read as `json` says they are held.
 pub(super) fn read_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Row> {
-    let mut out = Row::with_capacity(shape.columns.len());
+    Ok(shape.row_of(values_as(row, shape, json)?))
+}
+
+/// A row's values, in the order of the shape's columns.
+pub(super) fn values_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Vec<Json>> {
+    let mut out = Vec::with_capacity(shape.columns.len());
     for (i, (name, ty)) in shape.columns.iter().enumerate() {
         let v = match ty {
             ColumnType::Integer => row.try_get::<Option<i32>, _>(i).map(|v| v.map(Json::from)),
@@ -127,13 +132,17 @@ pub(super) fn read_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Row> {
             }
         }
         .map_err(map_err)?;
-        out.insert(name.clone(), v.unwrap_or(Json::Null));
+        out.push(v.unwrap_or(Json::Null));
     }
     Ok(out)
 }
 
 fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
     read_as(row, shape, JsonAs::Jsonb)
+}
+
+fn read_values(row: &PgRow, shape: &Shape) -> Result<Vec<Json>> {
+    values_as(row, shape, JsonAs::Jsonb)
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
@@ -241,9 +250,14 @@ impl Engine for PostgresEngine {
             .map_err(map_err)?;
         let rows = rows
             .iter()
-            .map(|r| read(r, &shape))
+            .map(|r| read_values(r, &shape))
             .collect::<Result<Vec<_>>>()?;
-        Ok(super::page(rows, query.limit, query.order_by))
+        Ok(super::page(
+            shape.names(),
+            rows,
+            query.limit,
+            query.order_by,
+        ))
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {

@@ -107,6 +107,10 @@ fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
     super::postgres::read_as(row, shape, JsonAs::Text)
 }
 
+fn read_values(row: &PgRow, shape: &Shape) -> Result<Vec<Json>> {
+    super::postgres::values_as(row, shape, JsonAs::Text)
+}
+
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     if let sqlx::Error::Database(db) = &e {
         // Redshift's serialization failure: "1023 ... Serializable
@@ -279,9 +283,14 @@ impl Engine for RedshiftEngine {
             .map_err(map_err)?;
         let rows = rows
             .iter()
-            .map(|r| read(r, &shape))
+            .map(|r| read_values(r, &shape))
             .collect::<Result<Vec<_>>>()?;
-        Ok(super::page(rows, query.limit, query.order_by))
+        Ok(super::page(
+            shape.names(),
+            rows,
+            query.limit,
+            query.order_by,
+        ))
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
