@@ -38,10 +38,17 @@ fn writes_email(route: &Route) -> bool {
 const UNAVAILABLE: &str =
     "Overloaded or timed out (retry after Retry-After seconds), or the database does not answer";
 
+/// Text without the NUL character.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
 fn column_schema(c: &Column) -> Json {
     let mut s = match c.ty {
-        ColumnType::String { max_length } => json!({ "type": "string", "maxLength": max_length }),
-        ColumnType::Text => json!({ "type": "string" }),
+        // No NUL: no engine stores it (PostgreSQL refuses it in text), so
+        // every engine refuses it with a 400.
+        ColumnType::String { max_length } => {
+            json!({ "type": "string", "maxLength": max_length, "pattern": NO_NUL })
+        }
+        ColumnType::Text => json!({ "type": "string", "pattern": NO_NUL }),
         ColumnType::Integer => {
             json!({ "type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX })
         }
@@ -302,7 +309,7 @@ pub fn document(stack: &Stack) -> Json {
         let message = json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
         let mut op = json!({
             "operationId": format!("publish_{}", topic.name.replace('-', "_")),
-            "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" } }],
+            "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "description": "Names the message, or each message of a batch by its place: sent again, they are duplicates", "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" } }],
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
                 "oneOf": [message.clone(), { "type": "array", "items": message, "minItems": 1, "maxItems": 1000 }]
             } } } },

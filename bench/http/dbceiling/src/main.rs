@@ -70,6 +70,9 @@ fn with_sqlite<T>(path: &str, f: impl FnOnce(&rusqlite::Connection) -> rusqlite:
         let conn = c.get_or_insert_with(|| {
             let conn = rusqlite::Connection::open(path).expect("open sqlite");
             conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+            // As stackwright opens it: WAL, and no fsync per commit.
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+                .expect("pragmas");
             conn
         });
         f(conn).expect("sqlite")

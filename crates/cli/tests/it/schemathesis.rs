@@ -33,9 +33,7 @@ const SEED: &str = "20261123";
 /// - a list's `cursor` is opaque: only the `X-Next-Cursor` of an earlier
 ///   page is a valid value;
 /// - a list's named filter takes its two parameters together (`filter`
-///   without `value` is refused), a dependency between parameters;
-/// - a publish with `Idempotency-Key` names one message, so a batch (an
-///   array) with the header is refused, a dependency between header and body.
+///   without `value` is refused), a dependency between parameters.
 ///
 /// There, 400 is accepted too; every other check stays as it is.
 fn config(stack: &Stack, document: &Json) -> String {
@@ -81,10 +79,7 @@ fn config(stack: &Stack, document: &Json) -> String {
     for (path, item) in document["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("an operation") {
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
-            if params
-                .iter()
-                .any(|p| p["name"] == "cursor" || p["name"] == "Idempotency-Key")
-            {
+            if params.iter().any(|p| p["name"] == "cursor") {
                 operations
                     .entry((path.clone(), method.to_uppercase()))
                     .or_default()

@@ -124,6 +124,37 @@ async fn published_messages_are_applied_once_and_poison_reaches_the_dead_letters
         .unwrap();
     assert_eq!(again["duplicates"], 1, "{again}");
 
+    // A batch under a key: each message's id comes from the key and its
+    // place, so the batch sent again is all duplicates.
+    let keyed_batch = || {
+        app.client
+            .post(format!("{}/topics/items", app.url))
+            .header("Idempotency-Key", "batch-7")
+            .header("content-type", "application/json")
+            .body(r#"[{"id": 71, "name": "a"}, {"id": 72, "name": "b"}]"#)
+            .send()
+    };
+    let first: Json = keyed_batch().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&first["accepted"], &first["duplicates"]),
+        (&json!(2), &json!(0)),
+        "{first}"
+    );
+    let ids = first["ids"].as_array().unwrap();
+    assert_ne!(ids[0], ids[1]);
+    for id in [71, 72] {
+        eventually(&format!("item {id} applied"), || async move {
+            app.get(&format!("/items/{id}")).await.status == 200
+        })
+        .await;
+    }
+    let second: Json = keyed_batch().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&second["duplicates"], &second["ids"]),
+        (&json!(2), &first["ids"]),
+        "{second}"
+    );
+
     // Invalid messages are refused whole, with a 400 naming the problem.
     let bad = app
         .post(
@@ -188,7 +219,8 @@ async fn published_messages_are_applied_once_and_poison_reaches_the_dead_letters
     })
     .await;
     assert_eq!(dlq(&stack, db, &["list"])["dead_letters"], json!([]));
-    assert_eq!(db.count_rows("items").await, 3);
+    // Items 1, 2 and 3, and the keyed batch's two.
+    assert_eq!(db.count_rows("items").await, 5);
 }
 
 /// Every engine that queues locally (Redshift's messages come from SQS).

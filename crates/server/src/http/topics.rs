@@ -1,8 +1,8 @@
 //! `POST /topics/{name}`: publish one message (a JSON object) or a batch (a
 //! JSON array of objects). The answer, 202, comes after every message is
 //! stored; a batch with one invalid message stores none. `Idempotency-Key`
-//! names a single message: publishing it again is a duplicate, not a
-//! second delivery. On a topic with `auth = "user"` the key belongs to the
+//! names the request's message (or each of a batch's, by its place):
+//! publishing it again is a duplicate, not a second delivery. On a topic with `auth = "user"` the key belongs to the
 //! signed-in publisher (the message id is a digest of the user and the key).
 //! A topic with `auth = "internal"` answers 403: its messages come from
 //! `stackwright publish` and, on AWS, from SNS publishers IAM allows.
@@ -88,13 +88,12 @@ async fn publish(
         }
     };
     let limit = ctx.stack.server.max_body_bytes;
-    let values = match read_json(headers, body, limit).await? {
+    let read = read_json(headers, body, limit).await?;
+    // A key on a batch names the request: each message's id comes from it
+    // and the message's place, so the same batch sent again is duplicates.
+    let is_batch = read.is_array();
+    let values = match read {
         Json::Array(items) => {
-            if key.is_some() {
-                return Err(ApiError::BadRequest(
-                    "Idempotency-Key names one message; send a batch without it".into(),
-                ));
-            }
             if items.is_empty() || items.len() > MAX_BATCH {
                 return Err(ApiError::BadRequest(format!(
                     "a batch holds 1 to {MAX_BATCH} messages, not {}",
@@ -107,6 +106,7 @@ async fn publish(
     };
     let batch = values.len() > 1;
     let mut messages = Vec::with_capacity(values.len());
+    let keyed_batch = is_batch;
     for (i, value) in values.into_iter().enumerate() {
         let body = crate::topics::check_message(topic, value).map_err(|why| {
             ApiError::BadRequest(if batch {
@@ -115,12 +115,12 @@ async fn publish(
                 why
             })
         })?;
-        messages.push(Message {
-            id: key
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            body,
-        });
+        let id = match &key {
+            Some(k) if keyed_batch => batch_id(k, i),
+            Some(k) => k.clone(),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        messages.push(Message { id, body });
     }
     let outcome = match &ctx.cloud {
         Some(cloud) => {
@@ -154,6 +154,15 @@ async fn publish(
 
 /// The message id of a signed-in publisher's key: a digest of both, so it
 /// fits the id column and no two publishers' keys meet.
+/// The id of message `i` of a batch sent with Idempotency-Key `key`
+/// (already scoped to its publisher where the topic has users).
+fn batch_id(key: &str, i: usize) -> String {
+    format!(
+        "b-{}",
+        crate::users::pool::sha256_hex(&format!("{key}\n{i}"))
+    )
+}
+
 fn scoped_id(sub: &str, key: &str) -> String {
     format!(
         "u-{}",
