@@ -272,7 +272,7 @@ impl DynamoEngine {
             .map(|mut row| {
                 let values = columns
                     .iter()
-                    .map(|c| row.shift_remove(c).unwrap_or(Json::Null));
+                    .map(|c| row.swap_remove(c).unwrap_or(Json::Null));
                 values.collect()
             })
             .collect();

@@ -199,23 +199,9 @@ fn list_where(
         wheres.push(format!("{} = ?", quote(column)));
         values.push(to_sql(shape.ty(column)?, v)?);
     }
-    let mut text = |pieces: Vec<paging::Piece>, bound: &[(ColumnType, Json)]| -> Result<()> {
-        let mut condition = String::new();
-        for piece in pieces {
-            match piece {
-                paging::Piece::Text(t) => condition.push_str(&t),
-                paging::Piece::Value(i) => {
-                    condition.push('?');
-                    values.push(to_sql(bound[i].0, &bound[i].1)?);
-                }
-            }
-        }
-        wheres.push(condition);
-        Ok(())
-    };
     if !query.ranges.is_empty() {
         let (pieces, bound) = crate::range::sql(table, &query.ranges, false, quote)?;
-        text(pieces, &bound)?;
+        wheres.push(pieces_sql(pieces, &bound, &mut values)?);
     }
     if let Some(position) = query.after.filter(|_| after) {
         let order_by = query.order_by;
@@ -226,10 +212,8 @@ fn list_where(
             bound.push((shape.ty(&o.column)?, v.clone()));
         }
         let style = paging::Style::RowValues;
-        text(
-            paging::after_condition(table, order_by, &at, style, quote),
-            &bound,
-        )?;
+        let pieces = paging::after_condition(table, order_by, &at, style, quote);
+        wheres.push(pieces_sql(pieces, &bound, &mut values)?);
     }
     let wheres = if wheres.is_empty() {
         String::new()
@@ -342,7 +326,20 @@ fn where_sql(
         return Ok(String::new());
     }
     let (pieces, constants) = crate::condition::sql(table, condition, quote)?;
-    let mut out = String::from(" AND (");
+    Ok(format!(
+        " AND ({})",
+        pieces_sql(pieces, &constants, values)?
+    ))
+}
+
+/// SQL pieces as text with `?` placeholders, their values appended to
+/// `values` in order.
+fn pieces_sql(
+    pieces: Vec<paging::Piece>,
+    constants: &[crate::condition::Constant],
+    values: &mut Vec<SqlValue>,
+) -> Result<String> {
+    let mut out = String::new();
     for piece in pieces {
         match piece {
             paging::Piece::Text(t) => out.push_str(&t),
@@ -353,7 +350,6 @@ fn where_sql(
             }
         }
     }
-    out.push(')');
     Ok(out)
 }
 

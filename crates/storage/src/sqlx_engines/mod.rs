@@ -9,7 +9,6 @@ use serde_json::Value as Json;
 
 use crate::engine::*;
 use crate::migrate::{self, Plan, SchemaSnapshot};
-pub use crate::paging::page;
 use crate::shape::Shape;
 use crate::sql::{self, Dialect, MigrationSql, Param};
 
@@ -157,6 +156,35 @@ macro_rules! seed_rows {
     };
 }
 pub(crate) use seed_rows;
+
+/// `Engine::list` on a sqlx engine: one page, each row's values read by
+/// `$read`. Expects `D`, `map_err` and `bind_all` in scope; evaluates to a
+/// future.
+macro_rules! list_rows {
+    ($pool:expr, $table:expr, $query:expr, $read:expr) => {
+        async {
+            use sqlx::AssertSqlSafe;
+            let shape = $crate::shape::Shape::of($table);
+            // One more row than the page shows says whether another follows.
+            let st = D.list($table, &shape, $query, $query.limit + 1)?;
+            let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
+                .fetch_all(&$pool)
+                .await
+                .map_err(map_err)?;
+            let rows = rows
+                .iter()
+                .map(|r| $read(r, &shape))
+                .collect::<$crate::engine::Result<Vec<_>>>()?;
+            Ok::<_, $crate::engine::StorageError>($crate::paging::page(
+                shape.names(),
+                rows,
+                $query.limit,
+                $query.order_by,
+            ))
+        }
+    };
+}
+pub(crate) use list_rows;
 
 /// `Engine::count` on a sqlx engine: one `SELECT COUNT(*)` with the list's
 /// filters and bounds. Expects `D`, `map_err` and `bind_all` in scope;

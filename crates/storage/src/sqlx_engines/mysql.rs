@@ -239,23 +239,7 @@ impl Engine for MysqlEngine {
     }
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
-        let shape = Shape::of(table);
-        // One more row than the page shows says whether another follows.
-        let st = D.list(table, &shape, query, query.limit + 1)?;
-        let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let rows = rows
-            .iter()
-            .map(|r| read_values(r, &shape))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(super::page(
-            shape.names(),
-            rows,
-            query.limit,
-            query.order_by,
-        ))
+        super::list_rows!(self.pool, table, query, read_values).await
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
