@@ -15,6 +15,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value as Json;
+use stackwright_stack::decimal::Decimal;
 use stackwright_stack::values::{check_value, from_text};
 use stackwright_stack::{Column, ColumnType};
 
@@ -83,6 +84,15 @@ fn one(column: &Column, raw: &str) {
         ColumnType::Json => {
             let direct: Json = serde_json::from_str(raw).expect("accepted, so JSON");
             assert_eq!(value, direct);
+        }
+        ColumnType::Date => assert_eq!(value, Json::String(raw.to_string())),
+        ColumnType::Uuid => assert_eq!(value, Json::String(raw.to_ascii_lowercase())),
+        // Exact: the canonical text is the same number as the text sent,
+        // at the column's scale (never rounded).
+        ColumnType::Decimal { precision, scale } => {
+            let text = value.as_str().expect("a decimal is text");
+            let sent = Decimal::parse(raw, precision, scale).expect("accepted, so a decimal");
+            assert_eq!(text, sent.to_string(), "`{raw}` kept as {text}");
         }
     }
     // The value's canonical text means the same value.

@@ -189,6 +189,7 @@ mod tests {
             default,
             allowed: None,
             generated: false,
+            stamp: None,
         };
         let mut fields = IndexMap::new();
         fields.insert("id".into(), column("id", ColumnType::Integer, true, None));

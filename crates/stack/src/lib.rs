@@ -6,6 +6,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+pub mod decimal;
 pub mod diagnostic;
 pub mod env;
 pub mod model;

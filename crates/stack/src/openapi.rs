@@ -59,16 +59,43 @@ fn column_schema(c: &Column) -> Json {
         ColumnType::Boolean => json!({ "type": "boolean" }),
         ColumnType::Timestamp => json!({ "type": "string", "format": "date-time" }),
         ColumnType::Json => json!({}),
+        ColumnType::Decimal { precision, scale } => decimal_schema(precision, scale),
+        ColumnType::Date => json!({ "type": "string", "format": "date" }),
+        ColumnType::Uuid => json!({ "type": "string", "format": "uuid" }),
     };
     if let Some(allowed) = &c.allowed {
         s["enum"] = json!(allowed);
     }
     if c.nullable {
-        if let Some(t) = s.get("type").cloned() {
-            s["type"] = json!([t, "null"]);
+        match s.get_mut("type") {
+            Some(Json::Array(types)) => types.push(json!("null")),
+            Some(t) => *t = json!([t.clone(), "null"]),
+            None => {}
         }
     }
     s
+}
+
+/// A decimal is exact text (`"12.30"`), or a whole JSON number; the pattern
+/// says how many digits fit before and after the point (leading and
+/// trailing zeros aside), and the bounds what a whole number may be.
+fn decimal_schema(precision: u8, scale: u8) -> Json {
+    let whole = match precision - scale {
+        0 => "0+".to_string(),
+        n => format!("0*[0-9]{{1,{n}}}"),
+    };
+    let fraction = match scale {
+        0 => "(\\.0+)?".to_string(),
+        n => format!("(\\.[0-9]{{1,{n}}}0*)?"),
+    };
+    let most = 10i64.pow(u32::from(precision - scale)) - 1;
+    json!({
+        "type": ["string", "integer"],
+        "format": "decimal",
+        "pattern": format!("^-?{whole}{fraction}$"),
+        "minimum": -most,
+        "maximum": most,
+    })
 }
 
 fn error_response(description: &str) -> Json {
@@ -94,7 +121,7 @@ fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
     for f in input {
         let c = &table.columns[&f.column];
         properties.insert(f.api.clone(), column_schema(c));
-        if create && !c.nullable && c.default.is_none() && !c.generated {
+        if create && !c.nullable && c.default.is_none() && c.stamp.is_none() && !c.generated {
             required.push(f.api.clone());
         }
     }
@@ -105,13 +132,13 @@ fn body_schema(table: &Table, input: &[Field], create: bool) -> Json {
 /// where declared, then `limit`, `fields` and `cursor`.
 fn list_parameters(t: &Table, list: &ListOperation, fields: &[Field]) -> Vec<Json> {
     let mut parameters = Vec::new();
+    // With one filter to choose from, a required filter is that one.
+    let only_filter = list.require_filter && list.filters.len() == 1 && list.named_filter.is_none();
     for f in &list.filters {
-        parameters.push(json!({ "name": f.param, "in": "query", "required": false, "schema": column_schema(&t.columns[&f.column]) }));
+        parameters.push(json!({ "name": f.param, "in": "query", "required": only_filter, "schema": column_schema(&t.columns[&f.column]) }));
     }
     if let Some(nf) = &list.named_filter {
-        let choices: Vec<&String> = nf.choices.keys().collect();
-        parameters.push(json!({ "name": nf.param, "in": "query", "required": false, "schema": { "type": "string", "enum": choices } }));
-        parameters.push(json!({ "name": nf.value_param, "in": "query", "required": false, "schema": { "type": "string" } }));
+        parameters.push(named_filter_parameter(t, list, nf));
     }
     for range in &list.ranges {
         let column = &t.columns[&range.column];
@@ -135,8 +162,36 @@ fn list_parameters(t: &Table, list: &ListOperation, fields: &[Field]) -> Vec<Jso
     }
     parameters.push(json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": list.max_page_size } }));
     parameters.push(fields_parameter(fields));
-    parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string" } }));
+    parameters.push(json!({ "name": "cursor", "in": "query", "required": false, "description": "The X-Next-Cursor of the previous page, with the same filters (empty: the first page)", "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]*$" } }));
     parameters
+}
+
+/// A named filter's two parameters, which come together: one object
+/// parameter whose properties are the query parameters (`style: form`,
+/// `explode: true`), one branch per choice so that each value has its
+/// column's type.
+fn named_filter_parameter(t: &Table, list: &ListOperation, nf: &NamedFilter) -> Json {
+    let branches: Vec<Json> = nf
+        .choices
+        .iter()
+        .map(|(choice, column)| {
+            json!({
+                "type": "object",
+                "properties": { nf.param.clone(): { "const": choice }, nf.value_param.clone(): column_schema(&t.columns[column]) },
+                "required": [nf.param, nf.value_param],
+                "additionalProperties": false
+            })
+        })
+        .collect();
+    let description = format!(
+        "`{}` names the field to filter on, and `{}` gives its value: both or neither",
+        nf.param, nf.value_param
+    );
+    let required = list.require_filter && list.filters.is_empty();
+    json!({
+        "name": nf.param, "in": "query", "required": required, "style": "form", "explode": true,
+        "description": description, "schema": { "type": "object", "oneOf": branches }
+    })
 }
 
 /// `?fields=a,b`: some of the route's fields, each once (a comma-separated
@@ -158,6 +213,10 @@ fn update_body(table: &Table, input: &[Field], changes: &[Change]) -> Option<Jso
         return None;
     }
     let mut schema = body_schema(table, input, false);
+    if amounts.is_empty() {
+        // A body that sets nothing is refused: it is almost always a mistake.
+        schema["minProperties"] = json!(1);
+    }
     for field in amounts {
         schema["properties"][field] = json!({ "type": "integer", "format": "int64", "minimum": 1 });
         schema["required"]

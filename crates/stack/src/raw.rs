@@ -166,10 +166,13 @@ pub struct RawColumn {
     #[serde(rename = "type")]
     pub ty: S<String>,
     pub max_length: Option<S<i64>>,
+    pub precision: Option<S<i64>>,
+    pub scale: Option<S<i64>>,
     pub nullable: Option<S<bool>>,
     pub default: Option<S<toml::Value>>,
     pub allowed: Option<S<Vec<S<toml::Value>>>>,
     pub generated: Option<S<bool>>,
+    pub updated: Option<S<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

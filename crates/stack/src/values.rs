@@ -5,6 +5,7 @@
 use serde_json::Value as Json;
 use time::format_description::well_known::Rfc3339;
 
+use crate::decimal::Decimal;
 use crate::model::{Column, ColumnType};
 
 pub fn json_type_name(v: &Json) -> &'static str {
@@ -79,8 +80,100 @@ pub fn check_type(ty: ColumnType, v: &Json) -> Result<(), String> {
             None => "an RFC 3339 timestamp string",
         },
         ColumnType::Json => return Ok(()),
+        ColumnType::Decimal { precision, scale } => {
+            return decimal_of(v, precision, scale).map(|_| ())
+        }
+        ColumnType::Date => match v.as_str() {
+            Some(s) if date_of(s).is_some() => return Ok(()),
+            Some(_) => return Err("is not a date (YYYY-MM-DD, years 0001 to 9999)".into()),
+            None => "a date string (YYYY-MM-DD)",
+        },
+        ColumnType::Uuid => match v.as_str() {
+            Some(s) if is_uuid(s) => return Ok(()),
+            Some(_) => {
+                return Err("is not a UUID (8-4-4-4-12 hexadecimal digits with hyphens)".into())
+            }
+            None => "a UUID string",
+        },
     };
     Err(format!("expected {expected}, got {}", json_type_name(v)))
+}
+
+/// A decimal column's value: a string, or an integer (exact in JSON). A
+/// JSON number with a fraction is refused: it has been a float on the way.
+pub fn decimal_of(v: &Json, precision: u8, scale: u8) -> Result<Decimal, String> {
+    match v {
+        Json::String(s) => Decimal::parse(s, precision, scale),
+        Json::Number(n) if n.is_i64() || n.is_u64() => {
+            Decimal::parse(&n.to_string(), precision, scale)
+        }
+        // `5.0` is a whole number in JSON Schema, as for integer columns;
+        // below 2^53 the float holds it exactly.
+        Json::Number(n)
+            if n
+                .as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && f.abs() < EXACT_FLOAT_INTEGERS) =>
+        {
+            let whole = n.as_f64().expect("checked") as i64;
+            Decimal::parse(&whole.to_string(), precision, scale)
+        }
+        Json::Number(_) => Err(
+            "is a JSON number with a fraction: write a decimal as a string (\"12.30\") so that no float rounds it".into(),
+        ),
+        other => Err(format!(
+            "expected a decimal string (\"12.30\"), got {}",
+            json_type_name(other)
+        )),
+    }
+}
+
+/// `YYYY-MM-DD`, exactly ten characters, in years 1 to 9999 (what every
+/// engine's DATE holds).
+pub fn date_of(s: &str) -> Option<time::Date> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped || s.starts_with("0000") {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| s[range].parse::<u16>().ok();
+    let month = time::Month::try_from(u8::try_from(number(5..7)?).ok()?).ok()?;
+    let day = u8::try_from(number(8..10)?).ok()?;
+    time::Date::from_calendar_date(i32::from(number(0..4)?), month, day).ok()
+}
+
+/// The 8-4-4-4-12 form, in either case.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The time of a write, as a stamped column holds it: RFC 3339 in UTC, to
+/// the microsecond (what PostgreSQL and MySQL keep), so the value a write
+/// answers is the value every engine reads back.
+pub fn now() -> Json {
+    let t = time::OffsetDateTime::now_utc();
+    let t = t
+        .replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t);
+    Json::String(t.format(&Rfc3339).unwrap_or_default())
+}
+
+/// The value a new row takes for a column its writer left out: the time
+/// of the write (`now`, one for the whole row) for a stamped column, else
+/// the column's default.
+pub fn absent_value(column: &Column, now: &Json) -> Option<Json> {
+    match column.stamp {
+        Some(_) => Some(now.clone()),
+        None => column.default.clone(),
+    }
 }
 
 /// Whether `v` may be stored in `column`: nullability, type, allowed values.
@@ -140,12 +233,27 @@ fn integral_beyond_i64(v: &Json) -> bool {
 /// the float holds it exactly. Anything else is returned as it is, for
 /// `check_value` to judge (and refuse: a value is never changed to fit).
 pub fn normalize(column: &Column, v: Json) -> Json {
-    match (column.ty, v.as_f64()) {
+    normalize_type(column.ty, v)
+}
+
+/// What [`normalize`] does, by type: besides integral numbers, a decimal
+/// becomes its canonical text at the column's scale (`"7"` -> `"7.00"`) and
+/// a UUID its lowercase form, so equal values are equal everywhere.
+pub fn normalize_type(ty: ColumnType, v: Json) -> Json {
+    match (ty, v.as_f64()) {
         (ColumnType::Integer | ColumnType::BigInt, Some(f))
             if !v.is_i64() && !v.is_u64() && f.fract() == 0.0 && f.abs() < EXACT_FLOAT_INTEGERS =>
         {
             Json::from(f as i64)
         }
+        (ColumnType::Decimal { precision, scale }, _) => match decimal_of(&v, precision, scale) {
+            Ok(d) => Json::String(d.to_string()),
+            Err(_) => v,
+        },
+        (ColumnType::Uuid, _) => match v {
+            Json::String(s) if is_uuid(&s) => Json::String(s.to_ascii_lowercase()),
+            other => other,
+        },
         _ => v,
     }
 }
@@ -156,6 +264,9 @@ pub fn normalize(column: &Column, v: Json) -> Json {
 fn same_value(ty: ColumnType, a: &Json, b: &Json) -> bool {
     match (ty, a, b) {
         (ColumnType::Float, Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
+        (ColumnType::Decimal { .. } | ColumnType::Uuid, _, _) => {
+            normalize_type(ty, a.clone()) == normalize_type(ty, b.clone())
+        }
         _ => a == b,
     }
 }
@@ -185,10 +296,14 @@ pub fn from_text(column: &Column, raw: &str) -> Result<Json, String> {
             _ => return Err(bad("a boolean (true or false)")),
         },
         ColumnType::Json => serde_json::from_str(raw).map_err(|_| bad("JSON"))?,
-        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp => {
-            Json::String(raw.to_string())
-        }
+        ColumnType::String { .. }
+        | ColumnType::Text
+        | ColumnType::Timestamp
+        | ColumnType::Date
+        | ColumnType::Uuid
+        | ColumnType::Decimal { .. } => Json::String(raw.to_string()),
     };
+    let value = normalize(column, value);
     check_value(column, &value)?;
     Ok(value)
 }
@@ -256,6 +371,7 @@ mod tests {
             default: None,
             allowed: None,
             generated: false,
+            stamp: None,
         }
     }
 

@@ -196,6 +196,11 @@ pub fn plan(current: Option<&SchemaSnapshot>, target: &SchemaSnapshot) -> Result
         for (col, want_col) in &want.columns {
             match have.columns.get(col) {
                 None => {
+                    if !want_col.nullable && want_col.stamp.is_some() {
+                        return Err(format!(
+                            "new column `{name}.{col}` is stamped with the time of each write, but existing rows have no such time; add `nullable = true`"
+                        ));
+                    }
                     if !want_col.nullable && want_col.default.is_none() && !want_col.generated {
                         return Err(format!(
                             "new column `{name}.{col}` is not nullable and has no default, so existing rows would have no value; add `default = ...` or `nullable = true`"
@@ -205,6 +210,12 @@ pub fn plan(current: Option<&SchemaSnapshot>, target: &SchemaSnapshot) -> Result
                         table: name.clone(),
                         column: col.clone(),
                     });
+                }
+                Some(have_col) if rescaled(have_col.ty, want_col.ty) => {
+                    return Err(format!(
+                        "column `{name}.{col}` changes its scale ({} -> {}); values would change meaning. Add a new column and copy the values instead",
+                        have_col.ty, want_col.ty
+                    ));
                 }
                 Some(have_col) if have_col != want_col => {
                     if let Some((destructive, why)) = column_change(have_col, want_col) {
@@ -278,6 +289,9 @@ fn column_change(have: &Column, want: &Column) -> Option<(bool, String)> {
         ) || matches!(
             (have.ty, want.ty),
             (ColumnType::String { max_length: a }, ColumnType::String { max_length: b }) if b >= a
+        ) || matches!(
+            (have.ty, want.ty),
+            (ColumnType::Decimal { precision: a, .. }, ColumnType::Decimal { precision: b, .. }) if b >= a
         );
         destructive |= !widening;
         why.push(format!("type {} -> {}", have.ty, want.ty));
@@ -298,10 +312,22 @@ fn column_change(have: &Column, want: &Column) -> Option<(bool, String)> {
     if have.default != want.default {
         why.push("default value".into());
     }
+    if have.stamp != want.stamp {
+        why.push("stamped with the time of writes".into());
+    }
     if have.allowed != want.allowed {
         why.push("allowed values (checked on writes)".into());
     }
     (!why.is_empty()).then(|| (destructive, why.join(", ")))
+}
+
+/// A decimal whose scale changes: SQLite holds whole units of the scale, so
+/// the same stored number would mean another value.
+fn rescaled(have: ColumnType, want: ColumnType) -> bool {
+    matches!(
+        (have, want),
+        (ColumnType::Decimal { scale: a, .. }, ColumnType::Decimal { scale: b, .. }) if a != b
+    )
 }
 
 /// The schema a migration recorded, as stored text.
@@ -332,6 +358,7 @@ pub fn checked_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stackwright_stack::Stamp;
 
     fn col(name: &str, ty: ColumnType, nullable: bool) -> Column {
         Column {
@@ -341,6 +368,7 @@ mod tests {
             default: None,
             allowed: None,
             generated: false,
+            stamp: None,
         }
     }
 
@@ -392,5 +420,52 @@ mod tests {
             col("x", ColumnType::Text, false),
         ]);
         assert!(plan(Some(&a), &b).unwrap_err().contains("no default"));
+    }
+
+    #[test]
+    fn a_stamp_added_to_existing_rows_must_be_nullable() {
+        let a = snap(vec![col("id", ColumnType::BigInt, false)]);
+        let stamped = |nullable| Column {
+            stamp: Some(Stamp::Created),
+            ..col("at", ColumnType::Timestamp, nullable)
+        };
+        let b = snap(vec![col("id", ColumnType::BigInt, false), stamped(false)]);
+        let refused = plan(Some(&a), &b).unwrap_err();
+        assert!(
+            refused.contains("existing rows have no such time"),
+            "{refused}"
+        );
+        let b = snap(vec![col("id", ColumnType::BigInt, false), stamped(true)]);
+        assert!(plan(Some(&a), &b).unwrap().destructive().is_empty());
+        // A new table has no rows to stamp.
+        assert!(plan(
+            None,
+            &snap(vec![col("id", ColumnType::BigInt, false), stamped(false)])
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn decimals_widen_but_never_rescale() {
+        let dec = |precision, scale| ColumnType::Decimal { precision, scale };
+        let a = snap(vec![
+            col("id", ColumnType::BigInt, false),
+            col("d", dec(10, 2), false),
+        ]);
+        let wider = snap(vec![
+            col("id", ColumnType::BigInt, false),
+            col("d", dec(12, 2), false),
+        ]);
+        let p = plan(Some(&a), &wider).unwrap();
+        assert_eq!(p.steps.len(), 1);
+        assert!(p.destructive().is_empty());
+        let narrower = plan(Some(&wider), &a).unwrap();
+        assert_eq!(narrower.destructive().len(), 1);
+        let rescaled = snap(vec![
+            col("id", ColumnType::BigInt, false),
+            col("d", dec(12, 4), false),
+        ]);
+        let refused = plan(Some(&a), &rescaled).unwrap_err();
+        assert!(refused.contains("changes its scale"), "{refused}");
     }
 }

@@ -218,6 +218,7 @@ pub(crate) mod tests {
             default: None,
             allowed: None,
             generated: false,
+            stamp: None,
         };
         Table {
             name: "t".into(),

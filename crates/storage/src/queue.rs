@@ -87,7 +87,7 @@ pub fn retry_at(sub: &Subscription, attempts: u32, now: i64) -> i64 {
 }
 
 /// The row a message becomes: mapped columns, with absent fields left out
-/// (the column's default or NULL applies). A generated string key no field
+/// (the column's default or NULL applies), and stamped columns the time. A generated string key no field
 /// gives is a new UUID, as a create route makes it (the database numbers a
 /// generated integer key itself).
 pub fn row_of(sub: &Subscription, table: &Table, body: &serde_json::Map<String, Json>) -> Row {
@@ -95,6 +95,12 @@ pub fn row_of(sub: &Subscription, table: &Table, body: &serde_json::Map<String, 
     for (column, field) in &sub.map {
         if let Some(v) = body.get(field) {
             row.insert(column.clone(), v.clone());
+        }
+    }
+    let now = stackwright_stack::values::now();
+    for c in table.columns.values().filter(|c| c.stamp.is_some()) {
+        if !row.contains_key(&c.name) {
+            row.insert(c.name.clone(), now.clone());
         }
     }
     let key = table.key_column();

@@ -139,6 +139,10 @@ pub fn compare(ty: ColumnType, a: &Json, b: &Json) -> Option<std::cmp::Ordering>
             let t = |v: &Json| time::OffsetDateTime::parse(v.as_str()?, &Rfc3339).ok();
             Some(t(a)?.cmp(&t(b)?))
         }
+        ColumnType::Decimal { precision, scale } => {
+            let d = |v: &Json| stackwright_stack::values::decimal_of(v, precision, scale).ok();
+            Some(d(a)?.cmp(&d(b)?))
+        }
         _ => Some(a.as_str()?.as_bytes().cmp(b.as_str()?.as_bytes())),
     }
 }

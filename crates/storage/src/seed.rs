@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::Value as Json;
-use stackwright_stack::values::check_value;
+use stackwright_stack::values::{absent_value, check_value, normalize};
 use stackwright_stack::{Column, ColumnType, Diagnostic, Diagnostics, SeedFormat, Stack, Table};
 
 use crate::engine::{Row, SeedRow};
@@ -168,9 +168,12 @@ fn csv_cell(column: &Column, cell: &str) -> Result<Option<Json>, String> {
             _ => return Err(format!("`{cell}` is not a boolean (true/false)")),
         },
         ColumnType::Json => serde_json::from_str(cell).map_err(|e| format!("invalid JSON: {e}"))?,
-        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp => {
-            Json::String(cell.to_string())
-        }
+        ColumnType::String { .. }
+        | ColumnType::Text
+        | ColumnType::Timestamp
+        | ColumnType::Decimal { .. }
+        | ColumnType::Date
+        | ColumnType::Uuid => Json::String(cell.to_string()),
     };
     Ok(Some(value))
 }
@@ -278,12 +281,13 @@ fn complete_row(table: &Table, mut row: Row) -> Result<SeedRow, String> {
     // old seed rows look new.
     let as_written = serde_json::to_string(&row).expect("JSON values serialize");
     let mut full = Row::new();
+    let now = stackwright_stack::values::now();
     for (name, column) in &table.columns {
         let value = match row.shift_remove(name) {
-            Some(v) => v,
+            Some(v) => normalize(column, v),
             None if column.generated => continue,
-            None => match &column.default {
-                Some(d) => d.clone(),
+            None => match absent_value(column, &now) {
+                Some(d) => d,
                 None if column.nullable => Json::Null,
                 None => return Err(format!("column `{name}` has no value and no default")),
             },

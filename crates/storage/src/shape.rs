@@ -3,7 +3,7 @@
 //! adds its own conversions (`sqlx_engines`, `sqlite`) in its own module.
 
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Table};
+use stackwright_stack::{ColumnType, Stamp, Table};
 
 use crate::engine::{Result, Row, StorageError};
 
@@ -14,6 +14,9 @@ pub struct Shape {
     pub key_ty: ColumnType,
     pub generated_key: bool,
     pub columns: Vec<(String, ColumnType)>,
+    /// Columns stamped on create (`default = "now"`): an upsert that finds
+    /// the row leaves them as they are.
+    pub created: Vec<String>,
 }
 
 impl Shape {
@@ -24,7 +27,19 @@ impl Shape {
             key_ty: t.key_column().ty,
             generated_key: t.key_column().generated,
             columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
+            created: t
+                .columns
+                .values()
+                .filter(|c| c.stamp == Some(Stamp::Created))
+                .map(|c| c.name.clone())
+                .collect(),
         }
+    }
+
+    /// The columns an upsert that finds its row sets: all but the key and
+    /// the creation stamps.
+    pub fn replaced(&self, column: &str) -> bool {
+        column != self.key && !self.created.iter().any(|c| c == column)
     }
 
     /// The columns' names, in the order rows hold their values.

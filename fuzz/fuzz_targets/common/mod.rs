@@ -7,7 +7,8 @@ use serde_json::{json, Value as Json};
 use stackwright_stack::values::check_type;
 use stackwright_stack::{Column, ColumnType};
 
-/// Every type, with a few string length limits (1, 5, 36, 255, 65535).
+/// Every type, with a few string length limits (1, 5, 36, 255, 65535) and
+/// decimal shapes (a money-like scale, and the widest whole number).
 pub fn types() -> Vec<ColumnType> {
     let mut all: Vec<ColumnType> = [1, 5, 36, 255, 65_535]
         .into_iter()
@@ -21,6 +22,16 @@ pub fn types() -> Vec<ColumnType> {
         ColumnType::Boolean,
         ColumnType::Timestamp,
         ColumnType::Json,
+        ColumnType::Decimal {
+            precision: 6,
+            scale: 2,
+        },
+        ColumnType::Decimal {
+            precision: 18,
+            scale: 0,
+        },
+        ColumnType::Date,
+        ColumnType::Uuid,
     ]);
     all
 }
@@ -33,6 +44,9 @@ pub fn allowed_for(ty: ColumnType) -> Vec<Json> {
         json!("open"),
         json!("é"),
         json!("2024-05-01T12:00:00Z"),
+        json!("2024-05-01"),
+        json!("12.50"),
+        json!("123e4567-e89b-12d3-a456-426614174000"),
         json!(0),
         json!(1),
         json!(-3),
@@ -66,6 +80,7 @@ pub fn column(selector: u8) -> Column {
         default: None,
         allowed,
         generated: false,
+        stamp: None,
     }
 }
 
@@ -82,6 +97,7 @@ pub fn all_columns() -> Vec<Column> {
                     default: None,
                     allowed: allowed.then(|| allowed_for(ty)),
                     generated: false,
+                    stamp: None,
                 });
             }
         }

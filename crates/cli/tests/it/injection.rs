@@ -632,6 +632,9 @@ fn sample(ty: ColumnType, allowed: Option<&Vec<Json>>, n: i64) -> Json {
         ColumnType::Boolean => json!(true),
         ColumnType::Timestamp => json!("2024-05-01T12:00:00Z"),
         ColumnType::Json => json!({"a": 1}),
+        ColumnType::Decimal { .. } => json!(n.to_string()),
+        ColumnType::Date => json!("2024-05-01"),
+        ColumnType::Uuid => json!(format!("00000000-0000-4000-8000-{n:012}")),
     }
 }
 

@@ -43,4 +43,5 @@ mod site;
 mod synth;
 mod todo;
 mod topics;
+mod types;
 mod users;

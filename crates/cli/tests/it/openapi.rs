@@ -56,10 +56,33 @@ fn every_example_is_described_with_each_route() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["filter", "value", "limit", "fields", "cursor"]);
+    assert_eq!(names, ["filter", "limit", "fields", "cursor"]);
+    // The named filter's pair is one exploded object: `filter` chooses, and
+    // `value` takes the chosen column's type (here its allowed values).
+    let named = &list["parameters"][0];
     assert_eq!(
-        list["parameters"][0]["schema"]["enum"],
-        serde_json::json!(["GoodEvil", "LawChaos"])
+        (&named["style"], &named["explode"]),
+        (&serde_json::json!("form"), &serde_json::json!(true))
+    );
+    let branches = named["schema"]["oneOf"].as_array().unwrap();
+    let choices: Vec<&Json> = branches
+        .iter()
+        .map(|b| &b["properties"]["filter"]["const"])
+        .collect();
+    assert_eq!(
+        choices,
+        [
+            &serde_json::json!("GoodEvil"),
+            &serde_json::json!("LawChaos")
+        ]
+    );
+    assert_eq!(
+        branches[1]["properties"]["value"]["enum"],
+        serde_json::json!(["Lawful", "Neutral", "Chaotic"])
+    );
+    assert_eq!(
+        branches[0]["required"],
+        serde_json::json!(["filter", "value"])
     );
     let clients = document("clients");
     let publish = &clients["paths"]["/topics/customers"]["post"];

@@ -38,6 +38,11 @@ done = { type = "boolean", default = false }
 seen_at = { type = "timestamp", nullable = true }
 meta = { type = "json", nullable = true }
 note = { type = "string", max_length = 20, default = "it's a \\ test" }
+price = { type = "decimal", precision = 12, scale = 2, default = "0.10" }
+day = { type = "date", nullable = true }
+ref = { type = "uuid", nullable = true }
+created = { type = "timestamp", default = "now" }
+changed = { type = "timestamp", updated = "now" }
 
 [tables.item.indexes]
 by_code = { columns = ["code"], unique = true }
@@ -75,7 +80,7 @@ method = "PATCH"
 path = "/items/{id}"
 op = "update"
 table = "item"
-input = ["title", "meta", "seen_at", "code"]
+input = ["title", "meta", "seen_at", "code", "price", "day", "ref"]
 
 [[routes]]
 method = "POST"
@@ -117,6 +122,9 @@ fn sample(ty: stackwright_stack::ColumnType) -> Json {
         T::Timestamp => json!("2026-12-06T10:00:00Z"),
         T::Json => json!({"a": [1, 2]}),
         T::String { .. } | T::Text => json!("x"),
+        T::Decimal { .. } => json!("12.30"),
+        T::Date => json!("2026-12-06"),
+        T::Uuid => json!("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
     }
 }
 
@@ -336,9 +344,12 @@ fn evolved() -> Vec<String> {
 fn unparsable(statements: &[String]) -> Vec<String> {
     let dir = TempStack::new("name = \"sqlfluff\"\n");
     // No size limit: sqlfluff skips a file over 20 kB by default, and a
-    // skipped file has no problem to report.
+    // skipped file has no problem to report. Its parse depth grows with the
+    // statements of one file (its default, 600, stops at about as many
+    // statements as this stack makes); a statement that does not parse is
+    // still reported at any depth.
     let config = "[sqlfluff]\ndialect = redshift\ntemplater = placeholder\n\
-                  large_file_skip_byte_limit = 0\n\n\
+                  large_file_skip_byte_limit = 0\nmax_parse_depth = 5000\n\n\
                   [sqlfluff:templater:placeholder]\nparam_style = dollar\n";
     std::fs::write(dir.path().join(".sqlfluff"), config).unwrap();
     let file = dir.path().join("statements.sql");

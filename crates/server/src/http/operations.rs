@@ -5,8 +5,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Map, Value as Json};
 use stackwright_stack::{
-    Auth, Change, CompareOp, Comparison, Field, KeySource, Operand, Operation, Route, Table,
-    UserClaim,
+    values, Auth, Change, CompareOp, Comparison, Field, KeySource, Operand, Operation, Route,
+    Stamp, Table, UserClaim,
 };
 use stackwright_storage::{Assignment, Row};
 
@@ -79,7 +79,13 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                     amounts.insert(field.to_string(), Json::from(amount(&mut body, field)?));
                 }
                 if !input.is_empty() {
-                    assignments.extend(body_changes(table, input, body)?);
+                    let changes = body_changes(table, input, body)?;
+                    if changes.is_empty() && amount_fields.is_empty() {
+                        return Err(ApiError::BadRequest(
+                            "the request body sets no field".into(),
+                        ));
+                    }
+                    assignments.extend(changes);
                 } else {
                     reject_unknown(&body, input)?;
                 }
@@ -103,6 +109,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                     }
                 });
             }
+            stamp_update(table, &mut assignments);
             let mut condition = resolve(condition, user.as_ref(), &amounts)?;
             condition.extend(within_allowed(table, &assignments));
             let updated = ctx
@@ -268,13 +275,14 @@ fn not_found(table: &Table, route: &Route, key: &Json) -> ApiError {
 fn new_row(table: &Table, input: &[Field], mut body: Map<String, Json>) -> Result<Row, ApiError> {
     reject_unknown(&body, input)?;
     let mut row = Row::new();
+    let now = values::now();
     for (name, column) in &table.columns {
         let field = input.iter().find(|f| &f.column == name);
         let value = match field.and_then(|f| body.remove(&f.api)) {
             Some(v) => body_value(column, v, &field.expect("found").api)?,
             None if column.generated => continue,
-            None => match &column.default {
-                Some(d) => d.clone(),
+            None => match values::absent_value(column, &now) {
+                Some(d) => d,
                 None if column.nullable => Json::Null,
                 None => {
                     let api = field.map_or(name.as_str(), |f| f.api.as_str());
@@ -285,6 +293,18 @@ fn new_row(table: &Table, input: &[Field], mut body: Map<String, Json>) -> Resul
         row.insert(name.clone(), value);
     }
     Ok(row)
+}
+
+/// Every `updated = "now"` column takes the time of the write, unless the
+/// route sets it itself.
+fn stamp_update(table: &Table, assignments: &mut Vec<Assignment>) {
+    let now = values::now();
+    for c in table.columns.values() {
+        let set = |a: &Assignment| matches!(a, Assignment::Set(n, _) if *n == c.name);
+        if c.stamp == Some(Stamp::Updated) && !assignments.iter().any(set) {
+            assignments.push(Assignment::Set(c.name.clone(), now.clone()));
+        }
+    }
 }
 
 fn body_changes(
@@ -298,11 +318,6 @@ fn body_changes(
         let field = input.iter().find(|f| f.api == api).expect("checked above");
         let value = body_value(&table.columns[&field.column], value, &api)?;
         out.push(Assignment::Set(field.column.clone(), value));
-    }
-    if out.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the request body sets no field".into(),
-        ));
     }
     Ok(out)
 }

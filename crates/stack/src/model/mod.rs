@@ -130,6 +130,7 @@ impl Users {
                 default,
                 allowed: None,
                 generated: false,
+                stamp: None,
             }
         }
         fn table(name: &str, key: &str, columns: Vec<Column>, by_sub: bool) -> Table {
@@ -475,12 +476,29 @@ pub struct Column {
     /// The database generates the value (auto-increment for integers, a UUID
     /// for strings). Only the key column can be generated.
     pub generated: bool,
+    /// A timestamp the runtime writes itself (`default = "now"` or
+    /// `updated = "now"`). Left out of snapshots when unset, so schemas
+    /// recorded before it read the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
+}
+
+/// When the runtime writes a timestamp column with the time of the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stamp {
+    /// `default = "now"`: on create, when the request leaves it out.
+    Created,
+    /// `updated = "now"`: on every write; no request sets it.
+    Updated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ColumnType {
-    String { max_length: u32 },
+    String {
+        max_length: u32,
+    },
     Text,
     Integer,
     BigInt,
@@ -488,10 +506,21 @@ pub enum ColumnType {
     Boolean,
     Timestamp,
     Json,
+    /// Exact: `precision` digits in all, `scale` of them after the point
+    /// (see `crate::decimal`).
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
+    /// A calendar day, `YYYY-MM-DD`.
+    Date,
+    /// Held as its lowercase hyphenated text on every engine (a native
+    /// UUID on PostgreSQL, which orders the same).
+    Uuid,
 }
 
 impl ColumnType {
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 11] = [
         "string",
         "text",
         "integer",
@@ -500,6 +529,9 @@ impl ColumnType {
         "boolean",
         "timestamp",
         "json",
+        "decimal",
+        "date",
+        "uuid",
     ];
 
     pub fn is_integer(self) -> bool {
@@ -518,6 +550,9 @@ impl fmt::Display for ColumnType {
             ColumnType::Boolean => f.write_str("boolean"),
             ColumnType::Timestamp => f.write_str("timestamp"),
             ColumnType::Json => f.write_str("json"),
+            ColumnType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            ColumnType::Date => f.write_str("date"),
+            ColumnType::Uuid => f.write_str("uuid"),
         }
     }
 }

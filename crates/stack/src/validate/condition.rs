@@ -81,6 +81,17 @@ impl Validator<'_> {
                 .column_of(right)
                 .map(|c| Operand::Column(c.to_string()))
         });
+        // A decimal constant is read as written, never through a float.
+        let value = match (ty, value) {
+            (ColumnType::Decimal { .. }, Some(Operand::Value(Json::Number(_)))) => {
+                Some(Operand::Value(Json::String(right.to_string())))
+            }
+            (_, value) => value,
+        };
+        let value = value.map(|v| match v {
+            Operand::Value(v) => Operand::Value(crate::values::normalize_type(ty, v)),
+            other => other,
+        });
         let Some(value) = value else {
             self.error(at(right_at, right.len()), format!("`{right}` is neither a field of table `{}`, a constant ('text', a number, true, false) nor $user.sub / $user.email", data.table.name))
                 .hint = Some(crate::diagnostic::suggest(right, data.api.names()));
@@ -198,6 +209,11 @@ enum Family {
     Bool,
     Time,
     Json,
+    /// Decimals compare with decimals of the same scale only: SQLite holds
+    /// them as whole units of their scale.
+    Decimal(u8),
+    Date,
+    Uuid,
 }
 
 fn family(ty: ColumnType) -> Family {
@@ -207,5 +223,8 @@ fn family(ty: ColumnType) -> Family {
         ColumnType::Boolean => Family::Bool,
         ColumnType::Timestamp => Family::Time,
         ColumnType::Json => Family::Json,
+        ColumnType::Decimal { scale, .. } => Family::Decimal(scale),
+        ColumnType::Date => Family::Date,
+        ColumnType::Uuid => Family::Uuid,
     }
 }

@@ -11,7 +11,7 @@ use super::{ApiFields, Validator, LIST_PARAMS};
 use crate::diagnostic::suggest;
 use crate::model::{
     CloudEngine, ColumnType, Field, Filter, ListOperation, NamedFilter, Operation, Order,
-    RangeFilter, RangeOp, Table,
+    RangeFilter, RangeOp, Stamp, Table,
 };
 use crate::raw::{RawNamedFilter, RawRoute, S};
 
@@ -374,15 +374,33 @@ impl Validator<'_> {
         api: &ApiFields,
         create: bool,
     ) -> Vec<Field> {
+        let written_by_runtime = |f: &Field| {
+            (f.column == table.key && table.key_column().generated)
+                || table.columns[&f.column].stamp == Some(Stamp::Updated)
+        };
         let Some(list) = &r.input else {
             return api
                 .fields
                 .iter()
-                .filter(|f| !(f.column == table.key && table.key_column().generated))
+                .filter(|f| !written_by_runtime(f))
                 .cloned()
                 .collect();
         };
         let fields = self.field_list(list, api, &table.name);
+        for f in fields
+            .iter()
+            .filter(|f| f.column != table.key && written_by_runtime(f))
+        {
+            let written = list.get_ref().iter().find(|w| w.get_ref() == &f.api);
+            let span = written.expect("fields come from the list").span();
+            self.error(
+                span,
+                format!(
+                    "input `{}`: the runtime writes it on every write (`updated = \"now\"`)",
+                    f.api
+                ),
+            );
+        }
         let key_is_input = create && !table.key_column().generated;
         let key = fields.iter().find(|f| f.column == table.key);
         if let Some(f) = key.filter(|_| !key_is_input) {

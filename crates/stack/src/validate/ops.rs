@@ -50,7 +50,10 @@ impl Validator<'_> {
         let input = self.input(r, table, &data.api, true);
         // A required column the body may not set makes every create fail.
         for column in table.columns.values() {
-            let required = !column.nullable && column.default.is_none() && !column.generated;
+            let required = !column.nullable
+                && column.default.is_none()
+                && column.stamp.is_none()
+                && !column.generated;
             if required && !input.iter().any(|f| f.column == column.name) {
                 let span = r.input.as_ref().map_or(head.span.clone(), |i| i.span());
                 let name = data.api.api_of(&column.name).unwrap_or(&column.name);

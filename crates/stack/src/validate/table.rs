@@ -7,9 +7,9 @@ use indexmap::IndexMap;
 
 use super::{display_dir, is_identifier, Validator};
 use crate::diagnostic::suggest;
-use crate::model::{CloudEngine, Column, ColumnType, Index, SeedFormat, SeedSource, Table};
+use crate::model::{CloudEngine, Column, ColumnType, Index, SeedFormat, SeedSource, Stamp, Table};
 use crate::raw::{RawColumn, RawIndex, RawTable, S};
-use crate::values::{check_type, toml_to_json};
+use crate::values::{check_type, normalize_type, toml_to_json};
 
 /// The longest string Redshift holds for sure: 65535 bytes, 4 a character.
 const REDSHIFT_MOST_CHARS: i64 = 65_535 / 4;
@@ -197,11 +197,17 @@ impl Validator<'_> {
         }
         let ty = self.column_type(name, raw)?;
         let ty_name = raw.ty.get_ref().as_str();
-        if let Some(m) = raw.max_length.as_ref().filter(|_| ty_name != "string") {
-            self.error(
-                m.span(),
-                format!("max_length only applies to type \"string\", not \"{ty_name}\""),
-            );
+        for (key, written, applies_to) in [
+            ("max_length", &raw.max_length, "string"),
+            ("precision", &raw.precision, "decimal"),
+            ("scale", &raw.scale, "decimal"),
+        ] {
+            if let Some(m) = written.as_ref().filter(|_| ty_name != applies_to) {
+                self.error(
+                    m.span(),
+                    format!("{key} only applies to type \"{applies_to}\", not \"{ty_name}\""),
+                );
+            }
         }
         self.key_rules(raw, ty, is_key);
         let allowed = raw.allowed.as_ref().map(|list| {
@@ -220,16 +226,19 @@ impl Validator<'_> {
             }
             values
         });
+        let stamp = self.stamp(raw, ty, is_key);
         let column = Column {
             name: name.to_string(),
             ty,
             nullable: raw.nullable.as_ref().is_some_and(|n| *n.get_ref()),
             default: None,
-            allowed,
+            allowed: allowed.map(|list| list.into_iter().map(|v| normalize_type(ty, v)).collect()),
             generated: raw.generated.as_ref().is_some_and(|g| *g.get_ref()),
+            stamp,
         };
-        let default = raw.default.as_ref().and_then(|d| {
-            let json = toml_to_json(d.get_ref());
+        let literal_default = raw.default.as_ref().filter(|_| stamp.is_none());
+        let default = literal_default.and_then(|d| {
+            let json = normalize_type(ty, toml_to_json(d.get_ref()));
             match crate::values::check_value(&column, &json) {
                 Ok(()) => Some(json),
                 Err(why) => {
@@ -277,12 +286,65 @@ impl Validator<'_> {
             "boolean" => ColumnType::Boolean,
             "timestamp" => ColumnType::Timestamp,
             "json" => ColumnType::Json,
+            "decimal" => self.decimal(name, raw)?,
+            "date" => ColumnType::Date,
+            "uuid" => ColumnType::Uuid,
             other => {
                 self.unknown(raw.ty.span(), "column type", other, ColumnType::NAMES);
                 return None;
             }
         };
         Some(ty)
+    }
+
+    /// `decimal`'s `precision` (1 to 18, required) and `scale` (0 to the
+    /// precision, 0 when left out).
+    fn decimal(&mut self, name: &str, raw: &RawColumn) -> Option<ColumnType> {
+        let Some(written) = &raw.precision else {
+            self.error(
+                raw.ty.span(),
+                format!("decimal column `{name}` needs precision"),
+            )
+            .hint = Some(
+                "add precision = N (digits in all, at most 18) and scale = M (digits after the point)"
+                    .into(),
+            );
+            return None;
+        };
+        let most = i64::from(crate::decimal::MAX_PRECISION);
+        let precision = self.in_range(Some(written), 1..=most, "precision")?;
+        let scale = match &raw.scale {
+            Some(s) => self.in_range(Some(s), 0..=precision, "scale")?,
+            None => 0,
+        };
+        Some(ColumnType::Decimal {
+            precision: precision as u8,
+            scale: scale as u8,
+        })
+    }
+
+    /// `default = "now"` and `updated = "now"`: timestamps the runtime writes.
+    fn stamp(&mut self, raw: &RawColumn, ty: ColumnType, is_key: bool) -> Option<Stamp> {
+        let now = |v: &S<toml::Value>| v.get_ref().as_str() == Some("now");
+        let created = raw.default.as_ref().filter(|d| now(d));
+        if let Some(u) = raw.updated.as_ref().filter(|u| !now(u)) {
+            self.error(u.span(), "updated takes only \"now\"");
+        }
+        let updated = raw.updated.as_ref().filter(|u| now(u));
+        let span = updated.or(created)?.span();
+        if ty != ColumnType::Timestamp {
+            self.error(
+                span,
+                format!("only a timestamp column can be \"now\", not a {ty} one"),
+            );
+        } else if is_key {
+            self.error(span, "the key column cannot be \"now\"");
+        }
+        Some(if updated.is_some() {
+            Stamp::Updated
+        } else {
+            Stamp::Created
+        })
     }
 
     /// What the key column can be, and that only the key is generated.
@@ -295,11 +357,14 @@ impl Validator<'_> {
                 self.error(g.span(), "only the key column can be generated");
             } else if !matches!(
                 ty,
-                ColumnType::Integer | ColumnType::BigInt | ColumnType::String { .. }
+                ColumnType::Integer
+                    | ColumnType::BigInt
+                    | ColumnType::String { .. }
+                    | ColumnType::Uuid
             ) {
                 self.error(
                     g.span(),
-                    "a generated key must be integer, bigint or string (a UUID)",
+                    "a generated key must be integer, bigint, uuid or string (a UUID)",
                 );
             } else if matches!(ty, ColumnType::String { max_length } if max_length < 36) {
                 self.error(

@@ -47,6 +47,19 @@ impl Validator<'_> {
         let mut fields = IndexMap::new();
         for (field, raw_field) in &raw.fields {
             match self.column(&format!("topic {name}"), field, raw_field, false) {
+                Some(c) if c.stamp.is_some() => {
+                    self.error(
+                        raw_field.span(),
+                        format!(
+                            "topic field `{field}`: only a table's timestamp column can be \"now\""
+                        ),
+                    )
+                    .hint = Some(
+                        "the subscriber's table can stamp its rows: `default = \"now\"` there"
+                            .into(),
+                    );
+                    ok = false;
+                }
                 Some(c) => {
                     fields.insert(field.clone(), c);
                 }
@@ -196,7 +209,10 @@ impl Validator<'_> {
                 Some("name fields like the columns, or add map = { column = \"field\" }".into());
         }
         for (column_name, column) in &table.columns {
-            let optional_column = column.nullable || column.default.is_some() || column.generated;
+            let optional_column = column.nullable
+                || column.default.is_some()
+                || column.stamp.is_some()
+                || column.generated;
             let upsert_key = column_name == &table.key && apply == Apply::Upsert;
             let Some((_, field_name)) = map.iter().find(|(c, _)| c == column_name) else {
                 if upsert_key {

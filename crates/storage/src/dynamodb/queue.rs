@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use serde_json::Value as Json;
-use stackwright_stack::{Apply, Subscription, Table};
+use stackwright_stack::{Apply, Stamp, Subscription, Table};
 
 use super::values::*;
 use super::{DynamoEngine, META_KEY};
@@ -118,7 +118,11 @@ impl DynamoEngine {
                 continue;
             }
             values.insert(format!(":v{i}"), to_av(table.columns[column].ty, v)?);
-            sets.push(format!("#c{i} = :v{i}"));
+            if table.columns[column].stamp == Some(Stamp::Created) {
+                sets.push(format!("#c{i} = if_not_exists(#c{i}, :v{i})"));
+            } else {
+                sets.push(format!("#c{i} = :v{i}"));
+            }
         }
         if sets.is_empty() {
             // Only the key: make the item if missing, change nothing else.

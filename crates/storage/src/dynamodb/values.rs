@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use serde_json::Value as Json;
-use stackwright_stack::{Column, ColumnType, Table};
+use stackwright_stack::decimal::Decimal;
+use stackwright_stack::{values, Column, ColumnType, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
@@ -133,10 +134,15 @@ pub(super) fn n(v: impl ToString) -> AttributeValue {
 
 pub(super) fn scalar_type(ty: ColumnType) -> std::result::Result<ScalarAttributeType, String> {
     match ty {
-        ColumnType::Integer | ColumnType::BigInt | ColumnType::Float => Ok(ScalarAttributeType::N),
-        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp => {
-            Ok(ScalarAttributeType::S)
-        }
+        ColumnType::Integer
+        | ColumnType::BigInt
+        | ColumnType::Float
+        | ColumnType::Decimal { .. } => Ok(ScalarAttributeType::N),
+        ColumnType::String { .. }
+        | ColumnType::Text
+        | ColumnType::Timestamp
+        | ColumnType::Date
+        | ColumnType::Uuid => Ok(ScalarAttributeType::S),
         ColumnType::Boolean | ColumnType::Json => Err(format!(
             "a {ty} column cannot be a DynamoDB key or index key"
         )),
@@ -159,6 +165,17 @@ pub(super) fn to_av(ty: ColumnType, v: &Json) -> Result<AttributeValue> {
         }
         (ColumnType::String { .. } | ColumnType::Text, Json::String(t)) => s(t.clone()),
         (ColumnType::Json, v) => s(v.to_string()),
+        // A Number holds 38 digits exactly, and compares as a number.
+        (ColumnType::Decimal { precision, scale }, v) => {
+            n(values::decimal_of(v, precision, scale).map_err(|_| bad())?)
+        }
+        (ColumnType::Date, Json::String(t)) => {
+            values::date_of(t).ok_or_else(bad)?;
+            s(t.clone())
+        }
+        (ColumnType::Uuid, Json::String(t)) => {
+            s(uuid::Uuid::try_parse(t).map_err(|_| bad())?.to_string())
+        }
         _ => return Err(bad()),
     })
 }
@@ -179,6 +196,10 @@ pub(super) fn from_av(column: &Column, av: Option<&AttributeValue>) -> Json {
             .and_then(serde_json::Number::from_f64)
             .map_or(Json::Null, Json::Number),
         (ColumnType::Boolean, AttributeValue::Bool(b)) => Json::Bool(*b),
+        // DynamoDB gives a Number back without its trailing zeros.
+        (ColumnType::Decimal { precision, scale }, AttributeValue::N(x)) => {
+            Decimal::parse(x, precision, scale).map_or(Json::Null, |d| Json::String(d.to_string()))
+        }
         (ColumnType::Json, AttributeValue::S(t)) => {
             serde_json::from_str(t).unwrap_or(Json::String(t.clone()))
         }

@@ -11,7 +11,8 @@ mod schema;
 pub use schema::{migration_statements, MigrationSql};
 
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Comparison, Table};
+use stackwright_stack::decimal::Decimal;
+use stackwright_stack::{values, ColumnType, Comparison, Table};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -38,6 +39,9 @@ pub enum Param {
     Text(String),
     Json(Json),
     Timestamp(OffsetDateTime),
+    Decimal(Decimal),
+    Date(time::Date),
+    Uuid(uuid::Uuid),
 }
 
 /// JSON (already checked against the column) -> a parameter.
@@ -54,8 +58,42 @@ pub fn param(ty: ColumnType, v: &Json) -> Result<Param> {
         }
         (ColumnType::String { .. } | ColumnType::Text, Json::String(s)) => Param::Text(s.clone()),
         (ColumnType::Json, v) => Param::Json(v.clone()),
+        (ColumnType::Decimal { precision, scale }, v) => {
+            Param::Decimal(values::decimal_of(v, precision, scale).map_err(|_| bad())?)
+        }
+        (ColumnType::Date, Json::String(s)) => Param::Date(values::date_of(s).ok_or_else(bad)?),
+        (ColumnType::Uuid, Json::String(s)) => {
+            Param::Uuid(uuid::Uuid::try_parse(s).map_err(|_| bad())?)
+        }
         _ => return Err(bad()),
     })
+}
+
+/// A decimal as the API shows it: its text at the column's scale.
+pub fn decimal_json(ty: ColumnType, units: i64, scale: u32) -> Result<Json> {
+    let ColumnType::Decimal { scale: want, .. } = ty else {
+        return Err(StorageError::Internal(format!(
+            "a decimal read for a {ty} column"
+        )));
+    };
+    let held = u8::try_from(scale)
+        .ok()
+        .and_then(|scale| Decimal { units, scale }.rescale(want));
+    held.map(|d| Json::String(d.to_string())).ok_or_else(|| {
+        StorageError::Internal(format!(
+            "a decimal of scale {scale} does not fit a {ty} column"
+        ))
+    })
+}
+
+/// A date as the API shows it: `YYYY-MM-DD`.
+pub fn date_json(d: time::Date) -> Json {
+    Json::String(format!(
+        "{:04}-{:02}-{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    ))
 }
 
 /// A timestamp as the API shows it: RFC 3339 in UTC.

@@ -49,6 +49,10 @@ pub fn column_type(ty: ColumnType) -> String {
         ColumnType::Float => "DOUBLE PRECISION".into(),
         ColumnType::Boolean => "BOOLEAN".into(),
         ColumnType::Timestamp => "TIMESTAMPTZ".into(),
+        ColumnType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
+        ColumnType::Date => "DATE".into(),
+        // Redshift has no UUID type: the lowercase text, which orders alike.
+        ColumnType::Uuid => "CHAR(36)".into(),
     }
 }
 
@@ -228,7 +232,7 @@ pub fn merge(shape: &Shape, values: Vec<(&str, Param)>) -> Vec<Statement> {
     let others: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|c| *c != shape.key)
+        .filter(|c| shape.replaced(c))
         .collect();
     let key = D.quote(&shape.key);
     // With nothing else to set, the key is set to itself: Redshift's MERGE
@@ -293,6 +297,7 @@ mod tests {
             key: "id".into(),
             key_ty: ColumnType::BigInt,
             generated_key: true,
+            created: Vec::new(),
             columns: vec![
                 ("id".into(), ColumnType::BigInt),
                 ("n".into(), ColumnType::Text),

@@ -30,6 +30,16 @@ impl Dialect {
             (Dialect::Mysql, ColumnType::Timestamp) => "DATETIME(6)".into(),
             (Dialect::Postgres, ColumnType::Json) => "JSONB".into(),
             (Dialect::Mysql, ColumnType::Json) => "JSON".into(),
+            (Dialect::Postgres, ColumnType::Decimal { precision, scale }) => {
+                format!("NUMERIC({precision}, {scale})")
+            }
+            (Dialect::Mysql, ColumnType::Decimal { precision, scale }) => {
+                format!("DECIMAL({precision}, {scale})")
+            }
+            (_, ColumnType::Date) => "DATE".into(),
+            (Dialect::Postgres, ColumnType::Uuid) => "UUID".into(),
+            // Always lowercase (the API's form), so CHAR's order is the bytes'.
+            (Dialect::Mysql, ColumnType::Uuid) => "CHAR(36)".into(),
             (Dialect::Redshift, _) => unreachable!("answered above"),
         }
     }
@@ -51,6 +61,8 @@ impl Dialect {
             Ok(Param::Bool(b)) => if b { "TRUE" } else { "FALSE" }.into(),
             Ok(Param::Text(s)) => text(&s),
             Ok(Param::Json(j)) => text(&j.to_string()),
+            Ok(Param::Decimal(d)) => d.to_string(),
+            Ok(Param::Date(_) | Param::Uuid(_)) => text(v.as_str().unwrap_or_default()),
             Ok(Param::Timestamp(t)) => match self {
                 Dialect::Postgres | Dialect::Redshift => {
                     text(&t.format(&Rfc3339).unwrap_or_default())

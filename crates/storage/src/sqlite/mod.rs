@@ -15,7 +15,8 @@ use rusqlite::{
     params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
 };
 use serde_json::Value as Json;
-use stackwright_stack::{ColumnType, Comparison, Table};
+use stackwright_stack::decimal::Decimal;
+use stackwright_stack::{values, ColumnType, Comparison, Table};
 use time::format_description::well_known::Rfc3339;
 
 use crate::engine::*;
@@ -246,6 +247,20 @@ fn to_sql(ty: ColumnType, v: &Json) -> Result<SqlValue> {
             SqlValue::Text(s.clone())
         }
         (ColumnType::Json, v) => SqlValue::Text(v.to_string()),
+        // Whole units of the scale: SQLite has no exact decimal, and an
+        // INTEGER orders and compares exactly.
+        (ColumnType::Decimal { precision, scale }, v) => SqlValue::Integer(
+            values::decimal_of(v, precision, scale)
+                .map_err(|_| bad())?
+                .units,
+        ),
+        (ColumnType::Date, Json::String(s)) => {
+            values::date_of(s).ok_or_else(bad)?;
+            SqlValue::Text(s.clone())
+        }
+        (ColumnType::Uuid, Json::String(s)) => {
+            SqlValue::Text(uuid::Uuid::try_parse(s).map_err(|_| bad())?.to_string())
+        }
         _ => return Err(bad()),
     })
 }
@@ -254,6 +269,9 @@ fn from_sql(ty: ColumnType, v: ValueRef<'_>) -> Json {
     match (ty, v) {
         (_, ValueRef::Null) => Json::Null,
         (ColumnType::Boolean, ValueRef::Integer(i)) => Json::Bool(i != 0),
+        (ColumnType::Decimal { scale, .. }, ValueRef::Integer(units)) => {
+            Json::String(Decimal { units, scale }.to_string())
+        }
         (_, ValueRef::Integer(i)) if ty == ColumnType::Float => Json::from(i as f64),
         (_, ValueRef::Integer(i)) => Json::from(i),
         (_, ValueRef::Real(f)) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),

@@ -114,7 +114,7 @@ fn apply_sql(
     if apply == Apply::Upsert {
         let sets: Vec<String> = row
             .keys()
-            .filter(|c| **c != shape.key)
+            .filter(|c| shape.replaced(c))
             .map(|c| format!("{q} = excluded.{q}", q = quote(c)))
             .collect();
         if sets.is_empty() {

@@ -20,11 +20,17 @@ pub(super) fn index_name(table: &str, index: &str) -> String {
 
 pub(super) fn storage_class(ty: ColumnType) -> &'static str {
     match ty {
-        ColumnType::Integer | ColumnType::BigInt | ColumnType::Boolean => "INTEGER",
+        ColumnType::Integer
+        | ColumnType::BigInt
+        | ColumnType::Boolean
+        | ColumnType::Decimal { .. } => "INTEGER",
         ColumnType::Float => "REAL",
-        ColumnType::String { .. } | ColumnType::Text | ColumnType::Timestamp | ColumnType::Json => {
-            "TEXT"
-        }
+        ColumnType::String { .. }
+        | ColumnType::Text
+        | ColumnType::Timestamp
+        | ColumnType::Json
+        | ColumnType::Date
+        | ColumnType::Uuid => "TEXT",
     }
 }
 

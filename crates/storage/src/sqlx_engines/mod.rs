@@ -225,6 +225,40 @@ impl Default for PoolSettings {
     }
 }
 
+/// A NUMERIC or DECIMAL as the API shows it, at the column's scale.
+pub(super) fn decimal_json(
+    ty: stackwright_stack::ColumnType,
+    d: rust_decimal::Decimal,
+) -> Result<Json> {
+    let units = i64::try_from(d.mantissa())
+        .map_err(|_| StorageError::Internal(format!("decimal {d} is past 18 digits")))?;
+    sql::decimal_json(ty, units, d.scale())
+}
+
+/// A `decimal` or `date` column's value: both drivers decode them to the
+/// same Rust types.
+pub(super) fn decimal_or_date<'r, R>(
+    row: &'r R,
+    i: usize,
+    ty: stackwright_stack::ColumnType,
+    map_err: fn(sqlx::Error) -> StorageError,
+) -> Result<Option<Json>>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    rust_decimal::Decimal: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    time::Date: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    if let stackwright_stack::ColumnType::Date = ty {
+        let d = row.try_get::<Option<time::Date>, _>(i).map_err(map_err)?;
+        return Ok(d.map(sql::date_json));
+    }
+    let d = row
+        .try_get::<Option<rust_decimal::Decimal>, _>(i)
+        .map_err(map_err)?;
+    d.map(|d| decimal_json(ty, d)).transpose()
+}
+
 /// Column values to set, and columns to increment, of one update.
 pub(crate) type Assignments<'a> = (Vec<(&'a str, Param)>, Vec<(&'a str, i64)>);
 
@@ -237,10 +271,8 @@ impl Shape {
     pub fn insert_values<'a>(&'a self, row: &'a Row) -> Result<Vec<(&'a str, Param)>> {
         let mut values = Vec::with_capacity(row.len() + 1);
         if self.generates_uuid(row) {
-            values.push((
-                self.key.as_str(),
-                Param::Text(uuid::Uuid::new_v4().to_string()),
-            ));
+            let key = Json::String(uuid::Uuid::new_v4().to_string());
+            values.push((self.key.as_str(), sql::param(self.key_ty, &key)?));
         }
         for (name, v) in row {
             values.push((name.as_str(), sql::param(self.ty(name)?, v)?));

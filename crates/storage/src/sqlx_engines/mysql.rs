@@ -97,6 +97,9 @@ fn bind(q: MyQuery<'_>, p: Param) -> MyQuery<'_> {
         Param::Text(s) => q.bind(s),
         Param::Json(j) => q.bind(j.to_string()),
         Param::Timestamp(t) => q.bind(PrimitiveDateTime::new(t.date(), t.time())),
+        Param::Decimal(d) => q.bind(rust_decimal::Decimal::new(d.units, u32::from(d.scale))),
+        Param::Date(d) => q.bind(d),
+        Param::Uuid(u) => q.bind(u.to_string()),
     }
 }
 
@@ -121,9 +124,12 @@ fn read_values(row: &MySqlRow, shape: &Shape) -> Result<Vec<Json>> {
             }
             ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Json::from)),
             ColumnType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Json::Bool)),
-            ColumnType::String { .. } | ColumnType::Text => row
+            ColumnType::String { .. } | ColumnType::Text | ColumnType::Uuid => row
                 .try_get::<Option<String>, _>(i)
                 .map(|v| v.map(Json::String)),
+            ColumnType::Decimal { .. } | ColumnType::Date => {
+                Ok(super::decimal_or_date(row, i, *ty, map_err)?)
+            }
             ColumnType::Timestamp => row
                 .try_get::<Option<PrimitiveDateTime>, _>(i)
                 .map(|v| v.map(|t| sql::timestamp_json(t.assume_utc()))),

@@ -74,7 +74,10 @@ fn bind(q: PgQuery<'_>, p: Param, json: JsonAs) -> PgQuery<'_> {
             ColumnType::Boolean => q.bind(None::<bool>),
             ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
             ColumnType::Json if json == JsonAs::Jsonb => q.bind(None::<Json>),
-            ColumnType::Json | ColumnType::String { .. } | ColumnType::Text => {
+            ColumnType::Decimal { .. } => q.bind(None::<rust_decimal::Decimal>),
+            ColumnType::Date => q.bind(None::<time::Date>),
+            ColumnType::Uuid if json == JsonAs::Jsonb => q.bind(None::<uuid::Uuid>),
+            ColumnType::Json | ColumnType::String { .. } | ColumnType::Text | ColumnType::Uuid => {
                 q.bind(None::<String>)
             }
         },
@@ -87,6 +90,12 @@ fn bind(q: PgQuery<'_>, p: Param, json: JsonAs) -> PgQuery<'_> {
             JsonAs::Text => q.bind(j.to_string()),
         },
         Param::Timestamp(t) => q.bind(t),
+        Param::Decimal(d) => q.bind(rust_decimal::Decimal::new(d.units, u32::from(d.scale))),
+        Param::Date(d) => q.bind(d),
+        Param::Uuid(u) => match json {
+            JsonAs::Jsonb => q.bind(u),
+            JsonAs::Text => q.bind(u.to_string()),
+        },
     }
 }
 
@@ -122,6 +131,15 @@ pub(super) fn values_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Vec<
             ColumnType::Timestamp => row
                 .try_get::<Option<OffsetDateTime>, _>(i)
                 .map(|v| v.map(sql::timestamp_json)),
+            ColumnType::Decimal { .. } | ColumnType::Date => {
+                Ok(super::decimal_or_date(row, i, *ty, map_err)?)
+            }
+            ColumnType::Uuid if json == JsonAs::Jsonb => row
+                .try_get::<Option<uuid::Uuid>, _>(i)
+                .map(|v| v.map(|u| Json::String(u.to_string()))),
+            ColumnType::Uuid => row
+                .try_get::<Option<String>, _>(i)
+                .map(|v| v.map(Json::String)),
             ColumnType::Json if json == JsonAs::Jsonb => row.try_get::<Option<Json>, _>(i),
             ColumnType::Json => {
                 let text = row.try_get::<Option<String>, _>(i).map_err(map_err)?;

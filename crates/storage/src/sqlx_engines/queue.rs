@@ -229,7 +229,7 @@ impl Dialect {
             let others: Vec<&str> = columns
                 .iter()
                 .copied()
-                .filter(|c| *c != shape.key)
+                .filter(|c| shape.replaced(c))
                 .collect();
             match self {
                 Dialect::Postgres | Dialect::Redshift => {

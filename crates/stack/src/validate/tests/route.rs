@@ -152,7 +152,7 @@ fn the_table() {
             ("", &[(0, 1, "op = \"get\" needs `table`", None)]),
             ("table = \"tt\"\n", &[(1, 9, "unknown table `tt`", Some("did you mean `t`?"))]),
             (
-                "table = \"bad\"\n\n[tables.bad]\nkey = \"id\"\ncolumns.id = { type = \"money\" }\n", &[(5, 23, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`"))],
+                "table = \"bad\"\n\n[tables.bad]\nkey = \"id\"\ncolumns.id = { type = \"money\" }\n", &[(5, 23, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`, `decimal`, `date`, `uuid`"))],
             ),
         ],
     );

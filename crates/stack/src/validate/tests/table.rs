@@ -164,7 +164,7 @@ fn columns() {
             ("columns.a = { type = \"string\", max_length = 0 }\n", &[(1, 45, "max_length must be between 1 and 65535", None)]),
             ("columns.a = { type = \"string\", max_length = 65536 }\n", &[(1, 45, "max_length must be between 1 and 65535", None)]),
             ("columns.a = { type = \"intger\" }\n", &[(1, 22, "unknown column type `intger`", Some("did you mean `integer`?"))]),
-            ("columns.a = { type = \"money\" }\n", &[(1, 22, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`"))]),
+            ("columns.a = { type = \"money\" }\n", &[(1, 22, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`, `decimal`, `date`, `uuid`"))]),
             ("columns.a = { type = \"integer\", max_length = 5 }\n", &[(1, 46, "max_length only applies to type \"string\", not \"integer\"", None)]),
             ("columns.a = { type = \"integer\", generated = true }\n", &[(1, 45, "only the key column can be generated", None)]),
             ("columns.a = { type = \"text\", allowed = [] }\n", &[(1, 40, "allowed must list at least one value", None)]),
@@ -177,7 +177,20 @@ fn columns() {
                 "columns.a = { type = \"text\", allowed = [\"x\"], default = \"y\" }\n",
                 &[(1, 57, "default for `a`: must be one of \"x\"", None)],
             ),
-            ("columns.a = { type = \"timestamp\", default = \"now\" }\n", &[(1, 45, "default for `a`: is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)", None)]),
+            ("columns.a = { type = \"timestamp\", default = \"yesterday\" }\n", &[(1, 45, "default for `a`: is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)", None)]),
+            ("columns.a = { type = \"timestamp\", default = \"now\" }\n", &[]),
+            ("columns.a = { type = \"timestamp\", updated = \"now\" }\n", &[]),
+            ("columns.a = { type = \"timestamp\", updated = \"later\" }\n", &[(1, 45, "updated takes only \"now\"", None)]),
+            ("columns.a = { type = \"date\", default = \"now\" }\n", &[(1, 40, "only a timestamp column can be \"now\", not a date one", None)]),
+            ("columns.a = { type = \"decimal\", precision = 10, scale = 2, default = \"0.5\", allowed = [\"0.50\", 1] }\n", &[]),
+            ("columns.a = { type = \"decimal\" }\n", &[(1, 22, "decimal column `a` needs precision", Some("add precision = N (digits in all, at most 18) and scale = M (digits after the point)"))]),
+            ("columns.a = { type = \"decimal\", precision = 19 }\n", &[(1, 45, "precision must be between 1 and 18", None)]),
+            ("columns.a = { type = \"decimal\", precision = 4, scale = 5 }\n", &[(1, 56, "scale must be between 0 and 4", None)]),
+            ("columns.a = { type = \"text\", scale = 2 }\n", &[(1, 38, "scale only applies to type \"decimal\", not \"text\"", None)]),
+            ("columns.a = { type = \"decimal\", precision = 4, scale = 2, default = 0.5 }\n", &[(1, 69, "default for `a`: is a JSON number with a fraction: write a decimal as a string (\"12.30\") so that no float rounds it", None)]),
+            ("columns.a = { type = \"decimal\", precision = 4, scale = 2, default = \"100\" }\n", &[(1, 69, "default for `a`: is out of range for decimal(4,2): at most 2 digits before the point", None)]),
+            ("columns.a = { type = \"date\", default = \"2024-02-30\" }\n", &[(1, 40, "default for `a`: is not a date (YYYY-MM-DD, years 0001 to 9999)", None)]),
+            ("columns.a = { type = \"uuid\", default = \"0000\" }\n", &[(1, 40, "default for `a`: is not a UUID (8-4-4-4-12 hexadecimal digits with hyphens)", None)]),
         ],
     );
 }
@@ -193,7 +206,7 @@ fn key_columns() {
             ),
             (
                 "[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"timestamp\", generated = true }\n",
-                &[(3, 48, "a generated key must be integer, bigint or string (a UUID)", None)],
+                &[(3, 48, "a generated key must be integer, bigint, uuid or string (a UUID)", None)],
             ),
             (
                 "[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"string\", max_length = 20, generated = true }\n",
@@ -202,6 +215,11 @@ fn key_columns() {
             (
                 "[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"string\", max_length = 36, generated = true }\n",
                 &[],
+            ),
+            ("[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"uuid\", generated = true }\n", &[]),
+            (
+                "[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"timestamp\", default = \"now\" }\n",
+                &[(3, 46, "the key column cannot be \"now\"", None)],
             ),
             ("[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"float\" }\n", &[(3, 23, "a key column cannot be of type float", Some("use string (with max_length), integer or bigint"))]),
             ("[tables.t]\nkey = \"id\"\ncolumns.id = { type = \"json\" }\n", &[(3, 23, "a key column cannot be of type json", Some("use string (with max_length), integer or bigint"))]),

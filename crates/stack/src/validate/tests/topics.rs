@@ -117,7 +117,7 @@ fn subscriptions_to_what_was_reported_where_it_is_defined() {
                 "[topics.News]\nfields.name = { type = \"string\", max_length = 50 }\n\n[[subscriptions]]\ntopic = \"News\"\ntable = \"t\"\n", &[(1, 1, "invalid topic name `News`", Some("use 1-40 lowercase letters, digits, dashes and underscores, starting with a letter (it names the SNS topic and the route POST /topics/NAME)"))],
             ),
             (
-                "[tables.bad]\nkey = \"id\"\ncolumns.id = { type = \"money\" }\n\n[topics.m]\nfields.name = { type = \"string\", max_length = 50 }\n\n[[subscriptions]]\ntopic = \"m\"\ntable = \"bad\"\n", &[(3, 23, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`"))],
+                "[tables.bad]\nkey = \"id\"\ncolumns.id = { type = \"money\" }\n\n[topics.m]\nfields.name = { type = \"string\", max_length = 50 }\n\n[[subscriptions]]\ntopic = \"m\"\ntable = \"bad\"\n", &[(3, 23, "unknown column type `money`", Some("expected one of `string`, `text`, `integer`, `bigint`, `float`, `boolean`, `timestamp`, `json`, `decimal`, `date`, `uuid`"))],
             ),
         ],
     );
