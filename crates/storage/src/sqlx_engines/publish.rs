@@ -21,11 +21,10 @@ use std::collections::HashSet;
 use crate::queue::{Enqueued, Message};
 use crate::sql::{Dialect, Param};
 
-/// Messages per statement. Larger statements stalled on the connection
-/// (about 40 ms each, the mark of TCP's delayed acknowledgement; sqlx sets
-/// no TCP_NODELAY). Measured on PostgreSQL over loopback with
-/// `stackwright publish`: 500 per statement stored 8,300 msg/s, 100 per
-/// statement 45,000.
+/// Messages per statement: enough to make statements few, small enough
+/// that one statement's parameters stay well inside PostgreSQL's 65,535.
+/// (Chosen when sqlx 0.9.0 left Nagle on, and larger statements waited
+/// 40 ms for a delayed ACK; bench/topics/RESULTS.md has today's rates.)
 pub(crate) const CHUNK: usize = 100;
 
 impl Dialect {
