@@ -198,4 +198,4 @@ macro_rules! every_example {
     };
 }
 
-every_example!(todo, pets, clients, mysfits);
+every_example!(todo, pets, clients, mysfits, adoptions);
