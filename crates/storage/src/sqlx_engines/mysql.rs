@@ -34,7 +34,11 @@ type MyQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArgumen
 impl MysqlEngine {
     pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
         let mut options = MySqlConnectOptions::from_str(url.connect_string())
-            .map_err(|_| StorageError::UnsupportedUrl("invalid mysql:// URL".into()))?
+            .map_err(|_| StorageError::UnsupportedUrl("invalid mysql:// URL".into()))?;
+        if super::in_clear(url.connect_string(), options.get_host()) {
+            options = options.ssl_mode(sqlx::mysql::MySqlSslMode::Disabled);
+        }
+        let mut options = options
             .charset("utf8mb4")
             .timezone(Some(String::from("+00:00")));
         if let Some(p) = url.password_override() {

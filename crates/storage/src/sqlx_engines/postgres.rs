@@ -28,8 +28,7 @@ pub struct PostgresEngine {
 
 impl PostgresEngine {
     pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
-        let mut options = PgConnectOptions::from_str(url.connect_string())
-            .map_err(|_| StorageError::UnsupportedUrl("invalid postgres:// URL".into()))?
+        let mut options = connect_options(url, "postgres")?
             .application_name("stackwright")
             .options([(
                 "statement_timeout",
@@ -55,6 +54,27 @@ impl PostgresEngine {
             .map_err(map_err)?;
         row.map(|r| read(&r, shape)).transpose()
     }
+}
+
+/// A server URL's options; in clear on loopback unless a TLS mode is named
+/// (see [`super::in_clear`]; `PGSSLMODE` names one too).
+pub(super) fn connect_options(url: &ServerUrl, scheme: &str) -> Result<PgConnectOptions> {
+    let text = url.connect_string();
+    let options = PgConnectOptions::from_str(text)
+        .map_err(|_| StorageError::UnsupportedUrl(format!("invalid {scheme}:// URL")))?;
+    let env_names_mode = std::env::var_os("PGSSLMODE").is_some();
+    Ok(clear_on_loopback(options, text, env_names_mode))
+}
+
+fn clear_on_loopback(
+    options: PgConnectOptions,
+    url: &str,
+    env_names_mode: bool,
+) -> PgConnectOptions {
+    if env_names_mode || !super::in_clear(url, options.get_host()) {
+        return options;
+    }
+    options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
 }
 
 /// How a `json` column is held: JSONB, or (Redshift) its text.
@@ -319,3 +339,44 @@ impl Engine for PostgresEngine {
 }
 
 crate::sqlx_engines::queue::sqlx_queue!(PostgresEngine);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::postgres::PgSslMode;
+
+    /// The mode for `url`, and the mode the driver alone would choose.
+    fn modes(url: &str, env_names_mode: bool) -> (PgSslMode, PgSslMode) {
+        let parsed = PgConnectOptions::from_str(url).unwrap();
+        let driver = parsed.get_ssl_mode();
+        (
+            clear_on_loopback(parsed, url, env_names_mode).get_ssl_mode(),
+            driver,
+        )
+    }
+
+    #[test]
+    fn loopback_is_spoken_to_in_clear_unless_a_mode_is_named() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://postgres@localhost/test",
+            "postgres://postgres@[::1]:5432/test",
+            "postgres://postgres@127.0.0.2/test",
+        ] {
+            assert!(matches!(modes(url, false).0, PgSslMode::Disable), "{url}");
+            // PGSSLMODE names a mode: the driver's stands.
+            let (mode, driver) = modes(url, true);
+            assert_eq!(format!("{mode:?}"), format!("{driver:?}"), "{url}");
+        }
+        let (mode, _) = modes("postgres://postgres@127.0.0.1/test?sslmode=require", false);
+        assert!(matches!(mode, PgSslMode::Require));
+        for url in [
+            "postgres://app@db.example.com/shop",
+            "postgres://app@10.0.0.5/shop",
+        ] {
+            let (mode, driver) = modes(url, false);
+            assert!(!matches!(mode, PgSslMode::Disable), "{url}");
+            assert_eq!(format!("{mode:?}"), format!("{driver:?}"), "{url}");
+        }
+    }
+}

@@ -16,12 +16,11 @@
 //! Topics reach it through SQS only (apply and forget); it has no local
 //! queue.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use stackwright_stack::{Comparison, Subscription, Table};
 use time::OffsetDateTime;
@@ -47,8 +46,7 @@ type Tx = Transaction<'static, Postgres>;
 
 impl RedshiftEngine {
     pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
-        let mut options = PgConnectOptions::from_str(url.connect_string())
-            .map_err(|_| StorageError::UnsupportedUrl("invalid redshift:// URL".into()))?;
+        let mut options = super::postgres::connect_options(url, "redshift")?;
         if let Some(p) = url.password_override() {
             options = options.password(p);
         }
