@@ -167,14 +167,16 @@ macro_rules! list_rows {
             let shape = $crate::shape::Shape::of($table);
             // One more row than the page shows says whether another follows.
             let st = D.list($table, &shape, $query, $query.limit + 1)?;
-            let rows = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
-                .fetch_all(&$pool)
-                .await
-                .map_err(map_err)?;
-            let rows = rows
-                .iter()
-                .map(|r| $read(r, &shape))
-                .collect::<$crate::engine::Result<Vec<_>>>()?;
+            // Each row is read as the driver receives it, so a large page
+            // is never held twice (the driver's rows, then their values).
+            let mut stream = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params).fetch(&$pool);
+            let mut rows = Vec::with_capacity($query.limit.saturating_add(1).min(1024) as usize);
+            while let Some(row) =
+                std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx))
+                    .await
+            {
+                rows.push($read(&row.map_err(map_err)?, &shape)?);
+            }
             Ok::<_, $crate::engine::StorageError>($crate::paging::page(
                 shape.names(),
                 rows,
