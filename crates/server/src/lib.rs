@@ -259,7 +259,7 @@ impl Application {
                 (started, targets.unwrap_or_default())
             }
         };
-        let router = http::router(ApiContext {
+        let router = http::router(http::Context {
             stack: stack.clone(),
             engine: engine.clone(),
             published: published.clone(),
@@ -303,7 +303,7 @@ impl Application {
         let engine = stackwright_storage::open(database).await?;
         let stack = Arc::new(stack);
         let cloud = cloud_topics.map(Arc::new);
-        let router = http::router(ApiContext {
+        let router = http::router(http::Context {
             stack: stack.clone(),
             engine: engine.clone(),
             // Lambda delivers through its SQS trigger, not a loop.

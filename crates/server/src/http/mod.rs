@@ -36,9 +36,20 @@ use stackwright_storage::Engine;
 
 use crate::error::ApiError;
 
-/// State shared by every handler.
+/// State shared by every handler: one reference-counted [`Context`], since
+/// axum clones the state for every request.
 #[derive(Clone)]
-pub struct ApiContext {
+pub struct ApiContext(Arc<Context>);
+
+impl std::ops::Deref for ApiContext {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.0
+    }
+}
+
+/// What the handlers share.
+pub struct Context {
     pub stack: Arc<Stack>,
     pub engine: Arc<dyn Engine>,
     /// Notified after a publish, so delivery starts at once.
@@ -67,7 +78,8 @@ pub struct ApiContext {
 }
 
 /// The router serving every route of the stack.
-pub fn router(ctx: ApiContext) -> Router {
+pub fn router(ctx: Context) -> Router {
+    let ctx = ApiContext(Arc::new(ctx));
     let mut by_path: BTreeMap<&str, Vec<&Route>> = BTreeMap::new();
     for route in &ctx.stack.routes {
         by_path.entry(route.path.as_str()).or_default().push(route);
