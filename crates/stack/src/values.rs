@@ -146,6 +146,11 @@ pub fn date_of(s: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(i32::from(number(0..4)?), month, day).ok()
 }
 
+/// A UUID's one form: lowercase 8-4-4-4-12, from either case.
+pub fn canonical_uuid(s: &str) -> Option<String> {
+    is_uuid(s).then(|| s.to_ascii_lowercase())
+}
+
 /// The 8-4-4-4-12 form, in either case.
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
@@ -167,11 +172,11 @@ pub fn now() -> Json {
 }
 
 /// The value a new row takes for a column its writer left out: the time
-/// of the write (`now`, one for the whole row) for a stamped column, else
-/// the column's default.
-pub fn absent_value(column: &Column, now: &Json) -> Option<Json> {
+/// of the write (`time`, read once for the whole row, and only when a
+/// column is stamped) for a stamped column, else the column's default.
+pub fn absent_value(column: &Column, time: &std::cell::OnceCell<Json>) -> Option<Json> {
     match column.stamp {
-        Some(_) => Some(now.clone()),
+        Some(_) => Some(time.get_or_init(now).clone()),
         None => column.default.clone(),
     }
 }
@@ -250,9 +255,9 @@ pub fn normalize_type(ty: ColumnType, v: Json) -> Json {
             Ok(d) => Json::String(d.to_string()),
             Err(_) => v,
         },
-        (ColumnType::Uuid, _) => match v {
-            Json::String(s) if is_uuid(&s) => Json::String(s.to_ascii_lowercase()),
-            other => other,
+        (ColumnType::Uuid, _) => match v.as_str().and_then(canonical_uuid) {
+            Some(canonical) => Json::String(canonical),
+            None => v,
         },
         _ => v,
     }

@@ -97,10 +97,12 @@ pub fn row_of(sub: &Subscription, table: &Table, body: &serde_json::Map<String, 
             row.insert(column.clone(), v.clone());
         }
     }
-    let now = stackwright_stack::values::now();
+    // Read the clock only for a table with stamps: this runs per message.
+    let time = std::cell::OnceCell::new();
     for c in table.columns.values().filter(|c| c.stamp.is_some()) {
         if !row.contains_key(&c.name) {
-            row.insert(c.name.clone(), now.clone());
+            let now = time.get_or_init(stackwright_stack::values::now).clone();
+            row.insert(c.name.clone(), now);
         }
     }
     let key = table.key_column();

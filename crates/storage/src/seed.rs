@@ -281,12 +281,12 @@ fn complete_row(table: &Table, mut row: Row) -> Result<SeedRow, String> {
     // old seed rows look new.
     let as_written = serde_json::to_string(&row).expect("JSON values serialize");
     let mut full = Row::new();
-    let now = stackwright_stack::values::now();
+    let time = std::cell::OnceCell::new();
     for (name, column) in &table.columns {
         let value = match row.shift_remove(name) {
             Some(v) => normalize(column, v),
             None if column.generated => continue,
-            None => match absent_value(column, &now) {
+            None => match absent_value(column, &time) {
                 Some(d) => d,
                 None if column.nullable => Json::Null,
                 None => return Err(format!("column `{name}` has no value and no default")),

@@ -275,13 +275,13 @@ fn not_found(table: &Table, route: &Route, key: &Json) -> ApiError {
 fn new_row(table: &Table, input: &[Field], mut body: Map<String, Json>) -> Result<Row, ApiError> {
     reject_unknown(&body, input)?;
     let mut row = Row::new();
-    let now = values::now();
+    let time = std::cell::OnceCell::new();
     for (name, column) in &table.columns {
         let field = input.iter().find(|f| &f.column == name);
         let value = match field.and_then(|f| body.remove(&f.api)) {
             Some(v) => body_value(column, v, &field.expect("found").api)?,
             None if column.generated => continue,
-            None => match values::absent_value(column, &now) {
+            None => match values::absent_value(column, &time) {
                 Some(d) => d,
                 None if column.nullable => Json::Null,
                 None => {
@@ -298,11 +298,12 @@ fn new_row(table: &Table, input: &[Field], mut body: Map<String, Json>) -> Resul
 /// Every `updated = "now"` column takes the time of the write, unless the
 /// route sets it itself.
 fn stamp_update(table: &Table, assignments: &mut Vec<Assignment>) {
-    let now = values::now();
+    let time = std::cell::OnceCell::new();
     for c in table.columns.values() {
         let set = |a: &Assignment| matches!(a, Assignment::Set(n, _) if *n == c.name);
         if c.stamp == Some(Stamp::Updated) && !assignments.iter().any(set) {
-            assignments.push(Assignment::Set(c.name.clone(), now.clone()));
+            let now = time.get_or_init(values::now).clone();
+            assignments.push(Assignment::Set(c.name.clone(), now));
         }
     }
 }

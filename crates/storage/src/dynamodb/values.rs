@@ -173,9 +173,7 @@ pub(super) fn to_av(ty: ColumnType, v: &Json) -> Result<AttributeValue> {
             values::date_of(t).ok_or_else(bad)?;
             s(t.clone())
         }
-        (ColumnType::Uuid, Json::String(t)) => {
-            s(uuid::Uuid::try_parse(t).map_err(|_| bad())?.to_string())
-        }
+        (ColumnType::Uuid, Json::String(t)) => s(values::canonical_uuid(t).ok_or_else(bad)?),
         _ => return Err(bad()),
     })
 }

@@ -259,7 +259,7 @@ fn to_sql(ty: ColumnType, v: &Json) -> Result<SqlValue> {
             SqlValue::Text(s.clone())
         }
         (ColumnType::Uuid, Json::String(s)) => {
-            SqlValue::Text(uuid::Uuid::try_parse(s).map_err(|_| bad())?.to_string())
+            SqlValue::Text(values::canonical_uuid(s).ok_or_else(bad)?)
         }
         _ => return Err(bad()),
     })

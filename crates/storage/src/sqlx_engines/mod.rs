@@ -248,16 +248,6 @@ pub(super) fn in_clear(url: &str, host: &str) -> bool {
     loopback && !mode_named
 }
 
-/// A NUMERIC or DECIMAL as the API shows it, at the column's scale.
-pub(super) fn decimal_json(
-    ty: stackwright_stack::ColumnType,
-    d: rust_decimal::Decimal,
-) -> Result<Json> {
-    let units = i64::try_from(d.mantissa())
-        .map_err(|_| StorageError::Internal(format!("decimal {d} is past 18 digits")))?;
-    sql::decimal_json(ty, units, d.scale())
-}
-
 /// A `decimal` or `date` column's value: both drivers decode them to the
 /// same Rust types.
 pub(super) fn decimal_or_date<'r, R>(
@@ -276,10 +266,16 @@ where
         let d = row.try_get::<Option<time::Date>, _>(i).map_err(map_err)?;
         return Ok(d.map(sql::date_json));
     }
-    let d = row
+    // A NUMERIC or DECIMAL as the API shows it, at the column's scale.
+    let Some(d) = row
         .try_get::<Option<rust_decimal::Decimal>, _>(i)
-        .map_err(map_err)?;
-    d.map(|d| decimal_json(ty, d)).transpose()
+        .map_err(map_err)?
+    else {
+        return Ok(None);
+    };
+    let units = i64::try_from(d.mantissa())
+        .map_err(|_| StorageError::Internal(format!("decimal {d} is past 18 digits")))?;
+    sql::decimal_json(ty, units, d.scale()).map(Some)
 }
 
 /// Column values to set, and columns to increment, of one update.
