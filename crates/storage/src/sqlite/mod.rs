@@ -1,19 +1,17 @@
 //! The embedded default: a SQLite file, no server to install.
 //!
-//! rusqlite behind a small pool of connections used from tokio's blocking
-//! threads. WAL mode lets readers proceed while one writer commits; every
+//! rusqlite, with a request's statement run on the calling thread (see
+//! `pool`). WAL mode lets readers proceed while one writer commits; every
 //! statement is built from validated stack-file identifiers (always quoted)
 //! and every request value is a bound parameter.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{
-    params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior,
-};
+use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use serde_json::Value as Json;
 use stackwright_stack::decimal::Decimal;
 use stackwright_stack::{values, ColumnType, Comparison, Table};
@@ -22,26 +20,20 @@ use time::format_description::well_known::Rfc3339;
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
 
+mod pool;
 mod queue;
 mod schema;
 
+use pool::Pool;
 use schema::{apply_migration, now};
 
-/// How long a request waits for a free connection before answering 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on a lock held by another connection or process.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The health check's shorter wait for the same locks.
 const PING_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct SqliteEngine {
     pool: Arc<Pool>,
-}
-
-struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    permits: tokio::sync::Semaphore,
 }
 
 impl SqliteEngine {
@@ -64,18 +56,13 @@ impl SqliteEngine {
                 )))
             }
         }
-        let first = open_connection(path)?;
         Ok(SqliteEngine {
-            pool: Arc::new(Pool {
-                path: path.to_path_buf(),
-                idle: Mutex::new(vec![first]),
-                permits: tokio::sync::Semaphore::new(size.max(1)),
-            }),
+            pool: Arc::new(Pool::new(path, size)?),
         })
     }
 
     pub fn path(&self) -> &Path {
-        &self.pool.path
+        self.pool.path()
     }
 
     /// Run `f` on a pooled connection on a blocking thread.
@@ -84,77 +71,8 @@ impl SqliteEngine {
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let _permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.pool.permits.acquire())
-            .await
-            .map_err(|_| StorageError::Unavailable("timed out waiting for a connection".into()))?
-            .map_err(|_| StorageError::Unavailable("connection pool closed".into()))?;
-        let conn = self.pool.idle.lock().expect("pool lock").pop();
-        let path = self.pool.path.clone();
-        let (conn, result) = tokio::task::spawn_blocking(move || {
-            let mut conn = match conn {
-                Some(c) => c,
-                None => open_connection(&path)?,
-            };
-            let result = f(&mut conn);
-            Ok::<_, StorageError>((conn, result))
-        })
-        .await
-        .map_err(|e| StorageError::Internal(format!("database task failed: {e}")))??;
-        self.pool.idle.lock().expect("pool lock").push(conn);
-        result
+        self.pool.run(f).await
     }
-
-    /// Run a read on the calling thread when an open connection is free at
-    /// once; else as [`Self::run`]. Measured (bench/http): handing every
-    /// point read to the blocking pool spent most of the time in thread
-    /// wake-ups, while the read itself takes microseconds, and in WAL mode
-    /// a reader never waits for a writer's lock.
-    async fn read<R, F>(&self, f: F) -> Result<R>
-    where
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
-        R: Send + 'static,
-    {
-        let Ok(permit) = self.pool.permits.try_acquire() else {
-            return self.run(f).await;
-        };
-        let Some(mut conn) = self.pool.idle.lock().expect("pool lock").pop() else {
-            drop(permit);
-            return self.run(f).await;
-        };
-        let result = f(&mut conn);
-        self.pool.idle.lock().expect("pool lock").push(conn);
-        drop(permit);
-        result
-    }
-}
-
-fn open_connection(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StorageError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
-    // Switching a new file to WAL takes an exclusive lock, and SQLite
-    // answers "database is locked" at once (without the busy handler) when
-    // another process is switching it too: wait for it as for any lock.
-    let started = std::time::Instant::now();
-    loop {
-        match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
-            Ok(()) => break,
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-                    && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(map_err(e)),
-        }
-    }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-        .map_err(map_err)?;
-    conn.set_prepared_statement_cache_capacity(128);
-    Ok(conn)
 }
 
 fn map_err(e: rusqlite::Error) -> StorageError {
@@ -169,11 +87,13 @@ fn map_err(e: rusqlite::Error) -> StorageError {
             {
                 StorageError::Conflict
             }
-            ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::CannotOpen
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::DiskFull => StorageError::Unavailable(e.to_string()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                pool::note_locked();
+                StorageError::Unavailable(e.to_string())
+            }
+            ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::DiskFull => {
+                StorageError::Unavailable(e.to_string())
+            }
             _ => StorageError::Internal(e.to_string()),
         },
         _ => StorageError::Internal(e.to_string()),
@@ -444,19 +364,20 @@ impl Engine for SqliteEngine {
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
         let shape = Shape::of(table);
         let key = to_sql(shape.key_ty, key)?;
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE {} = ?",
-                shape.select_list(),
-                quote(&shape.table),
-                quote(&shape.key)
-            );
-            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-            stmt.query_row([key], |r| shape.read(r))
-                .optional()
-                .map_err(map_err)
-        })
-        .await
+        self.pool
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE {} = ?",
+                    shape.select_list(),
+                    quote(&shape.table),
+                    quote(&shape.key)
+                );
+                let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+                stmt.query_row([&key], |r| shape.read(r))
+                    .optional()
+                    .map_err(map_err)
+            })
+            .await
     }
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
@@ -488,41 +409,44 @@ impl Engine for SqliteEngine {
             },
             limit + 1,
         );
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-            let rows = stmt
-                .query_map(params_from_iter(values), |r| shape.read_values(r))
-                .map_err(map_err)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(map_err)?;
-            Ok(paging::page(shape.names(), rows, limit, &order_by))
-        })
-        .await
+        self.pool
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params_from_iter(&values), |r| shape.read_values(r))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(map_err)?;
+                Ok(paging::page(shape.names(), rows, limit, &order_by))
+            })
+            .await
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
         let shape = Shape::of(table);
         let (wheres, values) = list_where(table, &shape, query, false)?;
         let sql = format!("SELECT COUNT(*) FROM {}{wheres}", quote(&shape.table));
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-            let n: i64 = stmt
-                .query_row(params_from_iter(values), |r| r.get(0))
-                .map_err(map_err)?;
-            Ok(n.max(0) as u64)
-        })
-        .await
+        self.pool
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+                let n: i64 = stmt
+                    .query_row(params_from_iter(&values), |r| r.get(0))
+                    .map_err(map_err)?;
+                Ok(n.max(0) as u64)
+            })
+            .await
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
         let shape = Shape::of(table);
         let (sql, values) = shape.insert_sql(&row, false)?;
-        self.run(move |c| {
-            let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-            stmt.query_row(params_from_iter(values), |r| shape.read(r))
-                .map_err(map_err)
-        })
-        .await
+        self.pool
+            .write(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+                stmt.query_row(params_from_iter(&values), |r| shape.read(r))
+                    .map_err(map_err)
+            })
+            .await
     }
 
     async fn update_where(
@@ -567,9 +491,10 @@ impl Engine for SqliteEngine {
             )
         };
         let row = self
-            .run(move |c| {
+            .pool
+            .write(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-                stmt.query_row(params_from_iter(values), |r| shape.read(r))
+                stmt.query_row(params_from_iter(&values), |r| shape.read(r))
                     .optional()
                     .map_err(map_err)
             })
@@ -592,10 +517,11 @@ impl Engine for SqliteEngine {
             quote(&shape.key)
         );
         let n = self
-            .run(move |c| {
+            .pool
+            .write(move |c| {
                 c.prepare_cached(&sql)
                     .map_err(map_err)?
-                    .execute(params_from_iter(values))
+                    .execute(params_from_iter(&values))
                     .map_err(map_err)
             })
             .await?;
