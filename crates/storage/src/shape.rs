@@ -36,6 +36,19 @@ impl Shape {
         }
     }
 
+    /// Whether this is still `t`'s shape: the same table, key and columns
+    /// (a migration run by the same process may have changed them).
+    pub fn describes(&self, t: &Table) -> bool {
+        self.table == t.name
+            && self.key == t.key
+            && self.columns.len() == t.columns.len()
+            && self
+                .columns
+                .iter()
+                .zip(t.columns.values())
+                .all(|((name, ty), c)| *name == c.name && *ty == c.ty)
+    }
+
     /// The columns an upsert that finds its row sets: all but the key and
     /// the creation stamps.
     pub fn replaced(&self, column: &str) -> bool {

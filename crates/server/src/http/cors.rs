@@ -3,11 +3,11 @@
 //! allowed (never `*`: requests carry a bearer token), with the methods and
 //! headers the routes use; a preflight is answered here.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub type Origins = Arc<Vec<String>>;
@@ -15,7 +15,13 @@ pub type Origins = Arc<Vec<String>>;
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const HEADERS: &str = "authorization, content-type, idempotency-key";
 
-pub async fn layer(State(origins): State<Origins>, request: Request, next: Next) -> Response {
+/// The response to `request`: `inner`'s, with the CORS headers for an
+/// allowed origin; a preflight is answered here.
+pub async fn around<F, Fut>(origins: &Origins, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -26,7 +32,7 @@ pub async fn layer(State(origins): State<Origins>, request: Request, next: Next)
         if let Some(refusal) = foreign_write(&request) {
             return refusal.into_response();
         }
-        return next.run(request).await;
+        return inner(request).await;
     };
     let preflight = request.method() == Method::OPTIONS
         && request
@@ -35,7 +41,7 @@ pub async fn layer(State(origins): State<Origins>, request: Request, next: Next)
     let mut response = if preflight {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        next.run(request).await
+        inner(request).await
     };
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&origin) {

@@ -3,13 +3,13 @@
 //! Connection-level limits (slow clients, open connections, connections per
 //! client) are in `crate::serve`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use http_body_util::BodyExt;
@@ -56,7 +56,12 @@ impl Limits {
     }
 }
 
-pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+/// `inner`'s response to `request`, within the limits.
+pub async fn around<F, Fut>(limits: &Limits, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if header_bytes(&request) > limits.max_header_bytes {
         return ApiError::HeadersTooLarge(limits.max_header_bytes).into_response();
     }
@@ -73,7 +78,7 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     // would otherwise hold a slot for the whole request deadline, and a few
     // hundred such sockets shed everyone else.
     // The body's share of the byte budget is held until the answer is ready.
-    let (request, _body_bytes) = match buffered(request, &limits).await {
+    let (request, _body_bytes) = match buffered(request, limits).await {
         Ok(buffered) => buffered,
         Err(e) => return e.into_response(),
     };
@@ -84,7 +89,7 @@ pub async fn layer(State(limits): State<Limits>, request: Request, next: Next) -
     let Ok(_permit) = limits.in_progress.clone().try_acquire_owned() else {
         return ApiError::Overloaded.into_response();
     };
-    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+    match tokio::time::timeout(limits.timeout, inner(request)).await {
         Ok(response) => response,
         // Dropping the handler rolls back its transaction, if any.
         Err(_) => ApiError::Timeout(limits.timeout.as_secs()).into_response(),

@@ -13,6 +13,7 @@ pub mod limits;
 mod list;
 mod operations;
 pub mod origin;
+mod pipeline;
 mod respond;
 pub mod services;
 pub mod site;
@@ -22,13 +23,11 @@ pub use decode::clip;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, Method as HttpMethod};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Request, State};
+use axum::http::Method as HttpMethod;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use stackwright_stack::{Method, Route, Stack};
@@ -100,9 +99,7 @@ pub fn router(ctx: Context) -> Router {
                 Path<Vec<(String, String)>>,
                 axum::extract::rejection::PathRejection,
             >,
-                                RawQuery(query): RawQuery,
-                                headers: HeaderMap,
-                                body: Body| {
+                                request: Request| {
                 let route = route.clone();
                 async move {
                     let params = match path {
@@ -112,10 +109,13 @@ pub fn router(ctx: Context) -> Router {
                                 .into_response()
                         }
                     };
+                    // The parts moved, not copied as the header and query
+                    // extractors would.
+                    let (parts, body) = request.into_parts();
                     let request = operations::Request {
                         params,
-                        query,
-                        headers,
+                        query: parts.uri.query().map(str::to_owned),
+                        headers: parts.headers,
                         body,
                     };
                     match operations::handle(&ctx, &route, request).await {
@@ -165,21 +165,13 @@ pub fn router(ctx: Context) -> Router {
             });
         }
     }
-    router = router
-        .layer(middleware::from_fn_with_state(
-            limits::Limits::new(&ctx.stack.server, ctx.local),
-            limits::layer,
-        ))
-        .layer(middleware::from_fn_with_state(
-            ctx.cors_origins.clone(),
-            cors::layer,
-        ));
-    // Only where anyone may call the runtime: elsewhere no request pays for it.
-    if let Some(secret) = ctx.origin_secret.clone() {
-        router = router.layer(middleware::from_fn_with_state(secret, origin::layer));
-    }
+    let pipeline = pipeline::Pipeline::new(
+        limits::Limits::new(&ctx.stack.server, ctx.local),
+        ctx.cors_origins.clone(),
+        ctx.origin_secret.clone(),
+    );
     router
-        .layer(middleware::from_fn(log_requests))
+        .layer(middleware::from_fn_with_state(pipeline, pipeline::layer))
         .with_state(ctx)
 }
 
@@ -199,22 +191,4 @@ fn method_filter(m: Method) -> MethodFilter {
         Method::Patch => MethodFilter::PATCH,
         Method::Delete => MethodFilter::DELETE,
     }
-}
-
-/// One structured log line per request. The query string is left out: it
-/// may carry values that do not belong in logs.
-async fn log_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    tracing::info!(
-        target: "stackwright::http",
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    response
 }

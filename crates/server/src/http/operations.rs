@@ -11,7 +11,7 @@ use stackwright_stack::{
 use stackwright_storage::{Assignment, Row};
 
 use super::decode::{body_value, clip, parse_query, read_object, refuse_body, text_value};
-use super::respond::{respond, shape};
+use super::respond::{respond, respond_row};
 use super::ApiContext;
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
@@ -43,7 +43,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
             let key = key_value(table, route, key, &req.params, &query)?;
             match ctx.engine.get(table, &key).await? {
-                Some(row) => Ok(respond(route, Some(shape(&route.response.fields, &row)))),
+                Some(row) => Ok(respond_row(route, &row)),
                 None => Err(not_found(table, route, &key)),
             }
         }
@@ -54,7 +54,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             let body = read_object(req.headers, req.body, max_body).await?;
             let row = new_row(table, input, body)?;
             let row = ctx.engine.insert(table, row).await?;
-            Ok(respond(route, Some(shape(&route.response.fields, &row))))
+            Ok(respond_row(route, &row))
         }
         Operation::Update {
             table,
@@ -117,7 +117,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
                 .update_where(table, &key_value, &assignments, &condition)
                 .await?;
             match updated {
-                Some(row) => Ok(respond(route, Some(shape(&route.response.fields, &row)))),
+                Some(row) => Ok(respond_row(route, &row)),
                 None => Err(not_found(table, route, &key_value)),
             }
         }

@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 use stackwright_stack::ORIGIN_HEADER;
 
 use crate::error::ApiError;
@@ -39,20 +37,17 @@ impl std::fmt::Debug for OriginSecret {
     }
 }
 
-pub async fn layer(
-    State(secret): State<OriginSecret>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The request without the secret header, or the refusal when it does not
+/// carry the secret.
+pub fn check(secret: &OriginSecret, mut request: Request) -> Result<Request, ApiError> {
     let given = request.headers().get(ORIGIN_HEADER);
     if !given.is_some_and(|v| secret.matches(v.as_bytes())) {
-        return ApiError::Forbidden(
+        return Err(ApiError::Forbidden(
             "this address serves only the stack's CloudFront distribution".into(),
-        )
-        .into_response();
+        ));
     }
     request.headers_mut().remove(ORIGIN_HEADER);
-    next.run(request).await
+    Ok(request)
 }
 
 #[cfg(test)]

@@ -9,18 +9,6 @@ use serde_json::{Map, Value as Json};
 use stackwright_stack::{Field, Route};
 use stackwright_storage::{Page, Row};
 
-/// A row as the route presents it: selected fields under their API names.
-pub(super) fn shape(fields: &[Field], row: &Row) -> Json {
-    let mut out = Map::with_capacity(fields.len());
-    for f in fields {
-        out.insert(
-            f.api.clone(),
-            row.get(&f.column).cloned().unwrap_or(Json::Null),
-        );
-    }
-    Json::Object(out)
-}
-
 /// The success response: fixed body, wrapped or plain result, or no body.
 pub(super) fn respond(route: &Route, result: Option<Json>) -> Response {
     let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
@@ -38,6 +26,24 @@ pub(super) fn respond(route: &Route, result: Option<Json>) -> Response {
         (None, _, None) => Json::Object(Map::new()),
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// One row under its API names, written straight from the engine's row.
+pub(super) fn respond_row(route: &Route, row: &Row) -> Response {
+    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
+    if status == StatusCode::NO_CONTENT || route.response.body.is_some() {
+        return respond(route, None);
+    }
+    let fields = FieldsOf {
+        fields: &route.response.fields,
+        row,
+    };
+    let mut body = Vec::with_capacity(64 + 32 * fields.fields.len());
+    let written = match &route.response.wrap {
+        Some(key) => serde_json::to_writer(&mut body, &Wrapped { key, rows: fields }),
+        None => serde_json::to_writer(&mut body, &fields),
+    };
+    json_response(status, body, written)
 }
 
 /// A list's rows under their API names, written straight from the engine's
@@ -61,11 +67,31 @@ pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Resp
         Some(key) => serde_json::to_writer(&mut body, &Wrapped { key, rows }),
         None => serde_json::to_writer(&mut body, &rows),
     };
+    json_response(status, body, written)
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>, written: serde_json::Result<()>) -> Response {
     if let Err(e) = written {
         return crate::error::ApiError::Internal(format!("writing rows: {e}")).into_response();
     }
     let content_type = HeaderValue::from_static("application/json");
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A row's chosen fields as a JSON object (a field the row lacks: null).
+struct FieldsOf<'a> {
+    fields: &'a [Field],
+    row: &'a Row,
+}
+
+impl Serialize for FieldsOf<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for f in self.fields {
+            map.serialize_entry(&f.api, self.row.get(&f.column).unwrap_or(&Json::Null))?;
+        }
+        map.end()
+    }
 }
 
 /// Rows as JSON objects: each pick is a field's API name and where its
@@ -104,13 +130,13 @@ impl Serialize for RowOf<'_> {
     }
 }
 
-/// `{"WRAP": [rows]}`.
-struct Wrapped<'a> {
+/// `{"WRAP": rows}`.
+struct Wrapped<'a, T> {
     key: &'a str,
-    rows: Rows<'a>,
+    rows: T,
 }
 
-impl Serialize for Wrapped<'_> {
+impl<T: Serialize> Serialize for Wrapped<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry(self.key, &self.rows)?;
