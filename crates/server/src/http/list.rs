@@ -73,10 +73,11 @@ pub(super) async fn list(
         after: None,
     };
     // A cursor continues only the list it came from: this route, these
-    // filters and bounds, this order.
-    let binding = cursor::binding(&route.label(), &query, sort);
+    // filters and bounds, this order. Made only when a cursor is opened or
+    // sealed: most pages are the only page.
+    let binding = |query: &ListQuery<'_>| cursor::binding(&route.label(), query, sort);
     let position = match params.get("cursor").filter(|c| !c.is_empty()) {
-        Some(c) => Some(ctx.cursors.open(&binding, c)?),
+        Some(c) => Some(ctx.cursors.open(&binding(&query), c)?),
         None => None,
     };
     query.after = position.as_ref();
@@ -88,7 +89,7 @@ pub(super) async fn list(
     let mut response = respond_rows(route, &fields, &page);
     if let Some(next) = page
         .next
-        .and_then(|p| HeaderValue::from_str(&ctx.cursors.seal(&binding, &p)).ok())
+        .and_then(|p| HeaderValue::from_str(&ctx.cursors.seal(&binding(&query), &p)).ok())
     {
         response.headers_mut().insert("x-next-cursor", next);
     }
