@@ -35,14 +35,17 @@ const PING_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct SqliteEngine {
     pool: Arc<Pool>,
-    /// Each table's shape and the start of its reads, made once rather
-    /// than for every request (building them took about a tenth of a point
-    /// read's time in user space, in bench/http's profile).
-    reads: RwLock<HashMap<String, Arc<Reads>>>,
+    /// Each table's shape and the fixed parts of its statements, made once
+    /// rather than for every request (building them took about a tenth of
+    /// a point read's time in user space, in bench/http's profile).
+    tables: RwLock<HashMap<String, Arc<TableSql>>>,
 }
 
-struct Reads {
+struct TableSql {
     shape: Shape,
+    /// The quoted columns, in the order rows hold their values: what every
+    /// statement selects or returns.
+    columns: String,
     /// `SELECT columns FROM table`.
     select: String,
     /// The point read by key.
@@ -71,7 +74,7 @@ impl SqliteEngine {
         }
         Ok(SqliteEngine {
             pool: Arc::new(Pool::new(path, size)?),
-            reads: RwLock::new(HashMap::new()),
+            tables: RwLock::new(HashMap::new()),
         })
     }
 
@@ -79,26 +82,33 @@ impl SqliteEngine {
         self.pool.path()
     }
 
-    /// `table`'s shape and reads, as made the first time.
-    fn reads(&self, table: &Table) -> Arc<Reads> {
-        if let Some(read) = self.reads.read().expect("reads lock").get(&table.name) {
-            if read.shape.describes(table) {
-                return read.clone();
+    /// `table`'s shape and statements, as made the first time.
+    fn table_sql(&self, table: &Table) -> Arc<TableSql> {
+        if let Some(made) = self.tables.read().expect("tables lock").get(&table.name) {
+            if made.shape.describes(table) {
+                return made.clone();
             }
         }
         let shape = Shape::of(table);
-        let select = format!(
-            "SELECT {} FROM {}",
-            shape.select_list(),
-            quote(&shape.table)
-        );
+        let columns = shape
+            .columns
+            .iter()
+            .map(|(c, _)| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let select = format!("SELECT {columns} FROM {}", quote(&shape.table));
         let get = format!("{select} WHERE {} = ?", quote(&shape.key));
-        let read = Arc::new(Reads { shape, select, get });
-        self.reads
+        let made = Arc::new(TableSql {
+            shape,
+            columns,
+            select,
+            get,
+        });
+        self.tables
             .write()
-            .expect("reads lock")
-            .insert(table.name.clone(), read.clone());
-        read
+            .expect("tables lock")
+            .insert(table.name.clone(), made.clone());
+        made
     }
 
     /// Run `f` on a pooled connection on a blocking thread.
@@ -240,13 +250,6 @@ fn from_sql(ty: ColumnType, v: ValueRef<'_>) -> Json {
 
 /// SQLite's statements and rows for a table ([`Shape`] is every engine's).
 impl Shape {
-    fn select_list(&self) -> String {
-        self.columns
-            .iter()
-            .map(|(c, _)| quote(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
     fn read(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         Ok(self.row_of(self.read_values(row)?))
     }
@@ -258,8 +261,14 @@ impl Shape {
         }
         Ok(out)
     }
-    /// The INSERT for `row`, generating a UUID key when the key is a generated string.
-    fn insert_sql(&self, row: &Row, on_conflict_ignore: bool) -> Result<(String, Vec<SqlValue>)> {
+    /// The INSERT for `row` returning `columns`, generating a UUID key when
+    /// the key is a generated string.
+    fn insert_sql(
+        &self,
+        row: &Row,
+        on_conflict_ignore: bool,
+        columns: &str,
+    ) -> Result<(String, Vec<SqlValue>)> {
         let mut names = Vec::new();
         let mut values = Vec::new();
         if self.generates_uuid(row) {
@@ -281,7 +290,7 @@ impl Shape {
             } else {
                 ""
             },
-            self.select_list()
+            columns
         );
         Ok((sql, values))
     }
@@ -360,8 +369,9 @@ impl Engine for SqliteEngine {
     }
 
     async fn seed(&self, table: &Table, rows: Vec<SeedRow>) -> Result<SeedOutcome> {
-        let shape = Shape::of(table);
+        let made = self.table_sql(table);
         self.run(move |conn| {
+            let shape = &made.shape;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_err)?;
@@ -379,7 +389,7 @@ impl Engine for SqliteEngine {
                     continue;
                 }
                 // A row a user created with the same key wins over the seed.
-                let (sql, values) = shape.insert_sql(&seed.row, true)?;
+                let (sql, values) = shape.insert_sql(&seed.row, true, &made.columns)?;
                 let inserted = tx
                     .prepare_cached(&sql)
                     .and_then(|mut s| s.query(params_from_iter(values))?.next().map(|r| r.is_some()))
@@ -398,12 +408,12 @@ impl Engine for SqliteEngine {
     }
 
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
-        let read = self.reads(table);
-        let key = to_sql(read.shape.key_ty, key)?;
+        let made = self.table_sql(table);
+        let key = to_sql(made.shape.key_ty, key)?;
         self.pool
             .read(move |c| {
-                let mut stmt = c.prepare_cached(&read.get).map_err(map_err)?;
-                stmt.query_row([&key], |r| read.shape.read(r))
+                let mut stmt = c.prepare_cached(&made.get).map_err(map_err)?;
+                stmt.query_row([&key], |r| made.shape.read(r))
                     .optional()
                     .map_err(map_err)
             })
@@ -411,11 +421,11 @@ impl Engine for SqliteEngine {
     }
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
-        let read = self.reads(table);
-        let (wheres, values) = list_where(table, &read.shape, query, true)?;
+        let made = self.table_sql(table);
+        let (wheres, values) = list_where(table, &made.shape, query, true)?;
         let order_by = query.order_by.to_vec();
-        let mut sql = String::with_capacity(read.select.len() + wheres.len() + 64);
-        sql.push_str(&read.select);
+        let mut sql = String::with_capacity(made.select.len() + wheres.len() + 64);
+        sql.push_str(&made.select);
         sql.push_str(&wheres);
         for (i, o) in order_by.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
@@ -429,7 +439,7 @@ impl Engine for SqliteEngine {
         sql.push_str(&(limit + 1).to_string());
         self.pool
             .read(move |c| {
-                let shape = &read.shape;
+                let shape = &made.shape;
                 let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
                 let rows = stmt
                     .query_map(params_from_iter(&values), |r| shape.read_values(r))
@@ -442,9 +452,9 @@ impl Engine for SqliteEngine {
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
-        let shape = Shape::of(table);
-        let (wheres, values) = list_where(table, &shape, query, false)?;
-        let sql = format!("SELECT COUNT(*) FROM {}{wheres}", quote(&shape.table));
+        let made = self.table_sql(table);
+        let (wheres, values) = list_where(table, &made.shape, query, false)?;
+        let sql = format!("SELECT COUNT(*) FROM {}{wheres}", quote(&made.shape.table));
         self.pool
             .read(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
@@ -457,12 +467,12 @@ impl Engine for SqliteEngine {
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
-        let shape = Shape::of(table);
-        let (sql, values) = shape.insert_sql(&row, false)?;
+        let made = self.table_sql(table);
+        let (sql, values) = made.shape.insert_sql(&row, false, &made.columns)?;
         self.pool
             .write(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-                stmt.query_row(params_from_iter(&values), |r| shape.read(r))
+                stmt.query_row(params_from_iter(&values), |r| made.shape.read(r))
                     .map_err(map_err)
             })
             .await
@@ -475,7 +485,8 @@ impl Engine for SqliteEngine {
         changes: &[Assignment],
         condition: &[Comparison],
     ) -> Result<Option<Row>> {
-        let shape = Shape::of(table);
+        let made = self.table_sql(table);
+        let shape = &made.shape;
         let mut sets = Vec::new();
         let mut values = Vec::new();
         for change in changes {
@@ -494,26 +505,21 @@ impl Engine for SqliteEngine {
         values.push(to_sql(shape.key_ty, key)?);
         let guard = where_sql(table, condition, &mut values)?;
         let sql = if sets.is_empty() {
-            format!(
-                "SELECT {} FROM {} WHERE {} = ?{guard}",
-                shape.select_list(),
-                quote(&shape.table),
-                quote(&shape.key)
-            )
+            format!("{}{guard}", made.get)
         } else {
             format!(
                 "UPDATE {} SET {} WHERE {} = ?{guard} RETURNING {}",
                 quote(&shape.table),
                 sets.join(", "),
                 quote(&shape.key),
-                shape.select_list()
+                made.columns
             )
         };
         let row = self
             .pool
             .write(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-                stmt.query_row(params_from_iter(&values), |r| shape.read(r))
+                stmt.query_row(params_from_iter(&values), |r| made.shape.read(r))
                     .optional()
                     .map_err(map_err)
             })
@@ -527,7 +533,7 @@ impl Engine for SqliteEngine {
         key: &Json,
         condition: &[Comparison],
     ) -> Result<bool> {
-        let shape = Shape::of(table);
+        let shape = &self.table_sql(table).shape;
         let mut values = vec![to_sql(shape.key_ty, key)?];
         let guard = where_sql(table, condition, &mut values)?;
         let sql = format!(

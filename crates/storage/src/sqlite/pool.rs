@@ -5,8 +5,9 @@
 //! thread wake-ups). So a request's one statement runs on the calling
 //! thread: reads on the thread's own connection, writes on the one writer
 //! connection. Everything else (migrations, seeds, topic delivery, health
-//! checks), and any statement that meets a lock held by another process,
-//! runs on tokio's blocking threads, where waiting for a lock is harmless.
+//! checks, checkpoints), and a read that meets a lock held by another
+//! process, runs on tokio's blocking threads, where waiting for a lock is
+//! harmless; a write that meets one waits for it parked.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ impl Pool {
             Ok::<_, StorageError>((conn, result))
         })
         .await
-        .map_err(|e| StorageError::Internal(format!("database task failed: {e}")))??;
+        .map_err(task_failed)??;
         self.idle.lock().expect("pool lock").push(conn);
         result
     }
@@ -173,7 +174,7 @@ impl Pool {
         let path = self.path.clone();
         let conn = tokio::task::spawn_blocking(move || calling_thread(open(&path)?))
             .await
-            .map_err(|e| StorageError::Internal(format!("database task failed: {e}")))??;
+            .map_err(task_failed)??;
         if let Ok(mut held) = slot.try_lock() {
             held.get_or_insert(conn);
         }
@@ -226,7 +227,7 @@ impl Pool {
             let done = pool
                 .run(|c| {
                     c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                        .map_err(|e| StorageError::Unavailable(e.to_string()))
+                        .map_err(map_err)
                 })
                 .await;
             if let Err(e) = done {
@@ -239,11 +240,14 @@ impl Pool {
 /// A connection for a calling thread: it never sleeps on a lock (its busy
 /// timeout is zero) and never checkpoints (see [`CHECKPOINT_EVERY`]).
 fn calling_thread(conn: Connection) -> Result<Connection> {
-    let unavailable = |e: rusqlite::Error| StorageError::Unavailable(e.to_string());
-    conn.busy_timeout(Duration::ZERO).map_err(unavailable)?;
+    conn.busy_timeout(Duration::ZERO).map_err(map_err)?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(unavailable)?;
+        .map_err(map_err)?;
     Ok(conn)
+}
+
+fn task_failed(e: tokio::task::JoinError) -> StorageError {
+    StorageError::Internal(format!("database task failed: {e}"))
 }
 
 /// Run `f` once on a calling thread's connection.
