@@ -1,15 +1,23 @@
-//! PostgreSQL (RDS, Aurora PostgreSQL, or any server) through sqlx.
+//! PostgreSQL (RDS, Aurora PostgreSQL, or any server).
 //!
-//! Migrations run in one transaction under an advisory lock, so replicas
-//! starting together apply them once and DDL is all-or-nothing.
+//! A request's reads and writes go through `wire` (tokio-postgres, pipelined
+//! on shared connections); migrations, seeds, grants and topics through a
+//! sqlx pool. Migrations run in one transaction under an advisory lock, so
+//! replicas starting together apply them once and DDL is all-or-nothing.
 
+mod tls;
+mod values;
+mod wire;
+
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row as _};
+use sqlx::Row as _;
 use stackwright_stack::{ColumnType, Comparison, Table};
 use time::OffsetDateTime;
 
@@ -24,12 +32,23 @@ const D: Dialect = Dialect::Postgres;
 
 pub struct PostgresEngine {
     pool: PgPool,
+    wire: wire::Clients,
+    /// Each table's shape and point read, made once (a request built them
+    /// anew: a dozen allocations and a `format!` per read).
+    tables: RwLock<HashMap<String, Arc<TableSql>>>,
+}
+
+struct TableSql {
+    shape: Shape,
+    /// `SELECT ... WHERE key = $1`.
+    get: String,
 }
 
 impl PostgresEngine {
-    pub async fn connect(url: &ServerUrl, pool: &super::PoolSettings) -> Result<Self> {
+    pub async fn connect(url: &ServerUrl, settings: &super::PoolSettings) -> Result<Self> {
+        let pool = settings;
         let mut options = connect_options(url, "postgres")?
-            .application_name("stackwright")
+            .application_name(wire::APPLICATION_NAME)
             .options([(
                 "statement_timeout",
                 format!("{}", pool.statement_timeout.as_millis()),
@@ -44,15 +63,46 @@ impl PostgresEngine {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(PostgresEngine { pool })
+        let wire = wire::Clients::new(url, settings)?;
+        // One request-path connection now: a refused password or TLS mode
+        // fails `up`, not the first request.
+        wire.conn().await?;
+        Ok(PostgresEngine {
+            pool,
+            wire,
+            tables: RwLock::default(),
+        })
     }
 
+    /// `table`'s shape and point read, as made the first time (again when
+    /// a migration in this process changed the table).
+    fn table_sql(&self, table: &Table) -> Arc<TableSql> {
+        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(made) = tables.get(&table.name) {
+            if made.shape.describes(table) {
+                return made.clone();
+            }
+        }
+        drop(tables);
+        let shape = Shape::of(table);
+        let get = D.get(&shape, Param::Null(shape.key_ty)).sql;
+        let made = Arc::new(TableSql { shape, get });
+        self.tables
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(table.name.clone(), made.clone());
+        made
+    }
+
+    /// The row `st` returns, if any.
     async fn fetch_optional(&self, shape: &Shape, st: Statement) -> Result<Option<Row>> {
-        let row = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
-            .fetch_optional(&self.pool)
+        self.fetch_row(shape, &st.sql, &st.params).await
+    }
+
+    async fn fetch_row(&self, shape: &Shape, sql: &str, params: &[Param]) -> Result<Option<Row>> {
+        let conn = self.wire.conn().await?;
+        conn.row(sql, params, |r| Ok(shape.row_of(values::values(r, shape)?)))
             .await
-            .map_err(map_err)?;
-        row.map(|r| read(&r, shape)).transpose()
     }
 }
 
@@ -175,14 +225,6 @@ pub(super) fn values_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Vec<
     Ok(out)
 }
 
-fn read(row: &PgRow, shape: &Shape) -> Result<Row> {
-    read_as(row, shape, JsonAs::Jsonb)
-}
-
-fn read_values(row: &PgRow, shape: &Shape) -> Result<Vec<Json>> {
-    values_as(row, shape, JsonAs::Jsonb)
-}
-
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
@@ -219,11 +261,7 @@ impl Engine for PostgresEngine {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.wire.conn().await?.ping().await
     }
 
     async fn migrate(
@@ -273,23 +311,44 @@ impl Engine for PostgresEngine {
     }
 
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>> {
-        let shape = Shape::of(table);
-        let st = D.get(&shape, shape.key_param(key)?);
-        self.fetch_optional(&shape, st).await
+        let made = self.table_sql(table);
+        let key = [made.shape.key_param(key)?];
+        self.fetch_row(&made.shape, &made.get, &key).await
     }
 
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
-        super::list_rows!(self.pool, table, query, read_values).await
+        let made = self.table_sql(table);
+        let shape = &made.shape;
+        // One more row than the page shows says whether another follows.
+        let st = D.list(table, shape, query, query.limit + 1)?;
+        let capacity = query.limit.saturating_add(1).min(1024) as usize;
+        let conn = self.wire.conn().await?;
+        let rows = conn
+            .rows(&st.sql, &st.params, |r| values::values(r, shape), capacity)
+            .await?;
+        Ok(crate::paging::page(
+            shape.names(),
+            rows,
+            query.limit,
+            query.order_by,
+        ))
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {
-        super::count_rows!(self.pool, table, query).await
+        let st = D.count(table, &self.table_sql(table).shape, query)?;
+        let conn = self.wire.conn().await?;
+        let n = conn.row(&st.sql, &st.params, |r| {
+            r.try_get::<_, i64>(0)
+                .map_err(|e| StorageError::Internal(format!("COUNT(*): {e}")))
+        });
+        Ok(n.await?.unwrap_or(0).max(0) as u64)
     }
 
     async fn insert(&self, table: &Table, row: Row) -> Result<Row> {
-        let shape = Shape::of(table);
-        let st = D.insert(&shape, shape.insert_values(&row)?, false);
-        self.fetch_optional(&shape, st)
+        let made = self.table_sql(table);
+        let shape = &made.shape;
+        let st = D.insert(shape, shape.insert_values(&row)?, false);
+        self.fetch_optional(shape, st)
             .await?
             .ok_or_else(|| StorageError::Internal("INSERT returned no row".into()))
     }
@@ -301,20 +360,21 @@ impl Engine for PostgresEngine {
         changes: &[Assignment],
         condition: &[Comparison],
     ) -> Result<Option<Row>> {
-        let shape = Shape::of(table);
+        let made = self.table_sql(table);
+        let shape = &made.shape;
         let (sets, increments) = shape.assignments(changes)?;
         let st = if sets.is_empty() && increments.is_empty() {
-            D.get_where((table, &shape), shape.key_param(key)?, condition)?
+            D.get_where((table, shape), shape.key_param(key)?, condition)?
         } else {
             D.update(
-                (table, &shape),
+                (table, shape),
                 sets,
                 &increments,
                 shape.key_param(key)?,
                 condition,
             )?
         };
-        let row = self.fetch_optional(&shape, st).await?;
+        let row = self.fetch_optional(shape, st).await?;
         updated(self, (table, key), condition, row).await
     }
 
@@ -324,13 +384,11 @@ impl Engine for PostgresEngine {
         key: &Json,
         condition: &[Comparison],
     ) -> Result<bool> {
-        let shape = Shape::of(table);
-        let st = D.delete((table, &shape), shape.key_param(key)?, condition)?;
-        let done = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        deleted(self, (table, key), condition, done.rows_affected()).await
+        let made = self.table_sql(table);
+        let shape = &made.shape;
+        let st = D.delete((table, shape), shape.key_param(key)?, condition)?;
+        let done = self.wire.conn().await?.execute(&st.sql, &st.params).await?;
+        deleted(self, (table, key), condition, done).await
     }
 
     fn queue(&self) -> Option<&dyn Queue> {
