@@ -402,22 +402,59 @@ async fn postgres_connections_use_tls_when_required() {
         .await
         .expect("starts over TLS");
     assert_eq!(app.get("/api/task/").await.status, 200);
-    let encrypted = db
-        .count(&format!(
-            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
-             WHERE a.application_name = 'stackwright' AND a.datname = '{}' AND s.ssl",
-            db.name
-        ))
-        .await;
-    let plain = db
-        .count(&format!(
-            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
-             WHERE a.application_name = 'stackwright' AND a.datname = '{}' AND NOT s.ssl",
-            db.name
-        ))
-        .await;
+    // Both the request path's sessions and the pool's (migrations, seeds,
+    // topics).
+    let (pool, requests) = (
+        stackwright_storage::postgres::APPLICATION_NAME,
+        stackwright_storage::postgres::REQUEST_SESSIONS,
+    );
+    for name in [pool, requests] {
+        let sessions = |ssl: bool| {
+            format!(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = '{name}' AND a.datname = '{}' AND s.ssl = {ssl}",
+                db.name
+            )
+        };
+        let encrypted = db.count(&sessions(true)).await;
+        let plain = db.count(&sessions(false)).await;
+        assert!(
+            encrypted >= 1 && plain == 0,
+            "{name}: encrypted {encrypted}, plain {plain}"
+        );
+    }
+}
+
+/// A replica serving one request at a time (as a Lambda function does)
+/// holds one request-path connection; concurrent requests share a few.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opens_request_connections_only_under_concurrency() {
+    let db = TestDatabase::create(TestEngine::Postgres).await;
+    let app = TestApp::start(&example("todo"), &db.url, false)
+        .await
+        .expect("starts");
+    for _ in 0..20 {
+        assert_eq!(app.get("/api/task/").await.status, 200);
+    }
+    let sessions = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{}' AND datname = '{}'",
+        stackwright_storage::postgres::REQUEST_SESSIONS,
+        db.name
+    );
+    assert_eq!(db.count(&sessions).await, 1, "one request at a time");
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), format!("{}/api/task/", app.url));
+            tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as i64;
+    let open = db.count(&sessions).await;
     assert!(
-        encrypted >= 1 && plain == 0,
-        "encrypted {encrypted}, plain {plain}"
+        (1..=2 * cores).contains(&open),
+        "{open} request sessions for {cores} cores"
     );
 }

@@ -9,6 +9,8 @@ mod tls;
 mod values;
 mod wire;
 
+pub use wire::{APPLICATION_NAME, REQUEST_SESSIONS};
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};

@@ -36,12 +36,19 @@ use crate::PoolSettings;
 /// holds up few others, few enough that statements still share round trips.
 const CONNECTIONS_PER_CORE: usize = 2;
 
+/// Requests that share a connection before another is opened: enough to
+/// pipeline, few enough that one slow statement holds up little.
+const SHARE_BEFORE_OPENING: usize = 4;
+
 /// Prepared statements a connection keeps; past this it starts over (a
 /// stack has a bounded set of statements, so this is rarely reached).
 const STATEMENTS: usize = 1024;
 
-/// The name the runtime's sessions carry (`pg_stat_activity`).
-pub(super) const APPLICATION_NAME: &str = "stackwright";
+/// The name the runtime's sessions carry (`pg_stat_activity`): its pool
+/// for migrations, seeds and topics.
+pub const APPLICATION_NAME: &str = "stackwright";
+/// The name its request-path sessions carry.
+pub const REQUEST_SESSIONS: &str = "stackwright-requests";
 
 pub(super) struct Clients {
     config: tokio_postgres::Config,
@@ -91,12 +98,41 @@ impl Clients {
         })
     }
 
-    /// The next connection in turn, connected again if it was closed.
+    /// The least-shared open connection. Another is opened (or a closed
+    /// one opened again) only when every open one is shared by
+    /// [`SHARE_BEFORE_OPENING`] requests, so a replica serving one request
+    /// at a time (a Lambda function) holds one connection, not one per
+    /// slot.
     pub(super) async fn conn(&self) -> Result<Arc<Conn>> {
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
-        if let Some(conn) = slot.live() {
-            return Ok(conn);
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut least: Option<Arc<Conn>> = None;
+        let mut closed = None;
+        for k in 0..self.slots.len() {
+            let i = (start + k) % self.slots.len();
+            match self.slots[i].live() {
+                Some(conn) => {
+                    if least
+                        .as_ref()
+                        .is_none_or(|l| Arc::strong_count(&conn) < Arc::strong_count(l))
+                    {
+                        least = Some(conn);
+                    }
+                }
+                None => closed = closed.or(Some(i)),
+            }
         }
+        // Held by its slot, by `least`, and by the requests using it.
+        let sharing = |c: &Arc<Conn>| Arc::strong_count(c).saturating_sub(2);
+        match (least, closed) {
+            (Some(conn), Some(_)) if sharing(&conn) < SHARE_BEFORE_OPENING => Ok(conn),
+            (Some(conn), None) => Ok(conn),
+            (_, Some(i)) => self.open(&self.slots[i]).await,
+            (None, None) => unreachable!("a slot is either open or closed"),
+        }
+    }
+
+    /// `slot`'s connection, opened unless another request just did.
+    async fn open(&self, slot: &Slot) -> Result<Arc<Conn>> {
         let _one = slot.connecting.lock().await;
         if let Some(conn) = slot.live() {
             return Ok(conn);
@@ -287,7 +323,7 @@ fn config(
     config
         .port(options.get_port())
         .user(options.get_username())
-        .application_name(APPLICATION_NAME)
+        .application_name(REQUEST_SESSIONS)
         .options(match options.get_options() {
             Some(theirs) => format!("{theirs} {timeout}"),
             None => timeout,
