@@ -6,15 +6,15 @@
 //! server's backends woke once per statement. tokio-postgres pipelines: the
 //! statements of concurrent requests go out together on one connection and
 //! their results come back together. On the 2-core bench machine that took
-//! a GET by key from about a third of a hand-written tokio-postgres server
-//! to (see bench/http). Migrations, seeds, grants and topics stay on sqlx:
-//! they need transactions and locks, which a shared connection cannot hold
-//! for one caller.
+//! a GET by key from about a third of a hand-written tokio-postgres
+//! server's rate to most of it (bench/http/ANALYSIS.md). Migrations, seeds,
+//! grants and topics stay on sqlx: they need transactions and locks, which
+//! a shared connection cannot hold for one caller.
 //!
 //! Each connection keeps its own prepared statements, declared with the
 //! parameter types sqlx declared ([`super::values::declared`]). A connection
-//! the server or the network closed is replaced by the next request that
-//! picks it; requests in flight on it answer 503.
+//! the server or the network closed is opened again by a later request;
+//! requests in flight on it answer 503.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
