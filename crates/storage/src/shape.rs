@@ -2,10 +2,48 @@
 //! rows: owned, so it crosses onto SQLite's blocking threads. Each engine
 //! adds its own conversions (`sqlx_engines`, `sqlite`) in its own module.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde_json::Value as Json;
 use stackwright_stack::{ColumnType, Stamp, Table};
 
 use crate::engine::{Result, Row, StorageError};
+
+/// What an engine makes once per table from its shape (statements, quoted
+/// column lists), kept by [`Tables`].
+pub(crate) trait Shaped {
+    fn shape(&self) -> &Shape;
+}
+
+/// Each table's shape and what an engine makes from it, made on first use
+/// and again when a migration in this process changed the table: a request
+/// otherwise rebuilt them (a dozen allocations and a `format!` per read).
+pub(crate) struct Tables<T>(RwLock<HashMap<String, Arc<T>>>);
+
+impl<T> Default for Tables<T> {
+    fn default() -> Self {
+        Tables(RwLock::default())
+    }
+}
+
+impl<T: Shaped> Tables<T> {
+    pub(crate) fn of(&self, table: &Table, make: impl FnOnce(Shape) -> T) -> Arc<T> {
+        let made = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(made) = made.get(&table.name) {
+            if made.shape().describes(table) {
+                return made.clone();
+            }
+        }
+        drop(made);
+        let made = Arc::new(make(Shape::of(table)));
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(table.name.clone(), made.clone());
+        made
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Shape {

@@ -5,9 +5,8 @@
 //! statement is built from validated stack-file identifiers (always quoted)
 //! and every request value is a bound parameter.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,7 +37,7 @@ pub struct SqliteEngine {
     /// Each table's shape and the fixed parts of its statements, made once
     /// rather than for every request (building them took about a tenth of
     /// a point read's time in user space, in bench/http's profile).
-    tables: RwLock<HashMap<String, Arc<TableSql>>>,
+    tables: Tables<TableSql>,
 }
 
 struct TableSql {
@@ -50,6 +49,12 @@ struct TableSql {
     select: String,
     /// The point read by key.
     get: String,
+}
+
+impl Shaped for TableSql {
+    fn shape(&self) -> &Shape {
+        &self.shape
+    }
 }
 
 impl SqliteEngine {
@@ -74,7 +79,7 @@ impl SqliteEngine {
         }
         Ok(SqliteEngine {
             pool: Arc::new(Pool::new(path, size)?),
-            tables: RwLock::new(HashMap::new()),
+            tables: Tables::default(),
         })
     }
 
@@ -84,31 +89,22 @@ impl SqliteEngine {
 
     /// `table`'s shape and statements, as made the first time.
     fn table_sql(&self, table: &Table) -> Arc<TableSql> {
-        if let Some(made) = self.tables.read().expect("tables lock").get(&table.name) {
-            if made.shape.describes(table) {
-                return made.clone();
+        self.tables.of(table, |shape| {
+            let columns = shape
+                .columns
+                .iter()
+                .map(|(c, _)| quote(c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let select = format!("SELECT {columns} FROM {}", quote(&shape.table));
+            let get = format!("{select} WHERE {} = ?", quote(&shape.key));
+            TableSql {
+                shape,
+                columns,
+                select,
+                get,
             }
-        }
-        let shape = Shape::of(table);
-        let columns = shape
-            .columns
-            .iter()
-            .map(|(c, _)| quote(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let select = format!("SELECT {columns} FROM {}", quote(&shape.table));
-        let get = format!("{select} WHERE {} = ?", quote(&shape.key));
-        let made = Arc::new(TableSql {
-            shape,
-            columns,
-            select,
-            get,
-        });
-        self.tables
-            .write()
-            .expect("tables lock")
-            .insert(table.name.clone(), made.clone());
-        made
+        })
     }
 
     /// Run `f` on a pooled connection on a blocking thread.
@@ -297,7 +293,7 @@ impl Shape {
 }
 
 use crate::paging;
-use crate::shape::Shape;
+use crate::shape::{Shape, Shaped, Tables};
 
 /// ` AND (condition)` for a route's `where`, its constants added to `values`.
 fn where_sql(

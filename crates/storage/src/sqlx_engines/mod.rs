@@ -266,16 +266,20 @@ where
         let d = row.try_get::<Option<time::Date>, _>(i).map_err(map_err)?;
         return Ok(d.map(sql::date_json));
     }
-    // A NUMERIC or DECIMAL as the API shows it, at the column's scale.
-    let Some(d) = row
-        .try_get::<Option<rust_decimal::Decimal>, _>(i)
+    row.try_get::<Option<rust_decimal::Decimal>, _>(i)
         .map_err(map_err)?
-    else {
-        return Ok(None);
-    };
+        .map(|d| decimal_json(ty, d))
+        .transpose()
+}
+
+/// A NUMERIC or DECIMAL as the API shows it, at the column's scale.
+pub(super) fn decimal_json(
+    ty: stackwright_stack::ColumnType,
+    d: rust_decimal::Decimal,
+) -> Result<Json> {
     let units = i64::try_from(d.mantissa())
         .map_err(|_| StorageError::Internal(format!("decimal {d} is past 18 digits")))?;
-    sql::decimal_json(ty, units, d.scale()).map(Some)
+    sql::decimal_json(ty, units, d.scale())
 }
 
 /// Column values to set, and columns to increment, of one update.

@@ -11,9 +11,8 @@ mod wire;
 
 pub use wire::{APPLICATION_NAME, REQUEST_SESSIONS};
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +25,7 @@ use time::OffsetDateTime;
 use crate::engine::*;
 use crate::migrate::SchemaSnapshot;
 use crate::queue::Message;
-use crate::shape::Shape;
+use crate::shape::{Shape, Shaped, Tables};
 use crate::sql::{self, Dialect, Param, Statement};
 use crate::url::ServerUrl;
 
@@ -35,15 +34,19 @@ const D: Dialect = Dialect::Postgres;
 pub struct PostgresEngine {
     pool: PgPool,
     wire: wire::Clients,
-    /// Each table's shape and point read, made once (a request built them
-    /// anew: a dozen allocations and a `format!` per read).
-    tables: RwLock<HashMap<String, Arc<TableSql>>>,
+    tables: Tables<TableSql>,
 }
 
 struct TableSql {
     shape: Shape,
     /// `SELECT ... WHERE key = $1`.
     get: String,
+}
+
+impl Shaped for TableSql {
+    fn shape(&self) -> &Shape {
+        &self.shape
+    }
 }
 
 impl PostgresEngine {
@@ -72,28 +75,16 @@ impl PostgresEngine {
         Ok(PostgresEngine {
             pool,
             wire,
-            tables: RwLock::default(),
+            tables: Tables::default(),
         })
     }
 
-    /// `table`'s shape and point read, as made the first time (again when
-    /// a migration in this process changed the table).
+    /// `table`'s shape and point read, as made the first time.
     fn table_sql(&self, table: &Table) -> Arc<TableSql> {
-        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(made) = tables.get(&table.name) {
-            if made.shape.describes(table) {
-                return made.clone();
-            }
-        }
-        drop(tables);
-        let shape = Shape::of(table);
-        let get = D.get(&shape, Param::Null(shape.key_ty)).sql;
-        let made = Arc::new(TableSql { shape, get });
-        self.tables
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(table.name.clone(), made.clone());
-        made
+        self.tables.of(table, |shape| {
+            let get = D.get(&shape, Param::Null(shape.key_ty)).sql;
+            TableSql { shape, get }
+        })
     }
 
     /// The row `st` returns, if any.
@@ -229,31 +220,30 @@ pub(super) fn values_as(row: &PgRow, shape: &Shape, json: JsonAs) -> Result<Vec<
 
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return StorageError::Conflict;
-        }
-        // Class 08: connection exceptions; 57P0x: the server is shutting down.
-        if db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
-        {
-            return StorageError::Unavailable(db.message().to_string());
-        }
-        // 40001 serialization failure, 40P01 deadlock.
-        if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
-            return StorageError::Contention(db.message().to_string());
-        }
-        // 22001 string too long for the column; 54000 a value over a limit
-        // (an index entry over a btree page's third).
-        if matches!(db.code().as_deref(), Some("22001" | "54000")) {
-            return StorageError::TooLarge(db.message().to_string());
-        }
-        // 57014: statement timeout.
-        if db.code().as_deref() == Some("57014") {
-            return StorageError::Unavailable("statement timed out".into());
+        if let Some(mapped) = db.code().and_then(|c| by_sqlstate(&c, db.message())) {
+            return mapped;
         }
     }
     super::map_common(e)
+}
+
+/// The engine's error for a PostgreSQL error code (SQLSTATE), when it is
+/// one the API tells apart; both drivers' errors go through here.
+pub(super) fn by_sqlstate(code: &str, message: &str) -> Option<StorageError> {
+    Some(match code {
+        "23505" => StorageError::Conflict,
+        // Class 08: connection exceptions; 57P0x: the server is shutting down.
+        c if c.starts_with("08") || c.starts_with("57P") => {
+            StorageError::Unavailable(message.to_string())
+        }
+        // Serialization failure, deadlock.
+        "40001" | "40P01" => StorageError::Contention(message.to_string()),
+        // A string too long for its column; a value over a limit (an index
+        // entry over a btree page's third).
+        "22001" | "54000" => StorageError::TooLarge(message.to_string()),
+        "57014" => StorageError::Unavailable("statement timed out".into()),
+        _ => return None,
+    })
 }
 
 #[async_trait]

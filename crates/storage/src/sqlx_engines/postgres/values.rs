@@ -107,16 +107,9 @@ fn value(row: &tokio_postgres::Row, i: usize, ty: ColumnType) -> Result<Option<J
         ColumnType::Date => get::<time::Date>(row, i)?.map(sql::date_json),
         ColumnType::Uuid => get::<uuid::Uuid>(row, i)?.map(|u| Json::String(u.to_string())),
         ColumnType::Json => get::<Json>(row, i)?,
-        ColumnType::Decimal { .. } => match get::<rust_decimal::Decimal>(row, i)? {
-            // A NUMERIC as the API shows it, at the column's scale.
-            Some(d) => {
-                let units = i64::try_from(d.mantissa()).map_err(|_| {
-                    StorageError::Internal(format!("decimal {d} is past 18 digits"))
-                })?;
-                Some(sql::decimal_json(ty, units, d.scale())?)
-            }
-            None => None,
-        },
+        ColumnType::Decimal { .. } => get::<rust_decimal::Decimal>(row, i)?
+            .map(|d| super::super::decimal_json(ty, d))
+            .transpose()?,
     })
 }
 

@@ -282,20 +282,8 @@ impl Conn {
 /// connection is unavailable, as with sqlx.
 pub(super) fn map_err(e: tokio_postgres::Error) -> StorageError {
     if let Some(db) = e.as_db_error() {
-        let message = db.message().to_string();
-        return match db.code().code() {
-            "23505" => StorageError::Conflict,
-            // 57014: statement timeout.
-            "57014" => StorageError::Unavailable("statement timed out".into()),
-            // Class 08: connection exceptions; 57P0x: the server is shutting down.
-            c if c.starts_with("08") || c.starts_with("57P") => StorageError::Unavailable(message),
-            // Serialization failure, deadlock.
-            "40001" | "40P01" => StorageError::Contention(message),
-            // A string too long for its column; a value over a limit (an
-            // index entry over a btree page's third).
-            "22001" | "54000" => StorageError::TooLarge(message),
-            _ => StorageError::Internal(message),
-        };
+        return super::by_sqlstate(db.code().code(), db.message())
+            .unwrap_or_else(|| StorageError::Internal(db.message().to_string()));
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
