@@ -11,6 +11,7 @@ use stackwright_stack::{Comparison, Order, RangeOp, Subscription, Table};
 
 pub use crate::error::{Result, Row, StorageError};
 use crate::migrate::SchemaSnapshot;
+pub use crate::page::{Cells, Page};
 use crate::queue::{DeadLetter, Delivery, Enqueued, Message};
 
 /// A list request: equality filters, bounds, order and one page.
@@ -35,34 +36,6 @@ pub struct Bound<'a> {
     pub column: &'a str,
     pub op: RangeOp,
     pub value: Json,
-}
-
-/// A page of a list. Rows are values in the order of `columns` (the
-/// table's), not maps: a large page is read and written without a map, and
-/// its keys, per row.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Json>>,
-    /// Present when more rows follow: the position the next page starts
-    /// after (column -> value), for the caller to hand back sealed.
-    pub next: Option<Row>,
-}
-
-impl Page {
-    /// Where `column` is in each row.
-    pub fn column(&self, column: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == column)
-    }
-
-    /// The rows as maps, for callers that read a few.
-    pub fn into_rows(self) -> Vec<Row> {
-        let columns = self.columns;
-        self.rows
-            .into_iter()
-            .map(|values| columns.iter().cloned().zip(values).collect())
-            .collect()
-    }
 }
 
 /// A change computed for one update request, with concrete values.

@@ -10,6 +10,7 @@ mod error;
 pub mod grants;
 pub mod local;
 pub mod migrate;
+pub mod page;
 mod paging;
 pub mod queue;
 mod range;

@@ -11,7 +11,7 @@
 use serde_json::Value as Json;
 use stackwright_stack::{Order, Table};
 
-use crate::engine::{Page, Result, Row, StorageError};
+use crate::engine::{Result, Row, StorageError};
 
 /// The position a row stands at: its values of `columns`.
 pub fn position_of<'c>(row: &Row, columns: impl IntoIterator<Item = &'c str>) -> Row {
@@ -19,34 +19,6 @@ pub fn position_of<'c>(row: &Row, columns: impl IntoIterator<Item = &'c str>) ->
         .into_iter()
         .map(|c| (c.to_string(), row.get(c).cloned().unwrap_or(Json::Null)))
         .collect()
-}
-
-/// A page from `limit + 1` fetched rows (values in the order of
-/// `columns`): the extra row only says more follow, and the next page
-/// starts after the last row kept.
-pub fn page(
-    columns: Vec<String>,
-    mut rows: Vec<Vec<Json>>,
-    limit: u32,
-    order_by: &[Order],
-) -> Page {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next = more.then(|| rows.last()).flatten().map(|last| {
-        order_by
-            .iter()
-            .map(|o| {
-                let at = columns.iter().position(|c| *c == o.column);
-                let value = at.and_then(|i| last.get(i)).cloned().unwrap_or(Json::Null);
-                (o.column.clone(), value)
-            })
-            .collect()
-    });
-    Page {
-        columns,
-        rows,
-        next,
-    }
 }
 
 /// The values of a position for each of `columns`, each fitting its column

@@ -52,6 +52,9 @@ pub struct Shape {
     pub key_ty: ColumnType,
     pub generated_key: bool,
     pub columns: Vec<(String, ColumnType)>,
+    /// The columns' names, in the order rows hold their values: shared by
+    /// every page read with this shape.
+    pub(crate) names: Arc<[String]>,
     /// Columns stamped on create (`default = "now"`): an upsert that finds
     /// the row leaves them as they are.
     pub created: Vec<String>,
@@ -65,6 +68,7 @@ impl Shape {
             key_ty: t.key_column().ty,
             generated_key: t.key_column().generated,
             columns: t.columns.values().map(|c| (c.name.clone(), c.ty)).collect(),
+            names: t.columns.values().map(|c| c.name.clone()).collect(),
             created: t
                 .columns
                 .values()
@@ -94,8 +98,8 @@ impl Shape {
     }
 
     /// The columns' names, in the order rows hold their values.
-    pub fn names(&self) -> Vec<String> {
-        self.columns.iter().map(|(c, _)| c.clone()).collect()
+    pub fn names(&self) -> Arc<[String]> {
+        self.names.clone()
     }
 
     /// A row's values (in the order of the columns) as a map.

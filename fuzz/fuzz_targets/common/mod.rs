@@ -14,14 +14,11 @@ pub fn types() -> Vec<ColumnType> {
         .into_iter()
         .map(|max_length| ColumnType::String { max_length })
         .collect();
+    let others = ColumnType::ONE_OF_EACH.into_iter();
+    all.extend(
+        others.filter(|t| !matches!(t, ColumnType::String { .. } | ColumnType::Decimal { .. })),
+    );
     all.extend([
-        ColumnType::Text,
-        ColumnType::Integer,
-        ColumnType::BigInt,
-        ColumnType::Float,
-        ColumnType::Boolean,
-        ColumnType::Timestamp,
-        ColumnType::Json,
         ColumnType::Decimal {
             precision: 6,
             scale: 2,
@@ -30,8 +27,6 @@ pub fn types() -> Vec<ColumnType> {
             precision: 18,
             scale: 0,
         },
-        ColumnType::Date,
-        ColumnType::Uuid,
     ]);
     all
 }

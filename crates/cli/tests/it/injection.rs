@@ -414,7 +414,7 @@ impl Store {
                     .await
                     .expect("list");
                 after = page.next.clone();
-                rows.extend(page.into_rows());
+                rows.extend(page.into_rows().expect("rows"));
                 if after.is_none() {
                     break;
                 }

@@ -3,11 +3,11 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value as Json};
 use stackwright_stack::{Field, Route};
-use stackwright_storage::{Page, Row};
+use stackwright_storage::{Cells, Page, Row};
 
 /// The success response: fixed body, wrapped or plain result, or no body.
 pub(super) fn respond(route: &Route, result: Option<Json>) -> Response {
@@ -46,8 +46,9 @@ pub(super) fn respond_row(route: &Route, row: &Row) -> Response {
     json_response(status, body, written)
 }
 
-/// A list's rows under their API names, written straight from the engine's
-/// values: no map is made per row, nor a copy of any value.
+/// A list's rows under their API names: each value's JSON text is copied
+/// from the page as the engine wrote it, so no map, nor value, is made per
+/// row, and nothing is escaped twice.
 pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Response {
     let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
     if status == StatusCode::NO_CONTENT || route.response.body.is_some() {
@@ -57,17 +58,57 @@ pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Resp
         .iter()
         .map(|f| (f.api.as_str(), page.column(&f.column)))
         .collect();
-    let rows = Rows {
-        picks: &picks,
-        rows: &page.rows,
-    };
-    // About what a row of a few short fields takes: one allocation for most pages.
-    let mut body = Vec::with_capacity(64 + page.rows.len() * 24 * picks.len().max(1));
-    let written = match &route.response.wrap {
-        Some(key) => serde_json::to_writer(&mut body, &Wrapped { key, rows }),
-        None => serde_json::to_writer(&mut body, &rows),
-    };
+    let names = picks.iter().map(|(name, _)| name.len() + 4).sum::<usize>();
+    let mut body = Vec::with_capacity(64 + page.rows.text_len() + page.len() * (names + 2));
+    let written = write_rows(
+        &mut body,
+        route.response.wrap.as_deref(),
+        &picks,
+        &page.rows,
+    );
     json_response(status, body, written)
+}
+
+/// `[{"NAME":VALUE,...},...]`, or that as `{"WRAP":...}`: each pick is a
+/// field's API name and where its value is in a row (none: a column the
+/// engine did not read, null).
+fn write_rows(
+    body: &mut Vec<u8>,
+    wrap: Option<&str>,
+    picks: &[(&str, Option<usize>)],
+    rows: &Cells,
+) -> serde_json::Result<()> {
+    // Each name's `"NAME":`, escaped once for the page.
+    let mut names = Vec::with_capacity(picks.len());
+    for (i, (name, _)) in picks.iter().enumerate() {
+        let mut text = Vec::with_capacity(name.len() + 4);
+        text.push(if i == 0 { b'{' } else { b',' });
+        serde_json::to_writer(&mut text, name)?;
+        text.push(b':');
+        names.push(text);
+    }
+    if let Some(key) = wrap {
+        body.push(b'{');
+        serde_json::to_writer(&mut *body, key)?;
+        body.push(b':');
+    }
+    body.push(b'[');
+    for r in 0..rows.rows() {
+        if r > 0 {
+            body.push(b',');
+        }
+        for ((_, at), name) in picks.iter().zip(&names) {
+            body.extend_from_slice(name);
+            let value = at.and_then(|c| rows.raw(r, c)).unwrap_or(b"null");
+            body.extend_from_slice(value);
+        }
+        body.extend_from_slice(if picks.is_empty() { b"{}" } else { b"}" });
+    }
+    body.push(b']');
+    if wrap.is_some() {
+        body.push(b'}');
+    }
+    Ok(())
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>, written: serde_json::Result<()>) -> Response {
@@ -94,42 +135,6 @@ impl Serialize for FieldsOf<'_> {
     }
 }
 
-/// Rows as JSON objects: each pick is a field's API name and where its
-/// value is in a row (none: a column the engine did not read, null).
-struct Rows<'a> {
-    picks: &'a [(&'a str, Option<usize>)],
-    rows: &'a [Vec<Json>],
-}
-
-impl Serialize for Rows<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
-        for values in self.rows {
-            seq.serialize_element(&RowOf {
-                picks: self.picks,
-                values,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-struct RowOf<'a> {
-    picks: &'a [(&'a str, Option<usize>)],
-    values: &'a [Json],
-}
-
-impl Serialize for RowOf<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.picks.len()))?;
-        for (name, at) in self.picks {
-            let value = at.and_then(|i| self.values.get(i)).unwrap_or(&Json::Null);
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
-}
-
 /// `{"WRAP": rows}`.
 struct Wrapped<'a, T> {
     key: &'a str,
@@ -149,22 +154,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn written(wrap: Option<&str>, picks: &[(&str, Option<usize>)], rows: &[Json]) -> String {
+        let mut cells = Cells::new(2, rows.len());
+        for r in rows {
+            cells.push_row(r.as_array().unwrap()).unwrap();
+        }
+        let mut body = Vec::new();
+        write_rows(&mut body, wrap, picks, &cells).unwrap();
+        String::from_utf8(body).unwrap()
+    }
+
     #[test]
     fn rows_are_written_under_their_api_names_in_the_route_order() {
-        let picks = [("b", Some(1)), ("a", Some(0)), ("gone", None)];
-        let rows = vec![vec![json!(1), json!("x\"y")], vec![json!(null), json!(2.5)]];
-        let rows = Rows {
-            picks: &picks,
-            rows: &rows,
-        };
+        let picks = [("b", Some(1)), ("a\"q", Some(0)), ("gone", None)];
+        let rows = [json!([1, "x\"y"]), json!([null, 2.5])];
+        let plain = r#"[{"b":"x\"y","a\"q":1,"gone":null},{"b":2.5,"a\"q":null,"gone":null}]"#;
+        assert_eq!(written(None, &picks, &rows), plain);
         assert_eq!(
-            serde_json::to_string(&rows).unwrap(),
-            r#"[{"b":"x\"y","a":1,"gone":null},{"b":2.5,"a":null,"gone":null}]"#
+            written(Some("it\"ems"), &picks, &rows),
+            format!(r#"{{"it\"ems":{plain}}}"#)
         );
-        let wrapped = Wrapped { key: "items", rows };
-        assert_eq!(
-            serde_json::to_value(&wrapped).unwrap()["items"][1]["b"],
-            json!(2.5)
-        );
+        assert_eq!(written(None, &picks, &[]), "[]");
+        assert_eq!(written(Some("w"), &[], &rows), r#"{"w":[{},{}]}"#);
     }
 }

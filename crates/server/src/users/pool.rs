@@ -370,7 +370,7 @@ impl Pool {
                 },
             )
             .await?;
-        Ok(page.into_rows().into_iter().next())
+        Ok(page.into_rows()?.into_iter().next())
     }
 
     /// Write the confirmation "e-mail" to the outbox (its owner's alone: it
@@ -556,7 +556,7 @@ impl Pool {
                 )
                 .await?;
             after = page.next.clone();
-            users.extend(page.into_rows().iter().map(|r| User {
+            users.extend(page.into_rows()?.iter().map(|r| User {
                 email: text(r, "username"),
                 sub: text(r, "sub"),
                 confirmed: r.get("confirmed") == Some(&json!(true)),
@@ -715,7 +715,7 @@ async fn stored_keys(engine: &dyn Engine, table: &Table) -> Result<Vec<(String, 
             },
         )
         .await?;
-    let mut rows = page.into_rows();
+    let mut rows = page.into_rows()?;
     rows.sort_by_key(|r| std::cmp::Reverse(r.get("created_at").and_then(Json::as_i64)));
     Ok(rows
         .iter()

@@ -534,6 +534,25 @@ impl ColumnType {
         "uuid",
     ];
 
+    /// One of each type, in the order of [`Self::NAMES`], for tests that
+    /// go through every type.
+    pub const ONE_OF_EACH: [ColumnType; 11] = [
+        ColumnType::String { max_length: 8 },
+        ColumnType::Text,
+        ColumnType::Integer,
+        ColumnType::BigInt,
+        ColumnType::Float,
+        ColumnType::Boolean,
+        ColumnType::Timestamp,
+        ColumnType::Json,
+        ColumnType::Decimal {
+            precision: 10,
+            scale: 2,
+        },
+        ColumnType::Date,
+        ColumnType::Uuid,
+    ];
+
     pub fn is_integer(self) -> bool {
         matches!(self, ColumnType::Integer | ColumnType::BigInt)
     }

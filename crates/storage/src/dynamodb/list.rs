@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering as Atomic};
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use serde_json::Value as Json;
@@ -17,7 +18,7 @@ use stackwright_stack::Table;
 
 use super::values::*;
 use super::DynamoEngine;
-use crate::engine::{Bound, ListQuery, Page, Result, Row, StorageError};
+use crate::engine::{Bound, Cells, ListQuery, Page, Result, Row, StorageError};
 use crate::paging;
 use crate::range::{compare, holds, prefix_end};
 use stackwright_stack::{ColumnType, RangeOp};
@@ -163,11 +164,7 @@ impl DynamoEngine {
             match sort_key_condition(ty, sort_key, &query.ranges) {
                 SortKey::Any => {}
                 SortKey::Nothing => {
-                    return Ok(Page {
-                        columns: table.columns.keys().cloned().collect(),
-                        rows: vec![],
-                        next: None,
-                    })
+                    return Ok(Page::empty(table.columns.keys().cloned().collect()))
                 }
                 SortKey::Condition(clause, bound) => {
                     names.insert("#r".into(), sort_key.to_string());
@@ -266,19 +263,16 @@ impl DynamoEngine {
             .then(|| rows.last())
             .flatten()
             .map(|last| paging::position_of(last, plan.key_attributes.iter().map(String::as_str)));
-        let columns: Vec<String> = table.columns.keys().cloned().collect();
-        let rows = rows
-            .into_iter()
-            .map(|mut row| {
-                let values = columns
-                    .iter()
-                    .map(|c| row.swap_remove(c).unwrap_or(Json::Null));
-                values.collect()
-            })
-            .collect();
+        let columns: Arc<[String]> = table.columns.keys().cloned().collect();
+        let mut cells = Cells::new(columns.len(), rows.len());
+        for row in &rows {
+            for c in columns.iter() {
+                cells.push(row.get(c).unwrap_or(&Json::Null))?;
+            }
+        }
         Ok(Page {
             columns,
-            rows,
+            rows: cells,
             next,
         })
     }

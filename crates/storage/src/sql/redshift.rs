@@ -302,6 +302,7 @@ mod tests {
                 ("id".into(), ColumnType::BigInt),
                 ("n".into(), ColumnType::Text),
             ],
+            names: vec!["id".to_string(), "n".to_string()].into(),
         }
     }
 

@@ -170,19 +170,15 @@ macro_rules! list_rows {
             // Each row is read as the driver receives it, so a large page
             // is never held twice (the driver's rows, then their values).
             let mut stream = bind_all(sqlx::query(AssertSqlSafe(st.sql)), st.params).fetch(&$pool);
-            let mut rows = Vec::with_capacity($query.limit.saturating_add(1).min(1024) as usize);
+            let hint = $query.limit.saturating_add(1).min(1024) as usize;
+            let mut cells = $crate::engine::Cells::new(shape.columns.len(), hint);
             while let Some(row) =
                 std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx))
                     .await
             {
-                rows.push($read(&row.map_err(map_err)?, &shape)?);
+                cells.push_row(&$read(&row.map_err(map_err)?, &shape)?)?;
             }
-            Ok::<_, $crate::engine::StorageError>($crate::paging::page(
-                shape.names(),
-                rows,
-                $query.limit,
-                $query.order_by,
-            ))
+            $crate::engine::Page::cut(shape.names(), cells, $query.limit, $query.order_by)
         }
     };
 }

@@ -242,3 +242,11 @@ fn redshift_strings() {
         ],
     );
 }
+
+#[test]
+fn one_of_each_type_is_in_the_order_of_the_names() {
+    use crate::ColumnType;
+    for (ty, name) in ColumnType::ONE_OF_EACH.iter().zip(ColumnType::NAMES) {
+        assert!(ty.to_string().starts_with(name), "{ty} is not {name}");
+    }
+}

@@ -315,15 +315,12 @@ impl Engine for PostgresEngine {
         let st = D.list(table, shape, query, query.limit + 1)?;
         let capacity = query.limit.saturating_add(1).min(1024) as usize;
         let conn = self.wire.conn().await?;
-        let rows = conn
-            .rows(&st.sql, &st.params, |r| values::values(r, shape), capacity)
-            .await?;
-        Ok(crate::paging::page(
-            shape.names(),
-            rows,
-            query.limit,
-            query.order_by,
-        ))
+        let mut cells = Cells::new(shape.columns.len(), capacity);
+        conn.each_row(&st.sql, &st.params, |r| {
+            values::encode(r, shape, &mut cells)
+        })
+        .await?;
+        Page::cut(shape.names(), cells, query.limit, query.order_by)
     }
 
     async fn count(&self, table: &Table, query: &ListQuery<'_>) -> Result<u64> {

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use stackwright_stack::ColumnType;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
-use crate::engine::{Result, StorageError};
+use crate::engine::{Cells, Result, StorageError};
 use crate::shape::Shape;
 use crate::sql::{self, Param};
 
@@ -92,6 +92,28 @@ pub(super) fn values(row: &tokio_postgres::Row, shape: &Shape) -> Result<Vec<Jso
         out.push(value(row, i, *ty)?.unwrap_or(Json::Null));
     }
     Ok(out)
+}
+
+/// A row's values as JSON text, in the order of the shape's columns: the
+/// common types are written from the driver's buffer, a text with no string
+/// made for it.
+pub(super) fn encode(row: &tokio_postgres::Row, shape: &Shape, cells: &mut Cells) -> Result<()> {
+    for (i, (_, ty)) in shape.columns.iter().enumerate() {
+        cells.push_with(|out| match ty {
+            ColumnType::Integer => write(out, &get::<i32>(row, i)?),
+            ColumnType::BigInt => write(out, &get::<i64>(row, i)?),
+            ColumnType::Boolean => write(out, &get::<bool>(row, i)?),
+            ColumnType::String { .. } | ColumnType::Text => write(out, &get::<&str>(row, i)?),
+            _ => write(out, &value(row, i, *ty)?),
+        })?;
+    }
+    Ok(())
+}
+
+/// A value (none: null) as JSON text.
+fn write<T: serde::Serialize>(out: &mut Vec<u8>, value: &Option<T>) -> Result<()> {
+    serde_json::to_writer(out, value)
+        .map_err(|e| StorageError::Internal(format!("a value as JSON: {e}")))
 }
 
 fn value(row: &tokio_postgres::Row, i: usize, ty: ColumnType) -> Result<Option<Json>> {

@@ -221,6 +221,22 @@ impl Conn {
         mut each: impl FnMut(&tokio_postgres::Row) -> Result<T>,
         capacity: usize,
     ) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(capacity);
+        self.each_row(sql, params, |row| {
+            out.push(each(row)?);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Each row of `sql`, handed to `each` as the driver receives it.
+    pub(super) async fn each_row(
+        &self,
+        sql: &str,
+        params: &[Param],
+        mut each: impl FnMut(&tokio_postgres::Row) -> Result<()>,
+    ) -> Result<()> {
         let prepared = self.prepared(sql, params).await?;
         let stream = self
             .client
@@ -228,13 +244,12 @@ impl Conn {
             .await
             .map_err(|e| self.failed(e))?;
         let mut stream = std::pin::pin!(stream);
-        let mut out = Vec::with_capacity(capacity);
         while let Some(row) =
             std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
         {
-            out.push(each(&row.map_err(|e| self.failed(e))?)?);
+            each(&row.map_err(|e| self.failed(e))?)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The first row of `sql`, if any.
