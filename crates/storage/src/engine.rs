@@ -117,6 +117,17 @@ pub trait Engine: Send + Sync + 'static {
 
     async fn get(&self, table: &Table, key: &Json) -> Result<Option<Row>>;
 
+    /// The row with key `key` as a page of one row, to be written out as it
+    /// is (a get route's answer): an engine that can writes its values'
+    /// JSON straight from the driver, with no map made for the row.
+    async fn get_page(&self, table: &Table, key: &Json) -> Result<Option<Page>> {
+        Ok(self
+            .get(table, key)
+            .await?
+            .map(|row| Page::of_row(table, &row))
+            .transpose()?)
+    }
+
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page>;
 
     /// Whether [`Engine::count`] answers: exactly, without reading every row.

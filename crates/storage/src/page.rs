@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use stackwright_stack::Order;
+use stackwright_stack::{Order, Table};
 
 use crate::engine::{Result, Row, StorageError};
 
@@ -123,6 +123,20 @@ impl Page {
             rows,
             next: None,
         }
+    }
+
+    /// A page of the one row `row`, its values in the table's column order.
+    pub fn of_row(table: &Table, row: &Row) -> Result<Self> {
+        let columns: Arc<[String]> = table.columns.keys().cloned().collect();
+        let mut rows = Cells::new(columns.len(), 1);
+        for c in columns.iter() {
+            rows.push(row.get(c).unwrap_or(&Json::Null))?;
+        }
+        Ok(Page {
+            columns,
+            rows,
+            next: None,
+        })
     }
 
     /// A page from `limit + 1` fetched rows (values in the order of

@@ -11,7 +11,7 @@ use stackwright_stack::{
 use stackwright_storage::{Assignment, Row};
 
 use super::decode::{body_value, clip, parse_query, read_object, refuse_body, text_value};
-use super::respond::{respond, respond_row};
+use super::respond::{respond, respond_one, respond_row};
 use super::ApiContext;
 use crate::error::ApiError;
 use crate::users::tokens::Claims;
@@ -42,8 +42,8 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             let table = ctx.stack.table(table);
             let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
             let key = key_value(table, route, key, &req.params, &query)?;
-            match ctx.engine.get(table, &key).await? {
-                Some(row) => Ok(respond_row(route, &row)),
+            match ctx.engine.get_page(table, &key).await? {
+                Some(row) => Ok(respond_one(route, &row)),
                 None => Err(not_found(table, route, &key)),
             }
         }

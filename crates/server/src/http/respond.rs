@@ -30,10 +30,9 @@ pub(super) fn respond(route: &Route, result: Option<Json>) -> Response {
 
 /// One row under its API names, written straight from the engine's row.
 pub(super) fn respond_row(route: &Route, row: &Row) -> Response {
-    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
-    if status == StatusCode::NO_CONTENT || route.response.body.is_some() {
+    let Some(status) = rows_status(route) else {
         return respond(route, None);
-    }
+    };
     let fields = FieldsOf {
         fields: &route.response.fields,
         row,
@@ -50,14 +49,10 @@ pub(super) fn respond_row(route: &Route, row: &Row) -> Response {
 /// from the page as the engine wrote it, so no map, nor value, is made per
 /// row, and nothing is escaped twice.
 pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Response {
-    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
-    if status == StatusCode::NO_CONTENT || route.response.body.is_some() {
+    let Some(status) = rows_status(route) else {
         return respond(route, None);
-    }
-    let picks: Vec<(&str, Option<usize>)> = fields
-        .iter()
-        .map(|f| (f.api.as_str(), page.column(&f.column)))
-        .collect();
+    };
+    let picks = picks(fields, page);
     let names = picks.iter().map(|(name, _)| name.len() + 4).sum::<usize>();
     let mut body = Vec::with_capacity(64 + page.rows.text_len() + page.len() * (names + 2));
     let written = write_rows(
@@ -69,6 +64,96 @@ pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Resp
     json_response(status, body, written)
 }
 
+/// A get route's row, from a page of one, under its API names.
+pub(super) fn respond_one(route: &Route, page: &Page) -> Response {
+    let Some(status) = rows_status(route) else {
+        return respond(route, None);
+    };
+    let picks = picks(&route.response.fields, page);
+    let mut body = Vec::with_capacity(64 + page.rows.text_len() + 8 * picks.len());
+    let written = write_row(
+        &mut body,
+        route.response.wrap.as_deref(),
+        &picks,
+        &page.rows,
+    );
+    json_response(status, body, written)
+}
+
+/// The status a route answers its rows with; none when it does not show
+/// them (no content, or a fixed body).
+fn rows_status(route: &Route) -> Option<StatusCode> {
+    let status = StatusCode::from_u16(route.response.status).unwrap_or(StatusCode::OK);
+    let shown = status != StatusCode::NO_CONTENT && route.response.body.is_none();
+    shown.then_some(status)
+}
+
+/// Each field's API name and where its value is in a page's rows.
+fn picks<'f>(fields: &'f [Field], page: &Page) -> Vec<(&'f str, Option<usize>)> {
+    fields
+        .iter()
+        .map(|f| (f.api.as_str(), page.column(&f.column)))
+        .collect()
+}
+
+/// `{"NAME":VALUE,...}` of the first row, or that as `{"WRAP":...}`.
+fn write_row(
+    body: &mut Vec<u8>,
+    wrap: Option<&str>,
+    picks: &[(&str, Option<usize>)],
+    rows: &Cells,
+) -> serde_json::Result<()> {
+    open_wrap(body, wrap)?;
+    write_object(body, &names(picks)?, picks, rows, 0);
+    close_wrap(body, wrap);
+    Ok(())
+}
+
+/// Each name's `"NAME":`, escaped once for the page, after the `{` or `,`
+/// that comes before it.
+fn names(picks: &[(&str, Option<usize>)]) -> serde_json::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::with_capacity(picks.len());
+    for (i, (name, _)) in picks.iter().enumerate() {
+        let mut text = Vec::with_capacity(name.len() + 4);
+        text.push(if i == 0 { b'{' } else { b',' });
+        serde_json::to_writer(&mut text, name)?;
+        text.push(b':');
+        names.push(text);
+    }
+    Ok(names)
+}
+
+fn open_wrap(body: &mut Vec<u8>, wrap: Option<&str>) -> serde_json::Result<()> {
+    if let Some(key) = wrap {
+        body.push(b'{');
+        serde_json::to_writer(&mut *body, key)?;
+        body.push(b':');
+    }
+    Ok(())
+}
+
+fn close_wrap(body: &mut Vec<u8>, wrap: Option<&str>) {
+    if wrap.is_some() {
+        body.push(b'}');
+    }
+}
+
+/// Row `r` as a JSON object of the picked values (a value the page lacks: null).
+fn write_object(
+    body: &mut Vec<u8>,
+    names: &[Vec<u8>],
+    picks: &[(&str, Option<usize>)],
+    rows: &Cells,
+    r: usize,
+) {
+    for ((_, at), name) in picks.iter().zip(names) {
+        body.extend_from_slice(name);
+        let value = at.and_then(|c| rows.raw(r, c)).unwrap_or(b"null");
+        body.extend_from_slice(value);
+    }
+    body.extend_from_slice(if picks.is_empty() { b"{}" } else { b"}" });
+}
+
 /// `[{"NAME":VALUE,...},...]`, or that as `{"WRAP":...}`: each pick is a
 /// field's API name and where its value is in a row (none: a column the
 /// engine did not read, null).
@@ -78,36 +163,17 @@ fn write_rows(
     picks: &[(&str, Option<usize>)],
     rows: &Cells,
 ) -> serde_json::Result<()> {
-    // Each name's `"NAME":`, escaped once for the page.
-    let mut names = Vec::with_capacity(picks.len());
-    for (i, (name, _)) in picks.iter().enumerate() {
-        let mut text = Vec::with_capacity(name.len() + 4);
-        text.push(if i == 0 { b'{' } else { b',' });
-        serde_json::to_writer(&mut text, name)?;
-        text.push(b':');
-        names.push(text);
-    }
-    if let Some(key) = wrap {
-        body.push(b'{');
-        serde_json::to_writer(&mut *body, key)?;
-        body.push(b':');
-    }
+    let names = names(picks)?;
+    open_wrap(body, wrap)?;
     body.push(b'[');
     for r in 0..rows.rows() {
         if r > 0 {
             body.push(b',');
         }
-        for ((_, at), name) in picks.iter().zip(&names) {
-            body.extend_from_slice(name);
-            let value = at.and_then(|c| rows.raw(r, c)).unwrap_or(b"null");
-            body.extend_from_slice(value);
-        }
-        body.extend_from_slice(if picks.is_empty() { b"{}" } else { b"}" });
+        write_object(body, &names, picks, rows, r);
     }
     body.push(b']');
-    if wrap.is_some() {
-        body.push(b'}');
-    }
+    close_wrap(body, wrap);
     Ok(())
 }
 
@@ -176,5 +242,13 @@ mod tests {
         );
         assert_eq!(written(None, &picks, &[]), "[]");
         assert_eq!(written(Some("w"), &[], &rows), r#"{"w":[{},{}]}"#);
+        let mut one = Cells::new(2, 1);
+        one.push_row(&[json!(7), json!("z")]).unwrap();
+        let mut body = Vec::new();
+        write_row(&mut body, Some("pet"), &picks, &one).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"pet":{"b":"z","a\"q":7,"gone":null}}"#
+        );
     }
 }

@@ -442,6 +442,23 @@ impl Engine for SqliteEngine {
             .await
     }
 
+    async fn get_page(&self, table: &Table, key: &Json) -> Result<Option<Page>> {
+        let made = self.table_sql(table);
+        let key = to_sql(made.shape.key_ty, key)?;
+        self.pool
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&made.get).map_err(map_err)?;
+                let mut rows = stmt.query([&key]).map_err(map_err)?;
+                let Some(r) = rows.next().map_err(map_err)? else {
+                    return Ok(None);
+                };
+                let mut cells = Cells::new(made.shape.columns.len(), 1);
+                made.shape.encode_values(r, &mut cells)?;
+                Ok(Some(Page::cut(made.shape.names(), cells, 1, &[])?))
+            })
+            .await
+    }
+
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
         let made = self.table_sql(table);
         let (wheres, values) = list_where(table, &made.shape, query, true)?;

@@ -308,6 +308,20 @@ impl Engine for PostgresEngine {
         self.fetch_row(&made.shape, &made.get, &key).await
     }
 
+    async fn get_page(&self, table: &Table, key: &Json) -> Result<Option<Page>> {
+        let made = self.table_sql(table);
+        let shape = &made.shape;
+        let key = [shape.key_param(key)?];
+        let conn = self.wire.conn().await?;
+        let mut cells = Cells::new(shape.columns.len(), 1);
+        conn.each_row(&made.get, &key, |r| values::encode(r, shape, &mut cells))
+            .await?;
+        Ok(match cells.rows() {
+            0 => None,
+            _ => Some(Page::cut(shape.names(), cells, 1, &[])?),
+        })
+    }
+
     async fn list(&self, table: &Table, query: &ListQuery<'_>) -> Result<Page> {
         let made = self.table_sql(table);
         let shape = &made.shape;
