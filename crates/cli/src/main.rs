@@ -24,13 +24,6 @@ use stackwright_stack::{LoadError, Stack};
 
 use output::Output;
 
-/// mimalloc rather than glibc's allocator: a request allocates and frees
-/// dozens of small blocks across two worker threads, and glibc's arenas
-/// spent a seventh of a point read's user time in malloc, free and their
-/// consolidation (bench/http/ANALYSIS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "stackwright",
