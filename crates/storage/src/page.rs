@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 use stackwright_stack::{Order, Table};
 
-use crate::engine::{Result, Row, StorageError};
+use crate::error::{Result, Row, StorageError};
 
 /// Rows of `width` values each, every value as JSON text: one buffer for
 /// the text and one offset per value.
