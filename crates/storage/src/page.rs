@@ -54,6 +54,13 @@ impl Cells {
         values.iter().try_for_each(|v| self.push(v))
     }
 
+    /// The next row, from a map: its values of `columns` (null when absent).
+    pub fn push_map(&mut self, columns: &[String], row: &Row) -> Result<()> {
+        columns
+            .iter()
+            .try_for_each(|c| self.push(row.get(c).unwrap_or(&Json::Null)))
+    }
+
     /// How many whole rows there are.
     pub fn rows(&self) -> usize {
         self.ends.len() / self.width
@@ -77,10 +84,11 @@ impl Cells {
 
     /// The JSON text of `row`'s value in column `column`.
     pub fn raw(&self, row: usize, column: usize) -> Option<&[u8]> {
-        if column >= self.width || row >= self.rows() {
+        // No division per value: this runs for every value a response writes.
+        let i = row.checked_mul(self.width)?.checked_add(column)?;
+        if column >= self.width || i >= self.ends.len() {
             return None;
         }
-        let i = row * self.width + column;
         Some(&self.text[self.start(i)..self.ends[i]])
     }
 
@@ -129,9 +137,7 @@ impl Page {
     pub fn of_row(table: &Table, row: &Row) -> Result<Self> {
         let columns: Arc<[String]> = table.columns.keys().cloned().collect();
         let mut rows = Cells::new(columns.len(), 1);
-        for c in columns.iter() {
-            rows.push(row.get(c).unwrap_or(&Json::Null))?;
-        }
+        rows.push_map(&columns, row)?;
         Ok(Page {
             columns,
             rows,

@@ -49,29 +49,26 @@ pub(super) fn respond_row(route: &Route, row: &Row) -> Response {
 /// from the page as the engine wrote it, so no map, nor value, is made per
 /// row, and nothing is escaped twice.
 pub(super) fn respond_rows(route: &Route, fields: &[Field], page: &Page) -> Response {
+    respond_page(route, fields, page, write_rows)
+}
+
+/// A get route's row, from a page of one, under its API names.
+pub(super) fn respond_one(route: &Route, page: &Page) -> Response {
+    respond_page(route, &route.response.fields, page, write_row)
+}
+
+type Writer =
+    fn(&mut Vec<u8>, Option<&str>, &[(&str, Option<usize>)], &Cells) -> serde_json::Result<()>;
+
+/// A page's rows as `write` lays them out, under the fields' API names.
+fn respond_page(route: &Route, fields: &[Field], page: &Page, write: Writer) -> Response {
     let Some(status) = rows_status(route) else {
         return respond(route, None);
     };
     let picks = picks(fields, page);
     let names = picks.iter().map(|(name, _)| name.len() + 4).sum::<usize>();
     let mut body = Vec::with_capacity(64 + page.rows.text_len() + page.len() * (names + 2));
-    let written = write_rows(
-        &mut body,
-        route.response.wrap.as_deref(),
-        &picks,
-        &page.rows,
-    );
-    json_response(status, body, written)
-}
-
-/// A get route's row, from a page of one, under its API names.
-pub(super) fn respond_one(route: &Route, page: &Page) -> Response {
-    let Some(status) = rows_status(route) else {
-        return respond(route, None);
-    };
-    let picks = picks(&route.response.fields, page);
-    let mut body = Vec::with_capacity(64 + page.rows.text_len() + 8 * picks.len());
-    let written = write_row(
+    let written = write(
         &mut body,
         route.response.wrap.as_deref(),
         &picks,

@@ -266,9 +266,7 @@ impl DynamoEngine {
         let columns: Arc<[String]> = table.columns.keys().cloned().collect();
         let mut cells = Cells::new(columns.len(), rows.len());
         for row in &rows {
-            for c in columns.iter() {
-                cells.push(row.get(c).unwrap_or(&Json::Null))?;
-            }
+            cells.push_map(&columns, row)?;
         }
         Ok(Page {
             columns,
