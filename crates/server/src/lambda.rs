@@ -7,7 +7,6 @@
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Uri};
-use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
@@ -18,7 +17,6 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value as Json};
 use stackwright_stack::Stack;
 use stackwright_storage::Engine;
-use tower::ServiceExt;
 
 type HttpClient =
     Client<hyper_util::client::legacy::connect::HttpConnector, Full<axum::body::Bytes>>;
@@ -35,7 +33,7 @@ pub enum LambdaError {
 /// (a subscription's queue) by applying their messages.
 #[derive(Clone)]
 pub struct Handlers {
-    pub router: Router,
+    pub router: crate::http::App,
     pub engine: Arc<dyn Engine>,
     pub stack: Arc<Stack>,
     /// Which queue belongs to which subscription.
@@ -266,7 +264,7 @@ fn forwarded_by_gateway(headers: &mut axum::http::HeaderMap, ip: std::net::IpAdd
 
 /// An API Gateway HTTP API (payload 2.0) event through the router, and the
 /// response in the form API Gateway expects.
-pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
+pub async fn http_event(router: &crate::http::App, event: Json) -> Result<Json, String> {
     let http = &event["requestContext"]["http"];
     let method: Method = http["method"]
         .as_str()
@@ -309,11 +307,7 @@ pub async fn http_event(router: &Router, event: Json) -> Result<Json, String> {
             .extensions_mut()
             .insert(crate::http::client::Peer(ip));
     }
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .map_err(|e| format!("the router failed: {e}"))?;
+    let response = router.call(request).await;
     let status = response.status().as_u16();
     let mut headers = Map::new();
     for (name, value) in response.headers() {

@@ -162,7 +162,7 @@ pub fn base_url(address: SocketAddr) -> String {
 
 pub struct Application {
     listener: TcpListener,
-    router: axum::Router,
+    app: http::App,
     address: SocketAddr,
     prepared: PrepareReport,
     engine: Arc<dyn stackwright_storage::Engine>,
@@ -259,7 +259,7 @@ impl Application {
                 (started, targets.unwrap_or_default())
             }
         };
-        let router = http::router(http::Context {
+        let app = http::router(http::Context {
             stack: stack.clone(),
             engine: engine.clone(),
             published: published.clone(),
@@ -278,7 +278,7 @@ impl Application {
         });
         Ok(Application {
             listener,
-            router,
+            app,
             address,
             prepared,
             engine,
@@ -380,7 +380,7 @@ impl Application {
             true => serve::SHARED_IDLE_GRACE,
             false => std::time::Duration::ZERO,
         };
-        serve::serve(self.listener, self.router, &limits, idle_grace, shutdown).await;
+        serve::serve(self.listener, self.app, &limits, idle_grace, shutdown).await;
         stop.notify_one();
         forgetting.abort();
         let _ = delivery.await;

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Request};
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,9 +22,9 @@ use stackwright_stack::ServerSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tower::ServiceExt;
 
 use crate::http::client::{self, Peer};
+use crate::http::App;
 
 /// How long a draining replica keeps an idle keep-alive connection open
 /// when another replica shares its socket. A busy client sends its next
@@ -36,13 +35,13 @@ use crate::http::client::{self, Peer};
 /// alone closes idle connections at once: nobody could answer them anyway.
 pub const SHARED_IDLE_GRACE: Duration = Duration::from_secs(2);
 
-/// Serve `router` on `listener` until `shutdown` completes, then stop
+/// Serve `app` on `listener` until `shutdown` completes, then stop
 /// accepting and drain: in-flight requests finish (up to
 /// `drain_timeout_seconds`), idle connections close after `idle_grace`,
 /// and every connection is closed cleanly.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: App,
     settings: &ServerSettings,
     idle_grace: Duration,
     shutdown: impl Future<Output = ()>,
@@ -94,7 +93,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             Peer(peer.ip()),
-            router.clone(),
+            app.clone(),
             http.clone(),
             idle_grace,
             drain_rx.clone(),
@@ -126,23 +125,27 @@ type Held = (
 async fn connection(
     stream: TcpStream,
     peer: Peer,
-    router: Router,
+    app: App,
     http: http1::Builder,
     idle_grace: Duration,
     mut drain: watch::Receiver<bool>,
     _held: Held,
 ) {
     let _ = stream.set_nodelay(true);
-    let draining = drain.clone();
+    // Cloned for each request: its counter is this connection's alone.
+    // The drain is read from its version (a load), not borrowed (a lock
+    // that every connection's requests would share).
+    let served = Arc::new((app.connection(), drain.clone()));
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        let router = router.clone();
-        let draining = draining.clone();
+        let served = served.clone();
         request.extensions_mut().insert(peer);
         async move {
-            let Ok(mut response) = router.oneshot(request.map(axum::body::Body::new)).await;
+            let (connection, draining) = &*served;
+            let mut response = connection.call(request.map(axum::body::Body::new)).await;
             // Read when the answer is ready: a request that began before the
             // drain still tells its client to reconnect (to the other replica).
-            if *draining.borrow() {
+            // The drain is the only change the channel ever sees.
+            if draining.has_changed().unwrap_or(true) {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -17,7 +17,12 @@ use stackwright_stack::Column;
 use crate::error::ApiError;
 
 /// Parse a path or query value for `column`; `what` names it in errors.
-pub fn text_value(column: &Column, raw: &str, what: &str) -> Result<Json, ApiError> {
+/// `what` names the value in the error; formatted only if there is one.
+pub fn text_value(
+    column: &Column,
+    raw: &str,
+    what: impl std::fmt::Display,
+) -> Result<Json, ApiError> {
     from_text(column, raw).map_err(|why| ApiError::BadRequest(format!("{what}: {why}")))
 }
 

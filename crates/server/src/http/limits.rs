@@ -4,7 +4,9 @@
 //! client) are in `crate::serve`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
@@ -20,8 +22,12 @@ use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct Limits {
-    /// One permit per request in progress.
-    in_progress: Arc<Semaphore>,
+    /// Requests in progress, against `max_concurrent`. A counter, not a
+    /// semaphore: nothing ever waits for a slot (a request beyond the cap is
+    /// shed), and a semaphore's release takes its waiters' lock, which the
+    /// runtime's workers contended for on every request.
+    in_progress: Arc<AtomicUsize>,
+    max_concurrent: usize,
     timeout: Duration,
     body_timeout: Duration,
     max_header_bytes: usize,
@@ -40,7 +46,8 @@ impl Limits {
     /// loopback host names (and `allowed_hosts`) may reach it.
     pub fn new(settings: &ServerSettings, local: bool) -> Limits {
         Limits {
-            in_progress: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
+            in_progress: Arc::new(AtomicUsize::new(0)),
+            max_concurrent: settings.max_concurrent_requests,
             timeout: Duration::from_secs(settings.request_timeout_seconds),
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             max_header_bytes: settings.max_header_bytes,
@@ -67,8 +74,9 @@ where
     }
     if let Some(allowed) = &limits.hosts {
         if let Some(host) = request.headers().get(header::HOST) {
-            let host = String::from_utf8_lossy(host.as_bytes());
-            if !host_allowed(&host, allowed) {
+            // A name that is not text is no name we answer.
+            if !host.to_str().is_ok_and(|host| host_allowed(host, allowed)) {
+                let host = String::from_utf8_lossy(host.as_bytes());
                 return ApiError::HostNotAllowed(super::clip(&host)).into_response();
             }
         }
@@ -86,13 +94,49 @@ where
     // that will time out anyway, and Retry-After tells clients when to come back.
     // No log line of its own: the request log records each 503, and a
     // second line per shed request would add work exactly when overloaded.
-    let Ok(_permit) = limits.in_progress.clone().try_acquire_owned() else {
+    let Some(_slot) = Slot::take(&limits.in_progress, limits.max_concurrent) else {
         return ApiError::Overloaded.into_response();
     };
-    match tokio::time::timeout(limits.timeout, inner(request)).await {
+    within(limits.timeout, inner(request)).await
+}
+
+/// `future`'s answer, or a 504 once `timeout` has passed. The timer is
+/// armed only when the first poll leaves the future waiting: a request
+/// answered at once (a point read on SQLite runs on the calling thread)
+/// would otherwise pay for a clock read, the runtime's handle and a timer
+/// it never needs. Its deadline then counts from that first poll, which
+/// ran without yielding and so could not have been cut short anyway.
+async fn within(timeout: Duration, future: impl Future<Output = Response>) -> Response {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    if let Poll::Ready(response) = first {
+        return response;
+    }
+    match tokio::time::timeout(timeout, future).await {
         Ok(response) => response,
         // Dropping the handler rolls back its transaction, if any.
-        Err(_) => ApiError::Timeout(limits.timeout.as_secs()).into_response(),
+        Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
+    }
+}
+
+/// One request's place among those in progress, given back when dropped
+/// (also when the request's future is dropped mid-way).
+struct Slot<'a>(&'a AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(in_progress: &'a AtomicUsize, max: usize) -> Option<Self> {
+        in_progress
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(in_progress))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -156,24 +200,28 @@ async fn buffered(
 /// addresses, and the configured names. A DNS rebinding page reaches a
 /// local server under its own name, which is refused.
 fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    let host = host.trim().to_ascii_lowercase();
+    // Compared without case rather than lowercased: no copy per request.
+    let host = host.trim();
     let name = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host.as_str(), |(name, port)| {
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
             if port.chars().all(|c| c.is_ascii_digit()) {
                 name
             } else {
-                host.as_str()
+                host
             }
         }),
     };
     let name = name.trim_end_matches('.');
-    name == "localhost"
-        || name.ends_with(".localhost")
+    let bytes = name.as_bytes();
+    const LOCALHOST: &[u8] = b".localhost";
+    name.eq_ignore_ascii_case("localhost")
+        || (bytes.len() > LOCALHOST.len()
+            && bytes[bytes.len() - LOCALHOST.len()..].eq_ignore_ascii_case(LOCALHOST))
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-        || allowed.iter().any(|a| a == name)
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 /// Bytes of the request target and headers as sent (`name: value\r\n`).
@@ -192,7 +240,39 @@ fn header_bytes(request: &Request) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::host_allowed;
+    use super::*;
+
+    #[test]
+    fn slots_run_out_at_the_cap_and_come_back_when_dropped() {
+        let in_progress = AtomicUsize::new(0);
+        let first = Slot::take(&in_progress, 2).expect("a free slot");
+        let second = Slot::take(&in_progress, 2).expect("a free slot");
+        assert!(Slot::take(&in_progress, 2).is_none(), "beyond the cap");
+        drop(first);
+        let third = Slot::take(&in_progress, 2).expect("given back");
+        drop((second, third));
+        assert_eq!(in_progress.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_answer_is_cut_at_the_deadline_and_a_ready_one_is_not() {
+        use axum::http::StatusCode;
+        let ready = within(Duration::ZERO, async { StatusCode::OK.into_response() }).await;
+        assert_eq!(ready.status(), StatusCode::OK, "answered at its first poll");
+        let late = within(Duration::from_millis(50), async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            StatusCode::OK.into_response()
+        })
+        .await;
+        let timeout = ApiError::Timeout(0).into_response().status();
+        assert_eq!(late.status(), timeout);
+        let in_time = within(Duration::from_secs(30), async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            StatusCode::OK.into_response()
+        })
+        .await;
+        assert_eq!(in_time.status(), StatusCode::OK);
+    }
 
     #[test]
     fn a_local_server_answers_loopback_names_and_the_listed_ones() {
@@ -208,6 +288,8 @@ mod tests {
             "[::1]:8080",
             "[::1]",
             "myapp.test:8080",
+            "MyApp.Test:8080",
+            "App.LocalHost",
         ] {
             assert!(host_allowed(ok, &listed), "{ok}");
         }
@@ -219,6 +301,8 @@ mod tests {
             "10.0.0.1:8080",
             "[2001:db8::1]:80",
             "myapp.test.evil",
+            "localhost.evil",
+            ".localhost",
             "",
         ] {
             assert!(!host_allowed(refused, &listed), "{refused}");

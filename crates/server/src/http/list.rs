@@ -132,8 +132,8 @@ fn filters<'l>(
     let mut filters = Vec::new();
     for f in &list.filters {
         if let Some(raw) = params.get(&f.param) {
-            let what = format!("query parameter `{}`", f.param);
-            let value = text_value(&table.columns[&f.column], raw, &what)?;
+            let what = format_args!("query parameter `{}`", f.param);
+            let value = text_value(&table.columns[&f.column], raw, what)?;
             filters.push((f.column.as_str(), value));
         }
     }
@@ -150,8 +150,8 @@ fn filters<'l>(
                         names.join(", ")
                     )));
                 };
-                let what = format!("query parameter `{}`", nf.value_param);
-                let value = text_value(&table.columns[column], raw, &what)?;
+                let what = format_args!("query parameter `{}`", nf.value_param);
+                let value = text_value(&table.columns[column], raw, what)?;
                 filters.push((column.as_str(), value));
             }
             (Some(_), None) => {
@@ -198,7 +198,7 @@ fn ranges<'l>(
             nullable: false,
             ..table.columns[&range.column].clone()
         };
-        let value = text_value(&column, raw, &format!("query parameter `{param}`"))?;
+        let value = text_value(&column, raw, format_args!("query parameter `{param}`"))?;
         bounds.push(Bound {
             column: &range.column,
             op: *op,

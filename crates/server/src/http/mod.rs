@@ -20,13 +20,13 @@ pub mod site;
 mod topics;
 
 pub use decode::clip;
+pub use pipeline::App;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{RawPathParams, Request, State};
 use axum::http::Method as HttpMethod;
-use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
@@ -76,8 +76,8 @@ pub struct Context {
     pub cursors: cursor::CursorKey,
 }
 
-/// The router serving every route of the stack.
-pub fn router(ctx: Context) -> Router {
+/// The router serving every route of the stack, behind the pipeline.
+pub fn router(ctx: Context) -> App {
     let ctx = ApiContext(Arc::new(ctx));
     let mut by_path: BTreeMap<&str, Vec<&Route>> = BTreeMap::new();
     for route in &ctx.stack.routes {
@@ -95,15 +95,17 @@ pub fn router(ctx: Context) -> Router {
             let route = Arc::new(route.clone());
             let filter = method_filter(route.method);
             let handler = move |State(ctx): State<ApiContext>,
-                                path: Result<
-                Path<Vec<(String, String)>>,
-                axum::extract::rejection::PathRejection,
+                                params: Result<
+                RawPathParams,
+                axum::extract::rejection::RawPathParamsRejection,
             >,
                                 request: Request| {
                 let route = route.clone();
                 async move {
-                    let params = match path {
-                        Ok(Path(p)) => p,
+                    // Borrowed as the router decoded them, not copied
+                    // into strings of their own.
+                    let params = match params {
+                        Ok(params) => params,
                         Err(e) => {
                             return ApiError::BadRequest(format!("invalid path: {e}"))
                                 .into_response()
@@ -114,7 +116,7 @@ pub fn router(ctx: Context) -> Router {
                     let (parts, body) = request.into_parts();
                     let request = operations::Request {
                         params,
-                        query: parts.uri.query().map(str::to_owned),
+                        uri: parts.uri,
                         headers: parts.headers,
                         body,
                     };
@@ -165,14 +167,12 @@ pub fn router(ctx: Context) -> Router {
             });
         }
     }
-    let pipeline = pipeline::Pipeline::new(
+    App::new(
+        router.with_state(ctx.clone()),
         limits::Limits::new(&ctx.stack.server, ctx.local),
         ctx.cors_origins.clone(),
         ctx.origin_secret.clone(),
-    );
-    router
-        .layer(middleware::from_fn_with_state(pipeline, pipeline::layer))
-        .with_state(ctx)
+    )
 }
 
 /// A GET route answering the same body every time.

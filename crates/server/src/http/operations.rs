@@ -17,8 +17,8 @@ use crate::error::ApiError;
 use crate::users::tokens::Claims;
 
 pub struct Request {
-    pub params: Vec<(String, String)>,
-    pub query: Option<String>,
+    pub params: axum::extract::RawPathParams,
+    pub uri: axum::http::Uri,
     pub headers: HeaderMap,
     pub body: Body,
 }
@@ -40,17 +40,17 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
         },
         Operation::Get { table, key } => {
             let table = ctx.stack.table(table);
-            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let query = parse_query(req.uri.query(), &allowed_key_params(key))?;
             let key = key_value(table, route, key, &req.params, &query)?;
             match ctx.engine.get_page(table, &key).await? {
                 Some(row) => Ok(respond_one(route, &row)),
                 None => Err(not_found(table, route, &key)),
             }
         }
-        Operation::List(list) => super::list::list(ctx, route, list, req.query.as_deref()).await,
+        Operation::List(list) => super::list::list(ctx, route, list, req.uri.query()).await,
         Operation::Create { table, input } => {
             let table = ctx.stack.table(table);
-            parse_query(req.query.as_deref(), &[])?;
+            parse_query(req.uri.query(), &[])?;
             let body = read_object(req.headers, req.body, max_body).await?;
             let row = new_row(table, input, body)?;
             let row = ctx.engine.insert(table, row).await?;
@@ -64,7 +64,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             condition,
         } => {
             let table = ctx.stack.table(table);
-            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let query = parse_query(req.uri.query(), &allowed_key_params(key))?;
             let key_value = key_value(table, route, key, &req.params, &query)?;
             // The body: the input fields, and the amounts increments take.
             let amount_fields: Vec<&str> =
@@ -127,7 +127,7 @@ pub async fn handle(ctx: &ApiContext, route: &Route, req: Request) -> Result<Res
             condition,
         } => {
             let table = ctx.stack.table(table);
-            let query = parse_query(req.query.as_deref(), &allowed_key_params(key))?;
+            let query = parse_query(req.uri.query(), &allowed_key_params(key))?;
             let key_value = key_value(table, route, key, &req.params, &query)?;
             let condition = resolve(condition, user.as_ref(), &Map::new())?;
             if ctx
@@ -237,7 +237,7 @@ fn key_value(
     table: &Table,
     route: &Route,
     key: &KeySource,
-    params: &[(String, String)],
+    params: &axum::extract::RawPathParams,
     query: &[(String, String)],
 ) -> Result<Json, ApiError> {
     let column = table.key_column();
@@ -246,14 +246,14 @@ fn key_value(
             let raw = params
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v)
                 .ok_or_else(|| {
                     ApiError::Internal(format!("{}: path parameter {name} missing", route.label()))
                 })?;
-            text_value(column, raw, &format!("path parameter `{name}`"))
+            text_value(column, raw, format_args!("path parameter `{name}`"))
         }
         KeySource::Query(name) => match query.iter().find(|(n, _)| n == name) {
-            Some((_, raw)) => text_value(column, raw, &format!("query parameter `{name}`")),
+            Some((_, raw)) => text_value(column, raw, format_args!("query parameter `{name}`")),
             None => Err(ApiError::BadRequest(format!(
                 "query parameter `{name}` is required"
             ))),
