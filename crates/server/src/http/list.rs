@@ -2,6 +2,8 @@
 //! cut to the fields asked for, as the route declares; every other query
 //! parameter, or one given twice, is a 400.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::Value as Json;
@@ -36,10 +38,21 @@ pub(super) async fn list(
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
     let table = ctx.stack.table(&list.table);
-    let bounds = range_params(list);
-    let mut accepted = accepted(list);
-    accepted.extend(bounds.iter().map(|(name, _, _)| name.as_str()));
-    let params = Params(parse_query(query, &accepted)?);
+    // Most lists are asked with no query string: then there is no name to
+    // accept or refuse, and none is made.
+    let query = query.filter(|q| !q.is_empty());
+    let bounds = match query {
+        Some(_) => range_params(list),
+        None => Vec::new(),
+    };
+    let params = match query {
+        Some(_) => {
+            let mut accepted = accepted(list);
+            accepted.extend(bounds.iter().map(|(name, _, _)| name.as_str()));
+            Params(parse_query(query, &accepted)?)
+        }
+        None => Params(Vec::new()),
+    };
     let filters = filters(table, list, &params)?;
     let ranges = ranges(table, &bounds, &params)?;
     let (sort, order_by) = sort(list, params.get("sort"))?;
@@ -232,9 +245,13 @@ fn sort<'l>(
 
 /// `?fields=a,b`: the route's fields a client asks for (in the route's
 /// order), each known and named once; all of them without the parameter.
-fn selected_fields(fields: &[Field], asked: Option<&str>) -> Result<Vec<Field>, ApiError> {
+/// The route's fields, borrowed unless `?fields=` picks some of them.
+fn selected_fields<'f>(
+    fields: &'f [Field],
+    asked: Option<&str>,
+) -> Result<Cow<'f, [Field]>, ApiError> {
     let Some(asked) = asked else {
-        return Ok(fields.to_vec());
+        return Ok(Cow::Borrowed(fields));
     };
     let names: Vec<&str> = asked.split(',').collect();
     for (i, name) in names.iter().enumerate() {
@@ -256,5 +273,6 @@ fn selected_fields(fields: &[Field], asked: Option<&str>) -> Result<Vec<Field>, 
         .iter()
         .filter(|f| names.contains(&f.api.as_str()))
         .cloned()
-        .collect())
+        .collect::<Vec<_>>()
+        .into())
 }
