@@ -16,8 +16,8 @@ use stackwright_stack::Column;
 
 use crate::error::ApiError;
 
-/// Parse a path or query value for `column`; `what` names it in errors.
-/// `what` names the value in the error; formatted only if there is one.
+/// Parse a path or query value for `column`; `what` names it in errors,
+/// formatted only if there is one.
 pub fn text_value(
     column: &Column,
     raw: &str,

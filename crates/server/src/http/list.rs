@@ -41,17 +41,15 @@ pub(super) async fn list(
     // Most lists are asked with no query string: then there is no name to
     // accept or refuse, and none is made.
     let query = query.filter(|q| !q.is_empty());
-    let bounds = match query {
-        Some(_) => range_params(list),
-        None => Vec::new(),
-    };
-    let params = match query {
+    let (bounds, params) = match query {
         Some(_) => {
+            let bounds = range_params(list);
             let mut accepted = accepted(list);
             accepted.extend(bounds.iter().map(|(name, _, _)| name.as_str()));
-            Params(parse_query(query, &accepted)?)
+            let params = Params(parse_query(query, &accepted)?);
+            (bounds, params)
         }
-        None => Params(Vec::new()),
+        None => (Vec::new(), Params(Vec::new())),
     };
     let filters = filters(table, list, &params)?;
     let ranges = ranges(table, &bounds, &params)?;
@@ -244,8 +242,8 @@ fn sort<'l>(
 }
 
 /// `?fields=a,b`: the route's fields a client asks for (in the route's
-/// order), each known and named once; all of them without the parameter.
-/// The route's fields, borrowed unless `?fields=` picks some of them.
+/// order), each known and named once; all of them, borrowed, without the
+/// parameter.
 fn selected_fields<'f>(
     fields: &'f [Field],
     asked: Option<&str>,
